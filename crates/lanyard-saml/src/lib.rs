@@ -1,0 +1,26 @@
+//! SAML 2.0 for Lanyard's identity provider, with no IO, no async and no clock.
+//!
+//! This crate owns the protocol: building and signing Responses ([`response`]),
+//! exclusive canonicalization ([`c14n`]) and XML-DSig ([`dsig`]), AuthnRequest
+//! intake from the Redirect and POST bindings ([`authn_request`], [`binding`]),
+//! metadata in both directions ([`metadata`]), keys and certificates ([`keys`]),
+//! and hardened XML parsing ([`xml`]). Time and randomness are always parameters,
+//! and no input can make it panic.
+
+pub mod authn_request;
+pub mod binding;
+pub mod c14n;
+pub mod dsig;
+pub mod error;
+pub mod instant;
+pub mod keys;
+pub mod metadata;
+pub mod ns;
+pub mod response;
+pub mod xml;
+
+pub use authn_request::{Binding, RequestLimits, SpPolicy, UnverifiedAuthnRequest, VerifiedAuthnRequest, VerifyContext};
+pub use error::{Error, Result};
+pub use keys::{AlgorithmPolicy, Certificate, CertificateRequest, RsaBits, SignatureAlgorithm, SigningKey};
+pub use metadata::{AcsEndpoint, IdpMetadata, SpMetadata};
+pub use response::{Assertion, Attribute, NameId, Response, SignedResponse, SigningOptions, SsoParams};
