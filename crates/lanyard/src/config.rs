@@ -1,0 +1,302 @@
+//! Loading [`Settings`]: defaults -> TOML file -> `LANYARD_*` environment ->
+//! CLI flags, each layer overriding the one before, validated once.
+//!
+//! This module owns where values come from and how a bad one is reported: every
+//! error names the key and the layer it came from (`LANYARD_BASE_URL: "ftp://x"
+//! is not an http(s) URL`). The rules of each type live with the type
+//! (`lanyard_core::BaseUrl`). Nothing here touches the process environment; the
+//! caller passes it in, so tests never mutate it.
+//!
+//! Adding a key is one line in [`resolve`] (plus the field in `Settings`, and a
+//! flag in `cli` if it deserves one): the environment variable name and the
+//! flag name are derived from the key, and a TOML key nobody reads is rejected.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use lanyard_core::{BaseUrl, Settings};
+use tracing_subscriber::EnvFilter;
+
+#[cfg(test)]
+mod tests;
+
+/// Environment variable naming the config file when `--config` is absent.
+pub const CONFIG_ENV: &str = "LANYARD_CONFIG";
+
+/// What the command line contributed: the config file path and the
+/// highest-priority layer of values, keyed like the TOML file.
+#[derive(Debug, Default, Clone)]
+pub struct Flags {
+    pub config: Option<PathBuf>,
+    pub values: Vec<(&'static str, String)>,
+}
+
+/// The layer a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layer {
+    Default,
+    File(PathBuf),
+    Env,
+    Flag,
+}
+
+/// A key and the layer its effective value came from; displays the way a user
+/// would find it: `LANYARD_LISTEN`, `--listen`, `listen in lanyard.toml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub key: &'static str,
+    pub layer: Layer,
+}
+
+/// Settings together with where each value came from.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub settings: Settings,
+    /// In the order [`resolve`] reads the keys.
+    pub origins: Vec<Origin>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{origin}: {value:?} {problem}")]
+    Invalid {
+        origin: Origin,
+        value: String,
+        problem: String,
+    },
+    #[error("{origin}: expected a string, found {found}")]
+    NotAString { origin: Origin, found: &'static str },
+    #[error("{}: unknown key `{key}` (known keys: {known})", path.display())]
+    UnknownKey {
+        path: PathBuf,
+        key: String,
+        known: String,
+    },
+    #[error("cannot read config file {} (from {from}): {source}", path.display())]
+    Read {
+        path: PathBuf,
+        from: &'static str,
+        source: io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Toml { path: PathBuf, message: String },
+}
+
+/// Load settings, reading the config file (if any) from disk.
+pub fn load(
+    flags: &Flags,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Loaded, ConfigError> {
+    load_with(flags, env, |path| std::fs::read_to_string(path))
+}
+
+/// [`load`] with the file reader as a parameter, so tests need no disk.
+pub fn load_with(
+    flags: &Flags,
+    env: impl IntoIterator<Item = (String, String)>,
+    read_file: impl FnOnce(&Path) -> io::Result<String>,
+) -> Result<Loaded, ConfigError> {
+    let env: BTreeMap<String, String> = env
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("LANYARD_"))
+        .collect();
+    let file = match config_path(flags, &env) {
+        None => None,
+        Some((path, from)) => {
+            let text = read_file(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                from,
+                source,
+            })?;
+            let table = text
+                .parse::<toml::Table>()
+                .map_err(|err| ConfigError::Toml {
+                    path: path.clone(),
+                    message: err.to_string().trim_end().to_owned(),
+                })?;
+            Some((path, table))
+        }
+    };
+    let mut layers = Layers {
+        file,
+        env,
+        flags: flags.values.iter().cloned().collect(),
+        origins: Vec::new(),
+    };
+    let settings = resolve(&mut layers)?;
+    layers.reject_unknown_keys()?;
+    Ok(Loaded {
+        settings,
+        origins: layers.origins,
+    })
+}
+
+/// Every key, its default and its parser. Order matters only where a default
+/// depends on an earlier key.
+fn resolve(layers: &mut Layers) -> Result<Settings, ConfigError> {
+    let listen = layers.value("listen", "127.0.0.1:8080", parse_listen)?;
+    let base_url = layers.value("base_url", &format!("http://{listen}"), BaseUrl::parse)?;
+    let log = layers.value("log", "info", parse_log_filter)?;
+    Ok(Settings {
+        listen,
+        base_url,
+        log,
+    })
+}
+
+fn parse_listen(value: &str) -> Result<SocketAddr, &'static str> {
+    value
+        .parse()
+        .map_err(|_| "is not a socket address (expected IP:PORT, e.g. 127.0.0.1:8080)")
+}
+
+fn parse_log_filter(value: &str) -> Result<String, String> {
+    EnvFilter::try_new(value)
+        .map(|_| value.to_owned())
+        .map_err(|err| format!("is not a valid log filter: {err}"))
+}
+
+fn config_path(flags: &Flags, env: &BTreeMap<String, String>) -> Option<(PathBuf, &'static str)> {
+    match (&flags.config, env.get(CONFIG_ENV)) {
+        (Some(path), _) => Some((path.clone(), "--config")),
+        (None, Some(path)) => Some((PathBuf::from(path), CONFIG_ENV)),
+        (None, None) => None,
+    }
+}
+
+struct Layers {
+    file: Option<(PathBuf, toml::Table)>,
+    env: BTreeMap<String, String>,
+    flags: BTreeMap<&'static str, String>,
+    origins: Vec<Origin>,
+}
+
+impl Layers {
+    /// The effective value of `key`, parsed; `default` goes through the same
+    /// parser, so a bad default fails loudly too.
+    fn value<T, E: fmt::Display>(
+        &mut self,
+        key: &'static str,
+        default: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<T, ConfigError> {
+        let (value, layer) = self
+            .raw(key)?
+            .unwrap_or_else(|| (default.to_owned(), Layer::Default));
+        let origin = Origin { key, layer };
+        match parse(&value) {
+            Ok(parsed) => {
+                self.origins.push(origin);
+                Ok(parsed)
+            }
+            Err(problem) => Err(ConfigError::Invalid {
+                origin,
+                value,
+                problem: problem.to_string(),
+            }),
+        }
+    }
+
+    /// The highest layer's raw text for `key`. The file entry is always taken
+    /// out (and type-checked) so that whatever is left over is unknown.
+    fn raw(&mut self, key: &'static str) -> Result<Option<(String, Layer)>, ConfigError> {
+        let from_file = match &mut self.file {
+            Some((path, table)) => match table.remove(key) {
+                Some(value) => Some((scalar_text(value, key, path)?, Layer::File(path.clone()))),
+                None => None,
+            },
+            None => None,
+        };
+        if let Some(value) = self.flags.get(key) {
+            return Ok(Some((value.clone(), Layer::Flag)));
+        }
+        if let Some(value) = self.env.get(&env_name(key)) {
+            return Ok(Some((value.clone(), Layer::Env)));
+        }
+        Ok(from_file)
+    }
+
+    fn reject_unknown_keys(&self) -> Result<(), ConfigError> {
+        let Some((path, table)) = &self.file else {
+            return Ok(());
+        };
+        match table.keys().next() {
+            None => Ok(()),
+            Some(key) => Err(ConfigError::UnknownKey {
+                path: path.clone(),
+                key: key.clone(),
+                known: self
+                    .origins
+                    .iter()
+                    .map(|o| o.key)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+}
+
+/// Numbers and booleans are accepted as their text so later non-string keys
+/// share one path; tables and arrays are not settings (yet).
+fn scalar_text(value: toml::Value, key: &'static str, path: &Path) -> Result<String, ConfigError> {
+    match value {
+        toml::Value::String(text) => Ok(text),
+        toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => {
+            Ok(value.to_string())
+        }
+        other => Err(ConfigError::NotAString {
+            origin: Origin {
+                key,
+                layer: Layer::File(path.to_owned()),
+            },
+            found: other.type_str(),
+        }),
+    }
+}
+
+fn env_name(key: &str) -> String {
+    format!("LANYARD_{}", key.to_ascii_uppercase())
+}
+
+fn flag_name(key: &str) -> String {
+    format!("--{}", key.replace('_', "-"))
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.layer {
+            Layer::Default => write!(f, "default {}", self.key),
+            Layer::File(path) => write!(f, "{} in {}", self.key, path.display()),
+            Layer::Env => f.write_str(&env_name(self.key)),
+            Layer::Flag => f.write_str(&flag_name(self.key)),
+        }
+    }
+}
+
+impl Loaded {
+    /// The layer `key`'s effective value came from.
+    pub fn layer_of(&self, key: &str) -> Option<&Layer> {
+        self.origins.iter().find(|o| o.key == key).map(|o| &o.layer)
+    }
+
+    /// The effective settings as a TOML document, each line annotated with the
+    /// layer it came from; the output is itself a valid config file.
+    pub fn to_annotated_toml(&self) -> Result<String, toml::ser::Error> {
+        let table = toml::Table::try_from(&self.settings)?;
+        let mut out = String::new();
+        for origin in &self.origins {
+            if let Some(value) = table.get(origin.key) {
+                let from = match &origin.layer {
+                    Layer::Default => "default".to_owned(),
+                    Layer::File(path) => format!("from {}", path.display()),
+                    Layer::Env | Layer::Flag => format!("from {origin}"),
+                };
+                out.push_str(&format!("{} = {value}  # {from}\n", origin.key));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,287 @@
+//! Layering and error reporting of [`super::load_with`], with no disk and no
+//! process environment.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+/// A test world: an optional config file (path, text), env vars and flags.
+#[derive(Default)]
+struct World {
+    file: Option<(&'static str, &'static str)>,
+    env: Vec<(&'static str, &'static str)>,
+    flags: Flags,
+}
+
+impl World {
+    fn file(mut self, path: &'static str, text: &'static str) -> Self {
+        self.file = Some((path, text));
+        self.flags.config = Some(PathBuf::from(path));
+        self
+    }
+    fn env(mut self, name: &'static str, value: &'static str) -> Self {
+        self.env.push((name, value));
+        self
+    }
+    fn flag(mut self, key: &'static str, value: &str) -> Self {
+        self.flags.values.push((key, value.to_owned()));
+        self
+    }
+    fn load(&self) -> Result<Loaded, ConfigError> {
+        let env = self.env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let file = self.file;
+        load_with(&self.flags, env, |path: &Path| match file {
+            Some((name, text)) if path == Path::new(name) => Ok(text.to_owned()),
+            _ => Err(io::Error::new(io::ErrorKind::NotFound, "No such file")),
+        })
+    }
+    fn ok(&self) -> Loaded {
+        self.load().unwrap()
+    }
+    fn err(&self) -> String {
+        self.load().unwrap_err().to_string()
+    }
+}
+
+fn file_layer(path: &str) -> Layer {
+    Layer::File(PathBuf::from(path))
+}
+
+#[test]
+fn defaults_alone() {
+    let loaded = World::default().ok();
+    assert_eq!(loaded.settings.listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(loaded.settings.base_url.as_str(), "http://127.0.0.1:8080");
+    assert_eq!(loaded.settings.log, "info");
+    for key in ["listen", "base_url", "log"] {
+        assert_eq!(loaded.layer_of(key), Some(&Layer::Default), "{key}");
+    }
+}
+
+#[test]
+fn file_overrides_defaults() {
+    let loaded = World::default()
+        .file(
+            "lanyard.toml",
+            "listen = \"0.0.0.0:9000\"\nbase_url = \"https://idp.example.com/\"\nlog = \"debug\"\n",
+        )
+        .ok();
+    assert_eq!(loaded.settings.listen, "0.0.0.0:9000".parse().unwrap());
+    assert_eq!(loaded.settings.base_url.as_str(), "https://idp.example.com");
+    assert_eq!(loaded.settings.log, "debug");
+    for key in ["listen", "base_url", "log"] {
+        assert_eq!(
+            loaded.layer_of(key),
+            Some(&file_layer("lanyard.toml")),
+            "{key}"
+        );
+    }
+}
+
+#[test]
+fn env_overrides_file() {
+    let loaded = World::default()
+        .file(
+            "lanyard.toml",
+            "listen = \"0.0.0.0:9000\"\nbase_url = \"https://file.example.com\"\nlog = \"debug\"\n",
+        )
+        .env("LANYARD_LISTEN", "127.0.0.2:9001")
+        .env("LANYARD_BASE_URL", "https://env.example.com")
+        .env("LANYARD_LOG", "warn")
+        .ok();
+    assert_eq!(loaded.settings.listen, "127.0.0.2:9001".parse().unwrap());
+    assert_eq!(loaded.settings.base_url.as_str(), "https://env.example.com");
+    assert_eq!(loaded.settings.log, "warn");
+    for key in ["listen", "base_url", "log"] {
+        assert_eq!(loaded.layer_of(key), Some(&Layer::Env), "{key}");
+    }
+}
+
+#[test]
+fn flags_override_env() {
+    let loaded = World::default()
+        .file("lanyard.toml", "log = \"debug\"\n")
+        .env("LANYARD_LISTEN", "127.0.0.2:9001")
+        .env("LANYARD_BASE_URL", "https://env.example.com")
+        .env("LANYARD_LOG", "warn")
+        .flag("listen", "127.0.0.3:9002")
+        .flag("base_url", "https://flag.example.com")
+        .flag("log", "error")
+        .ok();
+    assert_eq!(loaded.settings.listen, "127.0.0.3:9002".parse().unwrap());
+    assert_eq!(
+        loaded.settings.base_url.as_str(),
+        "https://flag.example.com"
+    );
+    assert_eq!(loaded.settings.log, "error");
+    for key in ["listen", "base_url", "log"] {
+        assert_eq!(loaded.layer_of(key), Some(&Layer::Flag), "{key}");
+    }
+}
+
+#[test]
+fn default_base_url_follows_the_effective_listen_address() {
+    let loaded = World::default().env("LANYARD_LISTEN", "[::1]:9443").ok();
+    assert_eq!(loaded.settings.base_url.as_str(), "http://[::1]:9443");
+    assert_eq!(loaded.layer_of("base_url"), Some(&Layer::Default));
+}
+
+#[test]
+fn config_path_comes_from_env_when_no_flag() {
+    let world = World {
+        file: Some(("/etc/lanyard.toml", "log = \"trace\"")),
+        env: vec![("LANYARD_CONFIG", "/etc/lanyard.toml")],
+        flags: Flags::default(),
+    };
+    assert_eq!(world.ok().settings.log, "trace");
+}
+
+#[test]
+fn config_flag_wins_over_config_env() {
+    let loaded = World::default()
+        .file("flag.toml", "log = \"trace\"")
+        .env("LANYARD_CONFIG", "env.toml")
+        .ok();
+    assert_eq!(loaded.settings.log, "trace");
+    assert_eq!(loaded.layer_of("log"), Some(&file_layer("flag.toml")));
+}
+
+#[test]
+fn unrelated_env_vars_are_ignored() {
+    let loaded = World::default()
+        .env("LOG", "debug")
+        .env("LISTEN", "nonsense")
+        .env("LANYARD_SOMETHING_ELSE", "x")
+        .ok();
+    assert_eq!(loaded.settings.log, "info");
+}
+
+#[test]
+fn integer_values_in_the_file_are_read_as_text() {
+    // Not a valid address, but it proves the value reached the parser.
+    let err = World::default().file("l.toml", "listen = 8080").err();
+    assert_eq!(
+        err,
+        "listen in l.toml: \"8080\" is not a socket address (expected IP:PORT, e.g. 127.0.0.1:8080)"
+    );
+}
+
+#[test]
+fn unknown_toml_key_is_rejected_by_name() {
+    let err = World::default()
+        .file(
+            "lanyard.toml",
+            "listen = \"127.0.0.1:8080\"\nbase-url = \"https://x\"\n",
+        )
+        .err();
+    assert_eq!(
+        err,
+        "lanyard.toml: unknown key `base-url` (known keys: listen, base_url, log)"
+    );
+}
+
+#[test]
+fn unknown_toml_table_is_rejected_by_name() {
+    let err = World::default()
+        .file("lanyard.toml", "[server]\nlisten = \"127.0.0.1:8080\"\n")
+        .err();
+    assert_eq!(
+        err,
+        "lanyard.toml: unknown key `server` (known keys: listen, base_url, log)"
+    );
+}
+
+#[test]
+fn bad_base_url_names_key_and_source() {
+    assert_eq!(
+        World::default().env("LANYARD_BASE_URL", "ftp://x").err(),
+        "LANYARD_BASE_URL: \"ftp://x\" is not an http(s) URL"
+    );
+    assert_eq!(
+        World::default()
+            .flag("base_url", "https://idp.example.com/?a=b")
+            .err(),
+        "--base-url: \"https://idp.example.com/?a=b\" must not have a query string"
+    );
+    assert_eq!(
+        World::default()
+            .file(
+                "conf/lanyard.toml",
+                "base_url = \"https://idp.example.com/#x\""
+            )
+            .err(),
+        "base_url in conf/lanyard.toml: \"https://idp.example.com/#x\" must not have a fragment"
+    );
+}
+
+#[test]
+fn bad_listen_names_key_and_source() {
+    assert_eq!(
+        World::default().env("LANYARD_LISTEN", "localhost:8080").err(),
+        "LANYARD_LISTEN: \"localhost:8080\" is not a socket address (expected IP:PORT, e.g. 127.0.0.1:8080)"
+    );
+    assert_eq!(
+        World::default().flag("listen", "127.0.0.1").err(),
+        "--listen: \"127.0.0.1\" is not a socket address (expected IP:PORT, e.g. 127.0.0.1:8080)"
+    );
+    assert_eq!(
+        World::default()
+            .file("l.toml", "listen = [\"127.0.0.1:1\"]")
+            .err(),
+        "listen in l.toml: expected a string, found array"
+    );
+}
+
+#[test]
+fn a_bad_value_is_reported_even_when_a_higher_layer_is_fine() {
+    // The file is wrong regardless of the override; say so rather than
+    // leaving a trap for the day the flag is removed.
+    let err = World::default()
+        .file("l.toml", "listen = [1]")
+        .flag("listen", "127.0.0.1:1")
+        .err();
+    assert_eq!(err, "listen in l.toml: expected a string, found array");
+}
+
+#[test]
+fn bad_log_filter_names_key_and_source() {
+    let err = World::default().env("LANYARD_LOG", "lanyard=loud").err();
+    assert!(
+        err.starts_with("LANYARD_LOG: \"lanyard=loud\" is not a valid log filter: "),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreadable_config_file_names_path_and_source() {
+    let err = World::default().env("LANYARD_CONFIG", "/nope.toml").err();
+    assert_eq!(
+        err,
+        "cannot read config file /nope.toml (from LANYARD_CONFIG): No such file"
+    );
+}
+
+#[test]
+fn invalid_toml_names_the_file_and_line() {
+    let err = World::default().file("bad.toml", "listen = ").err();
+    assert!(
+        err.starts_with("bad.toml: TOML parse error at line 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn annotated_toml_shows_each_value_and_its_layer() {
+    let loaded = World::default()
+        .file("lanyard.toml", "log = \"debug\"")
+        .env("LANYARD_LISTEN", "127.0.0.1:9000")
+        .flag("base_url", "https://idp.example.com/")
+        .ok();
+    assert_eq!(
+        loaded.to_annotated_toml().unwrap(),
+        "listen = \"127.0.0.1:9000\"  # from LANYARD_LISTEN\n\
+         base_url = \"https://idp.example.com\"  # from --base-url\n\
+         log = \"debug\"  # from lanyard.toml\n"
+    );
+}
