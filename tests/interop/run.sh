@@ -10,7 +10,7 @@
 #   5. make_requests.py   REQS/        AuthnRequests from python3-saml/pysaml2
 #   6. interop_intake     REQS/        our crate's intake checks them (cargo example)
 # Every step ends with its own "label: N passed, M failed" line; run.sh adds
-# them up and ends with exactly one line "interop total: N passed, M failed".
+# them up and ends with exactly one line "interop-total: N passed, M failed".
 # A step that crashes, times out or prints no summary counts as 1 failure;
 # steps whose input is missing are skipped and counted as 1 failure each.
 # Exit status: 0 only when nothing failed.
@@ -45,7 +45,7 @@ finish() {
     else
         echo "# interop: work files kept in $WORK"
     fi
-    echo "interop total: $TOTAL_PASS passed, $TOTAL_FAIL failed"
+    echo "interop-total: $TOTAL_PASS passed, $TOTAL_FAIL failed"
     if [ "$TOTAL_FAIL" -eq 0 ] && [ "$TOTAL_PASS" -gt 0 ]; then exit 0; else exit 1; fi
 }
 trap 'echo "# interop: interrupted"; TOTAL_FAIL=$((TOTAL_FAIL + 1)); finish' INT TERM

@@ -80,15 +80,9 @@ impl DigestAlgorithm {
 }
 
 /// Which algorithms a verifier accepts. SHA-1 is off unless asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AlgorithmPolicy {
     pub allow_sha1: bool,
-}
-
-impl Default for AlgorithmPolicy {
-    fn default() -> Self {
-        AlgorithmPolicy { allow_sha1: false }
-    }
 }
 
 impl AlgorithmPolicy {

@@ -7,6 +7,13 @@
 //! and hardened XML parsing ([`xml`]). Time and randomness are always parameters,
 //! and no input can make it panic.
 
+// No input may make this crate panic: these are errors in library code. Tests,
+// examples and benches (separate targets) may use them.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+)]
+
 pub mod authn_request;
 pub mod binding;
 pub mod c14n;
