@@ -1,13 +1,23 @@
 //! Lanyard's domain model and use-cases, with no HTTP and no SQL.
 //!
 //! This crate owns what every other layer agrees on: time as an input
-//! ([`clock`]) and the typed, already-validated settings of one Lanyard
-//! instance ([`settings`]). The directory, applications, the SSO decision,
-//! audit and the store traits join it as they are built; the web edge
+//! ([`clock`]), the typed, already-validated settings ([`settings`]), the
+//! directory and its rules ([`directory`]), admin accounts, roles and API keys
+//! ([`admin`]), password hashing ([`password`]), audit events ([`audit`]) and
+//! the storage traits ([`store`]) that `lanyard-store` implements. The web edge
 //! (`lanyard-web`) and the binary (`lanyard`) depend on it, never the reverse.
 
+pub mod admin;
+pub mod audit;
 pub mod clock;
+pub mod directory;
+pub mod error;
+pub mod ids;
+pub mod password;
 pub mod settings;
+pub mod store;
 
 pub use clock::{Clock, FixedClock, SystemClock};
+pub use error::{Error, Result};
+pub use ids::{AdminId, ApiKeyId, GroupId, UserId};
 pub use settings::{BaseUrl, BaseUrlError, Settings};
