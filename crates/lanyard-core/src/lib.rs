@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod aws_rules;
 pub mod clock;
 pub mod directory;
 pub mod error;
