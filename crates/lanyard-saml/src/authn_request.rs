@@ -39,7 +39,11 @@ impl Default for RequestLimits {
         RequestLimits {
             max_encoded: 64 * 1024,
             max_xml: 64 * 1024,
-            xml: Limits { max_bytes: 64 * 1024, max_depth: 16, max_nodes: 2_000 },
+            xml: Limits {
+                max_bytes: 64 * 1024,
+                max_depth: 16,
+                max_nodes: 2_000,
+            },
         }
     }
 }
@@ -106,12 +110,19 @@ impl UnverifiedAuthnRequest {
     /// Reads an HTTP-Redirect request from the raw query string, exactly as sent.
     pub fn from_redirect_query(query: &str, limits: RequestLimits) -> Result<Self> {
         let params = RedirectParams::parse(query)?;
-        let req = params.saml_request.as_ref().ok_or(Error::MissingParameter("SAMLRequest"))?;
+        let req = params
+            .saml_request
+            .as_ref()
+            .ok_or(Error::MissingParameter("SAMLRequest"))?;
         if req.value.len() > limits.max_encoded {
-            return Err(Error::TooLarge { size: req.value.len(), limit: limits.max_encoded });
+            return Err(Error::TooLarge {
+                size: req.value.len(),
+                limit: limits.max_encoded,
+            });
         }
         let deflated = decode_base64("SAMLRequest", &req.value, limits.max_encoded)?;
-        let xml = String::from_utf8(inflate_bounded(&deflated, limits.max_xml)?).map_err(|_| Error::InvalidUtf8)?;
+        let xml = String::from_utf8(inflate_bounded(&deflated, limits.max_xml)?)
+            .map_err(|_| Error::InvalidUtf8)?;
         let query_signature = match (&params.sig_alg, &params.signature) {
             (Some(alg), Some(sig)) => Some(QuerySignature {
                 alg_uri: alg.value.clone(),
@@ -130,9 +141,16 @@ impl UnverifiedAuthnRequest {
     }
 
     /// Reads an HTTP-POST request from its form fields.
-    pub fn from_post(saml_request: &str, relay_state: Option<&str>, limits: RequestLimits) -> Result<Self> {
+    pub fn from_post(
+        saml_request: &str,
+        relay_state: Option<&str>,
+        limits: RequestLimits,
+    ) -> Result<Self> {
         if saml_request.len() > limits.max_encoded {
-            return Err(Error::TooLarge { size: saml_request.len(), limit: limits.max_encoded });
+            return Err(Error::TooLarge {
+                size: saml_request.len(),
+                limit: limits.max_encoded,
+            });
         }
         let raw = decode_base64("SAMLRequest", saml_request, limits.max_xml)?;
         let xml = String::from_utf8(raw).map_err(|_| Error::InvalidUtf8)?;
@@ -176,7 +194,9 @@ impl UnverifiedAuthnRequest {
             }
             Binding::Post => match count_signatures(&doc) {
                 0 => None,
-                _ => Some(verify_root_signature(&doc, ctx.sp.certificates, ctx.sp.algorithms)?.algorithm),
+                _ => Some(
+                    verify_root_signature(&doc, ctx.sp.certificates, ctx.sp.algorithms)?.algorithm,
+                ),
             },
         };
         if signature.is_none() && ctx.sp.require_signed_requests {
@@ -189,27 +209,43 @@ impl UnverifiedAuthnRequest {
         let id = root
             .attribute("ID")
             .filter(|v| !v.is_empty())
-            .ok_or(Error::MissingAttribute { element: "samlp:AuthnRequest", attribute: "ID" })?;
+            .ok_or(Error::MissingAttribute {
+                element: "samlp:AuthnRequest",
+                attribute: "ID",
+            })?;
 
-        let issuer = child(root, ns::SAML, "Issuer").map(text_of).ok_or(Error::MissingElement("saml:Issuer"))?;
+        let issuer = child(root, ns::SAML, "Issuer")
+            .map(text_of)
+            .ok_or(Error::MissingElement("saml:Issuer"))?;
         if issuer != ctx.sp.entity_id {
-            return Err(Error::IssuerMismatch { found: issuer, expected: ctx.sp.entity_id.to_owned() });
+            return Err(Error::IssuerMismatch {
+                found: issuer,
+                expected: ctx.sp.entity_id.to_owned(),
+            });
         }
 
         match root.attribute("Destination") {
             Some(d) if !ctx.sso_urls.contains(&d) => {
-                return Err(Error::DestinationMismatch { found: d.to_owned() });
+                return Err(Error::DestinationMismatch {
+                    found: d.to_owned(),
+                });
             }
             None if signature.is_some() => {
                 // SAML bindings 3.4.5.2 / 3.5.5.2: a signed request must say where it goes.
-                return Err(Error::MissingAttribute { element: "samlp:AuthnRequest", attribute: "Destination" });
+                return Err(Error::MissingAttribute {
+                    element: "samlp:AuthnRequest",
+                    attribute: "Destination",
+                });
             }
             _ => {}
         }
 
         let ii_text = root
             .attribute("IssueInstant")
-            .ok_or(Error::MissingAttribute { element: "samlp:AuthnRequest", attribute: "IssueInstant" })?;
+            .ok_or(Error::MissingAttribute {
+                element: "samlp:AuthnRequest",
+                attribute: "IssueInstant",
+            })?;
         let issue_instant = instant::parse(ii_text)?;
         if ctx.now - issue_instant > ctx.max_age {
             return Err(Error::RequestExpired {
@@ -218,7 +254,9 @@ impl UnverifiedAuthnRequest {
             });
         }
         if issue_instant - ctx.now > ctx.clock_skew {
-            return Err(Error::RequestFromFuture { issue_instant: ii_text.to_owned() });
+            return Err(Error::RequestFromFuture {
+                issue_instant: ii_text.to_owned(),
+            });
         }
 
         if (ctx.seen_before)(id) {
@@ -239,9 +277,15 @@ impl UnverifiedAuthnRequest {
             issue_instant,
             acs_url,
             relay_state: self.relay_state,
-            name_id_format: policy.and_then(|p| p.attribute("Format")).map(str::to_owned),
-            force_authn: root.attribute("ForceAuthn").is_some_and(|v| v == "true" || v == "1"),
-            is_passive: root.attribute("IsPassive").is_some_and(|v| v == "true" || v == "1"),
+            name_id_format: policy
+                .and_then(|p| p.attribute("Format"))
+                .map(str::to_owned),
+            force_authn: root
+                .attribute("ForceAuthn")
+                .is_some_and(|v| v == "true" || v == "1"),
+            is_passive: root
+                .attribute("IsPassive")
+                .is_some_and(|v| v == "true" || v == "1"),
             signature,
         })
     }
@@ -251,7 +295,11 @@ fn verify_query_signature(qs: &QuerySignature, sp: &SpPolicy<'_>) -> Result<Sign
     let alg = SignatureAlgorithm::from_uri(&qs.alg_uri)?;
     sp.algorithms.check_signature(alg)?;
     let sig = decode_base64("Signature", &qs.signature, 2048)?;
-    if sp.certificates.iter().any(|c| c.verify(alg, qs.signed_octets.as_bytes(), &sig).is_ok()) {
+    if sp
+        .certificates
+        .iter()
+        .any(|c| c.verify(alg, qs.signed_octets.as_bytes(), &sig).is_ok())
+    {
         Ok(alg)
     } else {
         Err(Error::BadSignature)

@@ -11,9 +11,14 @@ use crate::error::{Error, Result};
 pub fn decode_base64(field: &'static str, s: &str, max_decoded: usize) -> Result<Vec<u8>> {
     let clean: String = s.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     if clean.len() / 4 * 3 > max_decoded + 3 {
-        return Err(Error::TooLarge { size: clean.len() / 4 * 3, limit: max_decoded });
+        return Err(Error::TooLarge {
+            size: clean.len() / 4 * 3,
+            limit: max_decoded,
+        });
     }
-    base64::engine::general_purpose::STANDARD.decode(clean).map_err(|_| Error::InvalidBase64 { field })
+    base64::engine::general_purpose::STANDARD
+        .decode(clean)
+        .map_err(|_| Error::InvalidBase64 { field })
 }
 
 /// Inflates raw DEFLATE (RFC 1951) data, stopping as soon as the output would
@@ -22,7 +27,10 @@ pub fn inflate_bounded(data: &[u8], limit: usize) -> Result<Vec<u8>> {
     let decoder = flate2::read::DeflateDecoder::new(data);
     let mut out = Vec::with_capacity(limit.min(data.len().saturating_mul(4)));
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-    decoder.take(cap).read_to_end(&mut out).map_err(|_| Error::InvalidDeflate)?;
+    decoder
+        .take(cap)
+        .read_to_end(&mut out)
+        .map_err(|_| Error::InvalidDeflate)?;
     if out.len() > limit {
         return Err(Error::InflateTooLarge { limit });
     }
@@ -147,23 +155,43 @@ mod tests {
         assert_eq!(inflate_bounded(&deflate(&data), 1000).unwrap(), data);
         let bomb = deflate(&vec![b'a'; 10 * 1024 * 1024]);
         assert!(bomb.len() < 20_000);
-        assert_eq!(inflate_bounded(&bomb, 64 * 1024).unwrap_err(), Error::InflateTooLarge { limit: 64 * 1024 });
-        assert_eq!(inflate_bounded(b"\xff\xff\xff garbage", 1000).unwrap_err(), Error::InvalidDeflate);
+        assert_eq!(
+            inflate_bounded(&bomb, 64 * 1024).unwrap_err(),
+            Error::InflateTooLarge { limit: 64 * 1024 }
+        );
+        assert_eq!(
+            inflate_bounded(b"\xff\xff\xff garbage", 1000).unwrap_err(),
+            Error::InvalidDeflate
+        );
         let truncated = &deflate(&data)[..5];
-        assert_eq!(inflate_bounded(truncated, 1000).unwrap_err(), Error::InvalidDeflate);
+        assert_eq!(
+            inflate_bounded(truncated, 1000).unwrap_err(),
+            Error::InvalidDeflate
+        );
     }
 
     #[test]
     fn base64_rejects_garbage_and_truncation() {
-        assert_eq!(decode_base64("SAMLRequest", "aGVsbG8=", 100).unwrap(), b"hello");
-        assert_eq!(decode_base64("SAMLRequest", "aGVs\nbG8=", 100).unwrap(), b"hello");
+        assert_eq!(
+            decode_base64("SAMLRequest", "aGVsbG8=", 100).unwrap(),
+            b"hello"
+        );
+        assert_eq!(
+            decode_base64("SAMLRequest", "aGVs\nbG8=", 100).unwrap(),
+            b"hello"
+        );
         assert_eq!(
             decode_base64("SAMLRequest", "aGVsbG8", 100).unwrap_err(),
-            Error::InvalidBase64 { field: "SAMLRequest" }
+            Error::InvalidBase64 {
+                field: "SAMLRequest"
+            }
         );
         assert_eq!(
             decode_base64("SAMLResponse", &"A".repeat(400), 100).unwrap_err(),
-            Error::TooLarge { size: 300, limit: 100 }
+            Error::TooLarge {
+                size: 300,
+                limit: 100
+            }
         );
     }
 
@@ -173,12 +201,18 @@ mod tests {
         let p = RedirectParams::parse(q).unwrap();
         assert_eq!(p.saml_request.as_ref().unwrap().value, "a+b");
         assert_eq!(p.relay_state.as_ref().unwrap().value, "/x?y=1");
-        assert_eq!(p.signed_octets().unwrap(), "SAMLRequest=a%2Bb&RelayState=%2Fx%3Fy%3D1&SigAlg=s");
+        assert_eq!(
+            p.signed_octets().unwrap(),
+            "SAMLRequest=a%2Bb&RelayState=%2Fx%3Fy%3D1&SigAlg=s"
+        );
         assert_eq!(
             RedirectParams::parse("SAMLRequest=a&SAMLRequest=b").unwrap_err(),
             Error::DuplicateParameter("SAMLRequest")
         );
-        assert_eq!(RedirectParams::parse("SAMLRequest=%zz").unwrap_err(), Error::MalformedQuery("SAMLRequest"));
+        assert_eq!(
+            RedirectParams::parse("SAMLRequest=%zz").unwrap_err(),
+            Error::MalformedQuery("SAMLRequest")
+        );
         assert_eq!(percent_decode("a+b%20c"), Some("a b c".into()));
         assert_eq!(percent_encode("/a b?=&"), "%2Fa%20b%3F%3D%26");
     }

@@ -23,7 +23,11 @@ const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
 /// Canonicalizes the subtree rooted at `apex`, leaving out the subtree `exclude`
 /// (the enveloped signature) when given. `inclusive` is the InclusiveNamespaces
 /// PrefixList (`"#default"` stands for the default namespace).
-pub fn canonicalize<'a>(apex: Node<'a, '_>, exclude: Option<NodeId>, inclusive: &[&'a str]) -> String {
+pub fn canonicalize<'a>(
+    apex: Node<'a, '_>,
+    exclude: Option<NodeId>,
+    inclusive: &[&'a str],
+) -> String {
     let mut out = String::with_capacity(apex.range().len());
     // Namespace declarations rendered by output ancestors, innermost last.
     let mut rendered: Vec<(Option<&'a str>, &'a str)> = Vec::new();
@@ -104,7 +108,11 @@ fn open_tag<'a>(
     out.push('<');
     out.push_str(qname);
     for (prefix, uri) in wanted {
-        let current = rendered.iter().rev().find(|(p, _)| *p == prefix).map(|(_, u)| *u);
+        let current = rendered
+            .iter()
+            .rev()
+            .find(|(p, _)| *p == prefix)
+            .map(|(_, u)| *u);
         let needed = match (prefix, current) {
             // xmlns="" only undoes a non-empty default rendered above.
             (None, None) => !uri.is_empty(),
@@ -193,7 +201,10 @@ mod tests {
     #[test]
     fn escapes_text_and_attributes_and_drops_comments() {
         let xml = "<r a=\"&#x9;t&#xA;&quot;&lt;>\">x&amp;&lt;&gt;&#xD;<!-- c --><![CDATA[<&>]]>\u{e9}<?pi  data?></r>";
-        assert_eq!(c14n(xml), "<r a=\"&#x9;t&#xA;&quot;&lt;>\">x&amp;&lt;&gt;&#xD;&lt;&amp;&gt;\u{e9}<?pi data?></r>");
+        assert_eq!(
+            c14n(xml),
+            "<r a=\"&#x9;t&#xA;&quot;&lt;>\">x&amp;&lt;&gt;&#xD;&lt;&amp;&gt;\u{e9}<?pi data?></r>"
+        );
     }
 
     #[test]
@@ -211,6 +222,9 @@ mod tests {
 
     #[test]
     fn xml_prefixed_attributes_are_kept_without_declaration() {
-        assert_eq!(c14n(r#"<r xml:lang="en" b="1"/>"#), r#"<r b="1" xml:lang="en"></r>"#);
+        assert_eq!(
+            c14n(r#"<r xml:lang="en" b="1"/>"#),
+            r#"<r b="1" xml:lang="en"></r>"#
+        );
     }
 }

@@ -74,7 +74,9 @@ pub struct VerifiedSignature {
 
 /// Counts the `ds:Signature` elements anywhere in the document.
 pub fn count_signatures(doc: &Document<'_>) -> usize {
-    doc.descendants().filter(|n| n.is_element() && n.has_tag_name((ns::DS, "Signature"))).count()
+    doc.descendants()
+        .filter(|n| n.is_element() && n.has_tag_name((ns::DS, "Signature")))
+        .count()
 }
 
 /// Verifies the enveloped signature of the root element of `doc` with one of
@@ -91,7 +93,10 @@ pub fn verify_root_signature(
         1 => {}
         n => return Err(Error::UnexpectedSignatureCount(n)),
     }
-    if !root.children().any(|c| c.has_tag_name((ns::DS, "Signature"))) {
+    if !root
+        .children()
+        .any(|c| c.has_tag_name((ns::DS, "Signature")))
+    {
         return Err(Error::SignatureNotOnRoot);
     }
     verify_element_signature(root, certs, policy)
@@ -111,23 +116,26 @@ pub fn verify_element_signature(
         [one] => *one,
         many => return Err(Error::UnexpectedSignatureCount(many.len())),
     };
-    let root_id = root
-        .attribute("ID")
-        .ok_or(Error::MissingAttribute { element: "signed element", attribute: "ID" })?;
+    let root_id = root.attribute("ID").ok_or(Error::MissingAttribute {
+        element: "signed element",
+        attribute: "ID",
+    })?;
     check_unique_id(root.document(), root_id)?;
 
-    let signed_info = child(sig, ns::DS, "SignedInfo").ok_or(Error::MissingElement("ds:SignedInfo"))?;
-    let c14n_method =
-        child(signed_info, ns::DS, "CanonicalizationMethod").ok_or(Error::MissingElement("ds:CanonicalizationMethod"))?;
+    let signed_info =
+        child(sig, ns::DS, "SignedInfo").ok_or(Error::MissingElement("ds:SignedInfo"))?;
+    let c14n_method = child(signed_info, ns::DS, "CanonicalizationMethod")
+        .ok_or(Error::MissingElement("ds:CanonicalizationMethod"))?;
     let c14n_alg = c14n_method.attribute("Algorithm").unwrap_or_default();
     if c14n_alg != ns::EXC_C14N {
         return Err(Error::DisallowedCanonicalization(c14n_alg.to_owned()));
     }
     let si_prefixes = inclusive_prefixes(c14n_method);
 
-    let sig_method =
-        child(signed_info, ns::DS, "SignatureMethod").ok_or(Error::MissingElement("ds:SignatureMethod"))?;
-    let algorithm = SignatureAlgorithm::from_uri(sig_method.attribute("Algorithm").unwrap_or_default())?;
+    let sig_method = child(signed_info, ns::DS, "SignatureMethod")
+        .ok_or(Error::MissingElement("ds:SignatureMethod"))?;
+    let algorithm =
+        SignatureAlgorithm::from_uri(sig_method.attribute("Algorithm").unwrap_or_default())?;
     policy.check_signature(algorithm)?;
 
     let refs: Vec<Node<'_, '_>> = children(signed_info, ns::DS, "Reference").collect();
@@ -137,15 +145,20 @@ pub fn verify_element_signature(
     };
     let uri = reference.attribute("URI").unwrap_or_default();
     if uri.strip_prefix('#') != Some(root_id) {
-        return Err(Error::ReferenceNotRoot { found: uri.to_owned(), expected: root_id.to_owned() });
+        return Err(Error::ReferenceNotRoot {
+            found: uri.to_owned(),
+            expected: root_id.to_owned(),
+        });
     }
     let ref_prefixes = check_transforms(reference)?;
 
     let digest_method =
         child(reference, ns::DS, "DigestMethod").ok_or(Error::MissingElement("ds:DigestMethod"))?;
-    let digest = DigestAlgorithm::from_uri(digest_method.attribute("Algorithm").unwrap_or_default())?;
+    let digest =
+        DigestAlgorithm::from_uri(digest_method.attribute("Algorithm").unwrap_or_default())?;
     policy.check_digest(digest)?;
-    let digest_value = child(reference, ns::DS, "DigestValue").ok_or(Error::MissingElement("ds:DigestValue"))?;
+    let digest_value =
+        child(reference, ns::DS, "DigestValue").ok_or(Error::MissingElement("ds:DigestValue"))?;
     let expected = decode_b64(digest_value, "DigestValue")?;
 
     let prefix_refs: Vec<&str> = ref_prefixes.iter().map(String::as_str).collect();
@@ -154,11 +167,15 @@ pub fn verify_element_signature(
         return Err(Error::DigestMismatch);
     }
 
-    let sig_value = child(sig, ns::DS, "SignatureValue").ok_or(Error::MissingElement("ds:SignatureValue"))?;
+    let sig_value =
+        child(sig, ns::DS, "SignatureValue").ok_or(Error::MissingElement("ds:SignatureValue"))?;
     let sig_bytes = decode_b64(sig_value, "SignatureValue")?;
     let si_refs: Vec<&str> = si_prefixes.iter().map(String::as_str).collect();
     let si_canonical = canonicalize(signed_info, None, &si_refs);
-    if certs.iter().any(|c| c.verify(algorithm, si_canonical.as_bytes(), &sig_bytes).is_ok()) {
+    if certs.iter().any(|c| {
+        c.verify(algorithm, si_canonical.as_bytes(), &sig_bytes)
+            .is_ok()
+    }) {
         Ok(VerifiedSignature { algorithm, digest })
     } else {
         Err(Error::BadSignature)
@@ -171,8 +188,14 @@ fn check_transforms(reference: Node<'_, '_>) -> Result<Vec<String>> {
     let transforms: Vec<Node<'_, '_>> = child(reference, ns::DS, "Transforms")
         .map(|t| children(t, ns::DS, "Transform").collect())
         .unwrap_or_default();
-    let algs: Vec<&str> = transforms.iter().map(|t| t.attribute("Algorithm").unwrap_or_default()).collect();
-    if let Some(bad) = algs.iter().find(|a| **a != ns::ENVELOPED && **a != ns::EXC_C14N) {
+    let algs: Vec<&str> = transforms
+        .iter()
+        .map(|t| t.attribute("Algorithm").unwrap_or_default())
+        .collect();
+    if let Some(bad) = algs
+        .iter()
+        .find(|a| **a != ns::ENVELOPED && **a != ns::EXC_C14N)
+    {
         return Err(Error::DisallowedTransform((*bad).to_owned()));
     }
     match (algs.as_slice(), transforms.as_slice()) {
@@ -196,7 +219,9 @@ fn check_unique_id(doc: &Document<'_>, id: &str) -> Result<()> {
         .descendants()
         .filter(|n| n.is_element())
         .flat_map(|n| n.attributes())
-        .filter(|a| a.namespace().is_none() && matches!(a.name(), "ID" | "Id" | "id") && a.value() == id)
+        .filter(|a| {
+            a.namespace().is_none() && matches!(a.name(), "ID" | "Id" | "id") && a.value() == id
+        })
         .count();
     if uses > 1 {
         return Err(Error::DuplicateId(id.to_owned()));
@@ -221,14 +246,20 @@ fn decode_b64(node: Node<'_, '_>, field: &'static str) -> Result<Vec<u8>> {
 pub fn sign_root(xml: &str, key: &SigningKey, alg: SignatureAlgorithm) -> Result<String> {
     let doc = crate::xml::parse(xml, crate::xml::Limits::default())?;
     let root = doc.root_element();
-    let id = root.attribute("ID").ok_or(Error::MissingAttribute { element: "root element", attribute: "ID" })?;
+    let id = root.attribute("ID").ok_or(Error::MissingAttribute {
+        element: "root element",
+        attribute: "ID",
+    })?;
     let canonical = canonicalize(root, None, &[]);
     let sig = signature_element(key, &key.certificate().to_base64(), alg, id, &canonical)?;
     let at = match child(root, ns::SAML, "Issuer") {
         Some(issuer) => issuer.range().end,
         None => {
             let start = root.range().start;
-            let open_end = xml.get(start..).and_then(|s| s.find('>')).ok_or(Error::MalformedXml("root tag".into()))?;
+            let open_end = xml
+                .get(start..)
+                .and_then(|s| s.find('>'))
+                .ok_or(Error::MalformedXml("root tag".into()))?;
             if xml.get(start + open_end - 1..start + open_end) == Some("/") {
                 return Err(Error::MissingElement("root element content"));
             }

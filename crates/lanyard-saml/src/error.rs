@@ -41,11 +41,21 @@ pub enum Error {
 
     // ---- document structure ----------------------------------------------------
     #[error("expected root element {expected}, found {found}")]
-    UnexpectedRoot { expected: &'static str, found: String },
+    UnexpectedRoot {
+        expected: &'static str,
+        found: String,
+    },
     #[error("element {element} lacks required attribute {attribute}")]
-    MissingAttribute { element: &'static str, attribute: &'static str },
+    MissingAttribute {
+        element: &'static str,
+        attribute: &'static str,
+    },
     #[error("attribute {attribute} of {element} is invalid: {reason}")]
-    InvalidAttribute { element: &'static str, attribute: &'static str, reason: String },
+    InvalidAttribute {
+        element: &'static str,
+        attribute: &'static str,
+        reason: String,
+    },
     #[error("element {0} is missing")]
     MissingElement(&'static str),
     #[error("SAML Version must be 2.0")]
@@ -62,7 +72,9 @@ pub enum Error {
     SignatureNotOnRoot,
     #[error("the signature must have exactly one Reference, found {0}")]
     ReferenceCount(usize),
-    #[error("the signature Reference URI {found:?} does not point at the root element ID {expected:?}")]
+    #[error(
+        "the signature Reference URI {found:?} does not point at the root element ID {expected:?}"
+    )]
     ReferenceNotRoot { found: String, expected: String },
     #[error("signature algorithm {0} is not allowed")]
     DisallowedSignatureAlgorithm(String),
@@ -99,7 +111,10 @@ pub enum Error {
     #[error("Destination {found:?} is not an SSO URL of this IdP")]
     DestinationMismatch { found: String },
     #[error("IssueInstant {issue_instant} is more than {max_age_secs} s old")]
-    RequestExpired { issue_instant: String, max_age_secs: i64 },
+    RequestExpired {
+        issue_instant: String,
+        max_age_secs: i64,
+    },
     #[error("IssueInstant {issue_instant} is in the future beyond the allowed clock skew")]
     RequestFromFuture { issue_instant: String },
     #[error("invalid timestamp {0:?} (expected xs:dateTime in UTC)")]
@@ -114,6 +129,41 @@ pub enum Error {
     UnsupportedProtocolBinding(String),
     #[error("request ID {0:?} was already used (replay)")]
     Replayed(String),
+
+    // ---- response checks (SP side) ------------------------------------------------
+    #[error("the response status is {0}, not Success")]
+    ResponseStatus(String),
+    #[error("the response must carry exactly one Assertion, found {0}")]
+    AssertionCount(usize),
+    #[error("encrypted assertions are not supported by this verifier")]
+    EncryptedAssertion,
+    #[error("neither the Assertion nor the Response is signed")]
+    UnsignedAssertion,
+    #[error("a signature sits where none is allowed (only on the Response and on the Assertion)")]
+    MisplacedSignature,
+    #[error("Audience {found:?} does not include {expected:?}")]
+    AudienceMismatch {
+        found: Vec<String>,
+        expected: String,
+    },
+    #[error("Recipient {found:?} is not the ACS URL {expected:?}")]
+    RecipientMismatch { found: String, expected: String },
+    #[error("InResponseTo {found:?} does not answer request {expected:?}")]
+    InResponseToMismatch {
+        found: Option<String>,
+        expected: Option<String>,
+    },
+    #[error("the assertion is not valid before {0}")]
+    NotYetValid(String),
+    #[error("the assertion expired at {0}")]
+    Expired(String),
+    #[error("the response was issued at {issue_instant}, more than {max_age_secs} s ago")]
+    IssuedTooLongAgo {
+        issue_instant: String,
+        max_age_secs: i64,
+    },
+    #[error("exactly one bearer SubjectConfirmation is required, found {0}")]
+    SubjectConfirmationCount(usize),
 
     // ---- building ----------------------------------------------------------------
     #[error("{0} must not be empty")]

@@ -39,8 +39,19 @@ mod tests {
 
     #[test]
     fn parses_variants_and_rejects_local_times() {
-        assert_eq!(parse("2026-11-18T11:06:40Z").unwrap().unix_timestamp(), 1_795_000_000);
-        assert_eq!(parse("2026-11-18T13:06:40.123+02:00").unwrap().unix_timestamp(), 1_795_000_000);
-        assert_eq!(parse("2026-11-18T11:06:40").unwrap_err(), Error::InvalidTimestamp("2026-11-18T11:06:40".into()));
+        assert_eq!(
+            parse("2026-11-18T11:06:40Z").unwrap().unix_timestamp(),
+            1_795_000_000
+        );
+        assert_eq!(
+            parse("2026-11-18T13:06:40.123+02:00")
+                .unwrap()
+                .unix_timestamp(),
+            1_795_000_000
+        );
+        assert_eq!(
+            parse("2026-11-18T11:06:40").unwrap_err(),
+            Error::InvalidTimestamp("2026-11-18T11:06:40".into())
+        );
     }
 }

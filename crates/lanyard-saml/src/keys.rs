@@ -139,12 +139,18 @@ impl Certificate {
         let (rest, cert) = x509_parser::parse_x509_certificate(der)
             .map_err(|e| Error::InvalidCertificate(e.to_string()))?;
         if !rest.is_empty() {
-            return Err(Error::InvalidCertificate("trailing data after certificate".into()));
+            return Err(Error::InvalidCertificate(
+                "trailing data after certificate".into(),
+            ));
         }
         let spki = cert.public_key();
         let bits = match spki.parsed() {
             Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => rsa.key_size(),
-            _ => return Err(Error::InvalidCertificate("the public key is not an RSA key".into())),
+            _ => {
+                return Err(Error::InvalidCertificate(
+                    "the public key is not an RSA key".into(),
+                ))
+            }
         };
         let ts = |t: x509_parser::time::ASN1Time| {
             OffsetDateTime::from_unix_timestamp(t.timestamp())
@@ -258,8 +264,11 @@ impl SigningKey {
             RsaBits::B2048 => KeySize::Rsa2048,
             RsaBits::B3072 => KeySize::Rsa3072,
         };
-        let key = KeyPair::generate(size).map_err(|_| Error::InvalidKey("generation failed".into()))?;
-        let pkcs8 = key.as_der().map_err(|_| Error::InvalidKey("cannot encode key".into()))?;
+        let key =
+            KeyPair::generate(size).map_err(|_| Error::InvalidKey("generation failed".into()))?;
+        let pkcs8 = key
+            .as_der()
+            .map_err(|_| Error::InvalidKey("cannot encode key".into()))?;
         let rc_key = rcgen::KeyPair::try_from(pkcs8.as_ref())
             .map_err(|e| Error::InvalidKey(e.to_string()))?;
         let mut params = rcgen::CertificateParams::default();
@@ -273,7 +282,9 @@ impl SigningKey {
         let mut dn = rcgen::DistinguishedName::new();
         dn.push(rcgen::DnType::CommonName, req.common_name.as_str());
         params.distinguished_name = dn;
-        let cert = params.self_signed(&rc_key).map_err(|e| Error::InvalidKey(e.to_string()))?;
+        let cert = params
+            .self_signed(&rc_key)
+            .map_err(|e| Error::InvalidKey(e.to_string()))?;
         let certificate = Certificate::from_der(cert.der())?;
         Ok(SigningKey { key, certificate })
     }
@@ -296,7 +307,10 @@ impl SigningKey {
     fn pair(key: KeyPair, certificate: Certificate) -> Result<Self> {
         let bits = key.public_modulus_len() * 8;
         if bits < MIN_RSA_BITS {
-            return Err(Error::KeyTooSmall { bits, min: MIN_RSA_BITS });
+            return Err(Error::KeyTooSmall {
+                bits,
+                min: MIN_RSA_BITS,
+            });
         }
         if key.public_key().as_ref() != certificate.rsa_public_key.as_slice() {
             return Err(Error::KeyCertificateMismatch);
@@ -314,7 +328,10 @@ impl SigningKey {
 
     /// PKCS#8 PEM of the private key, for the key store only.
     pub fn private_key_pem(&self) -> Result<String> {
-        let der = self.key.as_der().map_err(|_| Error::InvalidKey("cannot encode key".into()))?;
+        let der = self
+            .key
+            .as_der()
+            .map_err(|_| Error::InvalidKey("cannot encode key".into()))?;
         Ok(to_pem("PRIVATE KEY", der.as_ref()))
     }
 
@@ -330,7 +347,8 @@ impl SigningKey {
             }
             SignatureAlgorithm::RsaSha1 => {
                 let pkcs8 = self.key.as_der().map_err(|_| Error::SigningFailed)?;
-                sig = lanyard_rsa_sha1::sign(pkcs8.as_ref(), msg).map_err(|_| Error::SigningFailed)?;
+                sig = lanyard_rsa_sha1::sign(pkcs8.as_ref(), msg)
+                    .map_err(|_| Error::SigningFailed)?;
             }
         }
         Ok(sig)
@@ -389,22 +407,31 @@ pub(crate) mod tests {
         assert_eq!(key.bits(), 2048);
         assert_eq!(cert.subject(), "CN=Lanyard test");
         assert_eq!(cert.not_before().unix_timestamp(), 1_790_000_000);
-        assert_eq!(cert.not_after() - cert.not_before(), time::Duration::days(365 * 5));
+        assert_eq!(
+            cert.not_after() - cert.not_before(),
+            time::Duration::days(365 * 5)
+        );
         assert_eq!(cert.sha256_fingerprint().len(), 32 * 3 - 1);
     }
 
     #[test]
     fn pem_round_trip_and_sign_verify_both_algorithms() {
         let key = test_key();
-        let again = SigningKey::from_pem(&key.private_key_pem().unwrap(), &key.certificate().to_pem()).unwrap();
+        let again =
+            SigningKey::from_pem(&key.private_key_pem().unwrap(), &key.certificate().to_pem())
+                .unwrap();
         for alg in [SignatureAlgorithm::RsaSha256, SignatureAlgorithm::RsaSha1] {
             let sig = again.sign(alg, b"hello").unwrap();
             key.certificate().verify(alg, b"hello", &sig).unwrap();
-            assert_eq!(key.certificate().verify(alg, b"hellO", &sig), Err(Error::BadSignature));
+            assert_eq!(
+                key.certificate().verify(alg, b"hellO", &sig),
+                Err(Error::BadSignature)
+            );
         }
         let sig256 = key.sign(SignatureAlgorithm::RsaSha256, b"x").unwrap();
         assert_eq!(
-            key.certificate().verify(SignatureAlgorithm::RsaSha1, b"x", &sig256),
+            key.certificate()
+                .verify(SignatureAlgorithm::RsaSha1, b"x", &sig256),
             Err(Error::BadSignature)
         );
     }
@@ -412,17 +439,26 @@ pub(crate) mod tests {
     #[test]
     fn mismatched_key_and_certificate_are_rejected() {
         let other = SigningKey::generate(&request("other")).unwrap();
-        let err = SigningKey::from_pem(&test_key().private_key_pem().unwrap(), &other.certificate().to_pem())
-            .unwrap_err();
+        let err = SigningKey::from_pem(
+            &test_key().private_key_pem().unwrap(),
+            &other.certificate().to_pem(),
+        )
+        .unwrap_err();
         assert_eq!(err, Error::KeyCertificateMismatch);
     }
 
     #[test]
     fn garbage_pem_is_rejected_with_reason() {
         let err = SigningKey::from_pem("nope", "nope").unwrap_err();
-        assert_eq!(err, Error::InvalidKey("no PEM block labelled PRIVATE KEY or RSA PRIVATE KEY".into()));
+        assert_eq!(
+            err,
+            Error::InvalidKey("no PEM block labelled PRIVATE KEY or RSA PRIVATE KEY".into())
+        );
         let err = Certificate::from_base64("!!!").unwrap_err();
-        assert_eq!(err, Error::InvalidCertificate("X509Certificate is not valid base64".into()));
+        assert_eq!(
+            err,
+            Error::InvalidCertificate("X509Certificate is not valid base64".into())
+        );
     }
 
     #[test]
@@ -439,6 +475,8 @@ pub(crate) mod tests {
             p.check_signature(SignatureAlgorithm::RsaSha1),
             Err(Error::DisallowedSignatureAlgorithm(ns::RSA_SHA1.into()))
         );
-        assert!(AlgorithmPolicy { allow_sha1: true }.check_signature(SignatureAlgorithm::RsaSha1).is_ok());
+        assert!(AlgorithmPolicy { allow_sha1: true }
+            .check_signature(SignatureAlgorithm::RsaSha1)
+            .is_ok());
     }
 }

@@ -11,7 +11,12 @@
 // examples and benches (separate targets) may use them.
 #![cfg_attr(
     not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
 )]
 
 pub mod authn_request;
@@ -24,10 +29,17 @@ pub mod keys;
 pub mod metadata;
 pub mod ns;
 pub mod response;
+pub mod sp;
 pub mod xml;
 
-pub use authn_request::{Binding, RequestLimits, SpPolicy, UnverifiedAuthnRequest, VerifiedAuthnRequest, VerifyContext};
+pub use authn_request::{
+    Binding, RequestLimits, SpPolicy, UnverifiedAuthnRequest, VerifiedAuthnRequest, VerifyContext,
+};
 pub use error::{Error, Result};
-pub use keys::{AlgorithmPolicy, Certificate, CertificateRequest, RsaBits, SignatureAlgorithm, SigningKey};
+pub use keys::{
+    AlgorithmPolicy, Certificate, CertificateRequest, RsaBits, SignatureAlgorithm, SigningKey,
+};
 pub use metadata::{AcsEndpoint, IdpMetadata, SpMetadata};
-pub use response::{Assertion, Attribute, NameId, Response, SignedResponse, SigningOptions, SsoParams};
+pub use response::{
+    Assertion, Attribute, NameId, Response, SignedResponse, SigningOptions, SsoParams,
+};

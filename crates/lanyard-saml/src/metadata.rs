@@ -47,7 +47,11 @@ impl IdpMetadata<'_> {
             s.push('"');
         }
         s.push_str(">\n  <md:IDPSSODescriptor WantAuthnRequestsSigned=\"");
-        s.push_str(if self.want_authn_requests_signed { "true" } else { "false" });
+        s.push_str(if self.want_authn_requests_signed {
+            "true"
+        } else {
+            "false"
+        });
         s.push_str("\" protocolSupportEnumeration=\"");
         s.push_str(ns::SAMLP);
         s.push_str("\">\n");
@@ -95,9 +99,12 @@ impl SpMetadata {
         } else if root.has_tag_name((ns::MD, "EntitiesDescriptor")) {
             root.descendants()
                 .find(|n| {
-                    n.has_tag_name((ns::MD, "EntityDescriptor")) && child(*n, ns::MD, "SPSSODescriptor").is_some()
+                    n.has_tag_name((ns::MD, "EntityDescriptor"))
+                        && child(*n, ns::MD, "SPSSODescriptor").is_some()
                 })
-                .ok_or(Error::MissingElement("md:EntityDescriptor with an md:SPSSODescriptor"))?
+                .ok_or(Error::MissingElement(
+                    "md:EntityDescriptor with an md:SPSSODescriptor",
+                ))?
         } else {
             return Err(Error::UnexpectedRoot {
                 expected: "md:EntityDescriptor",
@@ -107,32 +114,46 @@ impl SpMetadata {
         let entity_id = entity
             .attribute("entityID")
             .filter(|v| !v.trim().is_empty())
-            .ok_or(Error::MissingAttribute { element: "md:EntityDescriptor", attribute: "entityID" })?
+            .ok_or(Error::MissingAttribute {
+                element: "md:EntityDescriptor",
+                attribute: "entityID",
+            })?
             .trim()
             .to_owned();
-        let sp = child(entity, ns::MD, "SPSSODescriptor").ok_or(Error::MissingElement("md:SPSSODescriptor"))?;
+        let sp = child(entity, ns::MD, "SPSSODescriptor")
+            .ok_or(Error::MissingElement("md:SPSSODescriptor"))?;
 
         let mut acs = Vec::new();
         for e in children(sp, ns::MD, "AssertionConsumerService") {
-            let location = e
-                .attribute("Location")
-                .ok_or(Error::MissingAttribute { element: "md:AssertionConsumerService", attribute: "Location" })?;
-            let binding = e
-                .attribute("Binding")
-                .ok_or(Error::MissingAttribute { element: "md:AssertionConsumerService", attribute: "Binding" })?;
+            let location = e.attribute("Location").ok_or(Error::MissingAttribute {
+                element: "md:AssertionConsumerService",
+                attribute: "Location",
+            })?;
+            let binding = e.attribute("Binding").ok_or(Error::MissingAttribute {
+                element: "md:AssertionConsumerService",
+                attribute: "Binding",
+            })?;
             let index = match e.attribute("index") {
                 None => None,
-                Some(v) => Some(v.trim().parse::<u16>().map_err(|_| Error::InvalidAttribute {
-                    element: "md:AssertionConsumerService",
-                    attribute: "index",
-                    reason: format!("{v:?} is not an unsigned short"),
-                })?),
+                Some(v) => Some(
+                    v.trim()
+                        .parse::<u16>()
+                        .map_err(|_| Error::InvalidAttribute {
+                            element: "md:AssertionConsumerService",
+                            attribute: "index",
+                            reason: format!("{v:?} is not an unsigned short"),
+                        })?,
+                ),
             };
             acs.push(AcsEndpoint {
                 binding: binding.to_owned(),
                 location: location.trim().to_owned(),
                 index,
-                is_default: parse_bool(e.attribute("isDefault"), "md:AssertionConsumerService", "isDefault")?,
+                is_default: parse_bool(
+                    e.attribute("isDefault"),
+                    "md:AssertionConsumerService",
+                    "isDefault",
+                )?,
             });
         }
         if acs.is_empty() {
@@ -144,7 +165,10 @@ impl SpMetadata {
             if !matches!(kd.attribute("use"), None | Some("signing")) {
                 continue;
             }
-            for c in kd.descendants().filter(|n| n.has_tag_name((ns::DS, "X509Certificate"))) {
+            for c in kd
+                .descendants()
+                .filter(|n| n.has_tag_name((ns::DS, "X509Certificate")))
+            {
                 signing_certificates.push(Certificate::from_base64(&text_of(c))?);
             }
         }
@@ -152,8 +176,16 @@ impl SpMetadata {
             entity_id,
             acs,
             signing_certificates,
-            want_assertions_signed: parse_bool(sp.attribute("WantAssertionsSigned"), "md:SPSSODescriptor", "WantAssertionsSigned")?,
-            authn_requests_signed: parse_bool(sp.attribute("AuthnRequestsSigned"), "md:SPSSODescriptor", "AuthnRequestsSigned")?,
+            want_assertions_signed: parse_bool(
+                sp.attribute("WantAssertionsSigned"),
+                "md:SPSSODescriptor",
+                "WantAssertionsSigned",
+            )?,
+            authn_requests_signed: parse_bool(
+                sp.attribute("AuthnRequestsSigned"),
+                "md:SPSSODescriptor",
+                "AuthnRequestsSigned",
+            )?,
             name_id_formats: children(sp, ns::MD, "NameIDFormat").map(text_of).collect(),
         })
     }

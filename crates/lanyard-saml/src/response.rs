@@ -80,7 +80,11 @@ pub struct SigningOptions {
 impl Default for SigningOptions {
     /// Assertion signed with RSA-SHA256: what AWS and strict SPs expect.
     fn default() -> Self {
-        SigningOptions { sign_assertion: true, sign_response: false, algorithm: SignatureAlgorithm::RsaSha256 }
+        SigningOptions {
+            sign_assertion: true,
+            sign_response: false,
+            algorithm: SignatureAlgorithm::RsaSha256,
+        }
     }
 }
 
@@ -183,7 +187,10 @@ impl Response {
 
         let mut assertion_c14n = None;
         if opts.sign_assertion {
-            let canonical = w.c14n.get(assertion_start.c14n..assertion_end.c14n).unwrap_or_default();
+            let canonical = w
+                .c14n
+                .get(assertion_start.c14n..assertion_end.c14n)
+                .unwrap_or_default();
             let sig = signature_element(key, &cert_b64, opts.algorithm, &a.id, canonical)?;
             assertion_c14n = Some(canonical.to_owned());
             w.insert(assertion_sig_at, &sig);
@@ -194,15 +201,16 @@ impl Response {
             response_c14n = Some(std::mem::take(&mut w.c14n));
             w.doc.insert_str(response_sig_at.doc, &sig);
         }
-        Ok(SignedResponse { xml: w.doc, assertion_c14n, response_c14n })
+        Ok(SignedResponse {
+            xml: w.doc,
+            assertion_c14n,
+            response_c14n,
+        })
     }
 
     fn validate(&self) -> Result<()> {
         let a = &self.assertion;
-        for (field, value) in [
-            ("Response ID", &self.id),
-            ("Assertion ID", &a.id),
-        ] {
+        for (field, value) in [("Response ID", &self.id), ("Assertion ID", &a.id)] {
             check_id(field, value)?;
         }
         if let Some(irt) = self.in_response_to.as_ref().or(a.in_response_to.as_ref()) {
@@ -307,7 +315,9 @@ fn write_assertion_body(w: &mut Twin, a: &Assertion) {
 /// IDs go unescaped into `Reference/@URI`, so they must be NCNames.
 fn check_id(field: &'static str, id: &str) -> Result<()> {
     let mut chars = id.chars();
-    let ok_first = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let ok_first = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if ok_first && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
         Ok(())
     } else {
@@ -324,8 +334,12 @@ pub fn new_id(random: [u8; 16]) -> String {
     let mut s = String::with_capacity(33);
     s.push('_');
     for b in random {
-        s.push(char::from(HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0')));
-        s.push(char::from(HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0')));
+        s.push(char::from(
+            HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0'),
+        ));
+        s.push(char::from(
+            HEX.get(usize::from(b & 15)).copied().unwrap_or(b'0'),
+        ));
     }
     s
 }
@@ -362,7 +376,10 @@ struct Twin {
 
 impl Twin {
     fn with_capacity(n: usize) -> Self {
-        Twin { doc: String::with_capacity(n), c14n: String::with_capacity(n) }
+        Twin {
+            doc: String::with_capacity(n),
+            c14n: String::with_capacity(n),
+        }
     }
     fn both(&mut self, s: &str) {
         self.doc.push_str(s);
@@ -384,7 +401,10 @@ impl Twin {
         self.both("\"");
     }
     fn mark(&self) -> Mark {
-        Mark { doc: self.doc.len(), c14n: self.c14n.len() }
+        Mark {
+            doc: self.doc.len(),
+            c14n: self.c14n.len(),
+        }
     }
     fn insert(&mut self, at: Mark, s: &str) {
         self.doc.insert_str(at.doc, s);

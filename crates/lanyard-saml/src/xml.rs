@@ -19,14 +19,21 @@ impl Default for Limits {
     /// Generous for SAML messages and metadata (an SP metadata file with a dozen
     /// certificates is ~40 KB), tight against abuse.
     fn default() -> Self {
-        Limits { max_bytes: 512 * 1024, max_depth: 64, max_nodes: 20_000 }
+        Limits {
+            max_bytes: 512 * 1024,
+            max_depth: 64,
+            max_nodes: 20_000,
+        }
     }
 }
 
 /// Parses untrusted XML under `limits`.
 pub fn parse(input: &str, limits: Limits) -> Result<roxmltree::Document<'_>> {
     if input.len() > limits.max_bytes {
-        return Err(Error::TooLarge { size: input.len(), limit: limits.max_bytes });
+        return Err(Error::TooLarge {
+            size: input.len(),
+            limit: limits.max_bytes,
+        });
     }
     // A cheap pre-check so that a DTD is reported as such even when it is also
     // malformed in other ways.
@@ -34,10 +41,15 @@ pub fn parse(input: &str, limits: Limits) -> Result<roxmltree::Document<'_>> {
         return Err(Error::DtdForbidden);
     }
     prescan_depth(input.as_bytes(), limits.max_depth)?;
-    let opts = roxmltree::ParsingOptions { allow_dtd: false, nodes_limit: limits.max_nodes };
+    let opts = roxmltree::ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: limits.max_nodes,
+    };
     let doc = roxmltree::Document::parse_with_options(input, opts).map_err(|e| match e {
         roxmltree::Error::DtdDetected => Error::DtdForbidden,
-        roxmltree::Error::NodesLimitReached => Error::TooManyNodes { limit: limits.max_nodes },
+        roxmltree::Error::NodesLimitReached => Error::TooManyNodes {
+            limit: limits.max_nodes,
+        },
         other => Error::MalformedXml(other.to_string()),
     })?;
     check_depth(doc.root(), limits.max_depth)?;
@@ -51,9 +63,14 @@ fn prescan_depth(b: &[u8], max_depth: usize) -> Result<()> {
     let mut depth = 0usize;
     let mut i = 0;
     let find = |from: usize, pat: &[u8]| {
-        b.get(from..).and_then(|rest| rest.windows(pat.len()).position(|w| w == pat)).map(|p| from + p + pat.len())
+        b.get(from..)
+            .and_then(|rest| rest.windows(pat.len()).position(|w| w == pat))
+            .map(|p| from + p + pat.len())
     };
-    while let Some(rel) = b.get(i..).and_then(|rest| rest.iter().position(|&c| c == b'<')) {
+    while let Some(rel) = b
+        .get(i..)
+        .and_then(|rest| rest.iter().position(|&c| c == b'<'))
+    {
         let at = i + rel;
         let rest = b.get(at..).unwrap_or_default();
         i = if rest.starts_with(b"<!--") {
@@ -109,7 +126,10 @@ fn check_depth(root: roxmltree::Node<'_, '_>, max_depth: usize) -> Result<()> {
 /// Checks that `value` holds only characters allowed in XML 1.0 documents.
 pub fn check_chars(field: &str, value: &str) -> Result<()> {
     match value.chars().find(|c| !is_xml_char(*c)) {
-        Some(c) => Err(Error::InvalidXmlChar { field: field.to_owned(), code: c as u32 }),
+        Some(c) => Err(Error::InvalidXmlChar {
+            field: field.to_owned(),
+            code: c as u32,
+        }),
         None => Ok(()),
     }
 }
@@ -178,7 +198,8 @@ pub(crate) fn child<'a, 'i>(
     ns: &str,
     name: &str,
 ) -> Option<roxmltree::Node<'a, 'i>> {
-    node.children().find(|c| c.is_element() && c.has_tag_name((ns, name)))
+    node.children()
+        .find(|c| c.is_element() && c.has_tag_name((ns, name)))
 }
 
 /// Collects every child element with namespace `ns` and local name `name`.
@@ -187,7 +208,8 @@ pub(crate) fn children<'a, 'i>(
     ns: &'a str,
     name: &'a str,
 ) -> impl Iterator<Item = roxmltree::Node<'a, 'i>> + 'a {
-    node.children().filter(move |c| c.is_element() && c.has_tag_name((ns, name)))
+    node.children()
+        .filter(move |c| c.is_element() && c.has_tag_name((ns, name)))
 }
 
 /// The trimmed text content of an element (concatenating text children).
@@ -220,23 +242,45 @@ mod tests {
     #[test]
     fn rejects_dtd_and_entities() {
         let bomb = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;">]><a>&lol2;</a>"#;
-        assert_eq!(parse(bomb, Limits::default()).unwrap_err(), Error::DtdForbidden);
+        assert_eq!(
+            parse(bomb, Limits::default()).unwrap_err(),
+            Error::DtdForbidden
+        );
         let xxe = r#"<!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>"#;
-        assert_eq!(parse(xxe, Limits::default()).unwrap_err(), Error::DtdForbidden);
+        assert_eq!(
+            parse(xxe, Limits::default()).unwrap_err(),
+            Error::DtdForbidden
+        );
     }
 
     #[test]
     fn rejects_size_depth_and_nodes() {
-        let limits = Limits { max_bytes: 10, ..Limits::default() };
+        let limits = Limits {
+            max_bytes: 10,
+            ..Limits::default()
+        };
         assert_eq!(
             parse("<a>0123456789</a>", limits).unwrap_err(),
-            Error::TooLarge { size: 17, limit: 10 }
+            Error::TooLarge {
+                size: 17,
+                limit: 10
+            }
         );
         let deep = format!("{}{}", "<a>".repeat(100), "</a>".repeat(100));
-        assert_eq!(parse(&deep, Limits::default()).unwrap_err(), Error::TooDeep { limit: 64 });
+        assert_eq!(
+            parse(&deep, Limits::default()).unwrap_err(),
+            Error::TooDeep { limit: 64 }
+        );
         let wide = format!("<a>{}</a>", "<b/>".repeat(30_000));
         assert_eq!(
-            parse(&wide, Limits { max_bytes: 1 << 20, ..Limits::default() }).unwrap_err(),
+            parse(
+                &wide,
+                Limits {
+                    max_bytes: 1 << 20,
+                    ..Limits::default()
+                }
+            )
+            .unwrap_err(),
             Error::TooManyNodes { limit: 20_000 }
         );
     }
@@ -245,15 +289,25 @@ mod tests {
     fn very_deep_input_is_rejected_without_stack_overflow() {
         let n = 200_000;
         let deep = format!("{}{}", "<a>".repeat(n), "</a>".repeat(n));
-        let limits = Limits { max_bytes: 4 << 20, max_nodes: 1_000_000, ..Limits::default() };
-        assert_eq!(parse(&deep, limits).unwrap_err(), Error::TooDeep { limit: 64 });
+        let limits = Limits {
+            max_bytes: 4 << 20,
+            max_nodes: 1_000_000,
+            ..Limits::default()
+        };
+        assert_eq!(
+            parse(&deep, limits).unwrap_err(),
+            Error::TooDeep { limit: 64 }
+        );
     }
 
     #[test]
     fn rejects_control_characters() {
         assert_eq!(
             check_chars("NameID", "a\u{1}b").unwrap_err(),
-            Error::InvalidXmlChar { field: "NameID".into(), code: 1 }
+            Error::InvalidXmlChar {
+                field: "NameID".into(),
+                code: 1
+            }
         );
         assert!(check_chars("NameID", "tab\tok \u{10000}").is_ok());
     }
