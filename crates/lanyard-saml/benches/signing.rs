@@ -93,26 +93,49 @@ fn main() {
     let signed_info = vec![b'x'; 620]; // the size of a canonical SignedInfo
     let mut n = 0u64;
     let (mut raw, mut assertion, mut both) = (vec![], vec![], vec![]);
-    let both_opts = SigningOptions { sign_response: true, ..SigningOptions::default() };
-    let size = response(now, 0).sign(&key, SigningOptions::default()).expect("sign").to_base64().len();
+    let both_opts = SigningOptions {
+        sign_response: true,
+        ..SigningOptions::default()
+    };
+    let size = response(now, 0)
+        .sign(&key, SigningOptions::default())
+        .expect("sign")
+        .to_base64()
+        .len();
     let (rounds, round) = plan();
     for _ in 0..rounds {
         raw.push(rate(round, || {
-            black_box(key.sign(SignatureAlgorithm::RsaSha256, black_box(&signed_info)).expect("sign"));
+            black_box(
+                key.sign(SignatureAlgorithm::RsaSha256, black_box(&signed_info))
+                    .expect("sign"),
+            );
         }));
         assertion.push(rate(round, || {
             n += 1;
-            black_box(response(now, n).sign(&key, SigningOptions::default()).expect("sign").to_base64());
+            black_box(
+                response(now, n)
+                    .sign(&key, SigningOptions::default())
+                    .expect("sign")
+                    .to_base64(),
+            );
         }));
         both.push(rate(round, || {
             n += 1;
-            black_box(response(now, n).sign(&key, both_opts).expect("sign").to_base64());
+            black_box(
+                response(now, n)
+                    .sign(&key, both_opts)
+                    .expect("sign")
+                    .to_base64(),
+            );
         }));
     }
     let (raw, assertion, both) = (median(raw), median(assertion), median(both));
     println!("lanyard-saml signing benchmark (one core, RSA-2048, median of {rounds} rounds of {round:?})");
     println!("  raw RSA-2048 PKCS#1 SHA-256 signatures/s : {raw:>9.0}");
-    println!("  signed responses/s (Assertion signed)     : {assertion:>9.0}   ratio {:.3}", assertion / raw);
+    println!(
+        "  signed responses/s (Assertion signed)     : {assertion:>9.0}   ratio {:.3}",
+        assertion / raw
+    );
     println!("  signed responses/s (Response + Assertion) : {both:>9.0}   ratio {:.3} (two signatures; ideal 0.5)", both / raw);
     println!("  SAMLResponse size (base64)                : {size:>9} bytes");
 }

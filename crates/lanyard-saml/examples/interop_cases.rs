@@ -8,7 +8,9 @@
 use std::path::Path;
 
 use lanyard_saml::response::{Attribute, NameId, Response, SsoParams};
-use lanyard_saml::{CertificateRequest, IdpMetadata, RsaBits, SignatureAlgorithm, SigningKey, SigningOptions};
+use lanyard_saml::{
+    CertificateRequest, IdpMetadata, RsaBits, SignatureAlgorithm, SigningKey, SigningOptions,
+};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
@@ -17,7 +19,9 @@ const ACS: &str = "https://signin.aws.amazon.com/saml";
 const AWS: &str = "urn:amazon:webservices";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let out = std::env::args().nth(1).ok_or("usage: interop_cases OUTDIR")?;
+    let out = std::env::args()
+        .nth(1)
+        .ok_or("usage: interop_cases OUTDIR")?;
     let out = Path::new(&out);
     std::fs::create_dir_all(out)?;
     let now = OffsetDateTime::now_utc();
@@ -35,26 +39,65 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(out.join("idp-metadata.xml"), metadata.to_xml())?;
 
     let mut cases = Vec::new();
-    let modes = [("assertion", true, false), ("response", false, true), ("both", true, true)];
-    let algs = [("rsa-sha256", SignatureAlgorithm::RsaSha256), ("rsa-sha1", SignatureAlgorithm::RsaSha1)];
+    let modes = [
+        ("assertion", true, false),
+        ("response", false, true),
+        ("both", true, true),
+    ];
+    let algs = [
+        ("rsa-sha256", SignatureAlgorithm::RsaSha256),
+        ("rsa-sha1", SignatureAlgorithm::RsaSha1),
+    ];
     for (mode, sign_assertion, sign_response) in modes {
         for (alg_name, algorithm) in algs {
-            let opts = SigningOptions { sign_assertion, sign_response, algorithm };
+            let opts = SigningOptions {
+                sign_assertion,
+                sign_response,
+                algorithm,
+            };
             let name = format!("{mode}-{alg_name}");
-            cases.push(write_case(out, &name, mode, alg_name, None, response(now, AWS, ACS), &key, opts)?);
+            cases.push(write_case(
+                out,
+                &name,
+                mode,
+                alg_name,
+                None,
+                response(now, AWS, ACS),
+                &key,
+                opts,
+            )?);
         }
     }
     for (mode, sign_assertion, sign_response) in modes {
-        let opts = SigningOptions { sign_assertion, sign_response, algorithm: SignatureAlgorithm::RsaSha256 };
+        let opts = SigningOptions {
+            sign_assertion,
+            sign_response,
+            algorithm: SignatureAlgorithm::RsaSha256,
+        };
         let defects: [(&str, Response); 4] = [
             ("tampered", response(now, AWS, ACS)),
             ("expired", response(now - Duration::hours(1), AWS, ACS)),
-            ("wrong-audience", response(now, "urn:example:not-this-sp", ACS)),
-            ("wrong-destination", response(now, AWS, "https://evil.example.test/saml")),
+            (
+                "wrong-audience",
+                response(now, "urn:example:not-this-sp", ACS),
+            ),
+            (
+                "wrong-destination",
+                response(now, AWS, "https://evil.example.test/saml"),
+            ),
         ];
         for (defect, resp) in defects {
             let name = format!("{defect}-{mode}");
-            cases.push(write_case(out, &name, mode, "rsa-sha256", Some(defect), resp, &key, opts)?);
+            cases.push(write_case(
+                out,
+                &name,
+                mode,
+                "rsa-sha256",
+                Some(defect),
+                resp,
+                &key,
+                opts,
+            )?);
         }
     }
     let manifest = json!({
@@ -66,8 +109,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "idp_metadata_file": "idp-metadata.xml",
         "cases": cases,
     });
-    std::fs::write(out.join("cases.json"), serde_json::to_string_pretty(&manifest)?)?;
-    println!("wrote {} cases to {}", manifest["cases"].as_array().map_or(0, Vec::len), out.display());
+    std::fs::write(
+        out.join("cases.json"),
+        serde_json::to_string_pretty(&manifest)?,
+    )?;
+    println!(
+        "wrote {} cases to {}",
+        manifest["cases"].as_array().map_or(0, Vec::len),
+        out.display()
+    );
     Ok(())
 }
 
@@ -104,7 +154,10 @@ fn write_case(
     let mut xml = signed.xml.clone();
     if defect == Some("tampered") {
         // Change the signed NameID after signing.
-        xml = xml.replace(">alice@example.com</saml:NameID>", ">mallory@example.com</saml:NameID>");
+        xml = xml.replace(
+            ">alice@example.com</saml:NameID>",
+            ">mallory@example.com</saml:NameID>",
+        );
         assert_ne!(xml, signed.xml, "tamper target not found");
     }
     let file = format!("{name}.xml");

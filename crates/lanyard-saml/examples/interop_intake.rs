@@ -8,10 +8,10 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::path::Path;
 
+use base64::Engine as _;
 use lanyard_saml::authn_request::{RequestLimits, SpPolicy, UnverifiedAuthnRequest, VerifyContext};
 use lanyard_saml::binding::decode_base64;
 use lanyard_saml::{AcsEndpoint, AlgorithmPolicy, Certificate, Error};
-use base64::Engine as _;
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
@@ -34,15 +34,27 @@ impl Tally {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().ok_or("usage: interop_intake REQDIR IDP_SSO_URL")?;
+    let dir = args
+        .next()
+        .ok_or("usage: interop_intake REQDIR IDP_SSO_URL")?;
     // Defaults to the SSO URL that `interop_cases` writes into its manifest.
-    let sso_url = args.next().unwrap_or_else(|| "https://idp.example.test/saml2/aws".to_owned());
+    let sso_url = args
+        .next()
+        .unwrap_or_else(|| "https://idp.example.test/saml2/aws".to_owned());
     let dir = Path::new(&dir);
-    let manifest: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("requests.json"))?)?;
-    let field = |k: &str| manifest[k].as_str().map(str::to_owned).ok_or(format!("requests.json lacks {k}"));
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("requests.json"))?)?;
+    let field = |k: &str| {
+        manifest[k]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(format!("requests.json lacks {k}"))
+    };
     let sp_entity = field("sp_entity_id")?;
     let acs_url = field("acs_url")?;
-    let cert = Certificate::from_pem(&std::fs::read_to_string(dir.join(field("sp_cert_pem_file")?))?)?;
+    let cert = Certificate::from_pem(&std::fs::read_to_string(
+        dir.join(field("sp_cert_pem_file")?),
+    )?)?;
     let acs = [AcsEndpoint {
         binding: lanyard_saml::ns::BINDING_POST.into(),
         location: acs_url.clone(),
@@ -54,7 +66,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seen = RefCell::new(HashSet::<String>::new());
     let now = OffsetDateTime::now_utc();
 
-    let verify = |req: &Value, query: Option<String>, post: Option<String>, require_signed: bool, record: bool| {
+    let verify = |req: &Value,
+                  query: Option<String>,
+                  post: Option<String>,
+                  require_signed: bool,
+                  record: bool| {
         let limits = RequestLimits::default();
         let relay = req["relay_state"].as_str();
         let unverified = match (query, post) {
@@ -84,8 +100,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok::<_, Error>(v)
     };
 
-    let mut t = Tally { passed: 0, failed: 0 };
-    let requests = manifest["requests"].as_array().ok_or("requests.json lacks requests")?;
+    let mut t = Tally {
+        passed: 0,
+        failed: 0,
+    };
+    let requests = manifest["requests"]
+        .as_array()
+        .ok_or("requests.json lacks requests")?;
     for req in requests {
         let name = req["name"].as_str().unwrap_or("?");
         let signed = req["signed"].as_bool().unwrap_or(false);
@@ -99,13 +120,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     && v.issuer == sp_entity
                     && v.relay_state.as_deref() == req["relay_state"].as_str()
                     && v.signature.is_some() == signed;
-                t.check(name, "accepted", ok, format!("id={} acs={} signature={:?}", v.id, v.acs_url, v.signature));
+                t.check(
+                    name,
+                    "accepted",
+                    ok,
+                    format!("id={} acs={} signature={:?}", v.id, v.acs_url, v.signature),
+                );
             }
             Err(e) => t.check(name, "accepted", false, format!("rejected: {e}")),
         }
         // The same request again is a replay.
         let again = verify(req, query.clone(), post.clone(), signed, false);
-        t.check(name, "replay rejected", matches!(again, Err(Error::Replayed(_))), format!("{again:?}"));
+        t.check(
+            name,
+            "replay rejected",
+            matches!(again, Err(Error::Replayed(_))),
+            format!("{again:?}"),
+        );
         seen.borrow_mut().clear();
 
         if let Some(q) = &query {
@@ -113,15 +144,32 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 // Changing RelayState breaks the query signature.
                 let tampered = q.replacen("RelayState=", "RelayState=evil", 1);
                 let r = verify(req, Some(tampered), None, true, false);
-                t.check(name, "tampered RelayState rejected", r == Err(Error::BadSignature), format!("{r:?}"));
+                t.check(
+                    name,
+                    "tampered RelayState rejected",
+                    r == Err(Error::BadSignature),
+                    format!("{r:?}"),
+                );
                 // Stripping the signature of a signed-only SP is refused.
-                let stripped: Vec<&str> =
-                    q.split('&').filter(|p| !p.starts_with("SigAlg=") && !p.starts_with("Signature=")).collect();
+                let stripped: Vec<&str> = q
+                    .split('&')
+                    .filter(|p| !p.starts_with("SigAlg=") && !p.starts_with("Signature="))
+                    .collect();
                 let r = verify(req, Some(stripped.join("&")), None, true, false);
-                t.check(name, "stripped signature rejected", r == Err(Error::SignatureMissing), format!("{r:?}"));
+                t.check(
+                    name,
+                    "stripped signature rejected",
+                    r == Err(Error::SignatureMissing),
+                    format!("{r:?}"),
+                );
             } else {
                 let r = verify(req, Some(q.clone()), None, true, false);
-                t.check(name, "unsigned rejected when signing required", r == Err(Error::SignatureMissing), format!("{r:?}"));
+                t.check(
+                    name,
+                    "unsigned rejected when signing required",
+                    r == Err(Error::SignatureMissing),
+                    format!("{r:?}"),
+                );
             }
         }
         if let Some(p) = &post {
@@ -129,13 +177,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if signed {
                 // Changing a signed attribute value breaks the digest.
                 let tampered = xml.replacen("ForceAuthn=\"false\"", "ForceAuthn=\"true\"", 1);
-                let tampered = if tampered == xml { xml.replacen("Version=\"2.0\"", "Version=\"2.0\" IsPassive=\"true\"", 1) } else { tampered };
+                let tampered = if tampered == xml {
+                    xml.replacen("Version=\"2.0\"", "Version=\"2.0\" IsPassive=\"true\"", 1)
+                } else {
+                    tampered
+                };
                 let b64 = base64::engine::general_purpose::STANDARD.encode(tampered);
                 let r = verify(req, None, Some(b64), true, false);
-                t.check(name, "tampered XML rejected", r == Err(Error::DigestMismatch), format!("{r:?}"));
+                t.check(
+                    name,
+                    "tampered XML rejected",
+                    r == Err(Error::DigestMismatch),
+                    format!("{r:?}"),
+                );
             } else {
                 let r = verify(req, None, Some(p.clone()), true, false);
-                t.check(name, "unsigned rejected when signing required", r == Err(Error::SignatureMissing), format!("{r:?}"));
+                t.check(
+                    name,
+                    "unsigned rejected when signing required",
+                    r == Err(Error::SignatureMissing),
+                    format!("{r:?}"),
+                );
             }
         }
     }

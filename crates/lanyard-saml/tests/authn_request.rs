@@ -19,8 +19,18 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 
 fn acs() -> Vec<AcsEndpoint> {
     vec![
-        AcsEndpoint { binding: POST.into(), location: SP_ACS.into(), index: Some(0), is_default: false },
-        AcsEndpoint { binding: POST.into(), location: SP_ACS2.into(), index: Some(1), is_default: true },
+        AcsEndpoint {
+            binding: POST.into(),
+            location: SP_ACS.into(),
+            index: Some(0),
+            is_default: false,
+        },
+        AcsEndpoint {
+            binding: POST.into(),
+            location: SP_ACS2.into(),
+            index: Some(1),
+            is_default: true,
+        },
     ]
 }
 
@@ -50,7 +60,10 @@ impl Setup {
             now: now(),
         }
     }
-    fn verify(&self, req: Result<UnverifiedAuthnRequest, Error>) -> Result<lanyard_saml::VerifiedAuthnRequest, Error> {
+    fn verify(
+        &self,
+        req: Result<UnverifiedAuthnRequest, Error>,
+    ) -> Result<lanyard_saml::VerifiedAuthnRequest, Error> {
         let seen = |id: &str| self.seen.iter().any(|s| s == id);
         let sso = [SSO];
         req?.verify(&VerifyContext {
@@ -71,7 +84,10 @@ impl Setup {
 }
 
 fn redirect_query(xml: &str, relay: Option<&str>, sign: Option<SignatureAlgorithm>) -> String {
-    let mut q = format!("SAMLRequest={}", percent_encode(&B64.encode(deflate(xml.as_bytes()))));
+    let mut q = format!(
+        "SAMLRequest={}",
+        percent_encode(&B64.encode(deflate(xml.as_bytes())))
+    );
     if let Some(r) = relay {
         q.push_str(&format!("&RelayState={}", percent_encode(r)));
     }
@@ -105,7 +121,11 @@ fn unsigned_redirect_is_accepted_with_default_acs_and_relay_state() {
 
 #[test]
 fn signed_redirect_is_verified_over_the_raw_query() {
-    let q = redirect_query(&request_xml("_r2", ""), Some("a b+c"), Some(SignatureAlgorithm::RsaSha256));
+    let q = redirect_query(
+        &request_xml("_r2", ""),
+        Some("a b+c"),
+        Some(SignatureAlgorithm::RsaSha256),
+    );
     let mut s = Setup::new();
     s.require_signed = true;
     let v = s.verify(redirect(&q)).unwrap();
@@ -113,7 +133,10 @@ fn signed_redirect_is_verified_over_the_raw_query() {
     assert_eq!(v.relay_state.as_deref(), Some("a b+c"));
 
     let tampered = q.replace("RelayState=a", "RelayState=b");
-    assert_eq!(s.verify(redirect(&tampered)).unwrap_err(), Error::BadSignature);
+    assert_eq!(
+        s.verify(redirect(&tampered)).unwrap_err(),
+        Error::BadSignature
+    );
 
     let mut other = Setup::new();
     other.certs = vec![idp_key().certificate().clone()];
@@ -122,19 +145,31 @@ fn signed_redirect_is_verified_over_the_raw_query() {
 
 #[test]
 fn sha1_redirect_needs_the_legacy_policy() {
-    let q = redirect_query(&request_xml("_r3", ""), None, Some(SignatureAlgorithm::RsaSha1));
+    let q = redirect_query(
+        &request_xml("_r3", ""),
+        None,
+        Some(SignatureAlgorithm::RsaSha1),
+    );
     let mut s = Setup::new();
     assert_eq!(
         s.verify(redirect(&q)).unwrap_err(),
         Error::DisallowedSignatureAlgorithm("http://www.w3.org/2000/09/xmldsig#rsa-sha1".into())
     );
     s.policy = AlgorithmPolicy { allow_sha1: true };
-    assert_eq!(s.verify(redirect(&q)).unwrap().signature, Some(SignatureAlgorithm::RsaSha1));
+    assert_eq!(
+        s.verify(redirect(&q)).unwrap().signature,
+        Some(SignatureAlgorithm::RsaSha1)
+    );
 }
 
 #[test]
 fn signed_post_is_verified_and_tampering_is_caught() {
-    let xml = sign_root(&request_xml("_p1", &format!(r#"AssertionConsumerServiceURL="{SP_ACS}""#)), sp_key(), SignatureAlgorithm::RsaSha256).unwrap();
+    let xml = sign_root(
+        &request_xml("_p1", &format!(r#"AssertionConsumerServiceURL="{SP_ACS}""#)),
+        sp_key(),
+        SignatureAlgorithm::RsaSha256,
+    )
+    .unwrap();
     let mut s = Setup::new();
     s.require_signed = true;
     let v = s.verify(post(&xml, Some("rs"))).unwrap();
@@ -143,7 +178,10 @@ fn signed_post_is_verified_and_tampering_is_caught() {
     assert_eq!(v.signature, Some(SignatureAlgorithm::RsaSha256));
 
     let tampered = xml.replace(SP_ACS, SP_ACS2);
-    assert_eq!(s.verify(post(&tampered, None)).unwrap_err(), Error::DigestMismatch);
+    assert_eq!(
+        s.verify(post(&tampered, None)).unwrap_err(),
+        Error::DigestMismatch
+    );
 }
 
 #[test]
@@ -152,7 +190,10 @@ fn missing_signature_is_refused_when_required() {
     s.require_signed = true;
     let q = redirect_query(&request_xml("_m1", ""), None, None);
     assert_eq!(s.verify(redirect(&q)).unwrap_err(), Error::SignatureMissing);
-    assert_eq!(s.verify(post(&request_xml("_m2", ""), None)).unwrap_err(), Error::SignatureMissing);
+    assert_eq!(
+        s.verify(post(&request_xml("_m2", ""), None)).unwrap_err(),
+        Error::SignatureMissing
+    );
 }
 
 #[test]
@@ -163,9 +204,17 @@ fn half_a_query_signature_is_refused() {
 
 #[test]
 fn xml_signature_inside_a_redirect_request_is_refused() {
-    let xml = sign_root(&request_xml("_e1", ""), sp_key(), SignatureAlgorithm::RsaSha256).unwrap();
+    let xml = sign_root(
+        &request_xml("_e1", ""),
+        sp_key(),
+        SignatureAlgorithm::RsaSha256,
+    )
+    .unwrap();
     let q = redirect_query(&xml, None, None);
-    assert_eq!(Setup::new().verify(redirect(&q)).unwrap_err(), Error::EmbeddedSignatureInRedirect);
+    assert_eq!(
+        Setup::new().verify(redirect(&q)).unwrap_err(),
+        Error::EmbeddedSignatureInRedirect
+    );
 }
 
 #[test]
@@ -174,32 +223,48 @@ fn issuer_destination_and_time_are_checked() {
     let wrong_issuer = request_xml("_i1", "").replace(SP, "https://evil.example.test");
     assert_eq!(
         s.verify(post(&wrong_issuer, None)).unwrap_err(),
-        Error::IssuerMismatch { found: "https://evil.example.test".into(), expected: SP.into() }
+        Error::IssuerMismatch {
+            found: "https://evil.example.test".into(),
+            expected: SP.into()
+        }
     );
     let wrong_dest = request_xml("_i2", "").replace(SSO, "https://idp.example.test/saml2/other");
     assert_eq!(
         s.verify(post(&wrong_dest, None)).unwrap_err(),
-        Error::DestinationMismatch { found: "https://idp.example.test/saml2/other".into() }
+        Error::DestinationMismatch {
+            found: "https://idp.example.test/saml2/other".into()
+        }
     );
     let old = request_xml("_i3", "").replace("2026-11-18T11:06:00Z", "2026-11-18T10:06:00Z");
     assert_eq!(
         s.verify(post(&old, None)).unwrap_err(),
-        Error::RequestExpired { issue_instant: "2026-11-18T10:06:00Z".into(), max_age_secs: 300 }
+        Error::RequestExpired {
+            issue_instant: "2026-11-18T10:06:00Z".into(),
+            max_age_secs: 300
+        }
     );
     let future = request_xml("_i4", "").replace("2026-11-18T11:06:00Z", "2026-11-18T11:10:00Z");
     assert_eq!(
         s.verify(post(&future, None)).unwrap_err(),
-        Error::RequestFromFuture { issue_instant: "2026-11-18T11:10:00Z".into() }
+        Error::RequestFromFuture {
+            issue_instant: "2026-11-18T11:10:00Z".into()
+        }
     );
     let bad_time = request_xml("_i5", "").replace("2026-11-18T11:06:00Z", "yesterday");
-    assert_eq!(s.verify(post(&bad_time, None)).unwrap_err(), Error::InvalidTimestamp("yesterday".into()));
+    assert_eq!(
+        s.verify(post(&bad_time, None)).unwrap_err(),
+        Error::InvalidTimestamp("yesterday".into())
+    );
 }
 
 #[test]
 fn replayed_ids_are_refused() {
     let mut s = Setup::new();
     s.seen.push("_rep".into());
-    assert_eq!(s.verify(post(&request_xml("_rep", ""), None)).unwrap_err(), Error::Replayed("_rep".into()));
+    assert_eq!(
+        s.verify(post(&request_xml("_rep", ""), None)).unwrap_err(),
+        Error::Replayed("_rep".into())
+    );
 }
 
 #[test]
@@ -207,21 +272,36 @@ fn acs_must_be_registered() {
     let s = Setup::new();
     let by_index = request_xml("_a1", r#"AssertionConsumerServiceIndex="0""#);
     assert_eq!(s.verify(post(&by_index, None)).unwrap().acs_url, SP_ACS);
-    let unknown_url = request_xml("_a2", r#"AssertionConsumerServiceURL="https://evil.example.test/acs""#);
+    let unknown_url = request_xml(
+        "_a2",
+        r#"AssertionConsumerServiceURL="https://evil.example.test/acs""#,
+    );
     assert_eq!(
         s.verify(post(&unknown_url, None)).unwrap_err(),
         Error::UnregisteredAcsUrl("https://evil.example.test/acs".into())
     );
     let unknown_index = request_xml("_a3", r#"AssertionConsumerServiceIndex="7""#);
-    assert_eq!(s.verify(post(&unknown_index, None)).unwrap_err(), Error::UnregisteredAcsIndex(7));
-    let artifact = request_xml("_a4", r#"ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact""#);
+    assert_eq!(
+        s.verify(post(&unknown_index, None)).unwrap_err(),
+        Error::UnregisteredAcsIndex(7)
+    );
+    let artifact = request_xml(
+        "_a4",
+        r#"ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact""#,
+    );
     assert_eq!(
         s.verify(post(&artifact, None)).unwrap_err(),
-        Error::UnsupportedProtocolBinding("urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact".into())
+        Error::UnsupportedProtocolBinding(
+            "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Artifact".into()
+        )
     );
     let mut none = Setup::new();
     none.acs.clear();
-    assert_eq!(none.verify(post(&request_xml("_a5", ""), None)).unwrap_err(), Error::NoAcsEndpoint);
+    assert_eq!(
+        none.verify(post(&request_xml("_a5", ""), None))
+            .unwrap_err(),
+        Error::NoAcsEndpoint
+    );
 }
 
 #[test]
@@ -230,20 +310,37 @@ fn structure_errors_are_specific() {
     let resp = r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" ID="_x"/>"#;
     assert_eq!(
         s.verify(post(resp, None)).unwrap_err(),
-        Error::UnexpectedRoot { expected: "samlp:AuthnRequest", found: "Response".into() }
+        Error::UnexpectedRoot {
+            expected: "samlp:AuthnRequest",
+            found: "Response".into()
+        }
     );
     let v1 = request_xml("_s1", "").replace("Version=\"2.0\"", "Version=\"1.1\"");
-    assert_eq!(s.verify(post(&v1, None)).unwrap_err(), Error::UnsupportedVersion);
+    assert_eq!(
+        s.verify(post(&v1, None)).unwrap_err(),
+        Error::UnsupportedVersion
+    );
     let no_issuer = request_xml("_s2", "").replace(&format!("<saml:Issuer>{SP}</saml:Issuer>"), "");
-    assert_eq!(s.verify(post(&no_issuer, None)).unwrap_err(), Error::MissingElement("saml:Issuer"));
+    assert_eq!(
+        s.verify(post(&no_issuer, None)).unwrap_err(),
+        Error::MissingElement("saml:Issuer")
+    );
     assert_eq!(
         UnverifiedAuthnRequest::from_post("%%%", None, RequestLimits::default()).unwrap_err(),
-        Error::InvalidBase64 { field: "SAMLRequest" }
+        Error::InvalidBase64 {
+            field: "SAMLRequest"
+        }
     );
-    assert_eq!(redirect("RelayState=x").unwrap_err(), Error::MissingParameter("SAMLRequest"));
+    assert_eq!(
+        redirect("RelayState=x").unwrap_err(),
+        Error::MissingParameter("SAMLRequest")
+    );
     let huge = "A".repeat(70 * 1024);
     assert_eq!(
         UnverifiedAuthnRequest::from_post(&huge, None, RequestLimits::default()).unwrap_err(),
-        Error::TooLarge { size: 70 * 1024, limit: 64 * 1024 }
+        Error::TooLarge {
+            size: 70 * 1024,
+            limit: 64 * 1024
+        }
     );
 }

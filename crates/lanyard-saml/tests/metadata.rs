@@ -52,7 +52,11 @@ fn idp_metadata_publishes_every_certificate_and_both_bindings() {
     }
     .to_xml();
     assert!(!md.starts_with('\u{feff}'));
-    assert!(md.len() >= 1000, "AWS requires at least 1,000 characters, got {}", md.len());
+    assert!(
+        md.len() >= 1000,
+        "AWS requires at least 1,000 characters, got {}",
+        md.len()
+    );
     let doc = parse(&md, Limits::default()).unwrap();
     let root = doc.root_element();
     assert!(root.has_tag_name((MD, "EntityDescriptor")));
@@ -62,14 +66,27 @@ fn idp_metadata_publishes_every_certificate_and_both_bindings() {
         .filter(|n| n.has_tag_name(("http://www.w3.org/2000/09/xmldsig#", "X509Certificate")))
         .map(|n| n.text().unwrap().to_owned())
         .collect();
-    assert_eq!(certs, vec![idp_key().certificate().to_base64(), next.certificate().to_base64()]);
+    assert_eq!(
+        certs,
+        vec![
+            idp_key().certificate().to_base64(),
+            next.certificate().to_base64()
+        ]
+    );
     let sso: Vec<(&str, &str)> = doc
         .descendants()
         .filter(|n| n.has_tag_name((MD, "SingleSignOnService")))
-        .map(|n| (n.attribute("Binding").unwrap(), n.attribute("Location").unwrap()))
+        .map(|n| {
+            (
+                n.attribute("Binding").unwrap(),
+                n.attribute("Location").unwrap(),
+            )
+        })
         .collect();
     assert_eq!(sso.len(), 2);
-    assert!(sso.iter().all(|(_, l)| *l == "https://idp.example.test/saml2/aws?x=1&y=2"));
+    assert!(sso
+        .iter()
+        .all(|(_, l)| *l == "https://idp.example.test/saml2/aws?x=1&y=2"));
     assert!(!md.contains("PRIVATE"));
 }
 
@@ -80,12 +97,18 @@ fn parses_aws_shaped_sp_metadata() {
     assert_eq!(sp.entity_id, "urn:amazon:webservices");
     assert_eq!(sp.acs.len(), 1);
     assert_eq!(sp.acs[0].location, "https://signin.aws.amazon.com/saml");
-    assert_eq!(sp.acs[0].binding, "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST");
+    assert_eq!(
+        sp.acs[0].binding,
+        "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
+    );
     assert_eq!(sp.acs[0].index, Some(1));
     assert!(sp.acs[0].is_default);
     assert!(sp.want_assertions_signed);
     assert!(!sp.authn_requests_signed);
-    assert_eq!(sp.signing_certificates, vec![sp_key().certificate().clone()]);
+    assert_eq!(
+        sp.signing_certificates,
+        vec![sp_key().certificate().clone()]
+    );
     assert_eq!(sp.name_id_formats.len(), 3);
 }
 
@@ -94,10 +117,14 @@ fn sp_metadata_errors_name_the_problem() {
     let md = aws_like_metadata(&sp_key().certificate().to_base64());
     assert_eq!(
         SpMetadata::parse(&md.replace(" entityID=\"urn:amazon:webservices\"", "")).unwrap_err(),
-        Error::MissingAttribute { element: "md:EntityDescriptor", attribute: "entityID" }
+        Error::MissingAttribute {
+            element: "md:EntityDescriptor",
+            attribute: "entityID"
+        }
     );
     assert_eq!(
-        SpMetadata::parse(&md.replace("index=\"1\" isDefault", "index=\"x\" isDefault")).unwrap_err(),
+        SpMetadata::parse(&md.replace("index=\"1\" isDefault", "index=\"x\" isDefault"))
+            .unwrap_err(),
         Error::InvalidAttribute {
             element: "md:AssertionConsumerService",
             attribute: "index",
@@ -105,22 +132,36 @@ fn sp_metadata_errors_name_the_problem() {
         }
     );
     assert_eq!(
-        SpMetadata::parse(&md.replace("WantAssertionsSigned=\"true\"", "WantAssertionsSigned=\"yes\"")).unwrap_err(),
+        SpMetadata::parse(&md.replace(
+            "WantAssertionsSigned=\"true\"",
+            "WantAssertionsSigned=\"yes\""
+        ))
+        .unwrap_err(),
         Error::InvalidAttribute {
             element: "md:SPSSODescriptor",
             attribute: "WantAssertionsSigned",
             reason: "\"yes\" is not an xs:boolean".into()
         }
     );
-    let no_acs: String = md.lines().filter(|l| !l.contains("AssertionConsumerService ")).collect::<Vec<_>>().join("\n");
-    assert_eq!(SpMetadata::parse(&no_acs).unwrap_err(), Error::MissingElement("md:AssertionConsumerService"));
+    let no_acs: String = md
+        .lines()
+        .filter(|l| !l.contains("AssertionConsumerService "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_eq!(
+        SpMetadata::parse(&no_acs).unwrap_err(),
+        Error::MissingElement("md:AssertionConsumerService")
+    );
     assert!(matches!(
         SpMetadata::parse(&aws_like_metadata("bm90IGEgY2VydA==")).unwrap_err(),
         Error::InvalidCertificate(_)
     ));
     assert_eq!(
         SpMetadata::parse("<x/>").unwrap_err(),
-        Error::UnexpectedRoot { expected: "md:EntityDescriptor", found: "x".into() }
+        Error::UnexpectedRoot {
+            expected: "md:EntityDescriptor",
+            found: "x".into()
+        }
     );
     let dtd = format!("<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>{md}");
     assert_eq!(SpMetadata::parse(&dtd).unwrap_err(), Error::DtdForbidden);
@@ -128,7 +169,11 @@ fn sp_metadata_errors_name_the_problem() {
 
 #[test]
 fn entities_descriptor_yields_its_sp() {
-    let md = aws_like_metadata(&sp_key().certificate().to_base64()).replace("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "");
+    let md = aws_like_metadata(&sp_key().certificate().to_base64())
+        .replace("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "");
     let wrapped = format!("<EntitiesDescriptor xmlns=\"{MD}\">{md}</EntitiesDescriptor>");
-    assert_eq!(SpMetadata::parse(&wrapped).unwrap().entity_id, "urn:amazon:webservices");
+    assert_eq!(
+        SpMetadata::parse(&wrapped).unwrap().entity_id,
+        "urn:amazon:webservices"
+    );
 }

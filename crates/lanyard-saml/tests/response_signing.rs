@@ -17,7 +17,9 @@ const DS: &str = "http://www.w3.org/2000/09/xmldsig#";
 const SHA1_OK: AlgorithmPolicy = AlgorithmPolicy { allow_sha1: true };
 
 fn find<'a, 'i>(doc: &'a roxmltree::Document<'i>, name: &str) -> roxmltree::Node<'a, 'i> {
-    doc.descendants().find(|n| n.has_tag_name((SAML, name))).unwrap()
+    doc.descendants()
+        .find(|n| n.has_tag_name((SAML, name)))
+        .unwrap()
 }
 
 fn sig_child<'a, 'i>(n: roxmltree::Node<'a, 'i>) -> Option<roxmltree::Node<'a, 'i>> {
@@ -29,8 +31,14 @@ fn every_mode_verifies_and_matches_the_general_canonicalizer() {
     for in_response_to in [None, Some("_req-1")] {
         for (sign_assertion, sign_response) in MODES {
             for algorithm in ALGS {
-                let opts = SigningOptions { sign_assertion, sign_response, algorithm };
-                let signed = sample_response(in_response_to).sign(idp_key(), opts).unwrap();
+                let opts = SigningOptions {
+                    sign_assertion,
+                    sign_response,
+                    algorithm,
+                };
+                let signed = sample_response(in_response_to)
+                    .sign(idp_key(), opts)
+                    .unwrap();
                 let doc = parse(&signed.xml, Limits::default()).unwrap();
                 let root = doc.root_element();
                 let assertion = find(&doc, "Assertion");
@@ -39,8 +47,13 @@ fn every_mode_verifies_and_matches_the_general_canonicalizer() {
                 if sign_assertion {
                     let v = verify_element_signature(assertion, &certs, SHA1_OK).unwrap();
                     assert_eq!(v.algorithm, algorithm);
-                    let general = canonicalize(assertion, sig_child(assertion).map(|s| s.id()), &[]);
-                    assert_eq!(&general, signed.assertion_c14n.as_ref().unwrap(), "{opts:?}");
+                    let general =
+                        canonicalize(assertion, sig_child(assertion).map(|s| s.id()), &[]);
+                    assert_eq!(
+                        &general,
+                        signed.assertion_c14n.as_ref().unwrap(),
+                        "{opts:?}"
+                    );
                 } else {
                     assert!(sig_child(assertion).is_none());
                     assert!(signed.assertion_c14n.is_none());
@@ -61,14 +74,22 @@ fn every_mode_verifies_and_matches_the_general_canonicalizer() {
 
 #[test]
 fn response_has_the_fields_aws_requires() {
-    let signed = sample_response(None).sign(idp_key(), SigningOptions::default()).unwrap();
+    let signed = sample_response(None)
+        .sign(idp_key(), SigningOptions::default())
+        .unwrap();
     let doc = parse(&signed.xml, Limits::default()).unwrap();
     let root = doc.root_element();
     assert_eq!(root.attribute("Destination"), Some(ACS));
     assert_eq!(root.attribute("IssueInstant"), Some("2026-11-18T11:06:40Z"));
-    let conf: Vec<_> = doc.descendants().filter(|n| n.has_tag_name((SAML, "SubjectConfirmation"))).collect();
+    let conf: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name((SAML, "SubjectConfirmation")))
+        .collect();
     assert_eq!(conf.len(), 1);
-    assert_eq!(conf[0].attribute("Method"), Some("urn:oasis:names:tc:SAML:2.0:cm:bearer"));
+    assert_eq!(
+        conf[0].attribute("Method"),
+        Some("urn:oasis:names:tc:SAML:2.0:cm:bearer")
+    );
     let data = find(&doc, "SubjectConfirmationData");
     assert_eq!(data.attribute("Recipient"), Some(ACS));
     assert_eq!(data.attribute("NotOnOrAfter"), Some("2026-11-18T11:11:40Z"));
@@ -80,13 +101,21 @@ fn response_has_the_fields_aws_requires() {
     let roles: Vec<_> = doc
         .descendants()
         .filter(|n| n.attribute("Name") == Some("https://aws.amazon.com/SAML/Attributes/Role"))
-        .flat_map(|a| a.children().filter(|c| c.is_element()).map(|v| v.text().unwrap().to_owned()))
+        .flat_map(|a| {
+            a.children()
+                .filter(|c| c.is_element())
+                .map(|v| v.text().unwrap().to_owned())
+        })
         .collect();
     assert_eq!(roles.len(), 2);
     let hostile: Vec<String> = doc
         .descendants()
         .filter(|n| n.attribute("Name") == Some("hostile \"<&>\""))
-        .flat_map(|a| a.children().filter(|c| c.is_element()).map(|v| v.text().unwrap_or("").to_owned()))
+        .flat_map(|a| {
+            a.children()
+                .filter(|c| c.is_element())
+                .map(|v| v.text().unwrap_or("").to_owned())
+        })
         .collect();
     // XML parsers normalise a lone CR to LF (XML 1.0 section 2.11); the escape
     // `&#xD;` we write keeps it a CR.
@@ -96,28 +125,49 @@ fn response_has_the_fields_aws_requires() {
 
 #[test]
 fn tampering_breaks_the_digest() {
-    let signed = sample_response(None).sign(idp_key(), SigningOptions::default()).unwrap();
-    let tampered = signed.xml.replace("alice&amp;bob@example.com", "mallory@example.com");
+    let signed = sample_response(None)
+        .sign(idp_key(), SigningOptions::default())
+        .unwrap();
+    let tampered = signed
+        .xml
+        .replace("alice&amp;bob@example.com", "mallory@example.com");
     assert_ne!(tampered, signed.xml);
     let doc = parse(&tampered, Limits::default()).unwrap();
-    let err = verify_element_signature(find(&doc, "Assertion"), &[idp_key().certificate().clone()], AlgorithmPolicy::default());
+    let err = verify_element_signature(
+        find(&doc, "Assertion"),
+        &[idp_key().certificate().clone()],
+        AlgorithmPolicy::default(),
+    );
     assert_eq!(err.unwrap_err(), Error::DigestMismatch);
 }
 
 #[test]
 fn another_key_does_not_verify() {
-    let signed = sample_response(None).sign(idp_key(), SigningOptions::default()).unwrap();
+    let signed = sample_response(None)
+        .sign(idp_key(), SigningOptions::default())
+        .unwrap();
     let doc = parse(&signed.xml, Limits::default()).unwrap();
-    let err = verify_element_signature(find(&doc, "Assertion"), &[sp_key().certificate().clone()], AlgorithmPolicy::default());
+    let err = verify_element_signature(
+        find(&doc, "Assertion"),
+        &[sp_key().certificate().clone()],
+        AlgorithmPolicy::default(),
+    );
     assert_eq!(err.unwrap_err(), Error::BadSignature);
 }
 
 #[test]
 fn sha1_signatures_need_an_explicit_policy() {
-    let opts = SigningOptions { algorithm: SignatureAlgorithm::RsaSha1, ..SigningOptions::default() };
+    let opts = SigningOptions {
+        algorithm: SignatureAlgorithm::RsaSha1,
+        ..SigningOptions::default()
+    };
     let signed = sample_response(None).sign(idp_key(), opts).unwrap();
     let doc = parse(&signed.xml, Limits::default()).unwrap();
-    let err = verify_element_signature(find(&doc, "Assertion"), &[idp_key().certificate().clone()], AlgorithmPolicy::default());
+    let err = verify_element_signature(
+        find(&doc, "Assertion"),
+        &[idp_key().certificate().clone()],
+        AlgorithmPolicy::default(),
+    );
     assert_eq!(
         err.unwrap_err(),
         Error::DisallowedSignatureAlgorithm("http://www.w3.org/2000/09/xmldsig#rsa-sha1".into())
@@ -130,28 +180,51 @@ fn invalid_values_are_refused_with_the_rule() {
     r.assertion.name_id.value = "bad\u{0}".into();
     assert_eq!(
         r.sign(idp_key(), SigningOptions::default()).unwrap_err(),
-        Error::InvalidXmlChar { field: "NameID".into(), code: 0 }
+        Error::InvalidXmlChar {
+            field: "NameID".into(),
+            code: 0
+        }
     );
     let mut r = sample_response(None);
     r.assertion.attributes[0].values.push("x\u{1b}".into());
     assert_eq!(
         r.sign(idp_key(), SigningOptions::default()).unwrap_err(),
-        Error::InvalidXmlChar { field: "https://aws.amazon.com/SAML/Attributes/Role".into(), code: 0x1b }
+        Error::InvalidXmlChar {
+            field: "https://aws.amazon.com/SAML/Attributes/Role".into(),
+            code: 0x1b
+        }
     );
     let mut r = sample_response(None);
     r.issuer = String::new();
-    assert_eq!(r.sign(idp_key(), SigningOptions::default()).unwrap_err(), Error::EmptyField("Issuer"));
+    assert_eq!(
+        r.sign(idp_key(), SigningOptions::default()).unwrap_err(),
+        Error::EmptyField("Issuer")
+    );
     let mut r = sample_response(None);
     r.assertion.audiences.clear();
-    assert_eq!(r.sign(idp_key(), SigningOptions::default()).unwrap_err(), Error::EmptyField("Audience"));
+    assert_eq!(
+        r.sign(idp_key(), SigningOptions::default()).unwrap_err(),
+        Error::EmptyField("Audience")
+    );
     let mut r = sample_response(None);
     r.id = "1\"><x".into();
     assert!(matches!(
         r.sign(idp_key(), SigningOptions::default()).unwrap_err(),
-        Error::InvalidAttribute { element: "Response ID", attribute: "ID", .. }
+        Error::InvalidAttribute {
+            element: "Response ID",
+            attribute: "ID",
+            ..
+        }
     ));
-    let none = SigningOptions { sign_assertion: false, sign_response: false, ..SigningOptions::default() };
-    assert_eq!(sample_response(None).sign(idp_key(), none).unwrap_err(), Error::NothingSigned);
+    let none = SigningOptions {
+        sign_assertion: false,
+        sign_response: false,
+        ..SigningOptions::default()
+    };
+    assert_eq!(
+        sample_response(None).sign(idp_key(), none).unwrap_err(),
+        Error::NothingSigned
+    );
 }
 
 #[test]
