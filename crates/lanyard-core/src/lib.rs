@@ -8,8 +8,10 @@
 //! (`lanyard-web`) and the binary (`lanyard`) depend on it, never the reverse.
 
 pub mod admin;
+pub mod apps;
 pub mod audit;
 pub mod aws_rules;
+pub mod catalog;
 pub mod clock;
 pub mod directory;
 pub mod error;

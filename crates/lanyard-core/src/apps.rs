@@ -1,0 +1,387 @@
+//! Applications (SAML service providers) and their SSO settings, the rules the
+//! settings follow, and template placeholders that block activation.
+//!
+//! An application is created from a catalog template ([`crate::catalog`]),
+//! keeps an immutable slug (its IdP URL is `<base-url>/saml2/<slug>`) and is
+//! only ever sent a response while SSO is active and no placeholder remains.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldErrors;
+
+/// Template values an admin must replace before SSO can be activated.
+pub const PLACEHOLDERS: [&str; 3] = ["YOUR_AWS_REGION", "YOUR_SUBDOMAIN", "YOUR_SSO_ID"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureAlgorithm {
+    RsaSha256,
+    RsaSha1,
+}
+
+/// Where the NameID value comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "name")]
+pub enum NameIdSource {
+    Email,
+    Username,
+    /// A custom (or group-inherited) user attribute.
+    Attribute(String),
+}
+
+/// A value for an SP attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+pub enum AttributeSource {
+    /// A constant; several rows with one name make a multi-valued attribute.
+    Constant(String),
+    /// `email`, `username`, `first_name`, `last_name` or `id`.
+    UserField(String),
+    /// A custom user attribute, including group-inherited ones.
+    UserAttribute(String),
+}
+
+pub const USER_FIELDS: [&str; 5] = ["email", "username", "first_name", "last_name", "id"];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttributeRule {
+    /// SP attribute name (case-sensitive).
+    pub name: String,
+    pub source: AttributeSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcsUrl {
+    pub url: String,
+    pub is_default: bool,
+}
+
+/// The SSO tab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoSettings {
+    pub idp_entity_id: String,
+    pub sp_entity_id: String,
+    pub acs_urls: Vec<AcsUrl>,
+    pub default_relay_state: Option<String>,
+    pub name_id: NameIdSource,
+    pub name_id_format: String,
+    pub sign_assertion: bool,
+    pub sign_response: bool,
+    pub algorithm: SignatureAlgorithm,
+    pub require_signed_requests: bool,
+}
+
+/// An AWS role granted through the app (the first-class role mapping): the
+/// Role value is built from it, so nobody types ARNs by hand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entitlement {
+    pub account_id: String,
+    pub role_name: String,
+    pub provider_name: String,
+    pub account_label: Option<String>,
+    pub max_session_duration: Option<u32>,
+}
+
+impl Entitlement {
+    /// `arn:aws:iam::<acct>:role/<name>,arn:aws:iam::<acct>:saml-provider/<provider>`.
+    pub fn role_value(&self) -> String {
+        format!(
+            "arn:aws:iam::{0}:role/{1},arn:aws:iam::{0}:saml-provider/{2}",
+            self.account_id, self.role_name, self.provider_name
+        )
+    }
+
+    pub fn validate(&self, field: &str, errors: &mut FieldErrors) {
+        if self.account_id.len() != 12 || !self.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            errors.insert(
+                format!("{field}.account_id"),
+                "must be a 12-digit AWS account id".into(),
+            );
+        }
+        let role_ok = |s: &str, slash: bool| {
+            !s.is_empty()
+                && s.len() <= 512
+                && !s.starts_with('/')
+                && !s.ends_with('/')
+                && s.chars().all(|c| {
+                    c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) || (slash && c == '/')
+                })
+        };
+        if !role_ok(&self.role_name, true) {
+            errors.insert(
+                format!("{field}.role_name"),
+                "must be an IAM role name (letters, digits, +=,.@_- and / for a path)".into(),
+            );
+        }
+        if !role_ok(&self.provider_name, false) || self.provider_name.len() > 128 {
+            errors.insert(
+                format!("{field}.provider_name"),
+                "must be an IAM SAML provider name (1-128 of letters, digits, ._-)".into(),
+            );
+        }
+        if let Some(d) = self.max_session_duration {
+            if !(3600..=43200).contains(&d) {
+                errors.insert(
+                    format!("{field}.max_session_duration"),
+                    "must be between 3600 and 43200 seconds (IAM MaxSessionDuration)".into(),
+                );
+            }
+        }
+    }
+}
+
+/// Checks an IdP URL slug: 1-63 lowercase letters, digits and single hyphens,
+/// not starting or ending with a hyphen.
+pub fn check_slug(slug: &str) -> Result<(), String> {
+    let ok = !slug.is_empty()
+        && slug.len() <= 63
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && !slug.contains("--")
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(())
+    } else {
+        Err("must be 1-63 lowercase letters, digits and single hyphens, not starting or ending with a hyphen".into())
+    }
+}
+
+/// A slug derived from a display label: "Amazon AWS (Prod)" -> "amazon-aws-prod".
+pub fn slug_from_label(label: &str) -> String {
+    let mut s = String::new();
+    for c in label.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            s.push(c);
+        } else if !s.ends_with('-') && !s.is_empty() {
+            s.push('-');
+        }
+    }
+    let s: String = s.trim_end_matches('-').chars().take(63).collect();
+    let s = s.trim_end_matches('-').to_owned();
+    if s.is_empty() {
+        "app".into()
+    } else {
+        s
+    }
+}
+
+/// An absolute https URL (http only for loopback, for local tests and the demo).
+pub fn check_service_url(url: &str) -> Result<(), String> {
+    let rest = if let Some(r) = url.strip_prefix("https://") {
+        r
+    } else if let Some(r) = url.strip_prefix("http://") {
+        let host = r.split(['/', ':', '?']).next().unwrap_or("");
+        if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
+            return Err("must be an https URL (http is allowed only for localhost)".into());
+        }
+        r
+    } else {
+        return Err("must be an absolute https URL".into());
+    };
+    if rest.is_empty()
+        || rest.starts_with('/')
+        || url.contains(char::is_whitespace)
+        || url.contains('#')
+    {
+        return Err("must be an absolute https URL with a host, no spaces and no fragment".into());
+    }
+    Ok(())
+}
+
+impl SsoSettings {
+    /// Checks every field; messages name the field and the rule.
+    pub fn validate(&self, errors: &mut FieldErrors) {
+        let mut text = |field: &str, v: &str, max: usize| {
+            if v.trim().is_empty() || v.chars().count() > max || v.chars().any(char::is_control) {
+                errors.insert(
+                    field.to_owned(),
+                    format!("must be 1-{max} characters without control characters"),
+                );
+            }
+        };
+        text("sso.idp_entity_id", &self.idp_entity_id, 1024);
+        text("sso.sp_entity_id", &self.sp_entity_id, 1024);
+        text("sso.name_id_format", &self.name_id_format, 256);
+        if self.acs_urls.is_empty() {
+            errors.insert(
+                "sso.acs_urls".into(),
+                "at least one ACS URL is required".into(),
+            );
+        }
+        for (i, acs) in self.acs_urls.iter().enumerate() {
+            if let Err(m) = check_service_url(&acs.url) {
+                if !has_placeholder(&acs.url) {
+                    errors.insert(format!("sso.acs_urls[{i}]"), m);
+                }
+            }
+        }
+        if self.acs_urls.iter().filter(|a| a.is_default).count() != 1 && !self.acs_urls.is_empty() {
+            errors.insert(
+                "sso.acs_urls".into(),
+                "exactly one ACS URL must be the default".into(),
+            );
+        }
+        if !self.sign_assertion && !self.sign_response {
+            errors.insert(
+                "sso.sign_assertion".into(),
+                "sign the Assertion, the Response, or both".into(),
+            );
+        }
+        if let NameIdSource::Attribute(a) = &self.name_id {
+            if a.trim().is_empty() {
+                errors.insert(
+                    "sso.name_id".into(),
+                    "name the user attribute that holds the NameID".into(),
+                );
+            }
+        }
+        if let Some(rs) = &self.default_relay_state {
+            if rs.len() > 80 * 1024 || rs.chars().any(char::is_control) {
+                errors.insert(
+                    "sso.default_relay_state".into(),
+                    "must be at most 80 KiB without control characters".into(),
+                );
+            }
+        }
+    }
+
+    /// Fields still holding a template placeholder, e.g. `sso.acs_urls[0]`.
+    pub fn placeholder_fields(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if has_placeholder(&self.idp_entity_id) {
+            out.push("sso.idp_entity_id".into());
+        }
+        if has_placeholder(&self.sp_entity_id) {
+            out.push("sso.sp_entity_id".into());
+        }
+        for (i, a) in self.acs_urls.iter().enumerate() {
+            if has_placeholder(&a.url) {
+                out.push(format!("sso.acs_urls[{i}]"));
+            }
+        }
+        if self
+            .default_relay_state
+            .as_deref()
+            .is_some_and(has_placeholder)
+        {
+            out.push("sso.default_relay_state".into());
+        }
+        out
+    }
+
+    pub fn default_acs(&self) -> Option<&str> {
+        self.acs_urls
+            .iter()
+            .find(|a| a.is_default)
+            .or(self.acs_urls.first())
+            .map(|a| a.url.as_str())
+    }
+}
+
+pub fn has_placeholder(v: &str) -> bool {
+    PLACEHOLDERS.iter().any(|p| v.contains(p))
+}
+
+/// Checks attribute rules: names 1-256 characters, user fields known.
+pub fn validate_attribute_rules(rules: &[AttributeRule], errors: &mut FieldErrors) {
+    for (i, r) in rules.iter().enumerate() {
+        if r.name.trim().is_empty()
+            || r.name.chars().count() > 256
+            || r.name.chars().any(char::is_control)
+        {
+            errors.insert(
+                format!("attributes[{i}].name"),
+                "must be 1-256 characters without control characters".into(),
+            );
+        }
+        match &r.source {
+            AttributeSource::UserField(f) if !USER_FIELDS.contains(&f.as_str()) => {
+                errors.insert(
+                    format!("attributes[{i}].source"),
+                    format!(
+                        "unknown user field {f:?} (one of {})",
+                        USER_FIELDS.join(", ")
+                    ),
+                );
+            }
+            AttributeSource::UserAttribute(a) if a.trim().is_empty() => {
+                errors.insert(
+                    format!("attributes[{i}].source"),
+                    "name the user attribute".into(),
+                );
+            }
+            AttributeSource::Constant(v)
+                if v.chars().count() > 2048 || v.chars().any(|c| c.is_control() && c != '\t') =>
+            {
+                errors.insert(
+                    format!("attributes[{i}].source"),
+                    "constants are at most 2048 characters without control characters".into(),
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert!(check_slug("amazon-aws").is_ok());
+        for bad in ["", "-a", "a-", "a--b", "Amazon", "a_b", &"a".repeat(64)] {
+            assert!(check_slug(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(slug_from_label("Amazon AWS (Prod)"), "amazon-aws-prod");
+        assert_eq!(slug_from_label("  ***  "), "app");
+        assert_eq!(slug_from_label("Ünïcode Äpp"), "n-code-pp");
+        assert!(check_slug(&slug_from_label(&"Long Label ".repeat(20))).is_ok());
+    }
+
+    #[test]
+    fn entitlement_builds_role_value_and_checks_fields() {
+        let e = Entitlement {
+            account_id: "123456789012".into(),
+            role_name: "path/Admin".into(),
+            provider_name: "Lanyard".into(),
+            account_label: Some("prod".into()),
+            max_session_duration: Some(3600),
+        };
+        assert_eq!(
+            e.role_value(),
+            "arn:aws:iam::123456789012:role/path/Admin,arn:aws:iam::123456789012:saml-provider/Lanyard"
+        );
+        assert!(crate::aws_rules::check_role_value(&e.role_value()).is_ok());
+        let mut errors = FieldErrors::new();
+        Entitlement {
+            account_id: "1234".into(),
+            role_name: "a b".into(),
+            provider_name: "p/q".into(),
+            account_label: None,
+            max_session_duration: Some(60),
+        }
+        .validate("entitlements[0]", &mut errors);
+        assert_eq!(
+            errors["entitlements[0].account_id"],
+            "must be a 12-digit AWS account id"
+        );
+        assert!(errors.contains_key("entitlements[0].role_name"));
+        assert!(errors.contains_key("entitlements[0].provider_name"));
+        assert!(errors.contains_key("entitlements[0].max_session_duration"));
+    }
+
+    #[test]
+    fn service_urls() {
+        assert!(check_service_url("https://signin.aws.amazon.com/saml").is_ok());
+        assert!(check_service_url("http://127.0.0.1:8080/aws/saml").is_ok());
+        assert_eq!(
+            check_service_url("http://example.com/acs").unwrap_err(),
+            "must be an https URL (http is allowed only for localhost)"
+        );
+        assert!(check_service_url("javascript:alert(1)").is_err());
+        assert!(check_service_url("https:///x").is_err());
+    }
+}
