@@ -18,6 +18,7 @@ pub mod error;
 pub mod ids;
 pub mod password;
 pub mod settings;
+pub mod sso;
 pub mod store;
 
 pub use clock::{Clock, FixedClock, SystemClock};

@@ -1,0 +1,388 @@
+//! The SSO decision: may this user get a response for this application, and if
+//! so, exactly what does the assertion say? Pure logic; the web layer loads the
+//! facts, calls [`decide`], then signs (or shows the denial page).
+//!
+//! Implicit deny: a user gets nothing unless one of their groups is bound to the
+//! app. For AWS apps the content is checked against AWS's rules
+//! ([`crate::aws_rules`]) so that no response AWS would reject is ever sent.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::apps::{AttributeRule, AttributeSource, Entitlement, NameIdSource, SsoSettings};
+use crate::aws_rules::{self, AssertionFacts, Violation};
+use crate::directory::{effective_attributes, Group, User, UserState};
+use crate::ids::GroupId;
+
+/// What the decision needs to know about the application.
+#[derive(Debug, Clone)]
+pub struct AppFacts<'a> {
+    pub sso_active: bool,
+    pub sso: &'a SsoSettings,
+    pub attributes: &'a [AttributeRule],
+    /// Name of the attribute listing the user's groups bound to this app.
+    pub groups_attribute: Option<&'a str>,
+    pub bound_groups: &'a [GroupId],
+    /// Entitlements and the groups they are granted to.
+    pub entitlements: &'a [(GroupId, Entitlement)],
+    pub aws_rules: bool,
+}
+
+/// The assertion content for one user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AssertionContent {
+    pub name_id: String,
+    pub name_id_format: String,
+    pub audience: String,
+    pub acs_url: String,
+    /// Attribute name -> values, in name order.
+    pub attributes: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Denial {
+    SsoInactive,
+    /// Fields that still hold template placeholders.
+    Placeholders {
+        fields: Vec<String>,
+    },
+    UserSuspended,
+    /// None of the user's groups is bound to the app.
+    NotAuthorized,
+    /// The NameID source yields nothing for this user.
+    NoNameId {
+        source: String,
+    },
+    /// The content would break AWS's rules.
+    BreaksRules {
+        violations: Vec<Violation>,
+        content: AssertionContent,
+    },
+}
+
+impl Denial {
+    /// A stable code for audit events and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Denial::SsoInactive => "sso_inactive",
+            Denial::Placeholders { .. } => "placeholders",
+            Denial::UserSuspended => "user_suspended",
+            Denial::NotAuthorized => "not_authorized",
+            Denial::NoNameId { .. } => "no_name_id",
+            Denial::BreaksRules { .. } => "breaks_aws_rules",
+        }
+    }
+}
+
+/// Decides for `user` (with all of their `groups`), sending to `acs_url`.
+pub fn decide(
+    app: &AppFacts<'_>,
+    user: &User,
+    groups: &[Group],
+    acs_url: &str,
+) -> Result<AssertionContent, Denial> {
+    if !app.sso_active {
+        return Err(Denial::SsoInactive);
+    }
+    let placeholders = app.sso.placeholder_fields();
+    if !placeholders.is_empty() {
+        return Err(Denial::Placeholders {
+            fields: placeholders,
+        });
+    }
+    if user.state == UserState::Suspended {
+        return Err(Denial::UserSuspended);
+    }
+    let bound: Vec<&Group> = groups
+        .iter()
+        .filter(|g| app.bound_groups.contains(&g.id))
+        .collect();
+    if bound.is_empty() {
+        return Err(Denial::NotAuthorized);
+    }
+    let content = content(app, user, groups, &bound, acs_url)?;
+    if app.aws_rules {
+        let violations = aws_rules::check(&AssertionFacts {
+            name_id: &content.name_id,
+            audience: &content.audience,
+            recipient: &content.acs_url,
+            attributes: &content.attributes,
+        });
+        if !violations.is_empty() {
+            return Err(Denial::BreaksRules {
+                violations,
+                content,
+            });
+        }
+    }
+    Ok(content)
+}
+
+/// The content without the authorization and rules checks (for the Preview tab).
+pub fn content(
+    app: &AppFacts<'_>,
+    user: &User,
+    groups: &[Group],
+    bound: &[&Group],
+    acs_url: &str,
+) -> Result<AssertionContent, Denial> {
+    let group_attrs: Vec<&crate::directory::Attributes> =
+        groups.iter().map(|g| &g.attributes).collect();
+    let attrs = effective_attributes(&user.attributes, &group_attrs);
+    let field = |f: &str| -> Option<String> {
+        match f {
+            "email" => Some(user.email.clone()),
+            "username" => Some(user.username.clone()),
+            "first_name" => Some(user.first_name.clone()).filter(|s| !s.is_empty()),
+            "last_name" => Some(user.last_name.clone()).filter(|s| !s.is_empty()),
+            "id" => Some(user.id.to_string()),
+            _ => None,
+        }
+    };
+    let name_id = match &app.sso.name_id {
+        NameIdSource::Email => Some(user.email.clone()),
+        NameIdSource::Username => Some(user.username.clone()),
+        NameIdSource::Attribute(a) => attrs.get(a).and_then(|v| v.first().cloned()),
+    }
+    .filter(|v| !v.is_empty())
+    .ok_or_else(|| Denial::NoNameId {
+        source: format!("{:?}", app.sso.name_id),
+    })?;
+
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for rule in app.attributes {
+        let values: Vec<String> = match &rule.source {
+            AttributeSource::Constant(v) => vec![v.clone()],
+            AttributeSource::UserField(f) => field(f).into_iter().collect(),
+            AttributeSource::UserAttribute(a) => attrs.get(a).cloned().unwrap_or_default(),
+        };
+        if !values.is_empty() {
+            out.entry(rule.name.clone()).or_default().extend(values);
+        }
+    }
+    if let Some(name) = app.groups_attribute {
+        let mut names: Vec<String> = bound.iter().map(|g| g.name.clone()).collect();
+        names.sort();
+        out.insert(name.to_owned(), names);
+    }
+    let user_groups: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
+    let mut roles: Vec<String> = app
+        .entitlements
+        .iter()
+        .filter(|(g, _)| user_groups.contains(g))
+        .map(|(_, e)| e.role_value())
+        .collect();
+    if !roles.is_empty() {
+        roles.sort();
+        roles.dedup();
+        out.entry(aws_rules::ROLE.to_owned())
+            .or_default()
+            .extend(roles);
+    }
+    for values in out.values_mut() {
+        let mut seen = std::collections::HashSet::new();
+        values.retain(|v| seen.insert(v.clone()));
+    }
+    Ok(AssertionContent {
+        name_id,
+        name_id_format: app.sso.name_id_format.clone(),
+        audience: app.sso.sp_entity_id.clone(),
+        acs_url: acs_url.to_owned(),
+        attributes: out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::ids::UserId;
+    use time::OffsetDateTime;
+
+    fn user(state: UserState, attrs: &[(&str, &str)]) -> User {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        User {
+            id: UserId(7),
+            email: "alice@example.com".into(),
+            username: "alice".into(),
+            first_name: "Alice".into(),
+            last_name: String::new(),
+            state,
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
+                .collect(),
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
+    fn group(id: i64, name: &str) -> Group {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        Group {
+            id: GroupId(id),
+            name: name.into(),
+            description: String::new(),
+            attributes: Default::default(),
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
+    fn ent(account: &str, role: &str) -> Entitlement {
+        Entitlement {
+            account_id: account.into(),
+            role_name: role.into(),
+            provider_name: "Lanyard".into(),
+            account_label: None,
+            max_session_duration: None,
+        }
+    }
+
+    const ACS: &str = "https://signin.aws.amazon.com/saml";
+
+    #[test]
+    fn aws_app_builds_roles_from_entitlements_and_passes_rules() {
+        let t = Catalog::embedded().unwrap();
+        let t = t.get("aws-iam").unwrap();
+        let sso = t.sso_settings("https://idp.example.com", "aws");
+        let rules = t.attribute_rules();
+        let ents = [
+            (GroupId(1), ent("123456789012", "Admin")),
+            (GroupId(2), ent("210987654321", "ReadOnly")),
+            (GroupId(3), ent("111111111111", "Other")),
+        ];
+        let app = AppFacts {
+            sso_active: true,
+            sso: &sso,
+            attributes: &rules,
+            groups_attribute: Some("groups"),
+            bound_groups: &[GroupId(1), GroupId(2)],
+            entitlements: &ents,
+            aws_rules: true,
+        };
+        let c = decide(
+            &app,
+            &user(UserState::Active, &[]),
+            &[group(1, "admins"), group(2, "devs")],
+            ACS,
+        )
+        .unwrap();
+        assert_eq!(c.name_id, "alice@example.com");
+        assert_eq!(c.audience, "urn:amazon:webservices");
+        assert_eq!(
+            c.attributes[aws_rules::ROLE],
+            vec![
+                "arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/Lanyard",
+                "arn:aws:iam::210987654321:role/ReadOnly,arn:aws:iam::210987654321:saml-provider/Lanyard"
+            ]
+        );
+        assert_eq!(
+            c.attributes[aws_rules::ROLE_SESSION_NAME],
+            vec!["alice@example.com"]
+        );
+        assert_eq!(c.attributes[aws_rules::SESSION_DURATION], vec!["3600"]);
+        assert_eq!(c.attributes["groups"], vec!["admins", "devs"]);
+    }
+
+    #[test]
+    fn denials_in_order_of_precedence() {
+        let t = Catalog::embedded().unwrap();
+        let t = t.get("aws-iam").unwrap();
+        let sso = t.sso_settings("https://idp.example.com", "aws");
+        let rules = t.attribute_rules();
+        let ents = [(GroupId(1), ent("123456789012", "Admin"))];
+        let base = AppFacts {
+            sso_active: true,
+            sso: &sso,
+            attributes: &rules,
+            groups_attribute: None,
+            bound_groups: &[GroupId(1)],
+            entitlements: &ents,
+            aws_rules: true,
+        };
+        let alice = user(UserState::Active, &[]);
+        let g1 = [group(1, "admins")];
+
+        let off = AppFacts {
+            sso_active: false,
+            ..base.clone()
+        };
+        assert_eq!(decide(&off, &alice, &g1, ACS), Err(Denial::SsoInactive));
+        assert_eq!(
+            decide(&base, &user(UserState::Suspended, &[]), &g1, ACS),
+            Err(Denial::UserSuspended)
+        );
+        assert_eq!(
+            decide(&base, &alice, &[group(9, "other")], ACS),
+            Err(Denial::NotAuthorized)
+        );
+        assert_eq!(decide(&base, &alice, &[], ACS), Err(Denial::NotAuthorized));
+
+        // Bound but no role: a clear rule violation, never a response.
+        let no_roles = AppFacts {
+            entitlements: &[],
+            ..base.clone()
+        };
+        match decide(&no_roles, &alice, &g1, ACS) {
+            Err(Denial::BreaksRules { violations, .. }) => {
+                assert_eq!(
+                    violations.iter().map(|v| v.rule).collect::<Vec<_>>(),
+                    vec!["aws.role.required"]
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let mut placeholder = sso.clone();
+        placeholder.acs_urls[0].url = "https://YOUR_AWS_REGION.signin.aws.amazon.com/saml".into();
+        let ph = AppFacts {
+            sso: &placeholder,
+            ..base.clone()
+        };
+        assert_eq!(
+            decide(&ph, &alice, &g1, ACS),
+            Err(Denial::Placeholders {
+                fields: vec!["sso.acs_urls[0]".into()]
+            })
+        );
+    }
+
+    #[test]
+    fn role_from_custom_attribute_and_name_id_from_attribute() {
+        let t = Catalog::embedded().unwrap();
+        let t = t.get("aws-iam").unwrap();
+        let mut sso = t.sso_settings("https://idp.example.com", "aws");
+        sso.name_id = NameIdSource::Attribute("employee_id".into());
+        let mut rules = t.attribute_rules();
+        rules.push(AttributeRule {
+            name: aws_rules::ROLE.into(),
+            source: AttributeSource::UserAttribute("aws_role".into()),
+        });
+        let app = AppFacts {
+            sso_active: true,
+            sso: &sso,
+            attributes: &rules,
+            groups_attribute: None,
+            bound_groups: &[GroupId(1)],
+            entitlements: &[],
+            aws_rules: true,
+        };
+        let role =
+            "arn:aws:iam::123456789012:role/Dev,arn:aws:iam::123456789012:saml-provider/Lanyard";
+        let u = user(
+            UserState::Active,
+            &[("employee_id", "E-42"), ("aws_role", role)],
+        );
+        let c = decide(&app, &u, &[group(1, "g")], ACS).unwrap();
+        assert_eq!(c.name_id, "E-42");
+        assert_eq!(c.attributes[aws_rules::ROLE], vec![role]);
+        let no_id = user(UserState::Active, &[("aws_role", role)]);
+        assert!(matches!(
+            decide(&app, &no_id, &[group(1, "g")], ACS),
+            Err(Denial::NoNameId { .. })
+        ));
+    }
+}
