@@ -58,7 +58,7 @@ pub enum Denial {
     /// The content would break AWS's rules.
     BreaksRules {
         violations: Vec<Violation>,
-        content: AssertionContent,
+        content: Box<AssertionContent>,
     },
 }
 
