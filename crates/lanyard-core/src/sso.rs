@@ -113,7 +113,7 @@ pub fn decide(
         if !violations.is_empty() {
             return Err(Denial::BreaksRules {
                 violations,
-                content,
+                content: Box::new(content),
             });
         }
     }
