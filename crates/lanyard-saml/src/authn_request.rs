@@ -60,6 +60,7 @@ struct QuerySignature {
 #[derive(Debug, Clone)]
 pub struct UnverifiedAuthnRequest {
     xml: String,
+    limits: Limits,
     binding: Binding,
     relay_state: Option<String>,
     query_signature: Option<QuerySignature>,
@@ -134,6 +135,7 @@ impl UnverifiedAuthnRequest {
         };
         Ok(UnverifiedAuthnRequest {
             xml,
+            limits: limits.xml,
             binding: Binding::Redirect,
             relay_state: params.relay_state.map(|r| r.value),
             query_signature,
@@ -156,6 +158,7 @@ impl UnverifiedAuthnRequest {
         let xml = String::from_utf8(raw).map_err(|_| Error::InvalidUtf8)?;
         Ok(UnverifiedAuthnRequest {
             xml,
+            limits: limits.xml,
             binding: Binding::Post,
             relay_state: relay_state.map(str::to_owned),
             query_signature: None,
@@ -173,7 +176,7 @@ impl UnverifiedAuthnRequest {
 
     /// Runs every check and returns the trusted request.
     pub fn verify(self, ctx: &VerifyContext<'_>) -> Result<VerifiedAuthnRequest> {
-        let doc = xml::parse(&self.xml, RequestLimits::default().xml)?;
+        let doc = xml::parse(&self.xml, self.limits)?;
         let root = doc.root_element();
         if !root.has_tag_name((ns::SAMLP, "AuthnRequest")) {
             return Err(Error::UnexpectedRoot {
@@ -216,6 +219,7 @@ impl UnverifiedAuthnRequest {
 
         let issuer = child(root, ns::SAML, "Issuer")
             .map(text_of)
+            .transpose()?
             .ok_or(Error::MissingElement("saml:Issuer"))?;
         if issuer != ctx.sp.entity_id {
             return Err(Error::IssuerMismatch {

@@ -169,7 +169,7 @@ impl SpMetadata {
                 .descendants()
                 .filter(|n| n.has_tag_name((ns::DS, "X509Certificate")))
             {
-                signing_certificates.push(Certificate::from_base64(&text_of(c))?);
+                signing_certificates.push(Certificate::from_base64(&text_of(c)?)?);
             }
         }
         Ok(SpMetadata {
@@ -186,7 +186,9 @@ impl SpMetadata {
                 "md:SPSSODescriptor",
                 "AuthnRequestsSigned",
             )?,
-            name_id_formats: children(sp, ns::MD, "NameIDFormat").map(text_of).collect(),
+            name_id_formats: children(sp, ns::MD, "NameIDFormat")
+                .map(text_of)
+                .collect::<Result<_>>()?,
         })
     }
 }

@@ -108,6 +108,7 @@ pub fn verify_response(xml_text: &str, e: &Expectations<'_>) -> Result<VerifiedR
 
     let issuer = child(assertion, ns::SAML, "Issuer")
         .map(text_of)
+        .transpose()?
         .ok_or(Error::MissingElement("saml:Issuer"))?;
     if issuer != e.idp_entity_id {
         return Err(Error::IssuerMismatch {
@@ -136,7 +137,7 @@ pub fn verify_response(xml_text: &str, e: &Expectations<'_>) -> Result<VerifiedR
         child(assertion, ns::SAML, "Subject").ok_or(Error::MissingElement("saml:Subject"))?;
     let name_id_el =
         child(subject, ns::SAML, "NameID").ok_or(Error::MissingElement("saml:NameID"))?;
-    let name_id = text_of(name_id_el);
+    let name_id = text_of(name_id_el)?;
     if name_id.is_empty() {
         return Err(Error::MissingElement("saml:NameID"));
     }
@@ -185,7 +186,7 @@ pub fn verify_response(xml_text: &str, e: &Expectations<'_>) -> Result<VerifiedR
         .descendants()
         .filter(|n| n.has_tag_name((ns::SAML, "Audience")))
         .map(text_of)
-        .collect();
+        .collect::<Result<_>>()?;
     if !audiences.iter().any(|a| a == e.audience) {
         return Err(Error::AudienceMismatch {
             found: audiences,

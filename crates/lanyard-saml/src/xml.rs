@@ -52,7 +52,7 @@ pub fn parse(input: &str, limits: Limits) -> Result<roxmltree::Document<'_>> {
         },
         other => Error::MalformedXml(other.to_string()),
     })?;
-    check_depth(doc.root(), limits.max_depth)?;
+    check_tree(doc.root(), limits.max_depth)?;
     Ok(doc)
 }
 
@@ -109,15 +109,36 @@ fn prescan_depth(b: &[u8], max_depth: usize) -> Result<()> {
     Ok(())
 }
 
-fn check_depth(root: roxmltree::Node<'_, '_>, max_depth: usize) -> Result<()> {
+fn check_tree(root: roxmltree::Node<'_, '_>, max_depth: usize) -> Result<()> {
     // Iterative walk: depth is tracked with an explicit stack, never recursion.
+    // It also refuses what roxmltree tolerates but XML forbids, so that our
+    // canonical output is always well-formed: empty namespace prefixes (`:a`)
+    // and processing instructions with the reserved target `xml`.
+    let text = root.document().input_text();
     let mut stack = vec![(root, 0usize)];
     while let Some((node, depth)) = stack.pop() {
         if depth > max_depth {
             return Err(Error::TooDeep { limit: max_depth });
         }
-        for child in node.children().filter(|c| c.is_element()) {
-            stack.push((child, depth + 1));
+        if let Some(pi) = node.pi() {
+            if pi.target.eq_ignore_ascii_case("xml") {
+                return Err(Error::MalformedXml(
+                    "processing instruction with the reserved target 'xml'".into(),
+                ));
+            }
+        }
+        if node.is_element() {
+            let empty_prefix = source_qname(node).starts_with(':')
+                || node.attributes().any(|a| {
+                    text.get(a.range_qname())
+                        .is_some_and(|q| q.starts_with(':'))
+                });
+            if empty_prefix {
+                return Err(Error::MalformedXml("empty namespace prefix".into()));
+            }
+        }
+        for child in node.children() {
+            stack.push((child, depth + usize::from(child.is_element())));
         }
     }
     Ok(())
@@ -212,13 +233,21 @@ pub(crate) fn children<'a, 'i>(
         .filter(move |c| c.is_element() && c.has_tag_name((ns, name)))
 }
 
-/// The trimmed text content of an element (concatenating text children).
-pub(crate) fn text_of(node: roxmltree::Node<'_, '_>) -> String {
+/// The trimmed text content of a simple-content element (Issuer, NameID,
+/// Audience...). Element children are refused: libraries disagree on whether
+/// `<Issuer>a<x>b</x>c</Issuer>` reads "ac", "abc" or "a", so we read none.
+pub(crate) fn text_of(node: roxmltree::Node<'_, '_>) -> Result<String> {
+    if node.children().any(|c| c.is_element()) {
+        return Err(Error::MalformedXml(format!(
+            "element {} must contain only text",
+            node.tag_name().name()
+        )));
+    }
     let mut s = String::new();
     for c in node.children().filter(|c| c.is_text()) {
         s.push_str(c.text().unwrap_or_default());
     }
-    s.trim().to_owned()
+    Ok(s.trim().to_owned())
 }
 
 #[cfg(test)]
@@ -310,6 +339,34 @@ mod tests {
             }
         );
         assert!(check_chars("NameID", "tab\tok \u{10000}").is_ok());
+    }
+
+    #[test]
+    fn refuses_what_xml_forbids_but_roxmltree_tolerates() {
+        let e = |x: &str| parse(x, Limits::default()).unwrap_err();
+        assert_eq!(
+            e(r#"<r :a="1"/>"#),
+            Error::MalformedXml("empty namespace prefix".into())
+        );
+        assert_eq!(
+            e("<r><?xml=T?></r>"),
+            Error::MalformedXml("processing instruction with the reserved target 'xml'".into())
+        );
+    }
+
+    #[test]
+    fn simple_content_with_element_children_is_refused() {
+        let doc = parse(
+            "<Issuer>https://sp.<x>evil</x>example</Issuer>",
+            Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            text_of(doc.root_element()).unwrap_err(),
+            Error::MalformedXml("element Issuer must contain only text".into())
+        );
+        let doc = parse("<Issuer> https://sp.example </Issuer>", Limits::default()).unwrap();
+        assert_eq!(text_of(doc.root_element()).unwrap(), "https://sp.example");
     }
 
     #[test]
