@@ -1,19 +1,37 @@
 //! Lanyard's HTTP edge: [`app`] builds the whole axum [`Router`].
 //!
-//! Each area owns its `router()` (`health` for now; pages, SAML endpoints and
-//! the REST API join later) and [`app`] merges them, adds the cross-cutting
-//! layers (request body limit) and the JSON fallbacks from `error`. Handlers
-//! read shared, already-validated state from [`AppState`]; nothing here reads
-//! configuration, the environment or the system clock directly.
+//! Each area owns its `router()` (`health`, the REST API under `/api/v1`;
+//! pages and SAML endpoints join later) and [`app`] merges them, adds the
+//! cross-cutting layers (request body limit) and the JSON fallbacks from
+//! `error`. Handlers read shared, already-validated state from [`AppState`];
+//! nothing here reads configuration, the environment or the system clock
+//! directly.
+//!
+//! Map of the crate:
+//! - [`access`]: the only way to the store: authentication, then a read or
+//!   (role permitting) a write capability;
+//! - [`audit`]: the batching audit writer every state change goes through;
+//! - `secrets`: randomness, API key minting and password hashing off the
+//!   async runtime;
+//! - `api`: the REST API, one file per area, its error type and extractors,
+//!   and the OpenAPI document generated from the handlers.
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
+use lanyard_core::store::Store;
 use lanyard_core::{Clock, Settings};
 
+pub mod access;
+mod api;
+pub mod audit;
 mod error;
 mod health;
+mod secrets;
+
+pub use crate::access::StoreAccess;
+pub use crate::audit::{Audit, AuditWriter};
 
 /// Largest request body any extractor will accept (1 MiB). Every route added
 /// to [`app`] inherits it; an endpoint that needs more says so on its route.
@@ -26,13 +44,29 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// Where handlers and use-cases get "now" from.
     pub clock: Arc<dyn Clock>,
+    /// The store, behind authentication and role checks (see [`access`]).
+    pub(crate) access: StoreAccess,
+    /// Where state changes are recorded.
+    pub(crate) audit: Audit,
+    /// Argon2id hashing on blocking threads, a few at a time.
+    pub(crate) passwords: secrets::PasswordHasher,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, clock: Arc<dyn Clock>) -> Self {
+    /// `audit` is the handle of an [`AuditWriter`] started on (usually) the
+    /// same store; the caller owns the writer and shuts it down last.
+    pub fn new(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        store: Arc<dyn Store>,
+        audit: Audit,
+    ) -> Self {
         Self {
             settings: Arc::new(settings),
             clock,
+            access: StoreAccess::new(store),
+            audit,
+            passwords: secrets::PasswordHasher::new(),
         }
     }
 }
@@ -43,8 +77,15 @@ pub fn app(state: AppState) -> Router {
     // apply to routes that already exist when they are added.
     Router::new()
         .merge(health::router())
+        .merge(api::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// The REST API's OpenAPI document as pretty JSON (what
+/// `GET /api/v1/openapi.json` serves and `docs/openapi.json` holds).
+pub fn openapi_json() -> String {
+    api::openapi_json()
 }

@@ -6,21 +6,28 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
 use http_body_util::BodyExt;
+use lanyard_core::store::Store;
 use lanyard_core::{BaseUrl, FixedClock, Settings};
-use lanyard_web::{app, AppState};
+use lanyard_web::{app, AppState, AuditWriter};
 use serde_json::{json, Value};
 use time::macros::datetime;
 use tower::ServiceExt;
 
-fn state() -> AppState {
+async fn state() -> AppState {
     let settings = Settings {
         listen: "127.0.0.1:8080".parse().unwrap(),
         base_url: BaseUrl::parse("http://127.0.0.1:8080").unwrap(),
         log: "info".to_owned(),
     };
+    let (_, store) = lanyard_store::testing::test_stores().await.remove(0);
+    let store: Arc<dyn Store> = Arc::new(store);
+    // Dropping the writer detaches its task, which ends with the last handle.
+    let audit = AuditWriter::start(store.clone()).handle();
     AppState::new(
         settings,
         Arc::new(FixedClock::new(datetime!(2025-01-01 00:00:00 UTC))),
+        store,
+        audit,
     )
 }
 
@@ -30,7 +37,7 @@ async fn send(method: &str, uri: &str) -> Response {
         .uri(uri)
         .body(Body::empty())
         .unwrap();
-    app(state()).oneshot(request).await.unwrap()
+    app(state().await).oneshot(request).await.unwrap()
 }
 
 async fn json_body(response: Response) -> Value {

@@ -1,8 +1,10 @@
 //! The command line: subcommands and their flags (clap derive).
 //!
-//! Each subcommand that needs settings flattens [`ConfigArgs`], so `migrate`,
-//! `demo`, `admin ...` and `apikey ...` slot in as new [`Command`] variants
-//! (nested ones with their own `Subcommand` enum) without touching the others.
+//! Each subcommand that needs settings flattens [`ConfigArgs`]; nested
+//! commands (`admin create`, `apikey create`) have their own `Subcommand`
+//! enum. Commands that only touch the database (`migrate`, `admin ...`,
+//! `apikey ...`) still take every setting flag, so one config file serves
+//! them all.
 
 use std::path::PathBuf;
 
@@ -19,7 +21,7 @@ pub struct Cli {
 }
 
 const SETTINGS_HELP: &str = "\
-Each setting (listen, base_url, log) comes from, highest priority first: its flag, \
+Each setting (listen, base_url, log, database) comes from, highest priority first: its flag, \
 the LANYARD_<KEY> environment variable (e.g. LANYARD_BASE_URL), the TOML config file, \
 the built-in default.";
 
@@ -33,6 +35,74 @@ pub enum Command {
     /// Exits with status 2 if the settings are invalid.
     #[command(after_help = SETTINGS_HELP)]
     CheckConfig(ConfigArgs),
+    /// Create the database schema or bring it up to date, then exit.
+    #[command(after_help = SETTINGS_HELP)]
+    Migrate(ConfigArgs),
+    /// Manage admin accounts (works on the database directly).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Manage API keys (works on the database directly).
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin account. The password is read from standard input
+    /// when it is not a terminal (one line), else prompted for twice without
+    /// echo. There is no default password.
+    #[command(after_help = SETTINGS_HELP)]
+    Create(AdminCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminCreateArgs {
+    /// The admin's email address (their sign-in name)
+    #[arg(long)]
+    pub email: String,
+    /// What the admin may do
+    #[arg(long, value_enum, default_value_t = RoleArg::Administrator)]
+    pub role: RoleArg,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an API key and print it (only the key) on standard output.
+    /// It is shown this once; only its hash is stored.
+    #[command(after_help = SETTINGS_HELP)]
+    Create(ApiKeyCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApiKeyCreateArgs {
+    /// A name to tell the key apart, e.g. the system that uses it
+    #[arg(long)]
+    pub name: String,
+    /// What the key may do (least privilege by default)
+    #[arg(long, value_enum, default_value_t = RoleArg::ReadOnly)]
+    pub role: RoleArg,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// A role as written on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RoleArg {
+    /// Sees and changes everything
+    Administrator,
+    /// Sees everything, changes nothing
+    ReadOnly,
+}
+
+impl From<RoleArg> for lanyard_core::admin::Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Administrator => Self::Administrator,
+            RoleArg::ReadOnly => Self::ReadOnly,
+        }
+    }
 }
 
 /// Where settings come from, lowest priority first: built-in defaults, the
@@ -56,6 +126,12 @@ pub struct ConfigArgs {
     /// Log filter, e.g. info or lanyard=debug,warn
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
+    #[arg(
+        long,
+        value_name = "URL",
+        help = "Database: sqlite://<file> or postgres://user:pass@host/db [default: sqlite://lanyard.db]"
+    )]
+    pub database: Option<String>,
 }
 
 impl ConfigArgs {
@@ -65,6 +141,7 @@ impl ConfigArgs {
             ("listen", &self.listen),
             ("base_url", &self.base_url),
             ("log", &self.log),
+            ("database", &self.database),
         ];
         Flags {
             config: self.config.clone(),
@@ -120,15 +197,57 @@ mod tests {
             "https://idp.example.com",
             "--log",
             "debug",
+            "--database",
+            "sqlite://x.db",
         ])
         .unwrap();
         let Command::CheckConfig(args) = cli.command else {
             panic!("expected check-config");
         };
         let loaded = crate::config::load(&args.flags(), std::iter::empty()).unwrap();
-        assert!(!loaded.origins.is_empty());
+        assert_eq!(loaded.origins.len(), 4);
         for origin in &loaded.origins {
             assert_eq!(origin.layer, crate::config::Layer::Flag, "{}", origin.key);
         }
+    }
+}
+
+#[cfg(test)]
+mod command_tests {
+    use super::*;
+
+    #[test]
+    fn admin_and_apikey_commands_parse() {
+        let cli = Cli::try_parse_from([
+            "lanyard",
+            "admin",
+            "create",
+            "--email",
+            "a@example.com",
+            "--role",
+            "read-only",
+            "--database",
+            "sqlite://x.db",
+        ])
+        .unwrap();
+        let Command::Admin(AdminCommand::Create(args)) = cli.command else {
+            panic!("expected admin create");
+        };
+        assert_eq!(args.role, RoleArg::ReadOnly);
+        assert_eq!(args.config.database.as_deref(), Some("sqlite://x.db"));
+
+        let cli = Cli::try_parse_from(["lanyard", "apikey", "create", "--name", "ci"]).unwrap();
+        let Command::Apikey(ApiKeyCommand::Create(args)) = cli.command else {
+            panic!("expected apikey create");
+        };
+        assert_eq!(
+            args.role,
+            RoleArg::ReadOnly,
+            "keys default to least privilege"
+        );
+        assert!(
+            Cli::try_parse_from(["lanyard", "admin", "create"]).is_err(),
+            "email is required"
+        );
     }
 }

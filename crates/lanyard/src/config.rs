@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use lanyard_core::{BaseUrl, Settings};
 use tracing_subscriber::EnvFilter;
 
+use crate::database::{DatabaseUrl, DEFAULT_DATABASE};
+
 #[cfg(test)]
 mod tests;
 
@@ -55,6 +57,10 @@ pub struct Origin {
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub settings: Settings,
+    /// Where the store lives. Kept beside [`Settings`] rather than in it: only
+    /// the binary opens the database, and the URL may hold a password that
+    /// should not travel through every layer.
+    pub database: DatabaseUrl,
     /// In the order [`resolve`] reads the keys.
     pub origins: Vec<Origin>,
 }
@@ -126,25 +132,28 @@ pub fn load_with(
         flags: flags.values.iter().cloned().collect(),
         origins: Vec::new(),
     };
-    let settings = resolve(&mut layers)?;
+    let (settings, database) = resolve(&mut layers)?;
     layers.reject_unknown_keys()?;
     Ok(Loaded {
         settings,
+        database,
         origins: layers.origins,
     })
 }
 
 /// Every key, its default and its parser. Order matters only where a default
 /// depends on an earlier key.
-fn resolve(layers: &mut Layers) -> Result<Settings, ConfigError> {
+fn resolve(layers: &mut Layers) -> Result<(Settings, DatabaseUrl), ConfigError> {
     let listen = layers.value("listen", "127.0.0.1:8080", parse_listen)?;
     let base_url = layers.value("base_url", &format!("http://{listen}"), BaseUrl::parse)?;
     let log = layers.value("log", "info", parse_log_filter)?;
-    Ok(Settings {
+    let database = layers.value("database", DEFAULT_DATABASE, DatabaseUrl::parse)?;
+    let settings = Settings {
         listen,
         base_url,
         log,
-    })
+    };
+    Ok((settings, database))
 }
 
 fn parse_listen(value: &str) -> Result<SocketAddr, &'static str> {
@@ -285,7 +294,11 @@ impl Loaded {
     /// The effective settings as a TOML document, each line annotated with the
     /// layer it came from; the output is itself a valid config file.
     pub fn to_annotated_toml(&self) -> Result<String, toml::ser::Error> {
-        let table = toml::Table::try_from(&self.settings)?;
+        let mut table = toml::Table::try_from(&self.settings)?;
+        table.insert(
+            "database".into(),
+            toml::Value::String(self.database.redacted()),
+        );
         let mut out = String::new();
         for origin in &self.origins {
             if let Some(value) = table.get(origin.key) {

@@ -1,18 +1,23 @@
 //! The `lanyard` binary: parses the command line ([`cli`]), loads settings
-//! ([`config`]) and runs the chosen subcommand ([`serve`], `check-config`).
+//! ([`config`], [`database`]) and runs the chosen subcommand ([`serve`],
+//! `check-config`, and the database commands in [`commands`]).
 //!
-//! Exit status: 0 on success, 2 for invalid settings or usage, 1 for any other
-//! failure (e.g. the listen address is taken).
+//! Exit status: 0 on success, 2 for invalid settings, usage or input (e.g. a
+//! bad email given to `admin create`), 1 for any other failure (e.g. the
+//! listen address is taken, the database cannot be opened).
 
 mod cli;
+mod commands;
 mod config;
+mod database;
 mod serve;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, ConfigArgs};
+use crate::cli::{AdminCommand, ApiKeyCommand, Cli, Command, ConfigArgs};
+use crate::commands::Failure;
 use crate::config::Loaded;
 
 const EXIT_FAILURE: u8 = 1;
@@ -21,14 +26,39 @@ const EXIT_BAD_CONFIG: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve(args) => match load(&args) {
-            Ok(loaded) => finish(serve::run(loaded)),
-            Err(code) => code,
-        },
-        Command::CheckConfig(args) => match load(&args) {
-            Ok(loaded) => finish(check_config(&loaded)),
-            Err(code) => code,
-        },
+        Command::Serve(args) => run(&args, |loaded| serve::run(loaded).map_err(Failure::Other)),
+        Command::CheckConfig(args) => run(&args, |loaded| {
+            check_config(&loaded).map_err(Failure::Other)
+        }),
+        Command::Migrate(args) => run(&args, |loaded| {
+            commands::migrate(&loaded).map_err(Failure::Other)
+        }),
+        Command::Admin(AdminCommand::Create(args)) => run(&args.config, |loaded| {
+            commands::admin_create(&args, &loaded)
+        }),
+        Command::Apikey(ApiKeyCommand::Create(args)) => run(&args.config, |loaded| {
+            commands::apikey_create(&args, &loaded)
+        }),
+    }
+}
+
+/// Loads settings, runs `command` with them, and turns the outcome into the
+/// exit status.
+fn run(args: &ConfigArgs, command: impl FnOnce(Loaded) -> Result<(), Failure>) -> ExitCode {
+    let loaded = match load(args) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    match command(loaded) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Invalid(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(EXIT_BAD_CONFIG)
+        }
+        Err(Failure::Other(err)) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_FAILURE)
+        }
     }
 }
 
@@ -50,14 +80,4 @@ fn load(args: &ConfigArgs) -> Result<Loaded, ExitCode> {
 fn check_config(loaded: &Loaded) -> anyhow::Result<()> {
     print!("{}", loaded.to_annotated_toml()?);
     Ok(())
-}
-
-fn finish(result: anyhow::Result<()>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::from(EXIT_FAILURE)
-        }
-    }
 }

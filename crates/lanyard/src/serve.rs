@@ -1,11 +1,15 @@
-//! `lanyard serve`: logging, binding, wiring the app and shutting down cleanly.
+//! `lanyard serve`: logging, opening (and migrating) the database, binding,
+//! wiring the app, and shutting down cleanly: in-flight requests finish, then
+//! the audit writer drains, then the database pool closes.
 
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use lanyard_core::store::Store;
 use lanyard_core::{BaseUrl, SystemClock};
-use lanyard_web::AppState;
+use lanyard_web::{AppState, AuditWriter};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -28,6 +32,12 @@ fn init_logging(filter: &str) -> anyhow::Result<()> {
 }
 
 async fn serve(loaded: Loaded) -> anyhow::Result<()> {
+    let store = crate::commands::open_store(&loaded).await?;
+    tracing::info!(
+        "database {} ({}) is ready",
+        loaded.database,
+        store.backend()
+    );
     let mut settings = loaded.settings.clone();
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -44,11 +54,19 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     tracing::info!("listening on http://{bound}");
     tracing::info!("public base URL is {}", settings.base_url);
 
-    let app = lanyard_web::app(AppState::new(settings, Arc::new(SystemClock)));
-    axum::serve(listener, app)
+    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    let audit = AuditWriter::start(shared.clone());
+    let state = AppState::new(settings, Arc::new(SystemClock), shared, audit.handle());
+    // Connect info gives handlers the client address for audit events.
+    let app = lanyard_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("server failed")?;
+        .context("server failed");
+    // Whatever happened to the server, what was recorded gets written.
+    audit.shutdown().await;
+    store.close().await;
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

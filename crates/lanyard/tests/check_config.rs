@@ -59,7 +59,8 @@ fn check_config_prints_defaults() {
         stdout(&output),
         "listen = \"127.0.0.1:8080\"  # default\n\
          base_url = \"http://127.0.0.1:8080\"  # default\n\
-         log = \"info\"  # default\n"
+         log = \"info\"  # default\n\
+         database = \"sqlite://lanyard.db\"  # default\n"
     );
 }
 
@@ -83,7 +84,8 @@ fn check_config_layers_file_env_and_flags() {
         format!(
             "listen = \"127.0.0.1:9000\"  # from {}\n\
              base_url = \"https://flag.example.com\"  # from --base-url\n\
-             log = \"warn\"  # from LANYARD_LOG\n",
+             log = \"warn\"  # from LANYARD_LOG\n\
+             database = \"sqlite://lanyard.db\"  # default\n",
             file.display()
         )
     );
@@ -108,7 +110,7 @@ fn check_config_rejects_unknown_file_key_with_exit_2() {
     assert_eq!(
         stderr(&output),
         format!(
-            "error: {}: unknown key `lisen` (known keys: listen, base_url, log)\n",
+            "error: {}: unknown key `lisen` (known keys: listen, base_url, log, database)\n",
             file.display()
         )
     );

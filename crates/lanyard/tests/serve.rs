@@ -26,8 +26,12 @@ impl Drop for Server {
 
 impl Server {
     fn start() -> (Self, mpsc::Receiver<String>) {
+        // A database of its own under cargo's test tmpdir, never ./lanyard.db.
+        let db = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-healthz.db");
+        let _ = std::fs::remove_file(&db);
         let mut child = Command::new(env!("CARGO_BIN_EXE_lanyard"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+            .arg(format!("sqlite://{}", db.display()))
             .env_clear()
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

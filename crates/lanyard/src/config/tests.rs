@@ -177,7 +177,7 @@ fn unknown_toml_key_is_rejected_by_name() {
         .err();
     assert_eq!(
         err,
-        "lanyard.toml: unknown key `base-url` (known keys: listen, base_url, log)"
+        "lanyard.toml: unknown key `base-url` (known keys: listen, base_url, log, database)"
     );
 }
 
@@ -188,7 +188,7 @@ fn unknown_toml_table_is_rejected_by_name() {
         .err();
     assert_eq!(
         err,
-        "lanyard.toml: unknown key `server` (known keys: listen, base_url, log)"
+        "lanyard.toml: unknown key `server` (known keys: listen, base_url, log, database)"
     );
 }
 
@@ -282,6 +282,48 @@ fn annotated_toml_shows_each_value_and_its_layer() {
         loaded.to_annotated_toml().unwrap(),
         "listen = \"127.0.0.1:9000\"  # from LANYARD_LISTEN\n\
          base_url = \"https://idp.example.com\"  # from --base-url\n\
-         log = \"debug\"  # from lanyard.toml\n"
+         log = \"debug\"  # from lanyard.toml\n\
+         database = \"sqlite://lanyard.db\"  # default\n"
+    );
+}
+
+#[test]
+fn database_defaults_to_a_local_sqlite_file_and_layers_like_the_rest() {
+    let loaded = World::default().ok();
+    assert_eq!(loaded.database.as_secret_str(), "sqlite://lanyard.db");
+    assert_eq!(loaded.layer_of("database"), Some(&Layer::Default));
+
+    let loaded = World::default()
+        .file("l.toml", "database = \"sqlite:///var/lib/lanyard.db\"")
+        .env("LANYARD_DATABASE", "postgres://u:pw@db/lanyard")
+        .ok();
+    assert_eq!(
+        loaded.database.as_secret_str(),
+        "postgres://u:pw@db/lanyard"
+    );
+    assert_eq!(loaded.layer_of("database"), Some(&Layer::Env));
+    let shown = loaded.to_annotated_toml().unwrap();
+    assert!(
+        shown.contains("database = \"postgres://u:***@db/lanyard\"  # from LANYARD_DATABASE"),
+        "{shown}"
+    );
+    assert!(!shown.contains("pw@"), "{shown}");
+
+    let loaded = World::default()
+        .env("LANYARD_DATABASE", "postgres://db/x")
+        .flag("database", "postgresql://db/y")
+        .ok();
+    assert_eq!(loaded.database.as_secret_str(), "postgresql://db/y");
+}
+
+#[test]
+fn bad_database_names_key_and_source() {
+    assert_eq!(
+        World::default().env("LANYARD_DATABASE", "mysql://db/x").err(),
+        "LANYARD_DATABASE: \"mysql://db/x\" is not a database URL (expected sqlite://<file> or postgres://...)"
+    );
+    assert_eq!(
+        World::default().flag("database", "sqlite://").err(),
+        "--database: \"sqlite://\" names no database (expected e.g. sqlite://lanyard.db)"
     );
 }

@@ -1,0 +1,190 @@
+//! Every difference between SQLite and PostgreSQL that the Rust code has to know
+//! about, in one place: how a URL picks a backend, how connections are set up,
+//! which migrations apply, how many values one statement should bind, how a
+//! unique violation names its column, and how big the database is.
+//!
+//! The store's queries themselves are shared text: `$1`-style placeholders
+//! (SQLite accepts `$NNN`), `RETURNING`, `ON CONFLICT DO NOTHING` and integer
+//! timestamps mean the same on both. Schema differences (identity columns,
+//! `COLLATE "C"`) live in the twin migration files.
+
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::error::DatabaseError;
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+use lanyard_core::Error;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgresql");
+
+/// Sent on every new SQLite connection. WAL lets readers run beside the one
+/// writer; `synchronous = NORMAL` is the usual WAL pairing (a power cut may
+/// lose the last commits, never consistency); foreign keys are off by default
+/// in SQLite and the cascades need them.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
+     PRAGMA foreign_keys = ON; \
+     PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL;";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+
+    pub(crate) fn of_url(url: &str) -> Result<Backend, Error> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(Error::invalid(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            ))
+        }
+    }
+
+    pub(crate) fn migrator(self) -> &'static Migrator {
+        match self {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// How many values one statement should bind, for multi-row INSERTs.
+    /// SQLite looks every `$n` up in a list while parsing, so preparing a
+    /// statement with v values costs O(v^2): a few hundred keep that small.
+    /// PostgreSQL's hard limit is 65,535; round trips are what cost there.
+    pub(crate) fn max_binds(self) -> usize {
+        match self {
+            Backend::Sqlite => 500,
+            Backend::Postgres => 10_000,
+        }
+    }
+
+    /// Opens a pool. SQLite files are created if missing; an in-memory SQLite
+    /// database lives exactly as long as its one connection, so the pool keeps
+    /// that single connection forever.
+    pub(crate) async fn connect(self, url: &str) -> Result<AnyPool, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        match self {
+            Backend::Postgres => {
+                let options: AnyConnectOptions = url.parse()?;
+                AnyPoolOptions::new()
+                    .max_connections(10)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await
+            }
+            Backend::Sqlite => {
+                let in_memory = is_sqlite_memory(url);
+                let url = if in_memory || url.contains("mode=") {
+                    url.to_owned()
+                } else if url.contains('?') {
+                    format!("{url}&mode=rwc")
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                let options: AnyConnectOptions = url.parse()?;
+                let pool = AnyPoolOptions::new()
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute(SQLITE_PRAGMAS).await?;
+                            Ok(())
+                        })
+                    })
+                    .acquire_timeout(Duration::from_secs(10));
+                let pool = if in_memory {
+                    pool.max_connections(1)
+                        .min_connections(1)
+                        .idle_timeout(None)
+                        .max_lifetime(None)
+                } else {
+                    pool.max_connections(8)
+                };
+                pool.connect_with(options).await
+            }
+        }
+    }
+
+    /// The database's size on disk in bytes. SQLite: the main file plus the
+    /// WAL after a checkpoint (the WAL is truncated by it, so this is the
+    /// settled size).
+    pub(crate) async fn database_size(self, pool: &AnyPool) -> Result<i64, sqlx::Error> {
+        match self {
+            Backend::Postgres => {
+                sqlx::query_scalar("SELECT pg_database_size(current_database())")
+                    .fetch_one(pool)
+                    .await
+            }
+            Backend::Sqlite => {
+                pool.execute("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+                let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+                    .fetch_one(pool)
+                    .await?;
+                let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+                    .fetch_one(pool)
+                    .await?;
+                Ok(pages * page_size)
+            }
+        }
+    }
+}
+
+/// True for the URLs that name a private in-memory SQLite database.
+fn is_sqlite_memory(url: &str) -> bool {
+    url == "sqlite::memory:"
+        || url.starts_with("sqlite::memory:?")
+        || url == "sqlite://:memory:"
+        || url.contains("mode=memory")
+}
+
+/// Whether a unique violation is about `column` (as named in the migrations).
+///
+/// SQLite says `UNIQUE constraint failed: users.email` (for a unique index on
+/// plain columns it names the columns, not the index). PostgreSQL names the
+/// violated index, and the migrations name every unique index
+/// `<table>_<column>_key`.
+pub(crate) fn unique_violation_is_on(err: &dyn DatabaseError, column: &str) -> bool {
+    if let Some(constraint) = err.constraint() {
+        return constraint
+            .strip_suffix("_key")
+            .is_some_and(|rest| rest.ends_with(&format!("_{column}")));
+    }
+    err.message()
+        .strip_prefix("UNIQUE constraint failed: ")
+        .is_some_and(|cols| {
+            cols.split(", ")
+                .any(|c| c.rsplit('.').next() == Some(column))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_a_backend() {
+        assert_eq!(Backend::of_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::of_url("sqlite::memory:").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::of_url("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(Backend::of_url("mysql://u@h/db").is_err());
+        assert!(is_sqlite_memory("sqlite::memory:"));
+        assert!(!is_sqlite_memory("sqlite://memory.db"));
+    }
+}

@@ -1,0 +1,126 @@
+//! Lanyard's storage: one SQL implementation of the `lanyard-core` store
+//! traits, for SQLite (the default, one file) and PostgreSQL.
+//!
+//! # Choices
+//!
+//! * **One `sqlx::AnyPool`, not a pool per database.** Every query is written
+//!   once, in the portable subset both databases share (`$n` placeholders,
+//!   `RETURNING`, `ON CONFLICT DO NOTHING`, integers and text only), and runs
+//!   unchanged on either. Two concrete pools would need each query either
+//!   written twice or made generic over `sqlx::Database` with a wall of trait
+//!   bounds. What does differ (URL handling, connection pragmas, migrations,
+//!   how a unique violation names its column, database size) lives in
+//!   `dialect`; nothing else asks which database it is talking to. The
+//!   price is that Any decodes only integers, floats, text, bytes and bools,
+//!   which is all the schema uses.
+//! * **Timestamps are BIGINT unix milliseconds** on both databases: Any has no
+//!   date types, integers compare and index the same everywhere, and audit
+//!   `since`/`until` filters become integer ranges. Values read back are
+//!   truncated to the millisecond, and the `User` a write returns is the
+//!   stored one, so `create` and `get` agree.
+//! * **Attributes are a JSON text column** on their user or group, not an
+//!   attribute table: they are always read and written whole with their owner
+//!   (a patch replaces the map), no query filters on them, so a page of users
+//!   needs no extra query at all and an update is one statement.
+//! * **Case-insensitive uniqueness and search use lower-cased copies made in
+//!   Rust** (`username_lc`, `first_name_lc`, ...; emails are stored
+//!   lower-cased): SQLite's `lower()` folds only ASCII while PostgreSQL's
+//!   follows the locale, so folding in the database would make the two
+//!   disagree. Prefix search is a range (`col >= 'ann' AND col < 'ano'`), which
+//!   a plain index serves on both (PostgreSQL columns are `COLLATE "C"` so
+//!   ranges are code-point order), needs no LIKE escaping, and is exact.
+//! * **Keyset pagination** by id everywhere, fetching one row more than the
+//!   page to know whether `next` exists. Listing and search queries are sent
+//!   as one-off statements so PostgreSQL plans them with the actual values
+//!   (a cached generic plan guesses a prefix range's selectivity badly).
+//!
+//! # Modules
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | `dialect` | every SQLite/PostgreSQL difference the Rust code knows of |
+//! | `rows` | row structs, timestamp and JSON codecs, sqlx error -> `Error` |
+//! | `sql` | the dynamic WHERE builder, prefix ranges, keyset pages |
+//! | `users`, `groups`, `admins` (admins and API keys), `audit` | one store trait implementation each |
+//! | `bulk` | batch loading for imports and the benchmark |
+//! | `testing` (feature `testing`) | fresh stores on every backend, `store_test!` |
+
+mod admins;
+mod audit;
+mod bulk;
+mod dialect;
+mod groups;
+mod rows;
+mod sql;
+mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use sqlx::AnyPool;
+
+use lanyard_core::Error;
+
+use crate::dialect::Backend;
+
+/// The SQL store. Cheap to clone: clones share one connection pool.
+#[derive(Clone, Debug)]
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl SqlStore {
+    /// Connects to `sqlite://path.db` (created if missing; WAL, foreign keys
+    /// on, 5 s busy timeout), `sqlite::memory:` (private, one connection) or
+    /// `postgres://...`. Does not migrate: call [`SqlStore::migrate`].
+    pub async fn connect(url: &str) -> Result<SqlStore, Error> {
+        let backend = Backend::of_url(url)?;
+        let pool = backend.connect(url).await.map_err(|e| {
+            Error::Store(format!(
+                "connecting to the {} database: {e}",
+                backend.name()
+            ))
+        })?;
+        Ok(SqlStore { pool, backend })
+    }
+
+    /// Applies the migrations not yet applied; running it again is a no-op.
+    pub async fn migrate(&self) -> Result<(), Error> {
+        self.backend.migrator().run(&self.pool).await.map_err(|e| {
+            Error::Store(format!(
+                "migrating the {} database: {e}",
+                self.backend.name()
+            ))
+        })
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        self.backend.name()
+    }
+
+    /// The database's size in bytes (SQLite: after a WAL checkpoint).
+    pub async fn database_size(&self) -> Result<i64, Error> {
+        self.backend
+            .database_size(&self.pool)
+            .await
+            .map_err(rows::db)
+    }
+
+    /// Refreshes the query planner's statistics (`ANALYZE`). Worth calling
+    /// after a bulk load: PostgreSQL's autovacuum would get there within a
+    /// minute or so, SQLite never does by itself.
+    pub async fn analyze(&self) -> Result<(), Error> {
+        sqlx::query("ANALYZE")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(rows::db)
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,149 @@
+//! Capability-typed access to the store: the only way a handler reaches it.
+//!
+//! [`StoreAccess`] holds the store privately. A handler first proves who is
+//! calling ([`StoreAccess::authenticate_api_key`] yields an [`Authenticated`],
+//! which nothing outside this module can construct), then asks for a
+//! capability: [`ReadAccess`] (read methods only) for any authenticated
+//! caller, [`WriteAccess`] (the whole store) only when the caller's role may
+//! write. So a write cannot be reached without the role check, and the check
+//! lives in exactly one place ([`StoreAccess::writer`]). The pattern follows
+//! lldap's access-control crate (readonly vs admin backend handlers).
+//!
+//! Later areas (admin portal sessions, SAML sign-in) add their own
+//! `authenticate_*` here and reuse the same capabilities.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use lanyard_core::admin::{hash_api_key, Actor, Admin, ApiKey};
+use lanyard_core::audit::{AuditEvent, AuditFilter};
+use lanyard_core::directory::{Group, ListQuery, Page, User};
+use lanyard_core::store::Store;
+use lanyard_core::{ApiKeyId, GroupId, Result, UserId};
+use time::{Duration, OffsetDateTime};
+
+/// How stale `last_used_at` may get before a request refreshes it. Without
+/// this every API request would also be a database write.
+pub const TOUCH_INTERVAL: Duration = Duration::seconds(60);
+
+/// The gate in front of the store. Cheap to clone.
+#[derive(Clone)]
+pub struct StoreAccess {
+    store: Arc<dyn Store>,
+}
+
+/// Proof that a caller was authenticated, with who they are.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    actor: Actor,
+    api_key: Option<ApiKeyId>,
+}
+
+impl Authenticated {
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The API key used, when the caller came with one.
+    pub fn api_key(&self) -> Option<ApiKeyId> {
+        self.api_key
+    }
+}
+
+impl StoreAccess {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    /// The caller holding `secret`, if it is a live (unrevoked) API key.
+    /// Refreshes the key's `last_used_at` at most once per [`TOUCH_INTERVAL`];
+    /// a failed refresh is logged, not fatal.
+    pub async fn authenticate_api_key(
+        &self,
+        secret: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Authenticated>> {
+        let Some(key) = self
+            .store
+            .find_active_api_key(&hash_api_key(secret))
+            .await?
+        else {
+            return Ok(None);
+        };
+        if key.last_used_at.is_none_or(|at| now - at >= TOUCH_INTERVAL) {
+            if let Err(err) = self.store.touch_api_key(key.id, now).await {
+                tracing::warn!(key = %key.id, "cannot record API key use: {err}");
+            }
+        }
+        Ok(Some(Authenticated {
+            actor: Actor {
+                label: format!("apikey:{}#{}", key.name, key.id),
+                role: key.role,
+            },
+            api_key: Some(key.id),
+        }))
+    }
+
+    /// Every authenticated caller may read.
+    pub fn reader(&self, _who: &Authenticated) -> ReadAccess {
+        ReadAccess {
+            store: self.store.clone(),
+        }
+    }
+
+    /// A write handle, only for roles that may write.
+    pub fn writer(&self, who: &Authenticated) -> Option<WriteAccess> {
+        who.actor.role.can_write().then(|| WriteAccess {
+            store: self.store.clone(),
+        })
+    }
+}
+
+/// The store's read methods, and nothing else.
+#[derive(Clone)]
+pub struct ReadAccess {
+    store: Arc<dyn Store>,
+}
+
+impl ReadAccess {
+    pub async fn get_user(&self, id: UserId) -> Result<User> {
+        self.store.get_user(id).await
+    }
+    pub async fn list_users(&self, q: &ListQuery) -> Result<Page<User>> {
+        self.store.list_users(q).await
+    }
+    pub async fn list_groups_of_user(&self, id: UserId) -> Result<Vec<Group>> {
+        self.store.list_groups_of_user(id).await
+    }
+    pub async fn get_group(&self, id: GroupId) -> Result<Group> {
+        self.store.get_group(id).await
+    }
+    pub async fn list_groups(&self, q: &ListQuery) -> Result<Page<Group>> {
+        self.store.list_groups(q).await
+    }
+    pub async fn list_members(&self, group: GroupId, q: &ListQuery) -> Result<Page<User>> {
+        self.store.list_members(group, q).await
+    }
+    pub async fn list_admins(&self) -> Result<Vec<Admin>> {
+        self.store.list_admins().await
+    }
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+        self.store.list_api_keys().await
+    }
+    pub async fn list_audit_events(&self, filter: &AuditFilter) -> Result<Page<AuditEvent>> {
+        self.store.list_audit_events(filter).await
+    }
+}
+
+/// The whole store, for a caller whose role may write.
+pub struct WriteAccess {
+    store: Arc<dyn Store>,
+}
+
+impl Deref for WriteAccess {
+    type Target = dyn Store;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.store
+    }
+}

@@ -1,0 +1,262 @@
+//! The audit writer: state changes are recorded without waiting for the
+//! database.
+//!
+//! Handlers call [`Audit::record`], which hands the event to a bounded channel
+//! with `try_send` and returns at once. One background task (the
+//! [`AuditWriter`]) collects events and writes them with
+//! `AuditStore::append_audit_events`, one transaction per batch: when
+//! [`AuditConfig::batch`] events are waiting, or every
+//! [`AuditConfig::interval`] otherwise. [`AuditWriter::shutdown`] drains the
+//! channel and writes what is left, so a clean stop loses nothing.
+//!
+//! Why bounded, and what happens when full: an unbounded channel would turn a
+//! stalled database into unbounded memory growth inside the server. With
+//! 10,000 slots (a few MiB of events) the queue absorbs any plausible burst;
+//! past that, events are dropped, each drop is counted ([`Audit::dropped`]) and
+//! logged at `error`. A failed write keeps its events for the next attempt, up
+//! to the same cap, so a short database outage loses nothing either.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lanyard_core::audit::AuditEvent;
+use lanyard_core::store::AuditStore;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+
+/// Tuning of the writer; [`Default`] is what `serve` uses.
+#[derive(Debug, Clone, Copy)]
+pub struct AuditConfig {
+    /// Longest time an event waits before it is written.
+    pub interval: Duration,
+    /// Events per write; a full batch is written at once.
+    pub batch: usize,
+    /// Events that may wait (in the channel, and again in the retry buffer).
+    pub capacity: usize,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_millis(200),
+            batch: 500,
+            capacity: 10_000,
+        }
+    }
+}
+
+enum Command {
+    Event(Box<AuditEvent>),
+    Flush(oneshot::Sender<()>),
+    Shutdown(oneshot::Sender<()>),
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    dropped: AtomicU64,
+    written: AtomicU64,
+}
+
+/// The cheap, cloneable handle handlers record events through.
+#[derive(Clone)]
+pub struct Audit {
+    tx: mpsc::Sender<Command>,
+    counters: Arc<Counters>,
+}
+
+/// The background task; whoever starts it shuts it down.
+pub struct AuditWriter {
+    handle: Audit,
+    task: JoinHandle<()>,
+}
+
+impl AuditWriter {
+    /// Starts the writer on the current tokio runtime.
+    pub fn start<S: AuditStore + ?Sized + 'static>(store: Arc<S>) -> Self {
+        Self::with_config(store, AuditConfig::default())
+    }
+
+    pub fn with_config<S: AuditStore + ?Sized + 'static>(
+        store: Arc<S>,
+        config: AuditConfig,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(config.capacity.max(1));
+        let counters = Arc::new(Counters::default());
+        let task = tokio::spawn(run(store, rx, config, counters.clone()));
+        Self {
+            handle: Audit { tx, counters },
+            task,
+        }
+    }
+
+    pub fn handle(&self) -> Audit {
+        self.handle.clone()
+    }
+
+    /// Stops accepting events, writes everything already recorded, and waits
+    /// for the task to end.
+    pub async fn shutdown(self) {
+        let (ack, done) = oneshot::channel();
+        if self.handle.tx.send(Command::Shutdown(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+        if let Err(err) = self.task.await {
+            tracing::error!("audit writer task failed: {err}");
+        }
+    }
+}
+
+impl Audit {
+    /// Queues an event; never waits. A full or closed queue drops the event,
+    /// counts it and logs it.
+    pub fn record(&self, event: AuditEvent) {
+        if let Err(err) = self.tx.try_send(Command::Event(Box::new(event))) {
+            let (why, event) = match err {
+                mpsc::error::TrySendError::Full(Command::Event(e)) => ("queue full", e),
+                mpsc::error::TrySendError::Closed(Command::Event(e)) => ("writer stopped", e),
+                _ => return,
+            };
+            let dropped = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            tracing::error!(
+                action = %event.action, target = %event.target, actor = %event.actor,
+                dropped_total = dropped,
+                "audit event dropped ({why})"
+            );
+        }
+    }
+
+    /// Writes everything recorded so far (one attempt) before returning.
+    pub async fn flush(&self) {
+        let (ack, done) = oneshot::channel();
+        if self.tx.send(Command::Flush(ack)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+
+    /// Events lost since start (queue full, writer stopped, write retries
+    /// exhausted).
+    pub fn dropped(&self) -> u64 {
+        self.counters.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Events written since start.
+    pub fn written(&self) -> u64 {
+        self.counters.written.load(Ordering::Relaxed)
+    }
+}
+
+async fn run<S: AuditStore + ?Sized>(
+    store: Arc<S>,
+    mut rx: mpsc::Receiver<Command>,
+    config: AuditConfig,
+    counters: Arc<Counters>,
+) {
+    let mut pending = Pending {
+        events: Vec::with_capacity(config.batch),
+        config,
+        counters,
+    };
+    // `interval` would tick at once; the first write is due one interval in.
+    let mut tick = tokio::time::interval_at(
+        tokio::time::Instant::now() + config.interval,
+        config.interval,
+    );
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            command = rx.recv() => match command {
+                Some(Command::Event(event)) => {
+                    pending.events.push(*event);
+                    if pending.events.len() >= config.batch {
+                        pending.write(&*store).await;
+                    }
+                }
+                Some(Command::Flush(ack)) => {
+                    pending.write(&*store).await;
+                    let _ = ack.send(());
+                }
+                Some(Command::Shutdown(ack)) => {
+                    // Late events (sent before the close) are still written.
+                    rx.close();
+                    let mut acks = vec![ack];
+                    while let Ok(command) = rx.try_recv() {
+                        match command {
+                            Command::Event(event) => pending.events.push(*event),
+                            Command::Flush(ack) | Command::Shutdown(ack) => acks.push(ack),
+                        }
+                    }
+                    pending.write(&*store).await;
+                    pending.give_up();
+                    for ack in acks {
+                        let _ = ack.send(());
+                    }
+                    return;
+                }
+                None => {
+                    pending.write(&*store).await;
+                    pending.give_up();
+                    return;
+                }
+            },
+            _ = tick.tick() => {
+                if !pending.events.is_empty() {
+                    pending.write(&*store).await;
+                }
+            }
+        }
+    }
+}
+
+struct Pending {
+    events: Vec<AuditEvent>,
+    config: AuditConfig,
+    counters: Arc<Counters>,
+}
+
+impl Pending {
+    /// Writes in batches; on failure keeps the unwritten events (up to the
+    /// capacity) for the next attempt.
+    async fn write<S: AuditStore + ?Sized>(&mut self, store: &S) {
+        while !self.events.is_empty() {
+            let n = self.events.len().min(self.config.batch.max(1));
+            match store.append_audit_events(&self.events[..n]).await {
+                Ok(()) => {
+                    self.events.drain(..n);
+                    self.counters.written.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                Err(err) => {
+                    tracing::error!(
+                        pending = self.events.len(),
+                        "cannot write audit events, will retry: {err}"
+                    );
+                    let excess = self.events.len().saturating_sub(self.config.capacity);
+                    if excess > 0 {
+                        self.events.drain(..excess);
+                        self.count_lost(excess);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// At shutdown, whatever could not be written is lost: say so.
+    fn give_up(&mut self) {
+        if !self.events.is_empty() {
+            let n = self.events.len();
+            self.events.clear();
+            self.count_lost(n);
+        }
+    }
+
+    fn count_lost(&self, n: usize) {
+        let total = self.counters.dropped.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+        tracing::error!(
+            lost = n,
+            dropped_total = total,
+            "audit events dropped (write failed)"
+        );
+    }
+}

@@ -1,0 +1,56 @@
+//! Things made from secrets and randomness at the web edge: random bytes,
+//! fresh API keys, and argon2id password hashes computed off the async
+//! runtime.
+//!
+//! Hashing costs ~19 MiB and tens of milliseconds of CPU per password, so it
+//! runs on tokio's blocking pool, and a semaphore caps how many run at once:
+//! a burst of user creations must not stall the runtime's worker threads or
+//! allocate hundreds of megabytes at once.
+
+use std::sync::Arc;
+
+use lanyard_core::admin::{generate_api_key, GeneratedKey};
+use lanyard_core::password::{check_password, hash_password};
+use lanyard_core::{Error, Result};
+use tokio::sync::Semaphore;
+
+/// `N` bytes from the operating system's CSPRNG (via aws-lc).
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+    let mut out = [0u8; N];
+    aws_lc_rs::rand::fill(&mut out).map_err(|_| Error::Store("the system RNG failed".into()))?;
+    Ok(out)
+}
+
+/// A new API key; its secret must be shown once and never stored.
+pub(crate) fn new_api_key() -> Result<GeneratedKey> {
+    Ok(generate_api_key(random_bytes()?))
+}
+
+/// Hashes passwords on blocking threads, at most a few at a time.
+#[derive(Clone)]
+pub(crate) struct PasswordHasher {
+    permits: Arc<Semaphore>,
+}
+
+impl PasswordHasher {
+    pub(crate) fn new() -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self {
+            permits: Arc::new(Semaphore::new(cpus)),
+        }
+    }
+
+    /// Checks the password rules at once (cheap), then hashes with a fresh salt.
+    pub(crate) async fn hash(&self, password: String) -> Result<String> {
+        check_password(&password)?;
+        let salt = random_bytes::<16>()?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| Error::Store("password hasher closed".into()))?;
+        tokio::task::spawn_blocking(move || hash_password(&password, salt))
+            .await
+            .map_err(|e| Error::Store(format!("password hashing task failed: {e}")))?
+    }
+}

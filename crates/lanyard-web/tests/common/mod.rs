@@ -1,0 +1,285 @@
+//! Test support: the whole app on a real store, once per available backend,
+//! and a small HTTP client over `app().oneshot(...)` that checks every
+//! response for leaked secrets.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use lanyard_core::admin::{generate_api_key, Role};
+use lanyard_core::audit::AuditFilter;
+use lanyard_core::store::{ApiKeyStore, AuditStore, Store};
+use lanyard_core::{BaseUrl, FixedClock, Settings};
+use lanyard_store::SqlStore;
+use lanyard_web::{app, AppState, Audit, AuditWriter};
+use serde_json::Value;
+use time::macros::datetime;
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub backend: &'static str,
+    pub store: SqlStore,
+    pub clock: Arc<FixedClock>,
+    pub audit: Audit,
+    writer: Option<AuditWriter>,
+    router: Router,
+    /// An administrator key's secret.
+    pub admin_key: String,
+    /// A read-only key's secret.
+    pub reader_key: String,
+    /// Hashes of every key made here: no response may contain them.
+    pub key_hashes: Vec<String>,
+}
+
+pub fn settings() -> Settings {
+    Settings {
+        listen: "127.0.0.1:8080".parse().unwrap(),
+        base_url: BaseUrl::parse("http://127.0.0.1:8080").unwrap(),
+        log: "info".into(),
+    }
+}
+
+/// Distinct key material per call (tests need uniqueness, not secrecy).
+pub fn key_bytes() -> [u8; 32] {
+    static N: AtomicU8 = AtomicU8::new(1);
+    let mut b = [0u8; 32];
+    b[0] = N.fetch_add(1, Ordering::Relaxed);
+    b[1..9].copy_from_slice(&std::process::id().to_le_bytes().repeat(2));
+    b
+}
+
+/// The app on a fresh store for each available backend.
+pub async fn apps() -> Vec<TestApp> {
+    let mut out = Vec::new();
+    for (backend, store) in lanyard_store::testing::test_stores().await {
+        out.push(TestApp::new(backend, store).await);
+    }
+    assert!(!out.is_empty(), "no backend available");
+    out
+}
+
+impl TestApp {
+    pub async fn new(backend: &'static str, store: SqlStore) -> Self {
+        let clock = Arc::new(FixedClock::new(datetime!(2025-03-01 12:00:00 UTC)));
+        let shared: Arc<dyn Store> = Arc::new(store.clone());
+        let writer = AuditWriter::start(shared.clone());
+        let audit = writer.handle();
+        let state = AppState::new(settings(), clock.clone(), shared, audit.clone());
+        let mut this = TestApp {
+            backend,
+            store,
+            clock,
+            audit,
+            writer: Some(writer),
+            router: app(state),
+            admin_key: String::new(),
+            reader_key: String::new(),
+            key_hashes: Vec::new(),
+        };
+        this.admin_key = this.make_key("admin", Role::Administrator).await.0;
+        this.reader_key = this.make_key("reader", Role::ReadOnly).await.0;
+        this
+    }
+
+    /// A key made straight in the store: (secret, id).
+    pub async fn make_key(&mut self, name: &str, role: Role) -> (String, i64) {
+        let k = generate_api_key(key_bytes());
+        let key = self
+            .store
+            .create_api_key(name, role, &k.prefix, &k.hash, self.clock_now())
+            .await
+            .unwrap();
+        self.key_hashes.push(k.hash);
+        (k.secret, key.id.0)
+    }
+
+    pub fn clock_now(&self) -> time::OffsetDateTime {
+        lanyard_core::Clock::now(&*self.clock)
+    }
+
+    /// Flushes and stops the audit writer.
+    pub async fn shutdown(mut self) {
+        if let Some(w) = self.writer.take() {
+            w.shutdown().await;
+        }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
+        let resp = Resp {
+            status,
+            headers,
+            bytes,
+        };
+        resp.assert_no_secrets(&self.key_hashes);
+        resp
+    }
+
+    /// A request with an optional key and raw body; JSON content type when
+    /// there is a body.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Vec<u8>>,
+    ) -> Resp {
+        let mut b = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path);
+        if let Some(k) = key {
+            b = b.header("authorization", format!("Bearer {k}"));
+        }
+        let body = match body {
+            Some(bytes) => {
+                b = b.header("content-type", "application/json");
+                Body::from(bytes)
+            }
+            None => Body::empty(),
+        };
+        let mut req = b.body(body).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40000))));
+        self.send(req).await
+    }
+
+    pub async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> Resp {
+        self.raw(
+            method,
+            path,
+            Some(key),
+            body.map(|v| serde_json::to_vec(&v).unwrap()),
+        )
+        .await
+    }
+
+    /// As the administrator key.
+    pub async fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
+        self.call(method, path, &self.admin_key.clone(), body).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.admin("GET", path, None).await
+    }
+
+    /// Creates a user through the API; returns its JSON.
+    pub async fn create_user(&self, email: &str, username: &str) -> Value {
+        let r = self
+            .admin(
+                "POST",
+                "/api/v1/users",
+                Some(serde_json::json!({"email": email, "username": username})),
+            )
+            .await;
+        r.expect(StatusCode::CREATED)
+    }
+
+    pub async fn create_group(&self, name: &str) -> Value {
+        let r = self
+            .admin(
+                "POST",
+                "/api/v1/groups",
+                Some(serde_json::json!({"name": name})),
+            )
+            .await;
+        r.expect(StatusCode::CREATED)
+    }
+
+    /// Every audit event stored so far, after a flush, oldest first.
+    pub async fn audit_events(&self) -> Vec<lanyard_core::audit::AuditEvent> {
+        self.audit.flush().await;
+        let mut filter = AuditFilter {
+            limit: Some(500),
+            ..Default::default()
+        };
+        let mut all = Vec::new();
+        loop {
+            let page = self.store.list_audit_events(&filter).await.unwrap();
+            all.extend(page.items);
+            match page.next {
+                Some(n) => filter.before = Some(n),
+                None => break,
+            }
+        }
+        all.reverse();
+        all
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub bytes: Vec<u8>,
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.bytes)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    /// Asserts the status and returns the JSON body (or Null when empty).
+    pub fn expect(&self, status: StatusCode) -> Value {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        if self.bytes.is_empty() {
+            Value::Null
+        } else {
+            self.json()
+        }
+    }
+
+    /// Asserts an error response in our shape; returns it.
+    pub fn expect_error(&self, status: StatusCode, code: &str) -> Value {
+        let v = self.expect(status);
+        assert_eq!(v["error"], code, "{v}");
+        assert!(v["message"].is_string(), "{v}");
+        assert!(
+            self.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("application/json"),
+            "{:?}",
+            self.headers
+        );
+        v
+    }
+
+    /// Asserts a 400 `invalid` naming `field`; returns the field's message.
+    pub fn expect_invalid(&self, field: &str) -> String {
+        let v = self.expect_error(StatusCode::BAD_REQUEST, "invalid");
+        let msg = v["fields"][field]
+            .as_str()
+            .unwrap_or_else(|| panic!("no message for field {field:?} in {v}"));
+        assert!(v["message"].as_str().unwrap().contains(field), "{v}");
+        msg.to_owned()
+    }
+
+    /// No password hash, argon2 string or key hash in any response.
+    fn assert_no_secrets(&self, key_hashes: &[String]) {
+        let text = self.text();
+        for needle in ["password_hash", "$argon2", "\"hash\""] {
+            assert!(!text.contains(needle), "response leaks {needle:?}: {text}");
+        }
+        for h in key_hashes {
+            assert!(
+                !text.contains(h.as_str()),
+                "response leaks a key hash: {text}"
+            );
+        }
+    }
+}

@@ -1,0 +1,382 @@
+//! `lanyard migrate`, `admin create` and `apikey create` run as the built
+//! binary against a temporary SQLite file; then a served instance accepts the
+//! printed key, and flushes its audit log on SIGTERM.
+
+#![cfg(unix)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use lanyard_core::admin::{hash_api_key, Role};
+use lanyard_core::audit::AuditFilter;
+use lanyard_core::password::verify_password;
+use lanyard_core::store::{AdminStore, ApiKeyStore, AuditStore};
+use lanyard_store::SqlStore;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A fresh database path under cargo's test tmpdir.
+fn db_path(name: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}.db"));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
+fn url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+fn lanyard(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lanyard"))
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+async fn open(path: &Path) -> SqlStore {
+    SqlStore::connect(&url(path)).await.unwrap()
+}
+
+#[test]
+fn migrate_creates_the_schema() {
+    let db = db_path("migrate");
+    let out = lanyard(&["migrate", "--database", &url(&db)], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(db.exists());
+    assert!(
+        text(&out.stderr).contains("up to date"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout), "");
+    // Again: a no-op.
+    let out = lanyard(&["migrate", "--database", &url(&db)], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[tokio::test]
+async fn admin_create_reads_the_password_from_stdin() {
+    let db = db_path("admin-create");
+    let out = lanyard(
+        &[
+            "admin",
+            "create",
+            "--email",
+            "Root@Example.com",
+            "--database",
+            &url(&db),
+        ],
+        "a long password\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+    assert!(!text(&out.stderr).contains("a long password"));
+
+    let store = open(&db).await;
+    let (admin, hash) = store
+        .find_admin_by_email("root@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(admin.role, Role::Administrator);
+    assert!(verify_password("a long password", &hash));
+    let events = store
+        .list_audit_events(&AuditFilter {
+            action: Some("admin.create".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.items.len(), 1);
+    assert_eq!(events.items[0].actor, "cli");
+    assert!(!events.items[0].summary.contains("long password"));
+
+    // A second admin with the same email: a conflict, exit 1.
+    let out = lanyard(
+        &[
+            "admin",
+            "create",
+            "--email",
+            "root@example.com",
+            "--role",
+            "read-only",
+            "--database",
+            &url(&db),
+        ],
+        "another password\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("already in use"),
+        "{}",
+        text(&out.stderr)
+    );
+    store.close().await;
+}
+
+#[test]
+fn admin_create_refuses_bad_input_with_exit_2() {
+    let db = db_path("admin-bad");
+    let out = lanyard(
+        &[
+            "admin",
+            "create",
+            "--email",
+            "not-an-email",
+            "--database",
+            &url(&db),
+        ],
+        "a long password\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr),
+        "error: email: must be an email address like name@example.com\n"
+    );
+    assert!(!db.exists(), "the database is not touched for bad input");
+
+    for stdin in ["short\n", ""] {
+        let out = lanyard(
+            &[
+                "admin",
+                "create",
+                "--email",
+                "a@example.com",
+                "--database",
+                &url(&db),
+            ],
+            stdin,
+        );
+        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(
+            text(&out.stderr),
+            "error: password: must be between 8 and 256 characters\n"
+        );
+    }
+
+    let out = lanyard(
+        &["apikey", "create", "--name", " ", "--database", &url(&db)],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with("error: name: "),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = lanyard(
+        &[
+            "admin",
+            "create",
+            "--email",
+            "a@example.com",
+            "--database",
+            "mysql://x",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).starts_with("error: --database: "),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// A served instance on a free port.
+struct Server {
+    child: Child,
+    authority: String,
+}
+
+impl Server {
+    fn start(db: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lanyard"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &url(db)])
+            .env_clear()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + TIMEOUT;
+        let authority = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .expect("the server never said where it listens");
+            if let Some((_, rest)) = line.split_once("listening on http://") {
+                break rest.trim().to_owned();
+            }
+        };
+        thread::spawn(move || while rx.recv().is_ok() {});
+        Server { child, authority }
+    }
+
+    /// (status, body) of one request.
+    fn request(&self, method: &str, path: &str, key: &str, body: Option<&str>) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.authority).unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let body = body.unwrap_or("");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.authority,
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response[9..12].parse().unwrap();
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+
+    fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "exit status after SIGTERM: {status}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[tokio::test]
+async fn apikey_create_prints_a_key_that_authenticates() {
+    let db = db_path("apikey");
+    let out = lanyard(
+        &[
+            "apikey",
+            "create",
+            "--name",
+            "ci",
+            "--role",
+            "administrator",
+            "--database",
+            &url(&db),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let key = stdout.strip_suffix('\n').expect("one line");
+    assert!(
+        !key.contains('\n') && key.starts_with("lyk_") && key.len() == 68,
+        "{stdout:?}"
+    );
+    assert!(!text(&out.stderr).contains(key));
+
+    let out = lanyard(
+        &[
+            "apikey",
+            "create",
+            "--name",
+            "viewer",
+            "--database",
+            &url(&db),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let viewer = text(&out.stdout).trim().to_owned();
+
+    {
+        let store = open(&db).await;
+        let found = store
+            .find_active_api_key(&hash_api_key(key))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (found.name.as_str(), found.role),
+            ("ci", Role::Administrator)
+        );
+        let found = store
+            .find_active_api_key(&hash_api_key(&viewer))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.role, Role::ReadOnly, "keys default to read-only");
+        store.close().await;
+    }
+
+    let server = Server::start(&db);
+    assert_eq!(server.request("GET", "/api/v1/users", key, None).0, 200);
+    assert_eq!(
+        server.request("GET", "/api/v1/users", "lyk_wrong", None).0,
+        401
+    );
+    let (status, body) = server.request("POST", "/api/v1/groups", &viewer, Some(r#"{"name":"x"}"#));
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = server.request("POST", "/api/v1/groups", key, Some(r#"{"name":"Ops"}"#));
+    assert_eq!(status, 201, "{body}");
+    server.stop();
+
+    // The audit writer drained on SIGTERM, with the client's address.
+    let store = open(&db).await;
+    let events = store
+        .list_audit_events(&AuditFilter {
+            action: Some("group.create".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(events.items.len(), 1, "{events:?}");
+    assert_eq!(events.items[0].source.as_deref(), Some("127.0.0.1"));
+    assert!(events.items[0].actor.starts_with("apikey:ci#"));
+    store.close().await;
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Usage: scripts/with-postgres.sh CMD [ARGS...]
+#
+# Runs CMD beside a throwaway PostgreSQL 15 server and removes the server
+# afterwards, also when CMD fails or the script is interrupted. CMD sees
+#   LANYARD_TEST_POSTGRES=postgres://postgres@127.0.0.1:PORT/postgres
+# (a superuser, trust auth on loopback only), which the store tests and the
+# store benchmark use to make fresh databases.
+#
+# The cluster lives in a mktemp directory owned by an unprivileged user
+# (lanyard-pg, created if missing when run as root; PostgreSQL refuses to run
+# as root), listens on 127.0.0.1 on a free port and on a socket in that
+# directory only. Its default collation is ICU en-US, as on a typical
+# production server, so tests notice any query that silently relies on byte
+# order. Durability is off (fsync, synchronous_commit) since the data is
+# thrown away; set LANYARD_PG_DURABLE=1 to keep the defaults (e.g. to
+# benchmark).
+#
+# PG_BIN overrides /usr/lib/postgresql/15/bin. If it is missing and we are
+# root, postgresql-15 is installed from Debian's packages.
+set -euo pipefail
+
+if [ $# -eq 0 ]; then
+  echo "usage: $0 CMD [ARGS...]" >&2
+  exit 2
+fi
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_USER=lanyard-pg
+say() { echo "with-postgres: $*" >&2; }
+
+if [ ! -x "$PG_BIN/initdb" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing postgresql-15"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+  else
+    say "$PG_BIN/initdb not found; install postgresql-15 or set PG_BIN"
+    exit 1
+  fi
+fi
+
+# Run the server's programs as an unprivileged user when we are root.
+if [ "$(id -u)" = 0 ]; then
+  if ! id "$PG_USER" >/dev/null 2>&1; then
+    useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER"
+  fi
+  as_pg() { runuser -u "$PG_USER" -- "$@"; }
+else
+  as_pg() { "$@"; }
+fi
+
+free_port() {
+  if command -v python3 >/dev/null; then
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+    return
+  fi
+  local port
+  for port in $(seq 25432 25999); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return
+    fi
+  done
+  say "no free port found"
+  exit 1
+}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lanyard-pg.XXXXXX")
+data="$tmp/data"
+started=""
+
+cleanup() {
+  if [ -n "$started" ] && [ -f "$data/postmaster.pid" ]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || {
+      # pg_ctl could not stop it: end that one server by the PID it wrote.
+      pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null || true)
+      [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
+    }
+  fi
+  rm -rf "$tmp"
+}
+# On INT or TERM, stop CMD first (it runs in the background so that the
+# signal is seen at once, not when CMD happens to finish), then clean up.
+child=""
+on_signal() {
+  if [ -n "$child" ]; then
+    kill -TERM "$child" 2>/dev/null || true
+    wait "$child" 2>/dev/null || true
+  fi
+  exit "$1"
+}
+trap cleanup EXIT
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+
+if [ "$(id -u)" = 0 ]; then
+  chown "$PG_USER" "$tmp"
+fi
+chmod 700 "$tmp"
+
+as_pg "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 \
+  --locale=C.UTF-8 --locale-provider=icu --icu-locale=en-US >"$tmp/initdb.log" 2>&1 || {
+  cat "$tmp/initdb.log" >&2
+  exit 1
+}
+
+port=$(free_port)
+options="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$tmp"
+if [ "${LANYARD_PG_DURABLE:-0}" != 1 ]; then
+  options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+fi
+
+started=1
+if ! as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$tmp/server.log" -o "$options" -w -t 60 start >/dev/null; then
+  cat "$tmp/server.log" >&2 || true
+  exit 1
+fi
+for _ in $(seq 1 60); do
+  "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres && break
+  sleep 0.5
+done
+"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres || {
+  say "server did not become ready"
+  cat "$tmp/server.log" >&2 || true
+  exit 1
+}
+
+export LANYARD_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
+say "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') ready: $LANYARD_TEST_POSTGRES"
+
+set +e
+"$@" <&0 &
+child=$!
+wait "$child"
+status=$?
+set -e
+exit "$status"
