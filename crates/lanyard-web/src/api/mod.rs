@@ -2,7 +2,7 @@
 //! <api key>` on every route except the OpenAPI document.
 //!
 //! Each area owns its `router()` ([`users`], [`groups`], [`keys`],
-//! [`admins`], [`audit`]); handlers are registered through utoipa-axum's
+//! [`admins`], [`audit`], [`catalog`]); handlers are registered through utoipa-axum's
 //! `routes!`, so the axum router and the OpenAPI document are built from the
 //! same list and cannot drift apart. [`openapi`] adds what every operation
 //! shares (bearer security, 401/403/500 responses) and `GET
@@ -33,6 +33,7 @@ use crate::AppState;
 mod admins;
 mod audit;
 mod auth;
+mod catalog;
 mod error;
 mod groups;
 mod input;
@@ -44,6 +45,7 @@ const TAG_GROUPS: &str = "groups";
 const TAG_KEYS: &str = "api-keys";
 const TAG_ADMINS: &str = "admins";
 const TAG_AUDIT: &str = "audit";
+const TAG_CATALOG: &str = "catalog";
 
 /// Where the API lives.
 pub const PREFIX: &str = "/api/v1";
@@ -63,6 +65,7 @@ pub const PREFIX: &str = "/api/v1";
         (name = "api-keys", description = "API keys"),
         (name = "admins", description = "Admin accounts"),
         (name = "audit", description = "The audit log"),
+        (name = "catalog", description = "Connector templates applications are created from"),
     )
 )]
 struct ApiDoc;
@@ -86,7 +89,8 @@ fn documented_router() -> OpenApiRouter<AppState> {
         .merge(groups::router())
         .merge(keys::router())
         .merge(admins::router())
-        .merge(audit::router());
+        .merge(audit::router())
+        .merge(catalog::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(PREFIX, areas)
 }
 
