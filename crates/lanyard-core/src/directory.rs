@@ -243,6 +243,15 @@ pub fn check_attributes(field: &str, attrs: &Attributes, errors: &mut FieldError
     }
 }
 
+/// `value` when no field broke a rule, else every field's message at once.
+fn finish<T>(value: T, errors: FieldErrors) -> Result<T> {
+    if errors.is_empty() {
+        Ok(value)
+    } else {
+        Err(Error::Invalid(errors))
+    }
+}
+
 impl NewUser {
     /// Checks every field and normalises the email.
     pub fn validate(mut self) -> Result<Self> {
@@ -259,11 +268,7 @@ impl NewUser {
         check_name("first_name", &self.first_name, 100, &mut errors);
         check_name("last_name", &self.last_name, 100, &mut errors);
         check_attributes("attributes", &self.attributes, &mut errors);
-        if errors.is_empty() {
-            Ok(self)
-        } else {
-            Err(Error::Invalid(errors))
-        }
+        finish(self, errors)
     }
 }
 
@@ -290,11 +295,7 @@ impl UserPatch {
         if let Some(a) = &self.attributes {
             check_attributes("attributes", a, &mut errors);
         }
-        if errors.is_empty() {
-            Ok(self)
-        } else {
-            Err(Error::Invalid(errors))
-        }
+        finish(self, errors)
     }
 }
 
@@ -315,11 +316,7 @@ impl NewGroup {
         check_group_name(&self.name, &mut errors);
         check_name("description", &self.description, 1000, &mut errors);
         check_attributes("attributes", &self.attributes, &mut errors);
-        if errors.is_empty() {
-            Ok(self)
-        } else {
-            Err(Error::Invalid(errors))
-        }
+        finish(self, errors)
     }
 }
 
@@ -337,11 +334,7 @@ impl GroupPatch {
         if let Some(a) = &self.attributes {
             check_attributes("attributes", a, &mut errors);
         }
-        if errors.is_empty() {
-            Ok(self)
-        } else {
-            Err(Error::Invalid(errors))
-        }
+        finish(self, errors)
     }
 }
 
