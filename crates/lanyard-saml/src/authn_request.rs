@@ -27,6 +27,9 @@ pub enum Binding {
 /// Size limits for request intake.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestLimits {
+    /// Longest accepted RelayState (decoded). The bindings suggest 80 bytes,
+    /// but AWS console deep links are longer; 4 KiB keeps echoing it cheap.
+    pub max_relay_state: usize,
     /// Largest accepted base64 text of `SAMLRequest`.
     pub max_encoded: usize,
     /// Largest XML after base64 (and inflation for Redirect).
@@ -37,6 +40,7 @@ pub struct RequestLimits {
 impl Default for RequestLimits {
     fn default() -> Self {
         RequestLimits {
+            max_relay_state: 4096,
             max_encoded: 64 * 1024,
             max_xml: 64 * 1024,
             xml: Limits {
@@ -133,11 +137,13 @@ impl UnverifiedAuthnRequest {
             (None, None) => None,
             _ => return Err(Error::IncompleteQuerySignature),
         };
+        let relay_state = params.relay_state.map(|r| r.value);
+        check_relay_state(relay_state.as_deref(), limits)?;
         Ok(UnverifiedAuthnRequest {
             xml,
             limits: limits.xml,
             binding: Binding::Redirect,
-            relay_state: params.relay_state.map(|r| r.value),
+            relay_state,
             query_signature,
         })
     }
@@ -148,6 +154,7 @@ impl UnverifiedAuthnRequest {
         relay_state: Option<&str>,
         limits: RequestLimits,
     ) -> Result<Self> {
+        check_relay_state(relay_state, limits)?;
         if saml_request.len() > limits.max_encoded {
             return Err(Error::TooLarge {
                 size: saml_request.len(),
@@ -292,6 +299,16 @@ impl UnverifiedAuthnRequest {
                 .is_some_and(|v| v == "true" || v == "1"),
             signature,
         })
+    }
+}
+
+fn check_relay_state(relay_state: Option<&str>, limits: RequestLimits) -> Result<()> {
+    match relay_state {
+        Some(rs) if rs.len() > limits.max_relay_state => Err(Error::RelayStateTooLong {
+            len: rs.len(),
+            limit: limits.max_relay_state,
+        }),
+        _ => Ok(()),
     }
 }
 

@@ -36,6 +36,8 @@ pub enum Error {
     MalformedQuery(&'static str),
     #[error("query parameter {0} appears more than once")]
     DuplicateParameter(&'static str),
+    #[error("RelayState is {len} bytes, longer than the limit of {limit} bytes")]
+    RelayStateTooLong { len: usize, limit: usize },
     #[error("required parameter {0} is missing")]
     MissingParameter(&'static str),
 

@@ -213,12 +213,16 @@ impl Response {
         for (field, value) in [("Response ID", &self.id), ("Assertion ID", &a.id)] {
             check_id(field, value)?;
         }
-        if let Some(irt) = self.in_response_to.as_ref().or(a.in_response_to.as_ref()) {
+        for irt in [&self.in_response_to, &a.in_response_to]
+            .into_iter()
+            .flatten()
+        {
             check_chars("InResponseTo", irt)?;
         }
         for (field, value) in [
             ("Destination", &self.destination),
             ("Issuer", &self.issuer),
+            ("Assertion Issuer", &a.issuer),
             ("NameID", &a.name_id.value),
             ("NameID Format", &a.name_id.format),
             ("Recipient", &a.recipient),

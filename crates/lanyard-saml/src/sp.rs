@@ -61,12 +61,30 @@ pub fn verify_response(xml_text: &str, e: &Expectations<'_>) -> Result<VerifiedR
     if root.attribute("Version") != Some("2.0") {
         return Err(Error::UnsupportedVersion);
     }
-    if let Some(d) = root.attribute("Destination") {
-        if d != e.acs_url {
+    match root.attribute("Destination") {
+        Some(d) if d != e.acs_url => {
             return Err(Error::DestinationMismatch {
                 found: d.to_owned(),
+            })
+        }
+        // A signed Response must say where it was meant to go (SAML bindings 3.5.5.2).
+        None if root
+            .children()
+            .any(|c| c.has_tag_name((ns::DS, "Signature"))) =>
+        {
+            return Err(Error::MissingAttribute {
+                element: "samlp:Response",
+                attribute: "Destination",
             });
         }
+        _ => {}
+    }
+    let root_irt = root.attribute("InResponseTo");
+    if root_irt.is_some() && root_irt != e.in_response_to {
+        return Err(Error::InResponseToMismatch {
+            found: root_irt.map(str::to_owned),
+            expected: e.in_response_to.map(str::to_owned),
+        });
     }
     let status = child(root, ns::SAMLP, "Status")
         .and_then(|s| child(s, ns::SAMLP, "StatusCode"))

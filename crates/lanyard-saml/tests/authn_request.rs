@@ -258,6 +258,36 @@ fn issuer_destination_and_time_are_checked() {
 }
 
 #[test]
+fn overlong_relay_state_is_refused_on_both_bindings() {
+    let long = "r".repeat(4097);
+    let q = redirect_query(&request_xml("_l1", ""), Some(&long), None);
+    assert_eq!(
+        redirect(&q).unwrap_err(),
+        Error::RelayStateTooLong {
+            len: 4097,
+            limit: 4096
+        }
+    );
+    assert_eq!(
+        post(&request_xml("_l2", ""), Some(&long)).unwrap_err(),
+        Error::RelayStateTooLong {
+            len: 4097,
+            limit: 4096
+        }
+    );
+    let ok = "r".repeat(4096);
+    let q = redirect_query(&request_xml("_l3", ""), Some(&ok), None);
+    assert_eq!(
+        Setup::new()
+            .verify(redirect(&q))
+            .unwrap()
+            .relay_state
+            .as_deref(),
+        Some(ok.as_str())
+    );
+}
+
+#[test]
 fn replayed_ids_are_refused() {
     let mut s = Setup::new();
     s.seen.push("_rep".into());

@@ -216,6 +216,21 @@ fn invalid_values_are_refused_with_the_rule() {
             ..
         }
     ));
+    let mut r = sample_response(Some("_ok"));
+    r.assertion.in_response_to = Some("bad\u{1}".into());
+    assert_eq!(
+        r.sign(idp_key(), SigningOptions::default()).unwrap_err(),
+        Error::InvalidXmlChar {
+            field: "InResponseTo".into(),
+            code: 1
+        }
+    );
+    let mut r = sample_response(None);
+    r.assertion.issuer = String::new();
+    assert_eq!(
+        r.sign(idp_key(), SigningOptions::default()).unwrap_err(),
+        Error::EmptyField("Assertion Issuer")
+    );
     let none = SigningOptions {
         sign_assertion: false,
         sign_response: false,

@@ -187,6 +187,47 @@ fn wrapping_with_a_second_assertion_is_refused() {
 }
 
 #[test]
+fn signed_response_needs_destination_and_its_in_response_to_must_match() {
+    let c = certs();
+    let response_only = SigningOptions {
+        sign_assertion: false,
+        sign_response: true,
+        ..SigningOptions::default()
+    };
+    let xml = sample_response(None)
+        .sign(idp_key(), response_only)
+        .unwrap()
+        .xml
+        .replacen(&format!(" Destination=\"{ACS}\""), "", 1);
+    assert_eq!(
+        verify_response(&xml, &expect(&c)).unwrap_err(),
+        Error::MissingAttribute {
+            element: "samlp:Response",
+            attribute: "Destination"
+        }
+    );
+    let answered = sample_response(Some("_req-9"))
+        .sign(idp_key(), response_only)
+        .unwrap()
+        .xml;
+    assert_eq!(
+        verify_response(&answered, &expect(&c)).unwrap_err(),
+        Error::InResponseToMismatch {
+            found: Some("_req-9".into()),
+            expected: None
+        }
+    );
+    let ok = Expectations {
+        in_response_to: Some("_req-9"),
+        ..expect(&c)
+    };
+    assert_eq!(
+        verify_response(&answered, &ok).unwrap().name_id,
+        "alice&bob@example.com"
+    );
+}
+
+#[test]
 fn failed_status_is_reported() {
     let c = certs();
     let xml = signed(SigningOptions::default()).replace(

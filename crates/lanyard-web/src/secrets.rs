@@ -44,13 +44,20 @@ impl PasswordHasher {
     pub(crate) async fn hash(&self, password: String) -> Result<String> {
         check_password(&password)?;
         let salt = random_bytes::<16>()?;
-        let _permit = self
+        // The permit moves into the blocking job: if the client goes away and
+        // this future is dropped, the hash still holds its slot until it ends,
+        // so aborted requests cannot push more hashes than cores at once.
+        let permit = self
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| Error::Store("password hasher closed".into()))?;
-        tokio::task::spawn_blocking(move || hash_password(&password, salt))
-            .await
-            .map_err(|e| Error::Store(format!("password hashing task failed: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            hash_password(&password, salt)
+        })
+        .await
+        .map_err(|e| Error::Store(format!("password hashing task failed: {e}")))?
     }
 }
