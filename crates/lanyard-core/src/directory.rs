@@ -244,7 +244,7 @@ pub fn check_attributes(field: &str, attrs: &Attributes, errors: &mut FieldError
 }
 
 /// `value` when no field broke a rule, else every field's message at once.
-fn finish<T>(value: T, errors: FieldErrors) -> Result<T> {
+pub(crate) fn finish<T>(value: T, errors: FieldErrors) -> Result<T> {
     if errors.is_empty() {
         Ok(value)
     } else {

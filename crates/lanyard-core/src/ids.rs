@@ -33,3 +33,11 @@ id_type!(
     /// An API key.
     ApiKeyId
 );
+id_type!(
+    /// A configured application (a SAML service provider).
+    AppId
+);
+id_type!(
+    /// One signing key pair of an application.
+    AppKeyId
+);

@@ -8,6 +8,7 @@
 //! (`lanyard-web`) and the binary (`lanyard`) depend on it, never the reverse.
 
 pub mod admin;
+pub mod application;
 pub mod apps;
 pub mod audit;
 pub mod aws_rules;
@@ -23,5 +24,5 @@ pub mod store;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, Result};
-pub use ids::{AdminId, ApiKeyId, GroupId, UserId};
+pub use ids::{AdminId, ApiKeyId, AppId, AppKeyId, GroupId, UserId};
 pub use settings::{BaseUrl, BaseUrlError, Settings};

@@ -5,12 +5,16 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::admin::{Admin, ApiKey, Role};
+use crate::application::{
+    AppConfig, AppImage, AppKey, Application, Grant, ImageInfo, NewAppKey, NewApplication,
+    PrivateKeyPem,
+};
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::directory::{
     Group, GroupPatch, ListQuery, NewGroup, NewUser, Page, User, UserPatch, UserState,
 };
 use crate::error::Result;
-use crate::ids::{AdminId, ApiKeyId, GroupId, UserId};
+use crate::ids::{AdminId, ApiKeyId, AppId, AppKeyId, GroupId, UserId};
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -95,6 +99,90 @@ pub trait AuditStore: Send + Sync {
     async fn list_audit_events(&self, filter: &AuditFilter) -> Result<Page<AuditEvent>>;
 }
 
+/// Applications, their keys, group bindings, entitlements and images.
+///
+/// Bindings are one relation (`app_groups`) with two doors: the app's
+/// `bind_group` and the group's view through `list_group_apps`. Deleting an
+/// app, a group or a user removes their rows in every relation.
+#[async_trait]
+pub trait AppStore: Send + Sync {
+    /// Creates the app with its first (active) signing key, in one
+    /// transaction. A taken slug is a `Conflict` on `slug`.
+    async fn create_app(
+        &self,
+        new: &NewApplication,
+        key: &NewAppKey,
+        now: OffsetDateTime,
+    ) -> Result<Application>;
+    async fn get_app(&self, id: AppId) -> Result<Application>;
+    async fn get_app_by_slug(&self, slug: &str) -> Result<Application>;
+    /// Search is a case-insensitive prefix of the label or the slug.
+    async fn list_apps(&self, q: &ListQuery) -> Result<Page<Application>>;
+    /// Replaces the whole (already validated) config.
+    async fn update_app(
+        &self,
+        id: AppId,
+        config: &AppConfig,
+        now: OffsetDateTime,
+    ) -> Result<Application>;
+    async fn set_app_sso_active(
+        &self,
+        id: AppId,
+        active: bool,
+        now: OffsetDateTime,
+    ) -> Result<Application>;
+    /// Deletes all of `ids` or none: an unknown id is `NotFound` and nothing
+    /// is deleted. Returns the deleted apps.
+    async fn delete_apps(&self, ids: &[AppId]) -> Result<Vec<Application>>;
+
+    /// Every key of the app, active first, then newest first.
+    async fn list_app_keys(&self, app: AppId) -> Result<Vec<AppKey>>;
+    /// Adds a key; `activate` makes it the signing key (the others stay
+    /// published until deleted).
+    async fn add_app_key(
+        &self,
+        app: AppId,
+        key: &NewAppKey,
+        activate: bool,
+        now: OffsetDateTime,
+    ) -> Result<AppKey>;
+    async fn activate_app_key(&self, app: AppId, key: AppKeyId) -> Result<AppKey>;
+    /// Deletes a key that is not the active one (the active one is `Invalid`).
+    async fn delete_app_key(&self, app: AppId, key: AppKeyId) -> Result<()>;
+    /// The active key with its private key, for signing only.
+    async fn active_signing_key(&self, app: AppId) -> Result<(AppKey, PrivateKeyPem)>;
+
+    /// Idempotent; `NotFound` when the app or the group does not exist.
+    async fn bind_group(&self, app: AppId, group: GroupId) -> Result<()>;
+    /// Idempotent; `NotFound` when the app or the group does not exist.
+    async fn unbind_group(&self, app: AppId, group: GroupId) -> Result<()>;
+    /// The groups bound to an app, by name.
+    async fn list_app_groups(&self, app: AppId) -> Result<Vec<Group>>;
+    /// The apps a group is bound to, by label.
+    async fn list_group_apps(&self, group: GroupId) -> Result<Vec<Application>>;
+    /// Apps the user may see in the portal: SSO active, shown, and bound to
+    /// one of the user's groups; by label.
+    async fn list_portal_apps(&self, user: UserId) -> Result<Vec<Application>>;
+
+    /// Replaces the app's entitlement table; an unknown group is `NotFound`.
+    async fn set_entitlements(
+        &self,
+        app: AppId,
+        grants: &[Grant],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Grant>>;
+    async fn list_entitlements(&self, app: AppId) -> Result<Vec<Grant>>;
+
+    /// Sets (or with `None` removes) the portal image.
+    async fn set_app_image(
+        &self,
+        app: AppId,
+        image: Option<(&ImageInfo, &[u8])>,
+        now: OffsetDateTime,
+    ) -> Result<Application>;
+    async fn get_app_image(&self, app: AppId) -> Result<Option<AppImage>>;
+}
+
 /// Everything a Lanyard instance stores.
-pub trait Store: UserStore + GroupStore + AdminStore + ApiKeyStore + AuditStore {}
-impl<T: UserStore + GroupStore + AdminStore + ApiKeyStore + AuditStore> Store for T {}
+pub trait Store: UserStore + GroupStore + AdminStore + ApiKeyStore + AuditStore + AppStore {}
+impl<T: UserStore + GroupStore + AdminStore + ApiKeyStore + AuditStore + AppStore> Store for T {}

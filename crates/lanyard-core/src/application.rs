@@ -1,0 +1,460 @@
+//! The application aggregate: a configured SAML service provider with its
+//! General and SSO tabs, its attribute rules, its signing keys, the groups
+//! bound to it, its AWS entitlements and its portal image.
+//!
+//! [`AppConfig`] is everything an admin edits; create and update both write a
+//! whole, validated config (the web layer merges a partial update onto the
+//! current one first), so the rules live in one place: [`AppConfig::validate`].
+//! For apps with AWS rules on, validation also runs the AWS checker
+//! ([`crate::aws_rules`]) over what the configuration fixes by itself
+//! (audience, ACS URLs, constant attributes), so a broken constant is refused
+//! at save time with the rule's id in the message.
+//!
+//! Private keys travel only inside [`PrivateKeyPem`], which has no `Serialize`
+//! and a redacted `Debug`: it cannot end up in a JSON body or a log line by
+//! accident.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::apps::{
+    check_service_url, has_placeholder, validate_attribute_rules, AttributeRule, AttributeSource,
+    Entitlement, SsoSettings,
+};
+use crate::aws_rules::{self, AssertionFacts};
+use crate::directory::finish;
+use crate::error::{Error, FieldErrors, Result};
+use crate::ids::{AppId, AppKeyId, GroupId};
+
+/// Longest display label.
+pub const MAX_LABEL: usize = 100;
+/// Longest description.
+pub const MAX_DESCRIPTION: usize = 1000;
+/// Most entitlement rows per application.
+pub const MAX_ENTITLEMENTS: usize = 500;
+/// Most SP request-signing certificates kept.
+pub const MAX_SP_CERTIFICATES: usize = 4;
+
+/// A configured application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Application {
+    pub id: AppId,
+    /// Immutable; the IdP URL is `<base-url>/saml2/<slug>`.
+    pub slug: String,
+    /// The catalog template it was created from.
+    pub template: String,
+    /// Whether AWS's assertion rules apply (from the template).
+    pub aws_rules: bool,
+    pub sso_active: bool,
+    pub config: AppConfig,
+    pub image: Option<ImageInfo>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// What an admin edits: the General tab, the SSO tab and the attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppConfig {
+    pub label: String,
+    pub description: String,
+    pub show_in_portal: bool,
+    pub sso: SsoSettings,
+    pub attributes: Vec<AttributeRule>,
+    /// Name of an attribute listing the user's groups bound to this app.
+    pub groups_attribute: Option<String>,
+    /// The SP's request-signing certificates, base64 DER (from its metadata
+    /// or pasted), used to verify signed AuthnRequests.
+    pub sp_certificates: Vec<String>,
+}
+
+/// A new application: its config plus what is fixed at creation.
+#[derive(Debug, Clone)]
+pub struct NewApplication {
+    pub slug: String,
+    pub template: String,
+    pub aws_rules: bool,
+    pub config: AppConfig,
+}
+
+/// The portal image's facts (the bytes are fetched on their own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImageInfo {
+    /// `image/png`, `image/jpeg` or `image/webp`.
+    pub content_type: String,
+    /// Hex SHA-256 of the bytes: the ETag and the cache-busting version.
+    pub sha256: String,
+    pub size: i64,
+}
+
+/// A portal image with its bytes.
+#[derive(Debug, Clone)]
+pub struct AppImage {
+    pub info: ImageInfo,
+    pub bytes: Vec<u8>,
+}
+
+/// A PEM private key. No `Serialize`, and `Debug` prints nothing of it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKeyPem(String);
+
+impl PrivateKeyPem {
+    pub fn new(pem: String) -> Self {
+        PrivateKeyPem(pem)
+    }
+
+    /// The PEM text, for the signer and the key store only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PrivateKeyPem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PrivateKeyPem(<redacted>)")
+    }
+}
+
+/// One signing key of an app. Every key of an app is published in its
+/// metadata; exactly one (`active`) signs. Adding the next key without
+/// activating it lets SPs learn it before it signs: rotation without downtime.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppKey {
+    pub id: AppKeyId,
+    pub app_id: AppId,
+    pub active: bool,
+    pub certificate_pem: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A key to store: the certificate, its private key and the expiry.
+#[derive(Debug, Clone)]
+pub struct NewAppKey {
+    pub certificate_pem: String,
+    pub private_key: PrivateKeyPem,
+    pub not_after: OffsetDateTime,
+}
+
+/// An entitlement granted to a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Grant {
+    pub group_id: GroupId,
+    #[serde(flatten)]
+    pub entitlement: Entitlement,
+}
+
+impl AppConfig {
+    /// Checks every field and returns every broken rule at once. `aws_rules`
+    /// adds the AWS checks (see the module docs).
+    pub fn validate(self, aws_rules: bool) -> Result<Self> {
+        let mut errors = FieldErrors::new();
+        let label = self.label.trim();
+        if label.is_empty()
+            || label.chars().count() > MAX_LABEL
+            || label.chars().any(char::is_control)
+        {
+            errors.insert(
+                "label".into(),
+                format!("is required: 1-{MAX_LABEL} characters without control characters"),
+            );
+        }
+        if self.description.chars().count() > MAX_DESCRIPTION
+            || self
+                .description
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+        {
+            errors.insert(
+                "description".into(),
+                format!("must be at most {MAX_DESCRIPTION} characters without control characters"),
+            );
+        }
+        self.sso.validate(&mut errors);
+        validate_attribute_rules(&self.attributes, &mut errors);
+        if let Some(name) = &self.groups_attribute {
+            if name.trim().is_empty()
+                || name.chars().count() > 256
+                || name.chars().any(char::is_control)
+            {
+                errors.insert(
+                    "groups_attribute".into(),
+                    "must be 1-256 characters without control characters (or absent)".into(),
+                );
+            }
+        }
+        if self.sp_certificates.len() > MAX_SP_CERTIFICATES {
+            errors.insert(
+                "sp_certificates".into(),
+                format!("at most {MAX_SP_CERTIFICATES} certificates"),
+            );
+        }
+        for (i, c) in self.sp_certificates.iter().enumerate() {
+            if let Err(e) = lanyard_saml::keys::Certificate::from_base64(c) {
+                errors.insert(
+                    format!("sp_certificates[{i}]"),
+                    format!("is not a usable certificate: {e}"),
+                );
+            }
+        }
+        if self.sso.require_signed_requests && self.sp_certificates.is_empty() {
+            errors.insert(
+                "sso.require_signed_requests".into(),
+                "needs the SP's signing certificate (import its metadata or add sp_certificates)"
+                    .into(),
+            );
+        }
+        if aws_rules {
+            aws_config_errors(&self, &mut errors);
+        }
+        let label = label.to_owned();
+        finish(AppConfig { label, ..self }, errors)
+    }
+}
+
+/// The AWS rules a configuration breaks by itself, keyed by the field.
+fn aws_config_errors(config: &AppConfig, errors: &mut FieldErrors) {
+    let sso = &config.sso;
+    if !has_placeholder(&sso.sp_entity_id) && !aws_rules::AUDIENCES.contains(&&*sso.sp_entity_id)
+    {
+        errors.insert(
+            "sso.sp_entity_id".into(),
+            format!(
+                "[aws.audience] AWS accepts only the audience {} (AWS answers \"Response does not contain the required audience.\")",
+                aws_rules::AUDIENCES.join(" or ")
+            ),
+        );
+    }
+    for (i, acs) in sso.acs_urls.iter().enumerate() {
+        if !has_placeholder(&acs.url)
+            && !aws_rules::is_aws_acs(&acs.url)
+            && !is_loopback_url(&acs.url)
+        {
+            errors.insert(
+                format!("sso.acs_urls[{i}]"),
+                "[aws.recipient] must be an AWS sign-in endpoint: https://signin.aws.amazon.com/saml, https://<region>.signin.aws.amazon.com/saml[/acs/<id>] or https://signin.amazonaws.cn/saml".into(),
+            );
+        }
+    }
+    // Run the assertion checker over the constants alone, and keep the
+    // violations that concern a constant attribute: those break for every
+    // user, so they are configuration errors.
+    let mut constants: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut row_of: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, rule) in config.attributes.iter().enumerate() {
+        if let AttributeSource::Constant(v) = &rule.source {
+            constants
+                .entry(rule.name.clone())
+                .or_default()
+                .push(v.clone());
+            row_of.entry(rule.name.as_str()).or_insert(i);
+        }
+    }
+    let violations = aws_rules::check(&AssertionFacts {
+        name_id: "x",
+        audience: aws_rules::AUDIENCES[0],
+        recipient: aws_rules::AUDIENCES[0],
+        attributes: &constants,
+    });
+    for v in violations {
+        if v.rule.ends_with(".required") {
+            continue;
+        }
+        let row = row_of.get(v.subject.as_str()).copied().or_else(|| {
+            // PrincipalTag rules name the tag key; TransitiveTagKeys its own.
+            row_of
+                .iter()
+                .find(|(name, _)| name.starts_with(aws_rules::PRINCIPAL_TAG))
+                .map(|(_, i)| *i)
+        });
+        let field = row.map_or_else(|| "attributes".to_owned(), |i| format!("attributes[{i}]"));
+        errors
+            .entry(field)
+            .or_insert_with(|| format!("[{}] {}", v.rule, v.message));
+    }
+}
+
+/// `http://localhost...` / `http://127.0.0.1...`: local stand-ins (the demo's
+/// AWS sign-in page, tests). `check_service_url` allows http only for these.
+fn is_loopback_url(url: &str) -> bool {
+    check_service_url(url).is_ok() && url.starts_with("http://")
+}
+
+/// Checks a whole entitlement table: every row's fields, and no row twice.
+pub fn validate_grants(grants: &[Grant]) -> Result<()> {
+    let mut errors = FieldErrors::new();
+    if grants.len() > MAX_ENTITLEMENTS {
+        errors.insert(
+            "entitlements".into(),
+            format!("at most {MAX_ENTITLEMENTS} rows"),
+        );
+    }
+    let mut seen = BTreeSet::new();
+    for (i, g) in grants.iter().enumerate() {
+        let field = format!("entitlements[{i}]");
+        g.entitlement.validate(&field, &mut errors);
+        if let Some(label) = &g.entitlement.account_label {
+            if label.chars().count() > 100 || label.chars().any(char::is_control) {
+                errors.insert(
+                    format!("{field}.account_label"),
+                    "must be at most 100 characters without control characters".into(),
+                );
+            }
+        }
+        if !seen.insert((g.group_id, g.entitlement.role_value())) {
+            errors.insert(
+                field,
+                "the same role is granted to the same group twice".into(),
+            );
+        }
+    }
+    finish((), errors)
+}
+
+/// The fields that keep SSO from being activated (template placeholders), as
+/// an error naming each of them.
+pub fn check_activation(app: &Application) -> Result<()> {
+    let fields = app.config.sso.placeholder_fields();
+    if fields.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Invalid(
+        fields
+            .into_iter()
+            .map(|f| {
+                (
+                    f,
+                    "still holds a template placeholder (YOUR_AWS_REGION, YOUR_SUBDOMAIN or YOUR_SSO_ID): replace it with your AWS value before activating SSO".to_owned(),
+                )
+            })
+            .collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+
+    fn aws_config() -> AppConfig {
+        let c = Catalog::embedded().unwrap();
+        let t = c.get("aws-iam").unwrap();
+        AppConfig {
+            label: "  Amazon AWS  ".into(),
+            description: String::new(),
+            show_in_portal: true,
+            sso: t.sso_settings("https://idp.example.com", "aws"),
+            attributes: t.attribute_rules(),
+            groups_attribute: None,
+            sp_certificates: vec![],
+        }
+    }
+
+    fn errors_of(config: AppConfig, aws: bool) -> FieldErrors {
+        match config.validate(aws) {
+            Err(Error::Invalid(e)) => e,
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn aws_template_is_valid_and_label_trimmed() {
+        let c = aws_config().validate(true).unwrap();
+        assert_eq!(c.label, "Amazon AWS");
+    }
+
+    #[test]
+    fn general_fields_are_checked() {
+        let mut c = aws_config();
+        c.label = " ".into();
+        c.description = "a\u{0}".into();
+        c.groups_attribute = Some(String::new());
+        c.sp_certificates = vec!["bm90IGEgY2VydA==".into()];
+        let e = errors_of(c, true);
+        assert_eq!(
+            e["label"],
+            "is required: 1-100 characters without control characters"
+        );
+        assert!(e["description"].starts_with("must be at most 1000"));
+        assert!(e["groups_attribute"].starts_with("must be 1-256"));
+        assert!(
+            e["sp_certificates[0]"].starts_with("is not a usable certificate"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn aws_rules_at_save_time_name_the_rule() {
+        let mut c = aws_config();
+        c.sso.sp_entity_id = "https://example.com/sp".into();
+        c.sso.acs_urls[0].url = "https://evil.example.com/saml".into();
+        c.attributes[0].source = AttributeSource::Constant("60".into());
+        c.attributes.push(AttributeRule {
+            name: aws_rules::ROLE.into(),
+            source: AttributeSource::Constant("arn:aws:iam::123:role/X".into()),
+        });
+        let e = errors_of(c, true);
+        assert!(e["sso.sp_entity_id"].starts_with("[aws.audience]"), "{e:?}");
+        assert!(e["sso.acs_urls[0]"].starts_with("[aws.recipient]"));
+        assert!(
+            e["attributes[0]"].starts_with("[aws.session_duration.range]"),
+            "{e:?}"
+        );
+        assert!(e["attributes[2]"].starts_with("[aws.role.syntax]"), "{e:?}");
+    }
+
+    #[test]
+    fn aws_rules_off_for_other_templates() {
+        let mut c = aws_config();
+        c.sso.sp_entity_id = "https://example.com/sp".into();
+        c.sso.acs_urls[0].url = "https://sp.example.com/acs".into();
+        assert!(c.validate(false).is_ok());
+    }
+
+    #[test]
+    fn loopback_acs_allowed_for_local_stand_ins() {
+        let mut c = aws_config();
+        c.sso.acs_urls[0].url = "http://127.0.0.1:9000/aws/saml".into();
+        assert!(c.validate(true).is_ok());
+    }
+
+    #[test]
+    fn signed_requests_need_a_certificate() {
+        let mut c = aws_config();
+        c.sso.require_signed_requests = true;
+        let e = errors_of(c, true);
+        assert!(e["sso.require_signed_requests"].starts_with("needs the SP's signing"));
+    }
+
+    #[test]
+    fn grants_are_checked_and_unique() {
+        let ent = Entitlement {
+            account_id: "123456789012".into(),
+            role_name: "Admin".into(),
+            provider_name: "Lanyard".into(),
+            account_label: None,
+            max_session_duration: None,
+        };
+        let g = Grant {
+            group_id: GroupId(1),
+            entitlement: ent.clone(),
+        };
+        assert!(validate_grants(std::slice::from_ref(&g)).is_ok());
+        let Err(Error::Invalid(e)) = validate_grants(&[g.clone(), g]) else {
+            panic!("duplicate accepted")
+        };
+        assert_eq!(
+            e["entitlements[1]"],
+            "the same role is granted to the same group twice"
+        );
+    }
+
+    #[test]
+    fn private_key_debug_is_redacted() {
+        let k = PrivateKeyPem::new("-----BEGIN PRIVATE KEY-----\nsecret".into());
+        assert_eq!(format!("{k:?}"), "PrivateKeyPem(<redacted>)");
+    }
+}
