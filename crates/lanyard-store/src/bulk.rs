@@ -10,24 +10,12 @@ use lanyard_core::directory::NewUser;
 use lanyard_core::{GroupId, Result, UserId};
 
 use crate::rows::{attributes_to_json, db, to_ms, write_err, Unique};
+use crate::sql::value_rows;
 use crate::SqlStore;
 
 /// Values bound per user row and per membership row.
 const USER_WIDTH: usize = 9;
 const MEMBER_WIDTH: usize = 2;
-
-/// `($b, $b+1, ...)` rows of `width` placeholders, numbered from `first`.
-fn value_rows(rows: usize, width: usize, first: usize, extra: &str) -> String {
-    (0..rows)
-        .map(|r| {
-            let cells: Vec<String> = (0..width)
-                .map(|c| format!("${}", first + r * width + c))
-                .collect();
-            format!("({}{extra})", cells.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 impl SqlStore {
     /// Creates users, already validated, with optional password hashes, all
@@ -108,16 +96,5 @@ impl SqlStore {
             q.execute(&mut *tx).await.map_err(db)?;
         }
         tx.commit().await.map_err(db)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn value_rows_number_placeholders() {
-        assert_eq!(
-            super::value_rows(2, 2, 3, ", 'x'"),
-            "($3, $4, 'x'), ($5, $6, 'x')"
-        );
     }
 }

@@ -4,8 +4,8 @@
 //! unique violation names its column, and how big the database is.
 //!
 //! The store's queries themselves are shared text: `$1`-style placeholders
-//! (SQLite accepts `$NNN`), `RETURNING`, `ON CONFLICT DO NOTHING` and integer
-//! timestamps mean the same on both. Schema differences (identity columns,
+//! (SQLite accepts `$NNN`), `RETURNING`, `ON CONFLICT` (upserts included)
+//! and integer timestamps mean the same on both. Schema differences (identity columns,
 //! `COLLATE "C"`) live in the twin migration files.
 
 use std::time::Duration;

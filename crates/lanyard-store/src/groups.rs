@@ -24,7 +24,7 @@ fn name_unique(value: &str) -> [Unique<'_>; 1] {
 }
 
 impl SqlStore {
-    async fn group_exists(&self, id: GroupId) -> Result<bool> {
+    pub(crate) async fn group_exists(&self, id: GroupId) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM groups WHERE id = $1")
             .bind(id.0)
             .fetch_one(&self.pool)

@@ -5,14 +5,15 @@
 //!
 //! * **One `sqlx::AnyPool`, not a pool per database.** Every query is written
 //!   once, in the portable subset both databases share (`$n` placeholders,
-//!   `RETURNING`, `ON CONFLICT DO NOTHING`, integers and text only), and runs
+//!   `RETURNING`, `ON CONFLICT`, integers, text and bytes only), and runs
 //!   unchanged on either. Two concrete pools would need each query either
 //!   written twice or made generic over `sqlx::Database` with a wall of trait
 //!   bounds. What does differ (URL handling, connection pragmas, migrations,
 //!   how a unique violation names its column, database size) lives in
 //!   `dialect`; nothing else asks which database it is talking to. The
 //!   price is that Any decodes only integers, floats, text, bytes and bools,
-//!   which is all the schema uses.
+//!   and bools only from PostgreSQL: flags are therefore integer 0/1 columns
+//!   on both databases.
 //! * **Timestamps are BIGINT unix milliseconds** on both databases: Any has no
 //!   date types, integers compare and index the same everywhere, and audit
 //!   `since`/`until` filters become integer ranges. Values read back are
@@ -40,12 +41,14 @@
 //! | --- | --- |
 //! | `dialect` | every SQLite/PostgreSQL difference the Rust code knows of |
 //! | `rows` | row structs, timestamp and JSON codecs, sqlx error -> `Error` |
-//! | `sql` | the dynamic WHERE builder, prefix ranges, keyset pages |
+//! | `sql` | the dynamic WHERE builder, prefix ranges, keyset pages, placeholder lists |
 //! | `users`, `groups`, `admins` (admins and API keys), `audit` | one store trait implementation each |
+//! | `apps` | `AppStore`: applications, signing keys, group bindings, entitlements, portal images |
 //! | `bulk` | batch loading for imports and the benchmark |
 //! | `testing` (feature `testing`) | fresh stores on every backend, `store_test!` |
 
 mod admins;
+mod apps;
 mod audit;
 mod bulk;
 mod dialect;

@@ -1,15 +1,18 @@
 //! How domain values are stored and read back: the row structs (`FromRow`),
 //! timestamps as unix milliseconds, attributes as JSON text, and the mapping
 //! of sqlx errors to `lanyard_core::Error` (unique violations become
-//! `Conflict`, everything else an opaque `Store` error for the logs).
+//! `Conflict`, everything else an opaque `Store` error for the logs). Flags
+//! are stored as integers 0/1 ([`flag`]): see the 0002 migration for why.
 
 use sqlx::FromRow;
 use time::OffsetDateTime;
 
 use lanyard_core::admin::{Admin, ApiKey, Role};
+use lanyard_core::application::{AppConfig, AppKey, Application, Grant, ImageInfo, PrivateKeyPem};
+use lanyard_core::apps::Entitlement;
 use lanyard_core::audit::AuditEvent;
 use lanyard_core::directory::{Attributes, Group, User, UserState};
-use lanyard_core::{AdminId, ApiKeyId, Error, GroupId, UserId};
+use lanyard_core::{AdminId, ApiKeyId, AppId, AppKeyId, Error, GroupId, UserId};
 
 use crate::dialect::unique_violation_is_on;
 
@@ -40,7 +43,27 @@ macro_rules! audit_columns {
         "id, at, actor, action, target, source, summary"
     };
 }
-pub(crate) use {admin_columns, api_key_columns, audit_columns, group_columns, user_columns};
+macro_rules! app_columns {
+    () => {
+        "id, slug, template, aws_rules, sso_active, label, description, show_in_portal, sso, \
+         attributes, groups_attribute, sp_certificates, image_content_type, image_sha256, \
+         image_size, created_at, updated_at"
+    };
+}
+macro_rules! app_key_columns {
+    () => {
+        "id, app_id, active, certificate_pem, not_after, created_at"
+    };
+}
+macro_rules! grant_columns {
+    () => {
+        "group_id, account_id, role_name, provider_name, account_label, max_session_duration"
+    };
+}
+pub(crate) use {
+    admin_columns, api_key_columns, app_columns, app_key_columns, audit_columns, grant_columns,
+    group_columns, user_columns,
+};
 
 /// Unix milliseconds: what every timestamp column holds.
 pub(crate) fn to_ms(t: OffsetDateTime) -> i64 {
@@ -60,6 +83,20 @@ pub(crate) fn attributes_to_json(a: &Attributes) -> String {
 
 fn attributes_from_json(s: &str) -> Result<Attributes, Error> {
     serde_json::from_str(s).map_err(|e| Error::Store(format!("bad attributes JSON: {e}")))
+}
+
+/// A flag column's value.
+pub(crate) fn flag(b: bool) -> i16 {
+    i16::from(b)
+}
+
+/// Serialised settings for a JSON text column (`what` names it in the error).
+pub(crate) fn to_json(r: serde_json::Result<String>, what: &str) -> Result<String, Error> {
+    r.map_err(|e| Error::Store(format!("encoding {what} as JSON: {e}")))
+}
+
+fn from_json<T>(r: serde_json::Result<T>, what: &str) -> Result<T, Error> {
+    r.map_err(|e| Error::Store(format!("bad {what} JSON: {e}")))
 }
 
 fn role(s: &str) -> Result<Role, Error> {
@@ -249,6 +286,144 @@ impl TryFrom<AuditRow> for AuditEvent {
             target: r.target,
             source: r.source,
             summary: r.summary,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct AppRow {
+    id: i64,
+    slug: String,
+    template: String,
+    aws_rules: i64,
+    sso_active: i64,
+    label: String,
+    description: String,
+    show_in_portal: i64,
+    sso: String,
+    attributes: String,
+    groups_attribute: Option<String>,
+    sp_certificates: String,
+    image_content_type: Option<String>,
+    image_sha256: Option<String>,
+    image_size: Option<i64>,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// The image columns: all set or all NULL.
+pub(crate) fn image_info(
+    content_type: Option<String>,
+    sha256: Option<String>,
+    size: Option<i64>,
+) -> Result<Option<ImageInfo>, Error> {
+    match (content_type, sha256, size) {
+        (Some(content_type), Some(sha256), Some(size)) => Ok(Some(ImageInfo {
+            content_type,
+            sha256,
+            size,
+        })),
+        (None, None, None) => Ok(None),
+        _ => Err(Error::Store("image columns partly NULL".into())),
+    }
+}
+
+impl TryFrom<AppRow> for Application {
+    type Error = Error;
+    fn try_from(r: AppRow) -> Result<Application, Error> {
+        Ok(Application {
+            id: AppId(r.id),
+            aws_rules: r.aws_rules != 0,
+            sso_active: r.sso_active != 0,
+            config: AppConfig {
+                show_in_portal: r.show_in_portal != 0,
+                sso: from_json(serde_json::from_str(&r.sso), "SSO settings")?,
+                attributes: from_json(serde_json::from_str(&r.attributes), "attribute rules")?,
+                sp_certificates: from_json(
+                    serde_json::from_str(&r.sp_certificates),
+                    "SP certificates",
+                )?,
+                groups_attribute: r.groups_attribute,
+                label: r.label,
+                description: r.description,
+            },
+            image: image_info(r.image_content_type, r.image_sha256, r.image_size)?,
+            created_at: from_ms(r.created_at)?,
+            updated_at: from_ms(r.updated_at)?,
+            slug: r.slug,
+            template: r.template,
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct AppKeyRow {
+    id: i64,
+    app_id: i64,
+    active: i64,
+    certificate_pem: String,
+    not_after: i64,
+    created_at: i64,
+}
+
+impl TryFrom<AppKeyRow> for AppKey {
+    type Error = Error;
+    fn try_from(r: AppKeyRow) -> Result<AppKey, Error> {
+        Ok(AppKey {
+            id: AppKeyId(r.id),
+            app_id: AppId(r.app_id),
+            active: r.active != 0,
+            not_after: from_ms(r.not_after)?,
+            created_at: from_ms(r.created_at)?,
+            certificate_pem: r.certificate_pem,
+        })
+    }
+}
+
+/// A key row with its private key, for signing.
+#[derive(FromRow)]
+pub(crate) struct AppKeySigningRow {
+    #[sqlx(flatten)]
+    key: AppKeyRow,
+    private_key_pem: String,
+}
+
+impl AppKeySigningRow {
+    pub(crate) fn into_parts(self) -> Result<(AppKey, PrivateKeyPem), Error> {
+        Ok((
+            self.key.try_into()?,
+            PrivateKeyPem::new(self.private_key_pem),
+        ))
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct GrantRow {
+    group_id: i64,
+    account_id: String,
+    role_name: String,
+    provider_name: String,
+    account_label: Option<String>,
+    max_session_duration: Option<i64>,
+}
+
+impl TryFrom<GrantRow> for Grant {
+    type Error = Error;
+    fn try_from(r: GrantRow) -> Result<Grant, Error> {
+        let max_session_duration = r
+            .max_session_duration
+            .map(u32::try_from)
+            .transpose()
+            .map_err(|e| Error::Store(format!("bad max_session_duration: {e}")))?;
+        Ok(Grant {
+            group_id: GroupId(r.group_id),
+            entitlement: Entitlement {
+                account_id: r.account_id,
+                role_name: r.role_name,
+                provider_name: r.provider_name,
+                account_label: r.account_label,
+                max_session_duration,
+            },
         })
     }
 }

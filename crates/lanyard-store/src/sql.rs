@@ -1,5 +1,6 @@
 //! Building the queries whose WHERE clause depends on the request (search,
-//! keyset cursor, audit filters), keyset pages, and the prefix-range trick.
+//! keyset cursor, audit filters), keyset pages, the prefix-range trick, and
+//! multi-row VALUES / IN lists.
 //!
 //! Optional filters are added as text only when present, rather than written
 //! as `($1 IS NULL OR col = $1)`: that form hides the column from the planner
@@ -107,6 +108,19 @@ pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
     None
 }
 
+/// `($b, $b+1, ...)` rows of `width` placeholders, numbered from `first`.
+pub(crate) fn value_rows(rows: usize, width: usize, first: usize, extra: &str) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (0..width)
+                .map(|c| format!("${}", first + r * width + c))
+                .collect();
+            format!("({}{extra})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Rows to fetch for a page of `limit`: one more, to learn whether another
 /// page follows without a COUNT.
 pub(crate) fn fetch_limit(limit: u32) -> i64 {
@@ -143,6 +157,12 @@ mod tests {
         for outside in ["an", "ano", "anm\u{10FFFF}", "b"] {
             assert!(!(outside >= "ann" && outside < hi.as_str()), "{outside}");
         }
+    }
+
+    #[test]
+    fn value_rows_number_placeholders() {
+        assert_eq!(value_rows(2, 2, 3, ", 'x'"), "($3, $4, 'x'), ($5, $6, 'x')");
+        assert_eq!(value_rows(1, 3, 1, ""), "($1, $2, $3)");
     }
 
     #[test]

@@ -124,6 +124,15 @@ pub async fn drop_database(name: &str) {
     }
 }
 
+/// How many rows `table` (as named in the migrations) holds: lets a test
+/// check that a cascade left nothing behind, which no store method shows.
+pub async fn count_rows(store: &SqlStore, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
+        .fetch_one(&store.pool)
+        .await
+        .unwrap_or_else(|e| panic!("counting {table}: {e}"))
+}
+
 /// Runs one store test on one backend, on its own runtime, with a fresh
 /// store; returns quietly when the backend is not available. A failure says
 /// which backend it happened on.

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod apps;
+
 use std::collections::BTreeMap;
 
 use lanyard_core::directory::{Attributes, ListQuery, NewGroup, NewUser};
