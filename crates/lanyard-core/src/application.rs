@@ -20,8 +20,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::apps::{
-    check_service_url, has_placeholder, validate_attribute_rules, AttributeRule, AttributeSource,
-    Entitlement, SsoSettings,
+    has_placeholder, validate_attribute_rules, AttributeRule, AttributeSource, Entitlement,
+    SsoSettings,
 };
 use crate::aws_rules::{self, AssertionFacts};
 use crate::directory::finish;
@@ -75,6 +75,10 @@ pub struct NewApplication {
     pub slug: String,
     pub template: String,
     pub aws_rules: bool,
+    /// SSO state at creation: apps start active unless a placeholder remains
+    /// (like JumpCloud, where saving a new app activates it; nobody can use it
+    /// before a group is bound anyway).
+    pub sso_active: bool,
     pub config: AppConfig,
 }
 
@@ -218,8 +222,7 @@ impl AppConfig {
 /// The AWS rules a configuration breaks by itself, keyed by the field.
 fn aws_config_errors(config: &AppConfig, errors: &mut FieldErrors) {
     let sso = &config.sso;
-    if !has_placeholder(&sso.sp_entity_id) && !aws_rules::AUDIENCES.contains(&&*sso.sp_entity_id)
-    {
+    if !has_placeholder(&sso.sp_entity_id) && !aws_rules::AUDIENCES.contains(&&*sso.sp_entity_id) {
         errors.insert(
             "sso.sp_entity_id".into(),
             format!(
@@ -231,7 +234,7 @@ fn aws_config_errors(config: &AppConfig, errors: &mut FieldErrors) {
     for (i, acs) in sso.acs_urls.iter().enumerate() {
         if !has_placeholder(&acs.url)
             && !aws_rules::is_aws_acs(&acs.url)
-            && !is_loopback_url(&acs.url)
+            && !aws_rules::is_local_stand_in(&acs.url)
         {
             errors.insert(
                 format!("sso.acs_urls[{i}]"),
@@ -275,12 +278,6 @@ fn aws_config_errors(config: &AppConfig, errors: &mut FieldErrors) {
             .entry(field)
             .or_insert_with(|| format!("[{}] {}", v.rule, v.message));
     }
-}
-
-/// `http://localhost...` / `http://127.0.0.1...`: local stand-ins (the demo's
-/// AWS sign-in page, tests). `check_service_url` allows http only for these.
-fn is_loopback_url(url: &str) -> bool {
-    check_service_url(url).is_ok() && url.starts_with("http://")
 }
 
 /// Checks a whole entitlement table: every row's fields, and no row twice.

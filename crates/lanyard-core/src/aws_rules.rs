@@ -77,7 +77,7 @@ pub fn check(f: &AssertionFacts<'_>) -> Vec<Violation> {
             "Response does not contain the required audience.",
         );
     }
-    if !is_aws_acs(f.recipient) {
+    if !is_aws_acs(f.recipient) && !is_local_stand_in(f.recipient) {
         add(
             "aws.recipient",
             "Recipient",
@@ -278,6 +278,25 @@ fn is_session_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
 }
 
+/// `http://127.0.0.1…`, `http://localhost…`, `http://[::1]…`: a stand-in
+/// for AWS's sign-in page on this machine (the demo's, the tests'). Decision:
+/// the recipient rule lets these through, because a loopback address can only
+/// ever reach a local stand-in, never AWS; every other rule still applies.
+pub fn is_local_stand_in(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host_end = if rest.starts_with('[') {
+        rest.find(']').map(|i| i + 1)
+    } else {
+        rest.find([':', '/', '?'])
+    }
+    .unwrap_or(rest.len());
+    let (host, after) = rest.split_at(host_end);
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+        && (after.is_empty() || after.starts_with([':', '/', '?']))
+}
+
 /// AWS sign-in endpoints that accept SAML responses.
 pub fn is_aws_acs(url: &str) -> bool {
     if matches!(
@@ -390,6 +409,8 @@ mod tests {
             (base(&[]), "https://example.com/sp", ACS, "aws.audience"),
             (base(&[]), AUD, "https://evil.example.com/saml", "aws.recipient"),
             (base(&[]), AUD, "https://signin.aws.amazon.com.evil.com/saml", "aws.recipient"),
+            (base(&[]), AUD, "http://127.0.0.1.evil.com/saml", "aws.recipient"),
+            (base(&[]), AUD, "http://localhost@evil.com/saml", "aws.recipient"),
         ];
         for (a, aud, acs, expected) in table {
             assert_eq!(rules(&a, aud, acs), vec![expected], "{a:?} {aud} {acs}");
@@ -425,5 +446,24 @@ mod tests {
             .unwrap_err(),
             "lists the SAML provider first; put the role ARN first"
         );
+    }
+
+    #[test]
+    fn local_stand_ins_are_loopback_http_only() {
+        for ok in [
+            "http://127.0.0.1:9000/aws/saml",
+            "http://localhost/saml",
+            "http://[::1]:80/x",
+        ] {
+            assert!(is_local_stand_in(ok), "{ok}");
+        }
+        for bad in [
+            "https://127.0.0.1/saml",
+            "http://127.0.0.1.evil.com/saml",
+            "http://localhost@evil.com/",
+            "http://10.0.0.1/saml",
+        ] {
+            assert!(!is_local_stand_in(bad), "{bad}");
+        }
     }
 }

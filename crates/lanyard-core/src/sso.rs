@@ -385,4 +385,53 @@ mod tests {
             Err(Denial::NoNameId { .. })
         ));
     }
+
+    #[test]
+    fn rows_with_one_name_make_a_multi_valued_attribute_and_groups_inherit() {
+        let t = Catalog::embedded().unwrap();
+        let t = t.get("custom-saml").unwrap();
+        let mut sso = t.sso_settings("https://idp.example.com", "wiki");
+        sso.sp_entity_id = "https://wiki.example.com".into();
+        let constant = |n: &str, v: &str| AttributeRule {
+            name: n.into(),
+            source: AttributeSource::Constant(v.into()),
+        };
+        let rules = vec![
+            constant("tier", "gold"),
+            constant("tier", "silver"),
+            AttributeRule {
+                name: "dept".into(),
+                source: AttributeSource::UserAttribute("department".into()),
+            },
+        ];
+        let app = AppFacts {
+            sso_active: true,
+            sso: &sso,
+            attributes: &rules,
+            groups_attribute: Some("memberOf"),
+            bound_groups: &[GroupId(1)],
+            entitlements: &[],
+            aws_rules: false,
+        };
+        let mut g = group(1, "engineering");
+        g.attributes.insert("department".into(), vec!["R&D".into()]);
+        let c = decide(
+            &app,
+            &user(UserState::Active, &[]),
+            &[g, group(2, "unbound")],
+            "https://wiki.example.com/acs",
+        )
+        .unwrap();
+        assert_eq!(c.attributes["tier"], vec!["gold", "silver"]);
+        assert_eq!(
+            c.attributes["dept"],
+            vec!["R&D"],
+            "inherited from the group"
+        );
+        assert_eq!(
+            c.attributes["memberOf"],
+            vec!["engineering"],
+            "bound groups only"
+        );
+    }
 }

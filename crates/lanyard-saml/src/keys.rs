@@ -294,13 +294,24 @@ impl SigningKey {
     pub fn from_pem(key_pem: &str, cert_pem: &str) -> Result<Self> {
         let (label, der) = pem_block(key_pem, &["PRIVATE KEY", "RSA PRIVATE KEY"])
             .map_err(|e| Error::InvalidKey(e.to_string()))?;
+        let certificate = Certificate::from_pem(cert_pem)?;
         let key = if label == "PRIVATE KEY" {
             KeyPair::from_pkcs8(&der)
         } else {
             KeyPair::from_der(&der)
         }
-        .map_err(|e| Error::InvalidKey(e.to_string()))?;
-        let certificate = Certificate::from_pem(cert_pem)?;
+        .map_err(|e| {
+            // aws-lc refuses small RSA keys while parsing; say so by the rule
+            // (the certificate's size stands in for the unreadable key's).
+            if e.to_string() == "TooSmall" {
+                Error::KeyTooSmall {
+                    bits: certificate.bits().min(MIN_RSA_BITS - 1),
+                    min: MIN_RSA_BITS,
+                }
+            } else {
+                Error::InvalidKey(e.to_string())
+            }
+        })?;
         Self::pair(key, certificate)
     }
 
