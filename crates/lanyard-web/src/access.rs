@@ -16,10 +16,11 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use lanyard_core::admin::{hash_api_key, Actor, Admin, ApiKey};
+use lanyard_core::application::{AppImage, AppKey, Application, Grant};
 use lanyard_core::audit::{AuditEvent, AuditFilter};
 use lanyard_core::directory::{Group, ListQuery, Page, User};
 use lanyard_core::store::Store;
-use lanyard_core::{ApiKeyId, GroupId, Result, UserId};
+use lanyard_core::{ApiKeyId, AppId, GroupId, Result, UserId};
 use time::{Duration, OffsetDateTime};
 
 /// How stale `last_used_at` may get before a request refreshes it. Without
@@ -91,6 +92,14 @@ impl StoreAccess {
         }
     }
 
+    /// What anyone may read without credentials: published metadata and
+    /// portal images (neither is secret; SPs and browsers fetch them).
+    pub fn public(&self) -> PublicAccess {
+        PublicAccess {
+            store: self.store.clone(),
+        }
+    }
+
     /// A write handle, only for roles that may write.
     pub fn writer(&self, who: &Authenticated) -> Option<WriteAccess> {
         who.actor.role.can_write().then(|| WriteAccess {
@@ -132,6 +141,45 @@ impl ReadAccess {
     }
     pub async fn list_audit_events(&self, filter: &AuditFilter) -> Result<Page<AuditEvent>> {
         self.store.list_audit_events(filter).await
+    }
+    pub async fn get_app(&self, id: AppId) -> Result<Application> {
+        self.store.get_app(id).await
+    }
+    pub async fn list_apps(&self, q: &ListQuery) -> Result<Page<Application>> {
+        self.store.list_apps(q).await
+    }
+    pub async fn list_app_keys(&self, app: AppId) -> Result<Vec<AppKey>> {
+        self.store.list_app_keys(app).await
+    }
+    pub async fn list_app_groups(&self, app: AppId) -> Result<Vec<Group>> {
+        self.store.list_app_groups(app).await
+    }
+    pub async fn list_group_apps(&self, group: GroupId) -> Result<Vec<Application>> {
+        self.store.list_group_apps(group).await
+    }
+    pub async fn list_entitlements(&self, app: AppId) -> Result<Vec<Grant>> {
+        self.store.list_entitlements(app).await
+    }
+    pub async fn find_user_by_login(&self, login: &str) -> Result<Option<User>> {
+        Ok(self.store.find_user_by_login(login).await?.map(|(u, _)| u))
+    }
+}
+
+/// Unauthenticated reads of what the IdP publishes.
+#[derive(Clone)]
+pub struct PublicAccess {
+    store: Arc<dyn Store>,
+}
+
+impl PublicAccess {
+    pub async fn get_app_by_slug(&self, slug: &str) -> Result<Application> {
+        self.store.get_app_by_slug(slug).await
+    }
+    pub async fn list_app_keys(&self, app: AppId) -> Result<Vec<AppKey>> {
+        self.store.list_app_keys(app).await
+    }
+    pub async fn get_app_image(&self, app: AppId) -> Result<Option<AppImage>> {
+        self.store.get_app_image(app).await
     }
 }
 

@@ -14,7 +14,10 @@
 //! - `secrets`: randomness, API key minting and password hashing off the
 //!   async runtime;
 //! - `api`: the REST API, one file per area, its error type and extractors,
-//!   and the OpenAPI document generated from the handlers.
+//!   and the OpenAPI document generated from the handlers;
+//! - `idp`: per-application IdP URL, signing keys and metadata (and zips);
+//! - `images`: portal image checks (decoded, size-limited);
+//! - `public`: unauthenticated metadata and portal images.
 
 use std::sync::Arc;
 
@@ -28,6 +31,9 @@ mod api;
 pub mod audit;
 mod error;
 mod health;
+mod idp;
+mod images;
+mod public;
 mod secrets;
 
 pub use crate::access::StoreAccess;
@@ -78,6 +84,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(api::router())
+        .merge(public::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use lanyard_core::admin::Role;
 use lanyard_core::directory::{NewGroup, NewUser};
-use lanyard_core::store::{AdminStore, ApiKeyStore, GroupStore, UserStore};
+use lanyard_core::store::{AdminStore, ApiKeyStore, AppStore, GroupStore, UserStore};
 use serde_json::{json, Value};
 use time::Duration;
 
@@ -29,9 +29,28 @@ fn routes() -> Vec<(String, String)> {
     out
 }
 
+/// Routes whose body is not JSON: (content type, body).
+fn raw_body_for(method: &str, path: &str) -> Option<(&'static str, Vec<u8>)> {
+    match (method, path) {
+        ("PUT", "/api/v1/applications/{id}/image") => {
+            let mut out = std::io::Cursor::new(Vec::new());
+            image::RgbImage::new(4, 4)
+                .write_to(&mut out, image::ImageFormat::Png)
+                .unwrap();
+            Some(("image/png", out.into_inner()))
+        }
+        ("POST", "/api/v1/applications/{id}/sp-metadata") => Some((
+            "application/samlmetadata+xml",
+            include_bytes!("fixtures/aws-sp-metadata.xml").to_vec(),
+        )),
+        _ => None,
+    }
+}
+
 /// A valid body for each write route. The test fails if a write route has
-/// no entry, so new routes get a row here.
-fn body_for(method: &str, path: &str, n: usize) -> Option<Value> {
+/// no entry, so new routes get a row here. `app` is the application the
+/// path was made for.
+fn body_for(method: &str, path: &str, n: usize, app: i64) -> Option<Value> {
     let bodies: BTreeMap<(&str, &str), Option<Value>> = BTreeMap::from([
         (
             ("POST", "/api/v1/users"),
@@ -79,6 +98,44 @@ fn body_for(method: &str, path: &str, n: usize) -> Option<Value> {
             ),
         ),
         (("DELETE", "/api/v1/admins/{id}"), None),
+        (
+            ("POST", "/api/v1/applications"),
+            Some(json!({"template": "aws-iam", "label": format!("New App {n}")})),
+        ),
+        (
+            ("DELETE", "/api/v1/applications"),
+            Some(json!({"ids": [app], "confirm_count": 1})),
+        ),
+        (
+            ("PATCH", "/api/v1/applications/{id}"),
+            Some(json!({"description": "changed"})),
+        ),
+        (("POST", "/api/v1/applications/{id}/activate"), None),
+        (("POST", "/api/v1/applications/{id}/deactivate"), None),
+        (("POST", "/api/v1/applications/{id}/keys"), Some(json!({}))),
+        (
+            ("POST", "/api/v1/applications/{id}/keys/{key_id}/activate"),
+            None,
+        ),
+        (("DELETE", "/api/v1/applications/{id}/keys/{key_id}"), None),
+        (("PUT", "/api/v1/applications/{id}/groups/{group_id}"), None),
+        (
+            ("DELETE", "/api/v1/applications/{id}/groups/{group_id}"),
+            None,
+        ),
+        (("PUT", "/api/v1/groups/{id}/applications/{app_id}"), None),
+        (
+            ("DELETE", "/api/v1/groups/{id}/applications/{app_id}"),
+            None,
+        ),
+        (
+            ("PUT", "/api/v1/applications/{id}/entitlements"),
+            Some(json!([])),
+        ),
+        (("DELETE", "/api/v1/applications/{id}/image"), None),
+        // Raw (non-JSON) bodies: see raw_body_for.
+        (("PUT", "/api/v1/applications/{id}/image"), None),
+        (("POST", "/api/v1/applications/{id}/sp-metadata"), None),
     ]);
     bodies
         .get(&(method, path))
@@ -87,8 +144,8 @@ fn body_for(method: &str, path: &str, n: usize) -> Option<Value> {
 }
 
 /// Fresh objects for the path's parameters, so destructive routes have
-/// something of their own to destroy.
-async fn concrete_path(app: &mut TestApp, template: &str, n: usize) -> String {
+/// something of their own to destroy: (path, the application made for it).
+async fn concrete_path(app: &mut TestApp, template: &str, n: usize) -> (String, i64) {
     let now = app.clock_now();
     let user = app
         .store
@@ -105,14 +162,26 @@ async fn concrete_path(app: &mut TestApp, template: &str, n: usize) -> String {
         .unwrap()
         .id
         .0;
+    let group = app
+        .store
+        .create_group(
+            &NewGroup {
+                name: format!("pg{n}"),
+                ..Default::default()
+            },
+            now,
+        )
+        .await
+        .unwrap()
+        .id
+        .0;
+    let (application, key) = app.store_app(&format!("app-{n}")).await;
     let id = if template.starts_with("/api/v1/users/") {
         user
     } else if template.starts_with("/api/v1/groups/") {
-        let g = NewGroup {
-            name: format!("pg{n}"),
-            ..Default::default()
-        };
-        app.store.create_group(&g, now).await.unwrap().id.0
+        group
+    } else if template.starts_with("/api/v1/applications/") {
+        application
     } else if template.starts_with("/api/v1/api-keys/") {
         app.make_key(&format!("pk{n}"), Role::ReadOnly).await.1
     } else if template.starts_with("/api/v1/admins/") {
@@ -126,9 +195,19 @@ async fn concrete_path(app: &mut TestApp, template: &str, n: usize) -> String {
     } else {
         0
     };
-    template
+    let mut path = template
         .replace("{id}", &id.to_string())
         .replace("{user_id}", &user.to_string())
+        .replace("{group_id}", &group.to_string())
+        .replace("{app_id}", &application.to_string())
+        .replace("{key_id}", &key.to_string());
+    // GET routes with a required query parameter.
+    if template.ends_with("/preview") {
+        path.push_str(&format!("?user={user}"));
+    } else if template == "/api/v1/applications/metadata" {
+        path.push_str(&format!("?ids={application}"));
+    }
+    (path, application)
 }
 
 #[tokio::test]
@@ -141,9 +220,9 @@ async fn every_route_needs_a_key() {
         let mut n = 0;
         for (method, template) in routes() {
             n += 1;
-            let path = concrete_path(&mut app, &template, n).await;
+            let (path, made) = concrete_path(&mut app, &template, n).await;
             let body = (method != "GET")
-                .then(|| body_for(&method, &template, n))
+                .then(|| body_for(&method, &template, n, made))
                 .flatten();
             let bytes = body.map(|b| serde_json::to_vec(&b).unwrap());
 
@@ -187,19 +266,20 @@ async fn read_only_keys_read_everything_and_write_nothing() {
         let events_before = app.audit_events().await.len();
         let (mut reads, mut writes) = (0, 0);
         for (n, (method, template)) in routes().into_iter().enumerate() {
-            let path = concrete_path(&mut app, &template, n).await;
+            let (path, made) = concrete_path(&mut app, &template, n).await;
             if method == "GET" {
-                app.call("GET", &path, &reader, None)
-                    .await
-                    .expect(StatusCode::OK);
+                // Not always JSON (metadata, zips): the status says it all.
+                let r = app.call("GET", &path, &reader, None).await;
+                assert_eq!(r.status, StatusCode::OK, "GET {path}: {}", r.text());
                 reads += 1;
                 continue;
             }
-            let body = body_for(&method, &template, n);
-            let v = app
-                .call(&method, &path, &reader, body)
-                .await
-                .expect_error(StatusCode::FORBIDDEN, "forbidden");
+            let body = body_for(&method, &template, n, made);
+            let r = match raw_body_for(&method, &template) {
+                Some((ct, bytes)) => app.upload(&method, &path, &reader, ct, bytes).await,
+                None => app.call(&method, &path, &reader, body).await,
+            };
+            let v = r.expect_error(StatusCode::FORBIDDEN, "forbidden");
             assert!(v["message"].as_str().unwrap().contains("read_only"), "{v}");
             writes += 1;
         }
@@ -228,11 +308,17 @@ async fn administrator_keys_may_do_everything() {
     for mut app in common::apps().await {
         let mut writes = 0;
         for (n, (method, template)) in routes().into_iter().enumerate() {
-            let path = concrete_path(&mut app, &template, n).await;
+            let (path, made) = concrete_path(&mut app, &template, n).await;
             let body = (method != "GET")
-                .then(|| body_for(&method, &template, n))
+                .then(|| body_for(&method, &template, n, made))
                 .flatten();
-            let r = app.admin(&method, &path, body).await;
+            let r = match raw_body_for(&method, &template) {
+                Some((ct, bytes)) => {
+                    let key = app.admin_key.clone();
+                    app.upload(&method, &path, &key, ct, bytes).await
+                }
+                None => app.admin(&method, &path, body).await,
+            };
             assert!(
                 r.status.is_success(),
                 "{method} {path}: {} {}",
@@ -458,6 +544,29 @@ async fn private_data_never_leaves() {
         .await
         .expect(StatusCode::NO_CONTENT);
 
+        let a = app
+            .admin(
+                "POST",
+                "/api/v1/applications",
+                Some(json!({"template": "aws-iam", "label": "AWS"})),
+            )
+            .await
+            .expect(StatusCode::CREATED);
+        let (_, private_key) = app
+            .store
+            .active_signing_key(lanyard_core::AppId(a["id"].as_i64().unwrap()))
+            .await
+            .unwrap();
+        // A full line from the end of the PEM: private material (the first
+        // lines encode the public modulus, which certificates carry).
+        let key_line = private_key
+            .expose()
+            .lines()
+            .rev()
+            .nth(2)
+            .unwrap()
+            .to_owned();
+
         // Audit events are part of what is read back.
         app.audit.flush().await;
         for (method, template) in routes() {
@@ -467,10 +576,17 @@ async fn private_data_never_leaves() {
             // The objects made above, which hold the secrets.
             let id = if template.starts_with("/api/v1/groups/") {
                 &g["id"]
+            } else if template.starts_with("/api/v1/applications") {
+                &a["id"]
             } else {
                 &user["id"]
             };
-            let path = template.replace("{id}", &id.to_string());
+            let mut path = template.replace("{id}", &id.to_string());
+            if template.ends_with("/preview") {
+                path.push_str(&format!("?user={}", user["id"]));
+            } else if template == "/api/v1/applications/metadata" {
+                path.push_str(&format!("?ids={}", a["id"]));
+            }
             let r = app.get(&path).await;
             assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
             let text = r.text();
@@ -484,6 +600,8 @@ async fn private_data_never_leaves() {
                 "argon2",
                 "\"password\"",
                 "password_hash",
+                "PRIVATE KEY",
+                key_line.as_str(),
             ] {
                 assert!(
                     !text.contains(needle),

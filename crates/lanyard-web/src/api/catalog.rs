@@ -25,6 +25,11 @@ use crate::AppState;
 
 static CATALOG: LazyLock<Result<Catalog, String>> = LazyLock::new(Catalog::embedded);
 
+/// The embedded catalog (a parse failure answers 500).
+pub fn catalog() -> Result<&'static Catalog, Error> {
+    CATALOG.as_ref().map_err(|e| Error::Store(e.clone()))
+}
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(search_catalog))
 }
@@ -117,7 +122,7 @@ async fn search_catalog(
     _caller: Caller,
     ApiQuery(params): ApiQuery<CatalogParams>,
 ) -> ApiResult<Json<Vec<TemplateView>>> {
-    let catalog = CATALOG.as_ref().map_err(|e| Error::Store(e.clone()))?;
+    let catalog = catalog()?;
     let query = params.search.unwrap_or_default();
     if query.chars().count() > 200 {
         return Err(Error::invalid("search", "must be at most 200 characters").into());

@@ -2,7 +2,7 @@
 //! <api key>` on every route except the OpenAPI document.
 //!
 //! Each area owns its `router()` ([`users`], [`groups`], [`keys`],
-//! [`admins`], [`audit`], [`catalog`]); handlers are registered through utoipa-axum's
+//! [`admins`], [`audit`], [`catalog`], [`applications`], [`app_access`]); handlers are registered through utoipa-axum's
 //! `routes!`, so the axum router and the OpenAPI document are built from the
 //! same list and cannot drift apart. [`openapi`] adds what every operation
 //! shares (bearer security, 401/403/500 responses) and `GET
@@ -30,7 +30,12 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 
+pub(crate) use error::ApiError;
+
 mod admins;
+mod app_access;
+mod app_schema;
+mod applications;
 mod audit;
 mod auth;
 mod catalog;
@@ -46,6 +51,7 @@ const TAG_KEYS: &str = "api-keys";
 const TAG_ADMINS: &str = "admins";
 const TAG_AUDIT: &str = "audit";
 const TAG_CATALOG: &str = "catalog";
+const TAG_APPS: &str = "applications";
 
 /// Where the API lives.
 pub const PREFIX: &str = "/api/v1";
@@ -54,7 +60,7 @@ pub const PREFIX: &str = "/api/v1";
 #[openapi(
     info(
         title = "Lanyard REST API",
-        description = "Manage Lanyard's directory (users, groups, attributes), admins, API keys, \
+        description = "Manage Lanyard's directory (users, groups, attributes), applications (SAML service providers such as AWS), admins, API keys, \
             and read the audit log. Authenticate with `Authorization: Bearer <api key>`; \
             read-only keys may call every GET, administrator keys everything. \
             Errors are `{\"error\": code, \"message\": text, \"fields\": {field: message}}`."
@@ -66,6 +72,7 @@ pub const PREFIX: &str = "/api/v1";
         (name = "admins", description = "Admin accounts"),
         (name = "audit", description = "The audit log"),
         (name = "catalog", description = "Connector templates applications are created from"),
+        (name = "applications", description = "Configured applications: SSO settings, keys, metadata, group bindings, AWS entitlements"),
     )
 )]
 struct ApiDoc;
@@ -90,7 +97,9 @@ fn documented_router() -> OpenApiRouter<AppState> {
         .merge(keys::router())
         .merge(admins::router())
         .merge(audit::router())
-        .merge(catalog::router());
+        .merge(catalog::router())
+        .merge(applications::router())
+        .merge(app_access::router());
     OpenApiRouter::with_openapi(ApiDoc::openapi()).nest(PREFIX, areas)
 }
 

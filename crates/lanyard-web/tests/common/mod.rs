@@ -36,6 +36,8 @@ pub struct TestApp {
     pub reader_key: String,
     /// Hashes of every key made here: no response may contain them.
     pub key_hashes: Vec<String>,
+    /// Every response body so far, for checks that search them all.
+    pub bodies: std::sync::Mutex<Vec<Vec<u8>>>,
 }
 
 pub fn settings() -> Settings {
@@ -82,6 +84,7 @@ impl TestApp {
             admin_key: String::new(),
             reader_key: String::new(),
             key_hashes: Vec::new(),
+            bodies: Default::default(),
         };
         this.admin_key = this.make_key("admin", Role::Administrator).await.0;
         this.reader_key = this.make_key("reader", Role::ReadOnly).await.0;
@@ -122,7 +125,29 @@ impl TestApp {
             bytes,
         };
         resp.assert_no_secrets(&self.key_hashes);
+        self.bodies.lock().unwrap().push(resp.bytes.clone());
         resp
+    }
+
+    /// A request with a raw body of the given content type.
+    pub async fn upload(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Resp {
+        let mut req = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path)
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40000))));
+        self.send(req).await
     }
 
     /// A request with an optional key and raw body; JSON content type when
@@ -184,6 +209,60 @@ impl TestApp {
         r.expect(StatusCode::CREATED)
     }
 
+    /// An AWS IAM app made straight in the store (no audit event), with an
+    /// active key and a second, inactive one: (app id, inactive key id).
+    pub async fn store_app(&self, slug: &str) -> (i64, i64) {
+        use lanyard_core::application::{AppConfig, NewAppKey, NewApplication, PrivateKeyPem};
+        use lanyard_core::store::AppStore;
+        use lanyard_saml::keys::{CertificateRequest, RsaBits, SigningKey};
+        static KEYS: std::sync::OnceLock<Vec<(String, String)>> = std::sync::OnceLock::new();
+        let keys = KEYS.get_or_init(|| {
+            (0..2u8)
+                .map(|i| {
+                    let k = SigningKey::generate(&CertificateRequest {
+                        common_name: format!("test {i}"),
+                        bits: RsaBits::B2048,
+                        not_before: datetime!(2025-01-01 00:00:00 UTC),
+                        not_after: datetime!(2030-01-01 00:00:00 UTC),
+                        serial: [i + 1; 16],
+                    })
+                    .unwrap();
+                    (k.certificate().to_pem(), k.private_key_pem().unwrap())
+                })
+                .collect()
+        });
+        let key = |i: usize| NewAppKey {
+            certificate_pem: keys[i].0.clone(),
+            private_key: PrivateKeyPem::new(keys[i].1.clone()),
+            not_after: datetime!(2030-01-01 00:00:00 UTC),
+        };
+        let catalog = lanyard_core::catalog::Catalog::embedded().unwrap();
+        let t = catalog.get("aws-iam").unwrap();
+        let new = NewApplication {
+            slug: slug.to_owned(),
+            template: t.key.clone(),
+            aws_rules: true,
+            sso_active: true,
+            config: AppConfig {
+                label: slug.to_owned(),
+                description: String::new(),
+                show_in_portal: true,
+                sso: t.sso_settings("http://127.0.0.1:8080", slug),
+                attributes: t.attribute_rules(),
+                groups_attribute: None,
+                sp_certificates: Vec::new(),
+            },
+        };
+        let now = self.clock_now();
+        let app = self.store.create_app(&new, &key(0), now).await.unwrap();
+        let extra = self
+            .store
+            .add_app_key(app.id, &key(1), false, now)
+            .await
+            .unwrap();
+        (app.id.0, extra.id.0)
+    }
+
     pub async fn create_group(&self, name: &str) -> Value {
         let r = self
             .admin(
@@ -243,6 +322,13 @@ impl Resp {
         }
     }
 
+    /// Asserts the status of a response that need not be JSON; returns the
+    /// body's bytes.
+    pub fn expect_bytes(&self, status: StatusCode) -> Vec<u8> {
+        assert_eq!(self.status, status, "body: {}", self.text());
+        self.bytes.clone()
+    }
+
     /// Asserts an error response in our shape; returns it.
     pub fn expect_error(&self, status: StatusCode, code: &str) -> Value {
         let v = self.expect(status);
@@ -269,10 +355,11 @@ impl Resp {
         msg.to_owned()
     }
 
-    /// No password hash, argon2 string or key hash in any response.
+    /// No password hash, argon2 string, key hash or PEM private key in any
+    /// response.
     fn assert_no_secrets(&self, key_hashes: &[String]) {
         let text = self.text();
-        for needle in ["password_hash", "$argon2", "\"hash\""] {
+        for needle in ["password_hash", "$argon2", "\"hash\"", "PRIVATE KEY"] {
             assert!(!text.contains(needle), "response leaks {needle:?}: {text}");
         }
         for h in key_hashes {
