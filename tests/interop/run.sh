@@ -7,8 +7,13 @@
 #                                      + IdP metadata (cargo example)
 #   3. check_responses.py CASES/       every case x every peer
 #   4. check_metadata.py  CASES/<idp_metadata_file>
-#   5. make_requests.py   REQS/        AuthnRequests from python3-saml/pysaml2
-#   6. interop_intake     REQS/        our crate's intake checks them (cargo example)
+#   5. check_server_metadata.py SRVMD/ the real `lanyard serve` (built with cargo,
+#                                      or $LANYARD_BIN): metadata exported for
+#                                      configured apps via the API, the public
+#                                      URL and the zip, before and after a key
+#                                      rotation, through check_metadata.py's checks
+#   6. make_requests.py   REQS/        AuthnRequests from python3-saml/pysaml2
+#   7. interop_intake     REQS/        our crate's intake checks them (cargo example)
 # Every step ends with its own "label: N passed, M failed" line; run.sh adds
 # them up and ends with exactly one line "interop-total: N passed, M failed".
 # A step that crashes, times out or prints no summary counts as 1 failure;
@@ -20,6 +25,7 @@
 #                       default: cargo run -q -p lanyard-saml --example interop_cases --
 #   INTEROP_INTAKE_CMD  command that checks requests.json (REQDIR appended);
 #                       default: cargo run -q -p lanyard-saml --example interop_intake --
+#   LANYARD_BIN         lanyard binary for step 5 (default: cargo build -q -p lanyard)
 #   INTEROP_KEEP=1      keep the temp dirs (always kept and printed on failure)
 #   INTEROP_STEP_TIMEOUT / INTEROP_CARGO_TIMEOUT  seconds (default 600 / 3600)
 set -uo pipefail
@@ -37,7 +43,8 @@ TOTAL_FAIL=0
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/lanyard-interop.XXXXXX")"
 CASES="$WORK/cases"
 REQS="$WORK/requests"
-mkdir -p "$CASES" "$REQS"
+SRVMD="$WORK/server-metadata"
+mkdir -p "$CASES" "$REQS" "$SRVMD"
 
 finish() {
     if [ "$TOTAL_FAIL" -eq 0 ] && [ "${INTEROP_KEEP:-0}" != 1 ]; then
@@ -133,7 +140,10 @@ else
     skip check_metadata "no case dir"
 fi
 
-# 5. + 6. SP libraries make AuthnRequests, our intake checks them
+# 5. metadata exported by the running server (needs no case dir; may build the binary)
+step check_server_metadata "$CARGO_TIMEOUT" "$PY" "$HERE/check_server_metadata.py" "$SRVMD"
+
+# 6. + 7. SP libraries make AuthnRequests, our intake checks them
 if [ "$cases_ok" = 1 ]; then
     step make_requests "$STEP_TIMEOUT" "$PY" "$HERE/make_requests.py" "$REQS" \
         --idp-entity-id "$IDP_ENTITY_ID" --idp-sso-url "$IDP_SSO_URL" --idp-metadata "$CASES/$IDP_MD"
