@@ -18,6 +18,7 @@ pub mod directory;
 pub mod error;
 pub mod ids;
 pub mod password;
+pub mod session;
 pub mod settings;
 pub mod sso;
 pub mod store;

@@ -22,6 +22,8 @@ pub struct Settings {
     /// A `tracing` filter (`EnvFilter` syntax), e.g. `info` or `lanyard=debug,warn`.
     /// The binary checks the syntax when it loads the settings.
     pub log: String,
+    /// Sessions, lockout and sign-in rate limits.
+    pub auth: crate::session::AuthSettings,
 }
 
 /// The public base URL of the IdP: absolute `http` or `https`, no user info,

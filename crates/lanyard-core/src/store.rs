@@ -14,6 +14,7 @@ use crate::directory::{
     Group, GroupPatch, ListQuery, NewGroup, NewUser, Page, User, UserPatch, UserState,
 };
 use crate::error::Result;
+use crate::session::{NewSession, Session, SignInState};
 use crate::ids::{AdminId, ApiKeyId, AppId, AppKeyId, GroupId, UserId};
 
 #[async_trait]
@@ -183,6 +184,67 @@ pub trait AppStore: Send + Sync {
     async fn get_app_image(&self, app: AppId) -> Result<Option<AppImage>>;
 }
 
+/// Sessions, the lockout counter, TOTP, and AuthnRequest replay memory (see
+/// [`crate::session`] for the rules).
+#[async_trait]
+pub trait SignInStore: Send + Sync {
+    async fn create_session(&self, new: &NewSession) -> Result<Session>;
+    /// The session with this token hash, live or not (the caller checks
+    /// [`Session::is_live`]); `None` when there is none.
+    async fn find_session(&self, token_hash: &str) -> Result<Option<Session>>;
+    /// Records use at `now` (callers throttle this).
+    async fn touch_session(&self, id: i64, now: OffsetDateTime) -> Result<()>;
+    /// `AwaitingTotp` -> `Complete`.
+    async fn complete_session(&self, id: i64, now: OffsetDateTime) -> Result<Session>;
+    /// Idempotent.
+    async fn delete_session(&self, id: i64) -> Result<()>;
+    /// A user's sessions, newest first; `NotFound` when the user is missing.
+    async fn list_user_sessions(&self, user: UserId) -> Result<Vec<Session>>;
+    /// Ends one of the user's sessions; `NotFound` when it is not theirs.
+    async fn revoke_user_session(&self, user: UserId, id: i64) -> Result<()>;
+    /// Ends all of a user's sessions; returns how many.
+    async fn revoke_user_sessions(&self, user: UserId) -> Result<u64>;
+    /// Deletes sessions past their absolute end or idle since `idle_before`.
+    async fn purge_sessions(&self, now: OffsetDateTime, idle_before: OffsetDateTime) -> Result<u64>;
+
+    /// Failures, TOTP secrets and last step; `NotFound` when the user is missing.
+    async fn sign_in_state(&self, user: UserId) -> Result<SignInState>;
+    /// Atomically takes one attempt slot: `true` when fewer than
+    /// `max_failures` were taken (the failure counter went up by one), `false`
+    /// when the account is locked (nothing changed).
+    async fn claim_login_attempt(&self, user: UserId, max_failures: u32) -> Result<bool>;
+    /// A success (or an admin's unlock): the counter goes back to 0.
+    async fn reset_login_failures(&self, user: UserId) -> Result<()>;
+    /// Stores (or with `None` clears) a TOTP secret awaiting confirmation.
+    async fn set_totp_pending(&self, user: UserId, secret: Option<&str>) -> Result<()>;
+    /// Makes the pending secret the user's TOTP secret, recording `step` as
+    /// used; `false` when there is no pending secret.
+    async fn confirm_totp(&self, user: UserId, step: i64) -> Result<bool>;
+    /// Removes TOTP (enrolled and pending) from the user.
+    async fn reset_totp(&self, user: UserId) -> Result<()>;
+    /// Atomically records `step` as used if it is later than the last used
+    /// one: `true` when it was, `false` for a replayed or older step.
+    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool>;
+
+    /// Remembers an AuthnRequest ID of an app until `expires_at`: `true` when
+    /// it was new, `false` when it was seen before (a replay). Expired entries
+    /// are forgotten.
+    async fn remember_request_id(
+        &self,
+        app: AppId,
+        request_id: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool>;
+}
+
 /// Everything a Lanyard instance stores.
-pub trait Store: UserStore + GroupStore + AdminStore + ApiKeyStore + AuditStore + AppStore {}
-impl<T: UserStore + GroupStore + AdminStore + ApiKeyStore + AuditStore + AppStore> Store for T {}
+pub trait Store:
+    UserStore + GroupStore + AdminStore + ApiKeyStore + AuditStore + AppStore + SignInStore
+{
+}
+impl<
+        T: UserStore + GroupStore + AdminStore + ApiKeyStore + AuditStore + AppStore + SignInStore,
+    > Store for T
+{
+}

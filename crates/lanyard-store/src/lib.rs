@@ -44,6 +44,7 @@
 //! | `sql` | the dynamic WHERE builder, prefix ranges, keyset pages, placeholder lists |
 //! | `users`, `groups`, `admins` (admins and API keys), `audit` | one store trait implementation each |
 //! | `apps` | `AppStore`: applications, signing keys, group bindings, entitlements, portal images |
+//! | `sign_in` | `SignInStore`: sessions, the lockout counter, TOTP secrets and used steps, seen AuthnRequest IDs |
 //! | `bulk` | batch loading for imports and the benchmark |
 //! | `testing` (feature `testing`) | fresh stores on every backend, `store_test!` |
 
@@ -54,6 +55,7 @@ mod bulk;
 mod dialect;
 mod groups;
 mod rows;
+mod sign_in;
 mod sql;
 mod users;
 

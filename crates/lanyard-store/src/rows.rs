@@ -12,6 +12,7 @@ use lanyard_core::application::{AppConfig, AppKey, Application, Grant, ImageInfo
 use lanyard_core::apps::Entitlement;
 use lanyard_core::audit::AuditEvent;
 use lanyard_core::directory::{Attributes, Group, User, UserState};
+use lanyard_core::session::{Session, SessionStage, SignInState};
 use lanyard_core::{AdminId, ApiKeyId, AppId, AppKeyId, Error, GroupId, UserId};
 
 use crate::dialect::unique_violation_is_on;
@@ -60,9 +61,14 @@ macro_rules! grant_columns {
         "group_id, account_id, role_name, provider_name, account_label, max_session_duration"
     };
 }
+macro_rules! session_columns {
+    () => {
+        "id, user_id, stage, csrf_secret, created_at, last_seen_at, expires_at, client, user_agent"
+    };
+}
 pub(crate) use {
     admin_columns, api_key_columns, app_columns, app_key_columns, audit_columns, grant_columns,
-    group_columns, user_columns,
+    group_columns, session_columns, user_columns,
 };
 
 /// Unix milliseconds: what every timestamp column holds.
@@ -424,6 +430,59 @@ impl TryFrom<GrantRow> for Grant {
                 account_label: r.account_label,
                 max_session_duration,
             },
+        })
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct SessionRow {
+    id: i64,
+    user_id: i64,
+    stage: String,
+    csrf_secret: String,
+    created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    client: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = Error;
+    fn try_from(r: SessionRow) -> Result<Session, Error> {
+        Ok(Session {
+            id: r.id,
+            user_id: UserId(r.user_id),
+            stage: SessionStage::parse(&r.stage)
+                .ok_or_else(|| Error::Store(format!("unknown session stage {:?}", r.stage)))?,
+            created_at: from_ms(r.created_at)?,
+            last_seen_at: from_ms(r.last_seen_at)?,
+            expires_at: from_ms(r.expires_at)?,
+            csrf_secret: r.csrf_secret,
+            client: r.client,
+            user_agent: r.user_agent,
+        })
+    }
+}
+
+/// The sign-in columns of `users` (0003), which the `User` mapping leaves out.
+#[derive(FromRow)]
+pub(crate) struct SignInStateRow {
+    login_failures: i64,
+    totp_secret: Option<String>,
+    totp_pending: Option<String>,
+    totp_last_step: i64,
+}
+
+impl TryFrom<SignInStateRow> for SignInState {
+    type Error = Error;
+    fn try_from(r: SignInStateRow) -> Result<SignInState, Error> {
+        Ok(SignInState {
+            failures: u32::try_from(r.login_failures)
+                .map_err(|e| Error::Store(format!("bad login_failures: {e}")))?,
+            totp_secret: r.totp_secret,
+            totp_pending: r.totp_pending,
+            totp_last_step: r.totp_last_step,
         })
     }
 }

@@ -152,6 +152,7 @@ fn resolve(layers: &mut Layers) -> Result<(Settings, DatabaseUrl), ConfigError> 
         listen,
         base_url,
         log,
+        auth: Default::default(),
     };
     Ok((settings, database))
 }

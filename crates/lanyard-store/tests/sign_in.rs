@@ -1,0 +1,567 @@
+//! SignInStore on every backend: sessions (create, find whatever their
+//! liveness, touch, complete, list, revoke, purge), the lockout counter, TOTP
+//! enrolment and single-use steps, AuthnRequest replay memory, the cascades
+//! from users and apps, and the two atomic checks under parallel callers.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::apps::{app_missing, create, not_found};
+use common::{at, new_user};
+use lanyard_core::directory::User;
+use lanyard_core::session::{token_hash, NewSession, Session, SessionStage, SignInState};
+use lanyard_core::store::{AppStore, SignInStore, UserStore};
+use lanyard_core::{AppId, UserId};
+use lanyard_store::testing::count_rows;
+use lanyard_store::{store_test, SqlStore};
+use time::Duration;
+use tokio::sync::Barrier;
+
+async fn user(store: &SqlStore, name: &str) -> User {
+    store
+        .create_user(&new_user(&format!("{name}@example.com"), name), None, at(0))
+        .await
+        .unwrap()
+}
+
+/// A session for `user` made at `at(secs)`, ending 12 hours later.
+fn new_session(user: UserId, token: &str, secs: i64) -> NewSession {
+    NewSession {
+        token_hash: token_hash(token),
+        user_id: user,
+        stage: SessionStage::Complete,
+        csrf_secret: format!("csrf-{token}"),
+        now: at(secs),
+        expires_at: at(secs) + Duration::hours(12),
+        client: Some("192.0.2.1".into()),
+        user_agent: Some("Mozilla/5.0 \u{e9}".into()),
+    }
+}
+
+async fn session(store: &SqlStore, user: UserId, token: &str, secs: i64) -> Session {
+    store
+        .create_session(&new_session(user, token, secs))
+        .await
+        .unwrap()
+}
+
+fn ids(sessions: &[Session]) -> Vec<i64> {
+    sessions.iter().map(|s| s.id).collect()
+}
+
+fn user_missing(id: UserId) -> (&'static str, String) {
+    ("user", id.to_string())
+}
+
+fn session_missing(id: i64) -> (&'static str, String) {
+    ("session", id.to_string())
+}
+
+store_test!(sessions_are_created_found_touched_and_completed, |store| {
+    let ann = user(&store, "ann").await;
+    let new = NewSession {
+        stage: SessionStage::AwaitingTotp,
+        client: None,
+        user_agent: None,
+        ..new_session(ann.id, "tok-1", 10)
+    };
+    let created = store.create_session(&new).await.unwrap();
+    assert_eq!(created.user_id, ann.id);
+    assert_eq!(created.stage, SessionStage::AwaitingTotp);
+    assert_eq!(created.csrf_secret, "csrf-tok-1");
+    assert_eq!(
+        (created.created_at, created.last_seen_at, created.expires_at),
+        (at(10), at(10), at(10) + Duration::hours(12))
+    );
+    assert_eq!(
+        (created.client.clone(), created.user_agent.clone()),
+        (None, None)
+    );
+    let found = store.find_session(&token_hash("tok-1")).await.unwrap();
+    assert_eq!(found, Some(created.clone()));
+    assert_eq!(
+        store.find_session(&token_hash("tok-2")).await.unwrap(),
+        None
+    );
+    assert_eq!(store.find_session("").await.unwrap(), None);
+
+    // Optional columns round-trip.
+    let other = session(&store, ann.id, "tok-2", 20).await;
+    assert_eq!(other.client.as_deref(), Some("192.0.2.1"));
+    assert_eq!(other.user_agent.as_deref(), Some("Mozilla/5.0 \u{e9}"));
+    assert!(other.id > created.id);
+
+    store.touch_session(created.id, at(100)).await.unwrap();
+    let touched = store
+        .find_session(&token_hash("tok-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(touched.last_seen_at, at(100));
+    assert_eq!(touched.created_at, at(10));
+
+    let done = store.complete_session(created.id, at(110)).await.unwrap();
+    assert_eq!(done.stage, SessionStage::Complete);
+    assert_eq!(done.last_seen_at, at(110));
+    assert_eq!((done.id, done.created_at), (created.id, created.created_at));
+    assert_eq!(
+        store.find_session(&token_hash("tok-1")).await.unwrap(),
+        Some(done.clone())
+    );
+
+    // Found whatever its liveness: the caller judges.
+    let long_after = done.expires_at + Duration::days(30);
+    let stale = store
+        .find_session(&token_hash("tok-1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!stale.is_live(long_after, Duration::hours(1)));
+
+    // Missing sessions and users.
+    assert_eq!(
+        not_found(store.touch_session(999, at(0)).await),
+        session_missing(999)
+    );
+    assert_eq!(
+        not_found(store.complete_session(999, at(0)).await),
+        session_missing(999)
+    );
+    let nobody = UserId(999);
+    assert_eq!(
+        not_found(store.create_session(&new_session(nobody, "tok-3", 0)).await),
+        user_missing(nobody)
+    );
+    assert_eq!(count_rows(&store, "sessions").await, 2);
+});
+
+store_test!(sessions_are_listed_newest_first_and_revoked, |store| {
+    let ann = user(&store, "ann").await;
+    let bob = user(&store, "bob").await;
+    let a1 = session(&store, ann.id, "a1", 0).await;
+    let b1 = session(&store, bob.id, "b1", 1).await;
+    let a2 = session(&store, ann.id, "a2", 2).await;
+    let a3 = session(&store, ann.id, "a3", 3).await;
+
+    let listed = store.list_user_sessions(ann.id).await.unwrap();
+    assert_eq!(ids(&listed), vec![a3.id, a2.id, a1.id]);
+    assert_eq!(listed[0], a3);
+    assert_eq!(
+        store.list_user_sessions(bob.id).await.unwrap(),
+        vec![b1.clone()]
+    );
+
+    // One session, only by its owner.
+    store.revoke_user_session(ann.id, a2.id).await.unwrap();
+    assert_eq!(store.find_session(&token_hash("a2")).await.unwrap(), None);
+    assert_eq!(
+        not_found(store.revoke_user_session(ann.id, a2.id).await),
+        session_missing(a2.id)
+    );
+    assert_eq!(
+        not_found(store.revoke_user_session(ann.id, b1.id).await),
+        session_missing(b1.id),
+        "another user's session"
+    );
+    assert!(store
+        .find_session(&token_hash("b1"))
+        .await
+        .unwrap()
+        .is_some());
+
+    // Deleting (sign-out) is idempotent.
+    store.delete_session(a3.id).await.unwrap();
+    store.delete_session(a3.id).await.unwrap();
+    store.delete_session(999).await.unwrap();
+    assert_eq!(
+        ids(&store.list_user_sessions(ann.id).await.unwrap()),
+        vec![a1.id]
+    );
+
+    // All of a user's sessions.
+    session(&store, ann.id, "a4", 4).await;
+    assert_eq!(store.revoke_user_sessions(ann.id).await.unwrap(), 2);
+    assert_eq!(store.revoke_user_sessions(ann.id).await.unwrap(), 0);
+    assert!(store.list_user_sessions(ann.id).await.unwrap().is_empty());
+    assert_eq!(store.list_user_sessions(bob.id).await.unwrap(), vec![b1]);
+
+    let nobody = UserId(999);
+    assert_eq!(
+        not_found(store.list_user_sessions(nobody).await),
+        user_missing(nobody)
+    );
+    assert_eq!(
+        not_found(store.revoke_user_sessions(nobody).await),
+        user_missing(nobody)
+    );
+    assert_eq!(
+        not_found(store.revoke_user_session(nobody, a1.id).await),
+        session_missing(a1.id)
+    );
+});
+
+store_test!(purge_deletes_ended_and_idle_sessions, |store| {
+    let ann = user(&store, "ann").await;
+    let now = at(100_000);
+    let idle_before = now - Duration::hours(1);
+    let mut ended = new_session(ann.id, "ended", 0);
+    ended.expires_at = now;
+    let ended = store.create_session(&ended).await.unwrap();
+    store.touch_session(ended.id, now).await.unwrap();
+    let idle = session(&store, ann.id, "idle", 90_000).await;
+    let just_idle = session(&store, ann.id, "edge", 100_000 - 3600).await;
+    let live = session(&store, ann.id, "live", 99_000).await;
+    assert_eq!(just_idle.last_seen_at, idle_before, "the boundary is kept");
+
+    assert_eq!(store.purge_sessions(now, idle_before).await.unwrap(), 2);
+    assert_eq!(
+        ids(&store.list_user_sessions(ann.id).await.unwrap()),
+        vec![live.id, just_idle.id]
+    );
+    for gone in ["ended", "idle"] {
+        assert_eq!(store.find_session(&token_hash(gone)).await.unwrap(), None);
+    }
+    assert!(idle.last_seen_at < idle_before);
+    assert_eq!(store.purge_sessions(now, idle_before).await.unwrap(), 0);
+});
+
+store_test!(deleting_a_user_deletes_their_sessions_and_state, |store| {
+    let ann = user(&store, "ann").await;
+    let bob = user(&store, "bob").await;
+    session(&store, ann.id, "a1", 0).await;
+    session(&store, ann.id, "a2", 1).await;
+    let b1 = session(&store, bob.id, "b1", 2).await;
+    store
+        .set_totp_pending(ann.id, Some("SECRET"))
+        .await
+        .unwrap();
+    assert!(store.claim_login_attempt(ann.id, 5).await.unwrap());
+
+    store.delete_user(ann.id).await.unwrap();
+    assert_eq!(count_rows(&store, "sessions").await, 1);
+    assert_eq!(store.find_session(&token_hash("a1")).await.unwrap(), None);
+    assert_eq!(store.list_user_sessions(bob.id).await.unwrap(), vec![b1]);
+    assert_eq!(
+        not_found(store.sign_in_state(ann.id).await),
+        user_missing(ann.id)
+    );
+});
+
+store_test!(login_attempts_lock_at_max_until_reset, |store| {
+    let ann = user(&store, "ann").await;
+    let bob = user(&store, "bob").await;
+    assert_eq!(
+        store.sign_in_state(ann.id).await.unwrap(),
+        SignInState {
+            failures: 0,
+            totp_secret: None,
+            totp_pending: None,
+            totp_last_step: 0,
+        }
+    );
+
+    for n in 1..=3 {
+        assert!(store.claim_login_attempt(ann.id, 3).await.unwrap(), "{n}");
+        assert_eq!(store.sign_in_state(ann.id).await.unwrap().failures, n);
+    }
+    for _ in 0..2 {
+        assert!(
+            !store.claim_login_attempt(ann.id, 3).await.unwrap(),
+            "locked"
+        );
+    }
+    let state = store.sign_in_state(ann.id).await.unwrap();
+    assert_eq!(state.failures, 3, "a refused attempt changes nothing");
+    assert!(state.is_locked(3));
+    // A higher limit frees slots; zero allows nothing.
+    assert!(store.claim_login_attempt(ann.id, 4).await.unwrap());
+    assert!(!store.claim_login_attempt(bob.id, 0).await.unwrap());
+    assert_eq!(store.sign_in_state(bob.id).await.unwrap().failures, 0);
+
+    store.reset_login_failures(ann.id).await.unwrap();
+    assert_eq!(store.sign_in_state(ann.id).await.unwrap().failures, 0);
+    assert!(store.claim_login_attempt(ann.id, 3).await.unwrap());
+    store.reset_login_failures(ann.id).await.unwrap();
+
+    // Sign-in state is not a directory edit: the user row reads the same.
+    assert_eq!(store.get_user(ann.id).await.unwrap(), ann);
+
+    let nobody = UserId(999);
+    assert_eq!(
+        not_found(store.claim_login_attempt(nobody, 3).await),
+        user_missing(nobody)
+    );
+    assert_eq!(
+        not_found(store.reset_login_failures(nobody).await),
+        user_missing(nobody)
+    );
+    assert_eq!(
+        not_found(store.sign_in_state(nobody).await),
+        user_missing(nobody)
+    );
+});
+
+store_test!(totp_is_enrolled_confirmed_and_reset, |store| {
+    let ann = user(&store, "ann").await;
+    assert!(
+        !store.confirm_totp(ann.id, 10).await.unwrap(),
+        "nothing pending"
+    );
+
+    store.set_totp_pending(ann.id, Some("FIRST")).await.unwrap();
+    let state = store.sign_in_state(ann.id).await.unwrap();
+    assert_eq!(
+        (state.totp_secret.as_deref(), state.totp_pending.as_deref()),
+        (None, Some("FIRST"))
+    );
+    assert!(!state.totp_enabled());
+
+    assert!(store.confirm_totp(ann.id, 100).await.unwrap());
+    let state = store.sign_in_state(ann.id).await.unwrap();
+    assert_eq!(state.totp_secret.as_deref(), Some("FIRST"));
+    assert_eq!(
+        (state.totp_pending.as_deref(), state.totp_last_step),
+        (None, 100)
+    );
+    assert!(state.totp_enabled());
+    assert!(!store.confirm_totp(ann.id, 101).await.unwrap(), "once");
+    assert!(
+        !store.use_totp_step(ann.id, 100).await.unwrap(),
+        "the step was used"
+    );
+
+    // Re-enrolling keeps the enrolled secret until the new one is confirmed;
+    // abandoning it keeps it too.
+    store
+        .set_totp_pending(ann.id, Some("SECOND"))
+        .await
+        .unwrap();
+    let state = store.sign_in_state(ann.id).await.unwrap();
+    assert_eq!(
+        (state.totp_secret.as_deref(), state.totp_pending.as_deref()),
+        (Some("FIRST"), Some("SECOND"))
+    );
+    store.set_totp_pending(ann.id, None).await.unwrap();
+    let state = store.sign_in_state(ann.id).await.unwrap();
+    assert_eq!(
+        (state.totp_secret.as_deref(), state.totp_pending.as_deref()),
+        (Some("FIRST"), None)
+    );
+    store.set_totp_pending(ann.id, Some("THIRD")).await.unwrap();
+    assert!(store.confirm_totp(ann.id, 200).await.unwrap());
+    let state = store.sign_in_state(ann.id).await.unwrap();
+    assert_eq!(
+        (state.totp_secret.as_deref(), state.totp_last_step),
+        (Some("THIRD"), 200)
+    );
+
+    // Reset removes both secrets.
+    store
+        .set_totp_pending(ann.id, Some("FOURTH"))
+        .await
+        .unwrap();
+    store.reset_totp(ann.id).await.unwrap();
+    let state = store.sign_in_state(ann.id).await.unwrap();
+    assert_eq!((state.totp_secret, state.totp_pending), (None, None));
+    assert_eq!(store.get_user(ann.id).await.unwrap(), ann);
+
+    let nobody = UserId(999);
+    assert_eq!(
+        not_found(store.set_totp_pending(nobody, Some("X")).await),
+        user_missing(nobody)
+    );
+    assert_eq!(
+        not_found(store.set_totp_pending(nobody, None).await),
+        user_missing(nobody)
+    );
+    assert_eq!(
+        not_found(store.confirm_totp(nobody, 1).await),
+        user_missing(nobody)
+    );
+    assert_eq!(
+        not_found(store.reset_totp(nobody).await),
+        user_missing(nobody)
+    );
+});
+
+store_test!(totp_steps_are_used_once_and_only_forward, |store| {
+    let ann = user(&store, "ann").await;
+    let bob = user(&store, "bob").await;
+    assert!(store.use_totp_step(ann.id, 56_000_000).await.unwrap());
+    assert!(
+        !store.use_totp_step(ann.id, 56_000_000).await.unwrap(),
+        "replay"
+    );
+    assert!(
+        !store.use_totp_step(ann.id, 55_999_999).await.unwrap(),
+        "older"
+    );
+    assert!(store.use_totp_step(ann.id, 56_000_001).await.unwrap());
+    assert_eq!(
+        store.sign_in_state(ann.id).await.unwrap().totp_last_step,
+        56_000_001
+    );
+    assert!(
+        store.use_totp_step(bob.id, 56_000_000).await.unwrap(),
+        "steps are per user"
+    );
+    let nobody = UserId(999);
+    assert_eq!(
+        not_found(store.use_totp_step(nobody, 1).await),
+        user_missing(nobody)
+    );
+});
+
+store_test!(request_ids_are_remembered_until_they_expire, |store| {
+    let app = create(&store, "aws", "AWS").await;
+    let other = create(&store, "other", "Other").await;
+    let remember = |app: AppId, id: &'static str, now: i64, until: i64| {
+        let store = store.clone();
+        async move { store.remember_request_id(app, id, at(now), at(until)).await }
+    };
+
+    assert!(remember(app.id, "_r1", 0, 300).await.unwrap());
+    assert!(!remember(app.id, "_r1", 10, 310).await.unwrap(), "replay");
+    assert!(
+        !remember(app.id, "_r1", 299, 599).await.unwrap(),
+        "not yet expired"
+    );
+    assert!(remember(other.id, "_r1", 10, 310).await.unwrap(), "per app");
+    assert!(
+        remember(app.id, "_R1", 10, 310).await.unwrap(),
+        "IDs are exact"
+    );
+    assert!(remember(app.id, "_r2", 100, 200).await.unwrap());
+    assert_eq!(count_rows(&store, "seen_requests").await, 4);
+
+    // At its expiry an ID is forgotten, and may be used again (until it
+    // expires anew); the app's other expired IDs are forgotten on the way,
+    // another app's are not.
+    assert!(remember(app.id, "_r1", 300, 600).await.unwrap());
+    assert!(!remember(app.id, "_r1", 301, 601).await.unwrap());
+    assert_eq!(
+        count_rows(&store, "seen_requests").await,
+        3,
+        "_r2 forgotten"
+    );
+    assert!(remember(app.id, "_r2", 301, 601).await.unwrap());
+
+    let missing = AppId(999);
+    assert_eq!(
+        not_found(remember(missing, "_r1", 0, 300).await),
+        app_missing(missing)
+    );
+});
+
+store_test!(deleting_an_app_forgets_its_request_ids, |store| {
+    let app = create(&store, "aws", "AWS").await;
+    let other = create(&store, "other", "Other").await;
+    for id in ["_a", "_b"] {
+        assert!(store
+            .remember_request_id(app.id, id, at(0), at(300))
+            .await
+            .unwrap());
+    }
+    assert!(store
+        .remember_request_id(other.id, "_a", at(0), at(300))
+        .await
+        .unwrap());
+    store.delete_apps(&[app.id]).await.unwrap();
+    assert_eq!(count_rows(&store, "seen_requests").await, 1);
+    assert!(!store
+        .remember_request_id(other.id, "_a", at(1), at(301))
+        .await
+        .unwrap());
+});
+
+/// Callers started together, each making one call; how many got `true`.
+async fn in_parallel<F, Fut>(callers: usize, call: F) -> usize
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let start = Arc::new(Barrier::new(callers));
+    let mut handles = Vec::new();
+    for _ in 0..callers {
+        let start = start.clone();
+        let call = call();
+        handles.push(tokio::spawn(async move {
+            start.wait().await;
+            call.await
+        }));
+    }
+    let mut wins = 0;
+    for h in handles {
+        wins += usize::from(h.await.unwrap());
+    }
+    wins
+}
+
+/// 50 wrong passwords at once against a limit of 5: exactly 5 are let
+/// through to a password check, and the counter stops at 5.
+async fn claim_in_parallel(store: &SqlStore) {
+    let ann = user(store, "ann").await;
+    let wins = in_parallel(50, || {
+        let store = store.clone();
+        async move { store.claim_login_attempt(ann.id, 5).await.unwrap() }
+    })
+    .await;
+    assert_eq!(wins, 5);
+    assert_eq!(store.sign_in_state(ann.id).await.unwrap().failures, 5);
+}
+
+/// One TOTP code sent 20 times at once: accepted exactly once.
+async fn use_step_in_parallel(store: &SqlStore) {
+    let ann = user(store, "ann").await;
+    let wins = in_parallel(20, || {
+        let store = store.clone();
+        async move { store.use_totp_step(ann.id, 100).await.unwrap() }
+    })
+    .await;
+    assert_eq!(wins, 1);
+    assert_eq!(
+        store.sign_in_state(ann.id).await.unwrap().totp_last_step,
+        100
+    );
+}
+
+// On PostgreSQL the callers run on up to 10 pooled connections at once (the
+// private in-memory SQLite has one connection, so there they queue).
+store_test!(parallel_login_attempts_take_exactly_max_slots, |store| {
+    claim_in_parallel(&store).await;
+});
+
+store_test!(a_totp_step_sent_in_parallel_is_used_once, |store| {
+    use_step_in_parallel(&store).await;
+});
+
+/// A migrated store on a new SQLite file (8 pooled connections, WAL), for
+/// callers on several threads; removed by [`drop_file_store`].
+async fn file_store(name: &str) -> (SqlStore, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("lanyard-store-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("s.db").display());
+    let store = SqlStore::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+async fn drop_file_store(store: SqlStore, dir: std::path::PathBuf) {
+    store.close().await;
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_login_attempts_on_a_sqlite_file_take_exactly_max_slots() {
+    let (store, dir) = file_store("claims").await;
+    claim_in_parallel(&store).await;
+    drop_file_store(store, dir).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_totp_step_sent_in_parallel_to_a_sqlite_file_is_used_once() {
+    let (store, dir) = file_store("steps").await;
+    use_step_in_parallel(&store).await;
+    drop_file_store(store, dir).await;
+}
