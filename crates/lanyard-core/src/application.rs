@@ -219,13 +219,12 @@ impl AppConfig {
     }
 }
 
-/// The AWS rules a configuration breaks by itself, keyed by the field.
+/// The AWS rules a configuration breaks by itself, keyed by the field. A
+/// field that already broke a general rule keeps that message.
 fn aws_config_errors(config: &AppConfig, errors: &mut FieldErrors) {
     let sso = &config.sso;
     if !has_placeholder(&sso.sp_entity_id) && !aws_rules::AUDIENCES.contains(&&*sso.sp_entity_id) {
-        errors.insert(
-            "sso.sp_entity_id".into(),
-            format!(
+        errors.entry("sso.sp_entity_id".into()).or_insert(format!(
                 "[aws.audience] AWS accepts only the audience {} (AWS answers \"Response does not contain the required audience.\")",
                 aws_rules::AUDIENCES.join(" or ")
             ),
@@ -236,10 +235,44 @@ fn aws_config_errors(config: &AppConfig, errors: &mut FieldErrors) {
             && !aws_rules::is_aws_acs(&acs.url)
             && !aws_rules::is_local_stand_in(&acs.url)
         {
-            errors.insert(
-                format!("sso.acs_urls[{i}]"),
-                "[aws.recipient] must be an AWS sign-in endpoint: https://signin.aws.amazon.com/saml, https://<region>.signin.aws.amazon.com/saml[/acs/<id>] or https://signin.amazonaws.cn/saml".into(),
+            errors.entry(format!("sso.acs_urls[{i}]")).or_insert("[aws.recipient] must be an AWS sign-in endpoint: https://signin.aws.amazon.com/saml, https://<region>.signin.aws.amazon.com/saml[/acs/<id>] or https://signin.amazonaws.cn/saml".into(),
             );
+        }
+    }
+    if !AWS_NAME_ID_FORMATS.contains(&sso.name_id_format.as_str()) {
+        errors.entry("sso.name_id_format".into()).or_insert(format!(
+            "[aws.nameid.format] AWS accepts only these NameID formats: {}",
+            AWS_NAME_ID_FORMATS.join(", ")
+        ));
+    }
+    if !sso.sign_assertion {
+        errors.entry("sso.sign_assertion".into()).or_insert("[aws.assertion.signed] AWS's metadata says WantAssertionsSigned=\"true\": sign the Assertion (alone or with the Response)".into(),
+        );
+    }
+    // Attributes AWS wants exactly one value of: one row each.
+    for name in [
+        aws_rules::ROLE_SESSION_NAME,
+        aws_rules::SESSION_DURATION,
+        aws_rules::SOURCE_IDENTITY,
+    ] {
+        let rows: Vec<usize> = config
+            .attributes
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.name == name)
+            .map(|(i, _)| i)
+            .collect();
+        if let [_, second, ..] = rows.as_slice() {
+            let short = name.trim_start_matches(aws_rules::ATTR_PREFIX);
+            errors
+                .entry(format!("attributes[{second}]"))
+                .or_insert(format!(
+                "[aws.single_value] {short} takes exactly one value: keep one row for it (rows {})",
+                rows.iter()
+                    .map(usize::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
     }
     // Run the assertion checker over the constants alone, and keep the
@@ -263,7 +296,9 @@ fn aws_config_errors(config: &AppConfig, errors: &mut FieldErrors) {
         attributes: &constants,
     });
     for v in violations {
-        if v.rule.ends_with(".required") {
+        // Required values come from mappings and entitlements at sign-in;
+        // a transitive key may name a tag that a mapping provides.
+        if v.rule.ends_with(".required") || v.rule == "aws.transitive_tag_keys.unknown" {
             continue;
         }
         let row = row_of.get(v.subject.as_str()).copied().or_else(|| {
@@ -279,6 +314,18 @@ fn aws_config_errors(config: &AppConfig, errors: &mut FieldErrors) {
             .or_insert_with(|| format!("[{}] {}", v.rule, v.message));
     }
 }
+
+/// The NameID formats AWS accepts (AWS_SAML.md section 2).
+pub const AWS_NAME_ID_FORMATS: [&str; 8] = [
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+    "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+    "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+    "urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName",
+    "urn:oasis:names:tc:SAML:1.1:nameid-format:WindowsDomainQualifiedName",
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:kerberos",
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:entity",
+];
 
 /// Checks a whole entitlement table: every row's fields, and no row twice.
 pub fn validate_grants(grants: &[Grant]) -> Result<()> {
@@ -401,6 +448,42 @@ mod tests {
             "{e:?}"
         );
         assert!(e["attributes[2]"].starts_with("[aws.role.syntax]"), "{e:?}");
+    }
+
+    #[test]
+    fn aws_format_signing_and_single_values() {
+        let mut c = aws_config();
+        c.sso.name_id_format = "urn:foo".into();
+        c.sso.sign_assertion = false;
+        c.sso.sign_response = true;
+        c.attributes.push(AttributeRule {
+            name: aws_rules::ROLE_SESSION_NAME.into(),
+            source: AttributeSource::Constant("SSO-User".into()),
+        });
+        let e = errors_of(c, true);
+        assert!(
+            e["sso.name_id_format"].starts_with("[aws.nameid.format]"),
+            "{e:?}"
+        );
+        assert!(e["sso.sign_assertion"].starts_with("[aws.assertion.signed]"));
+        assert_eq!(
+            e["attributes[2]"],
+            "[aws.single_value] RoleSessionName takes exactly one value: keep one row for it (rows 1, 2)"
+        );
+    }
+
+    #[test]
+    fn transitive_keys_may_name_mapped_tags() {
+        let mut c = aws_config();
+        c.attributes.push(AttributeRule {
+            name: format!("{}Dept", aws_rules::PRINCIPAL_TAG),
+            source: AttributeSource::UserAttribute("department".into()),
+        });
+        c.attributes.push(AttributeRule {
+            name: aws_rules::TRANSITIVE_TAG_KEYS.into(),
+            source: AttributeSource::Constant("Dept".into()),
+        });
+        assert!(c.validate(true).is_ok());
     }
 
     #[test]

@@ -98,22 +98,30 @@ impl Entitlement {
                 "must be a 12-digit AWS account id".into(),
             );
         }
-        let role_ok = |s: &str, slash: bool| {
-            !s.is_empty()
-                && s.len() <= 512
-                && !s.starts_with('/')
-                && !s.ends_with('/')
-                && s.chars().all(|c| {
-                    c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) || (slash && c == '/')
-                })
-        };
-        if !role_ok(&self.role_name, true) {
+        // IAM: a role name is 1-64 of [\w+=,.@-], optionally after a path
+        // of such segments separated by single slashes (512 in all).
+        let role_ok = !self.role_name.is_empty()
+            && self.role_name.len() <= 512
+            && self.role_name.split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg.len() <= 64
+                    && seg
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+            });
+        if !role_ok {
             errors.insert(
                 format!("{field}.role_name"),
-                "must be an IAM role name (letters, digits, +=,.@_- and / for a path)".into(),
+                "must be an IAM role name: 1-64 of letters, digits and +=,.@_- (with an optional path/ before it)".into(),
             );
         }
-        if !role_ok(&self.provider_name, false) || self.provider_name.len() > 128 {
+        let provider_ok = !self.provider_name.is_empty()
+            && self.provider_name.len() <= 128
+            && self
+                .provider_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !provider_ok {
             errors.insert(
                 format!("{field}.provider_name"),
                 "must be an IAM SAML provider name (1-128 of letters, digits, ._-)".into(),
@@ -186,6 +194,12 @@ pub fn check_service_url(url: &str) -> Result<(), String> {
         || url.contains('#')
     {
         return Err("must be an absolute https URL with a host, no spaces and no fragment".into());
+    }
+    // `http://localhost:1@evil.example/` has the host evil.example: refuse
+    // user info outright, so the host is always what precedes the port.
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("must not contain a user name or password (an @ before the host)".into());
     }
     Ok(())
 }
@@ -368,9 +382,36 @@ mod tests {
             errors["entitlements[0].account_id"],
             "must be a 12-digit AWS account id"
         );
-        assert!(errors.contains_key("entitlements[0].role_name"));
-        assert!(errors.contains_key("entitlements[0].provider_name"));
-        assert!(errors.contains_key("entitlements[0].max_session_duration"));
+        assert_eq!(
+            errors["entitlements[0].role_name"],
+            "must be an IAM role name: 1-64 of letters, digits and +=,.@_- (with an optional path/ before it)"
+        );
+        assert_eq!(
+            errors["entitlements[0].provider_name"],
+            "must be an IAM SAML provider name (1-128 of letters, digits, ._-)"
+        );
+        assert_eq!(
+            errors["entitlements[0].max_session_duration"],
+            "must be between 3600 and 43200 seconds (IAM MaxSessionDuration)"
+        );
+        let long = "r".repeat(65);
+        for (role, provider) in [
+            ("a//b", "Lanyard"),
+            ("/Admin", "Lanyard"),
+            (long.as_str(), "Lanyard"),
+            ("Admin", "Lanyard+Prod"),
+        ] {
+            let mut errors = FieldErrors::new();
+            Entitlement {
+                account_id: "123456789012".into(),
+                role_name: role.into(),
+                provider_name: provider.into(),
+                account_label: None,
+                max_session_duration: None,
+            }
+            .validate("e", &mut errors);
+            assert_eq!(errors.len(), 1, "{role} {provider}: {errors:?}");
+        }
     }
 
     #[test]
@@ -381,7 +422,29 @@ mod tests {
             check_service_url("http://example.com/acs").unwrap_err(),
             "must be an https URL (http is allowed only for localhost)"
         );
-        assert!(check_service_url("javascript:alert(1)").is_err());
-        assert!(check_service_url("https:///x").is_err());
+        assert_eq!(
+            check_service_url("javascript:alert(1)").unwrap_err(),
+            "must be an absolute https URL"
+        );
+        assert_eq!(
+            check_service_url("https:///x").unwrap_err(),
+            "must be an absolute https URL with a host, no spaces and no fragment"
+        );
+        assert_eq!(
+            check_service_url("https://sp.example.com/a b").unwrap_err(),
+            "must be an absolute https URL with a host, no spaces and no fragment"
+        );
+        for sneaky in [
+            "http://localhost:1@evil.com/saml",
+            "http://127.0.0.1:80@evil.com/",
+            "https://signin.aws.amazon.com@evil.com/saml",
+        ] {
+            let e = check_service_url(sneaky).unwrap_err();
+            assert!(
+                e.starts_with("must not contain a user name")
+                    || e.starts_with("must be an https URL"),
+                "{sneaky}: {e}"
+            );
+        }
     }
 }

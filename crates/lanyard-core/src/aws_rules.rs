@@ -293,7 +293,9 @@ pub fn is_local_stand_in(url: &str) -> bool {
     }
     .unwrap_or(rest.len());
     let (host, after) = rest.split_at(host_end);
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    !authority.contains('@')
+        && matches!(host, "127.0.0.1" | "localhost" | "[::1]")
         && (after.is_empty() || after.starts_with([':', '/', '?']))
 }
 
@@ -461,6 +463,8 @@ mod tests {
             "https://127.0.0.1/saml",
             "http://127.0.0.1.evil.com/saml",
             "http://localhost@evil.com/",
+            "http://localhost:1@evil.com/saml",
+            "http://127.0.0.1:80@evil.com/",
             "http://10.0.0.1/saml",
         ] {
             assert!(!is_local_stand_in(bad), "{bad}");

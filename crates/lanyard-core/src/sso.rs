@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::application::Application;
 use crate::apps::{AttributeRule, AttributeSource, Entitlement, NameIdSource, SsoSettings};
 use crate::aws_rules::{self, AssertionFacts, Violation};
 use crate::directory::{effective_attributes, Group, User, UserState};
@@ -27,6 +28,31 @@ pub struct AppFacts<'a> {
     /// Entitlements and the groups they are granted to.
     pub entitlements: &'a [(GroupId, Entitlement)],
     pub aws_rules: bool,
+}
+
+/// Who may use an application, as stored: the groups bound to it and the
+/// entitlements granted to groups. Loaded together (the web layer's
+/// `app_grants`) and turned into [`AppFacts`] by [`AppFacts::new`], so the
+/// SSO endpoint and the admin's Preview decide from the same inputs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppGrants {
+    pub bound_groups: Vec<GroupId>,
+    pub entitlements: Vec<(GroupId, Entitlement)>,
+}
+
+impl<'a> AppFacts<'a> {
+    /// The facts of a stored application and its grants.
+    pub fn new(app: &'a Application, grants: &'a AppGrants) -> Self {
+        AppFacts {
+            sso_active: app.sso_active,
+            sso: &app.config.sso,
+            attributes: &app.config.attributes,
+            groups_attribute: app.config.groups_attribute.as_deref(),
+            bound_groups: &grants.bound_groups,
+            entitlements: &grants.entitlements,
+            aws_rules: app.aws_rules,
+        }
+    }
 }
 
 /// The assertion content for one user.
@@ -102,7 +128,7 @@ pub fn decide(
     if bound.is_empty() {
         return Err(Denial::NotAuthorized);
     }
-    let content = content(app, user, groups, &bound, acs_url)?;
+    let content = content(app, user, &bound, acs_url)?;
     if app.aws_rules {
         let violations = aws_rules::check(&AssertionFacts {
             name_id: &content.name_id,
@@ -120,16 +146,19 @@ pub fn decide(
     Ok(content)
 }
 
-/// The content without the authorization and rules checks (for the Preview tab).
+/// The content without the authorization and rules checks (for the Preview
+/// tab). Only the user's groups that are `bound` to the app contribute:
+/// their inherited attributes, their entitlements and the groups attribute.
+/// So unbinding a group takes back everything it granted through this app,
+/// even from a user who keeps access through another bound group.
 pub fn content(
     app: &AppFacts<'_>,
     user: &User,
-    groups: &[Group],
     bound: &[&Group],
     acs_url: &str,
 ) -> Result<AssertionContent, Denial> {
     let group_attrs: Vec<&crate::directory::Attributes> =
-        groups.iter().map(|g| &g.attributes).collect();
+        bound.iter().map(|g| &g.attributes).collect();
     let attrs = effective_attributes(&user.attributes, &group_attrs);
     let field = |f: &str| -> Option<String> {
         match f {
@@ -165,21 +194,36 @@ pub fn content(
     if let Some(name) = app.groups_attribute {
         let mut names: Vec<String> = bound.iter().map(|g| g.name.clone()).collect();
         names.sort();
-        out.insert(name.to_owned(), names);
+        // Extends rather than replaces: a groups attribute named like a
+        // mapped one adds to it (JumpCloud's "group attribute" role style).
+        out.entry(name.to_owned()).or_default().extend(names);
     }
-    let user_groups: Vec<GroupId> = groups.iter().map(|g| g.id).collect();
-    let mut roles: Vec<String> = app
+    let bound_ids: Vec<GroupId> = bound.iter().map(|g| g.id).collect();
+    let granted: Vec<&crate::apps::Entitlement> = app
         .entitlements
         .iter()
-        .filter(|(g, _)| user_groups.contains(g))
-        .map(|(_, e)| e.role_value())
+        .filter(|(g, _)| bound_ids.contains(g))
+        .map(|(_, e)| e)
         .collect();
+    let mut roles: Vec<String> = granted.iter().map(|e| e.role_value()).collect();
     if !roles.is_empty() {
         roles.sort();
         roles.dedup();
         out.entry(aws_rules::ROLE.to_owned())
             .or_default()
             .extend(roles);
+    }
+    // A SessionDuration above a granted role's MaxSessionDuration makes AWS
+    // refuse the sign-in: cap it at the smallest maximum the entitlements
+    // declare (AWS_SAML.md section 6).
+    if let Some(cap) = granted.iter().filter_map(|e| e.max_session_duration).min() {
+        if let Some(values) = out.get_mut(aws_rules::SESSION_DURATION) {
+            for v in values.iter_mut() {
+                if v.parse::<u32>().is_ok_and(|d| d > cap) {
+                    *v = cap.to_string();
+                }
+            }
+        }
     }
     for values in out.values_mut() {
         let mut seen = std::collections::HashSet::new();

@@ -96,7 +96,8 @@ impl TryFrom<AppKey> for KeyView {
 
 /// A new signing key: generated (give `validity_days` or nothing), or
 /// uploaded (give both PEMs).
-#[derive(Debug, Default, Deserialize, ToSchema)]
+// No `Debug`: it carries a private key.
+#[derive(Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKeyForm {
     /// Make it the signing key now ("regenerate"). Default false: publish it

@@ -298,16 +298,9 @@ fn apply_sp_metadata(xml: &str, config: &mut AppConfig) -> ApiResult<()> {
         )
         .into());
     }
-    let default = post
-        .iter()
-        .position(|a| a.is_default)
-        .or_else(|| {
-            post.iter()
-                .enumerate()
-                .min_by_key(|(_, a)| a.index.unwrap_or(u16::MAX))
-                .map(|(i, _)| i)
-        })
-        .unwrap_or(0);
+    // SAML metadata 2.2.3: the first endpoint marked isDefault="true", else
+    // the first in document order.
+    let default = post.iter().position(|a| a.is_default).unwrap_or(0);
     config.sso.sp_entity_id = md.entity_id.clone();
     config.sso.acs_urls = post
         .iter()
@@ -317,15 +310,37 @@ fn apply_sp_metadata(xml: &str, config: &mut AppConfig) -> ApiResult<()> {
             is_default: i == default,
         })
         .collect();
-    if !md.signing_certificates.is_empty() {
-        config.sp_certificates = md
-            .signing_certificates
-            .iter()
-            .map(|c| c.to_base64())
-            .collect();
-    }
-    config.sso.require_signed_requests = md.authn_requests_signed;
+    // The certificates are the new SP's (possibly none): an old SP's key
+    // must not stay trusted. Signed requests are only ever turned on here,
+    // never off: metadata that omits the flag does not weaken a setting.
+    config.sp_certificates = md
+        .signing_certificates
+        .iter()
+        .map(|c| c.to_base64())
+        .collect();
+    config.sso.require_signed_requests |= md.authn_requests_signed;
     Ok(())
+}
+
+/// `base`, or `base-2`, `base-3`, ... when taken: a default slug the admin
+/// did not type should not fail as a conflict. (A race with another create
+/// can still end in a 409, which names the slug.)
+async fn free_slug(w: &Writer, base: &str) -> ApiResult<String> {
+    for n in 1..=100u32 {
+        let candidate = if n == 1 {
+            base.to_owned()
+        } else {
+            let suffix = format!("-{n}");
+            let keep = base.len().min(63 - suffix.len());
+            format!("{}{suffix}", base[..keep].trim_end_matches('-'))
+        };
+        match w.store.get_app_by_slug(&candidate).await {
+            Err(Error::NotFound { .. }) => return Ok(candidate),
+            Ok(_) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::invalid("slug", "no free slug for this label: choose one").into())
 }
 
 #[utoipa::path(get, path = "/applications", tag = TAG_APPS, params(ListParams),
@@ -360,7 +375,7 @@ async fn create_app(
             check_slug(s).map_err(|m| Error::invalid("slug", m))?;
             s.clone()
         }
-        None => slug_from_label(&form.label),
+        None => free_slug(&w, &slug_from_label(&form.label)).await?,
     };
     let mut config = AppConfig {
         label: form.label.clone(),
@@ -450,6 +465,28 @@ async fn update_app(
     }
     set(&mut config.sp_certificates, form.sp_certificates);
     let config = config.validate(current.aws_rules)?;
+    if current.sso_active {
+        // "Cannot be activated while a placeholder remains" holds for an
+        // active app too: it may not gain one.
+        check_activation(&Application {
+            config: config.clone(),
+            ..current.clone()
+        })
+        .map_err(|e| match e {
+            Error::Invalid(fields) => Error::Invalid(
+                fields
+                    .into_keys()
+                    .map(|f| {
+                        (
+                            f,
+                            "would hold a template placeholder while SSO is active: deactivate SSO first, or enter your AWS value".to_owned(),
+                        )
+                    })
+                    .collect(),
+            ),
+            other => other,
+        })?;
+    }
     let app = w.store.update_app(id, &config, w.now()).await?;
     w.record("application.update", target(id), &summary);
     Ok(Json(AppView::new(&state, app)))
@@ -757,13 +794,15 @@ pub struct Preview {
     pub violations: Vec<Violation>,
 }
 
+/// By email or username first (usernames may be all digits), then by id.
 async fn find_user(read: &ReadAccess, who: &str) -> ApiResult<lanyard_core::directory::User> {
-    if let Ok(id) = who.parse::<i64>() {
-        return Ok(read.get_user(UserId(id)).await?);
+    if let Some(user) = read.find_user_by_login(who).await? {
+        return Ok(user);
     }
-    read.find_user_by_login(who)
-        .await?
-        .ok_or_else(|| Error::not_found("user", who).into())
+    match who.parse::<i64>() {
+        Ok(id) => Ok(read.get_user(UserId(id)).await?),
+        Err(_) => Err(Error::not_found("user", who).into()),
+    }
 }
 
 #[utoipa::path(get, path = "/applications/{id}/preview", tag = TAG_APPS,
@@ -778,27 +817,8 @@ async fn preview(
     let app = read.get_app(AppId(p.id)).await?;
     let user = find_user(read, &params.user).await?;
     let groups: Vec<Group> = read.list_groups_of_user(user.id).await?;
-    let bound: Vec<_> = read
-        .list_app_groups(app.id)
-        .await?
-        .into_iter()
-        .map(|g| g.id)
-        .collect();
-    let grants: Vec<_> = read
-        .list_entitlements(app.id)
-        .await?
-        .into_iter()
-        .map(|g| (g.group_id, g.entitlement))
-        .collect();
-    let facts = AppFacts {
-        sso_active: app.sso_active,
-        sso: &app.config.sso,
-        attributes: &app.config.attributes,
-        groups_attribute: app.config.groups_attribute.as_deref(),
-        bound_groups: &bound,
-        entitlements: &grants,
-        aws_rules: app.aws_rules,
-    };
+    let grants = read.app_grants(app.id).await?;
+    let facts = AppFacts::new(&app, &grants);
     let acs = match params.acs_url {
         Some(url) => {
             if !app.config.sso.acs_urls.iter().any(|a| a.url == url) {
@@ -808,8 +828,11 @@ async fn preview(
         }
         None => app.config.sso.default_acs().unwrap_or_default().to_owned(),
     };
-    let bound_groups: Vec<&Group> = groups.iter().filter(|g| bound.contains(&g.id)).collect();
-    let content = sso::content(&facts, &user, &groups, &bound_groups, &acs).ok();
+    let bound_groups: Vec<&Group> = groups
+        .iter()
+        .filter(|g| grants.bound_groups.contains(&g.id))
+        .collect();
+    let content = sso::content(&facts, &user, &bound_groups, &acs).ok();
     let violations = match (&content, app.aws_rules) {
         (Some(c), true) => aws_rules::check(&AssertionFacts {
             name_id: &c.name_id,
