@@ -478,4 +478,39 @@ mod tests {
             "bound groups only"
         );
     }
+
+    /// JumpCloud's third role style: groups named by their role value, sent
+    /// through a groups attribute named Role, alongside constant Role rows.
+    #[test]
+    fn groups_attribute_named_role_adds_to_the_role_values() {
+        let t = Catalog::embedded().unwrap();
+        let t = t.get("aws-iam").unwrap();
+        let sso = t.sso_settings("https://idp.example.com", "aws");
+        let role_a =
+            "arn:aws:iam::123456789012:role/A,arn:aws:iam::123456789012:saml-provider/Lanyard";
+        let role_b =
+            "arn:aws:iam::123456789012:role/B,arn:aws:iam::123456789012:saml-provider/Lanyard";
+        let mut rules = t.attribute_rules();
+        rules.push(AttributeRule {
+            name: aws_rules::ROLE.into(),
+            source: AttributeSource::Constant(role_a.into()),
+        });
+        let app = AppFacts {
+            sso_active: true,
+            sso: &sso,
+            attributes: &rules,
+            groups_attribute: Some(aws_rules::ROLE),
+            bound_groups: &[GroupId(1)],
+            entitlements: &[],
+            aws_rules: true,
+        };
+        let c = decide(
+            &app,
+            &user(UserState::Active, &[]),
+            &[group(1, role_b)],
+            ACS,
+        )
+        .unwrap();
+        assert_eq!(c.attributes[aws_rules::ROLE], vec![role_a, role_b]);
+    }
 }

@@ -14,8 +14,8 @@ use crate::directory::{
     Group, GroupPatch, ListQuery, NewGroup, NewUser, Page, User, UserPatch, UserState,
 };
 use crate::error::Result;
-use crate::session::{NewSession, Session, SignInState};
 use crate::ids::{AdminId, ApiKeyId, AppId, AppKeyId, GroupId, UserId};
+use crate::session::{NewSession, Session, SignInState};
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -205,7 +205,8 @@ pub trait SignInStore: Send + Sync {
     /// Ends all of a user's sessions; returns how many.
     async fn revoke_user_sessions(&self, user: UserId) -> Result<u64>;
     /// Deletes sessions past their absolute end or idle since `idle_before`.
-    async fn purge_sessions(&self, now: OffsetDateTime, idle_before: OffsetDateTime) -> Result<u64>;
+    async fn purge_sessions(&self, now: OffsetDateTime, idle_before: OffsetDateTime)
+        -> Result<u64>;
 
     /// Failures, TOTP secrets and last step; `NotFound` when the user is missing.
     async fn sign_in_state(&self, user: UserId) -> Result<SignInState>;

@@ -16,9 +16,11 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use lanyard_core::admin::{hash_api_key, Actor, Admin, ApiKey};
-use lanyard_core::application::{AppImage, AppKey, Application, Grant};
+use lanyard_core::application::{AppImage, AppKey, Application, Grant, PrivateKeyPem};
 use lanyard_core::audit::{AuditEvent, AuditFilter};
 use lanyard_core::directory::{Group, ListQuery, Page, User};
+use lanyard_core::session::{NewSession, Session, SignInState};
+use lanyard_core::sso::AppGrants;
 use lanyard_core::store::Store;
 use lanyard_core::{ApiKeyId, AppId, GroupId, Result, UserId};
 use time::{Duration, OffsetDateTime};
@@ -100,6 +102,15 @@ impl StoreAccess {
         }
     }
 
+    /// What the user-facing flows (sign-in, portal, SSO) may do. They act
+    /// for one directory user at a time and never reach admin writes; which
+    /// user is the flow's business (a password check, a session).
+    pub fn flows(&self) -> FlowAccess {
+        FlowAccess {
+            store: self.store.clone(),
+        }
+    }
+
     /// A write handle, only for roles that may write.
     pub fn writer(&self, who: &Authenticated) -> Option<WriteAccess> {
         who.actor.role.can_write().then(|| WriteAccess {
@@ -160,9 +171,138 @@ impl ReadAccess {
     pub async fn list_entitlements(&self, app: AppId) -> Result<Vec<Grant>> {
         self.store.list_entitlements(app).await
     }
+    /// The app's bound groups and entitlements (for the Preview).
+    pub async fn app_grants(&self, app: AppId) -> Result<AppGrants> {
+        load_app_grants(&*self.store, app).await
+    }
     pub async fn find_user_by_login(&self, login: &str) -> Result<Option<User>> {
         Ok(self.store.find_user_by_login(login).await?.map(|(u, _)| u))
     }
+    pub async fn list_user_sessions(&self, user: UserId) -> Result<Vec<Session>> {
+        self.store.list_user_sessions(user).await
+    }
+    /// The lockout counter and TOTP state (the secrets stay in the value,
+    /// which does not serialize them; views must not copy them out).
+    pub async fn sign_in_state(&self, user: UserId) -> Result<SignInState> {
+        self.store.sign_in_state(user).await
+    }
+}
+
+/// The store methods the sign-in, portal and SSO flows use, and no others.
+#[derive(Clone)]
+pub struct FlowAccess {
+    store: Arc<dyn Store>,
+}
+
+impl FlowAccess {
+    /// By email (case-insensitive) or username, with the password hash.
+    pub async fn find_user_by_login(&self, login: &str) -> Result<Option<(User, Option<String>)>> {
+        self.store.find_user_by_login(login).await
+    }
+    pub async fn get_user(&self, id: UserId) -> Result<User> {
+        self.store.get_user(id).await
+    }
+    pub async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.store.set_password_hash(id, hash, now).await
+    }
+    pub async fn list_groups_of_user(&self, id: UserId) -> Result<Vec<Group>> {
+        self.store.list_groups_of_user(id).await
+    }
+    pub async fn sign_in_state(&self, user: UserId) -> Result<SignInState> {
+        self.store.sign_in_state(user).await
+    }
+    pub async fn claim_login_attempt(&self, user: UserId, max_failures: u32) -> Result<bool> {
+        self.store.claim_login_attempt(user, max_failures).await
+    }
+    pub async fn reset_login_failures(&self, user: UserId) -> Result<()> {
+        self.store.reset_login_failures(user).await
+    }
+    pub async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool> {
+        self.store.use_totp_step(user, step).await
+    }
+    pub async fn set_totp_pending(&self, user: UserId, secret: Option<&str>) -> Result<()> {
+        self.store.set_totp_pending(user, secret).await
+    }
+    pub async fn confirm_totp(&self, user: UserId, step: i64) -> Result<bool> {
+        self.store.confirm_totp(user, step).await
+    }
+    pub async fn create_session(&self, new: &NewSession) -> Result<Session> {
+        self.store.create_session(new).await
+    }
+    pub async fn find_session(&self, token_hash: &str) -> Result<Option<Session>> {
+        self.store.find_session(token_hash).await
+    }
+    pub async fn touch_session(&self, id: i64, now: OffsetDateTime) -> Result<()> {
+        self.store.touch_session(id, now).await
+    }
+    pub async fn complete_session(&self, id: i64, now: OffsetDateTime) -> Result<Session> {
+        self.store.complete_session(id, now).await
+    }
+    pub async fn delete_session(&self, id: i64) -> Result<()> {
+        self.store.delete_session(id).await
+    }
+    /// Ends all of the user's sessions (after a password change).
+    pub async fn revoke_user_sessions(&self, user: UserId) -> Result<u64> {
+        self.store.revoke_user_sessions(user).await
+    }
+    pub async fn purge_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_before: OffsetDateTime,
+    ) -> Result<u64> {
+        self.store.purge_sessions(now, idle_before).await
+    }
+    pub async fn list_portal_apps(&self, user: UserId) -> Result<Vec<Application>> {
+        self.store.list_portal_apps(user).await
+    }
+    pub async fn get_app_by_slug(&self, slug: &str) -> Result<Application> {
+        self.store.get_app_by_slug(slug).await
+    }
+    pub async fn list_app_groups(&self, app: AppId) -> Result<Vec<Group>> {
+        self.store.list_app_groups(app).await
+    }
+    pub async fn list_entitlements(&self, app: AppId) -> Result<Vec<Grant>> {
+        self.store.list_entitlements(app).await
+    }
+    /// The app's bound groups and entitlements (for the SSO decision).
+    pub async fn app_grants(&self, app: AppId) -> Result<AppGrants> {
+        load_app_grants(&*self.store, app).await
+    }
+    /// The active key with its private key: for the signer only.
+    pub async fn active_signing_key(&self, app: AppId) -> Result<(AppKey, PrivateKeyPem)> {
+        self.store.active_signing_key(app).await
+    }
+    pub async fn remember_request_id(
+        &self,
+        app: AppId,
+        request_id: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool> {
+        self.store
+            .remember_request_id(app, request_id, now, expires_at)
+            .await
+    }
+}
+
+/// What [`lanyard_core::sso::AppFacts::new`] needs besides the app: one
+/// loader for the SSO endpoint and the admin's Preview, so both decide from
+/// the same inputs.
+async fn load_app_grants(store: &dyn Store, app: AppId) -> Result<AppGrants> {
+    let (groups, grants) =
+        tokio::try_join!(store.list_app_groups(app), store.list_entitlements(app))?;
+    Ok(AppGrants {
+        bound_groups: groups.into_iter().map(|g| g.id).collect(),
+        entitlements: grants
+            .into_iter()
+            .map(|g| (g.group_id, g.entitlement))
+            .collect(),
+    })
 }
 
 /// Unauthenticated reads of what the IdP publishes.

@@ -11,13 +11,20 @@
 //! - [`access`]: the only way to the store: authentication, then a read or
 //!   (role permitting) a write capability;
 //! - [`audit`]: the batching audit writer every state change goes through;
-//! - `secrets`: randomness, API key minting and password hashing off the
-//!   async runtime;
+//! - `secrets`: randomness, API key minting and password hashing and
+//!   verification off the async runtime;
 //! - `api`: the REST API, one file per area, its error type and extractors,
 //!   and the OpenAPI document generated from the handlers;
 //! - `idp`: per-application IdP URL, signing keys and metadata (and zips);
 //! - `images`: portal image checks (decoded, size-limited);
-//! - `public`: unauthenticated metadata and portal images.
+//! - `public`: unauthenticated metadata and portal images;
+//! - `pages`: server-rendered pages (askama), their headers and static
+//!   files: sign-in and sign-out (`pages::signin`), the user portal
+//!   (`pages::portal`);
+//! - `ratelimit`: the per-address sign-in rate limiter (in memory, per node);
+//! - `totp`: TOTP secrets, code checks, otpauth URIs and QR codes;
+//! - `session`: the session cookie, the signed-in extractor, CSRF tokens;
+//! - `sso`: `/saml2/<slug>`, IdP- and SP-initiated single sign-on.
 
 use std::sync::Arc;
 
@@ -33,8 +40,14 @@ mod error;
 mod health;
 mod idp;
 mod images;
+mod pages;
 mod public;
+mod ratelimit;
 mod secrets;
+mod session;
+mod sso;
+pub mod standin;
+mod totp;
 
 pub use crate::access::StoreAccess;
 pub use crate::audit::{Audit, AuditWriter};
@@ -56,6 +69,10 @@ pub struct AppState {
     pub(crate) audit: Audit,
     /// Argon2id hashing on blocking threads, a few at a time.
     pub(crate) passwords: secrets::PasswordHasher,
+    /// Per-node sign-in rate limit and session purge schedule.
+    pub(crate) sign_in: pages::signin::Throttle,
+    /// Parsed signing keys (by key id) and RSA signing off the async workers.
+    pub(crate) signer: sso::Signer,
 }
 
 impl AppState {
@@ -67,12 +84,15 @@ impl AppState {
         store: Arc<dyn Store>,
         audit: Audit,
     ) -> Self {
+        let sign_in = pages::signin::Throttle::new(settings.auth.login_attempts_per_minute);
         Self {
             settings: Arc::new(settings),
             clock,
             access: StoreAccess::new(store),
             audit,
             passwords: secrets::PasswordHasher::new(),
+            sign_in,
+            signer: sso::Signer::new(),
         }
     }
 }
@@ -85,6 +105,10 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(api::router())
         .merge(public::router())
+        .merge(pages::router())
+        .merge(pages::signin::router())
+        .merge(pages::portal::router())
+        .merge(sso::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -1,6 +1,6 @@
 //! Things made from secrets and randomness at the web edge: random bytes,
-//! fresh API keys, and argon2id password hashes computed off the async
-//! runtime.
+//! fresh API keys, and argon2id password hashes computed and verified off
+//! the async runtime.
 //!
 //! Hashing costs ~19 MiB and tens of milliseconds of CPU per password, so it
 //! runs on tokio's blocking pool, and a semaphore caps how many run at once:
@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use lanyard_core::admin::{generate_api_key, GeneratedKey};
-use lanyard_core::password::{check_password, hash_password};
+use lanyard_core::password::{check_password, hash_password, verify_password};
 use lanyard_core::{Error, Result};
 use tokio::sync::Semaphore;
 
@@ -59,5 +59,65 @@ impl PasswordHasher {
         })
         .await
         .map_err(|e| Error::Store(format!("password hashing task failed: {e}")))?
+    }
+
+    /// Checks `password` against a stored hash, under the same permits as
+    /// [`hash`](Self::hash). With no hash (an unknown user, or one without a
+    /// password) it verifies against a dummy hash with the same parameters
+    /// and answers `false`, so the answer takes as long either way and a
+    /// timing cannot tell whether an account exists.
+    pub(crate) async fn verify(&self, password: String, hash: Option<String>) -> Result<bool> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Store("password hasher closed".into()))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            match hash {
+                Some(hash) => Ok(verify_password(&password, &hash)),
+                None => {
+                    let _ = verify_password(&password, dummy_hash()?);
+                    Ok(false)
+                }
+            }
+        })
+        .await
+        .map_err(|e| Error::Store(format!("password verification task failed: {e}")))?
+    }
+}
+
+/// A hash of a random password, made once (on a blocking thread) with the
+/// current parameters, for [`PasswordHasher::verify`] to spend the same time
+/// on when there is no real hash.
+fn dummy_hash() -> Result<&'static str> {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(h) = DUMMY.get() {
+        return Ok(h);
+    }
+    let secret: String = random_bytes::<16>()?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let hash = hash_password(&secret, random_bytes()?)?;
+    Ok(DUMMY.get_or_init(|| hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn verification_runs_off_the_runtime_and_fails_without_a_hash() {
+        let p = PasswordHasher::new();
+        let hash = p.hash("correct horse".into()).await.unwrap();
+        assert!(p
+            .verify("correct horse".into(), Some(hash.clone()))
+            .await
+            .unwrap());
+        assert!(!p.verify("wrong horse".into(), Some(hash)).await.unwrap());
+        assert!(!p.verify("correct horse".into(), None).await.unwrap());
+        assert!(dummy_hash().unwrap().starts_with("$argon2id$"));
     }
 }

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use axum::http::StatusCode;
 use lanyard_core::admin::Role;
 use lanyard_core::directory::{NewGroup, NewUser};
-use lanyard_core::store::{AdminStore, ApiKeyStore, AppStore, GroupStore, UserStore};
+use lanyard_core::session::{NewSession, SessionStage};
+use lanyard_core::store::{AdminStore, ApiKeyStore, AppStore, GroupStore, SignInStore, UserStore};
 use serde_json::{json, Value};
 use time::Duration;
 
@@ -71,6 +72,10 @@ fn body_for(method: &str, path: &str, n: usize, app: i64) -> Option<Value> {
         ),
         (("POST", "/api/v1/users/{id}/suspend"), None),
         (("POST", "/api/v1/users/{id}/unsuspend"), None),
+        (("DELETE", "/api/v1/users/{id}/sessions"), None),
+        (("DELETE", "/api/v1/users/{id}/sessions/{session_id}"), None),
+        (("POST", "/api/v1/users/{id}/unlock"), None),
+        (("DELETE", "/api/v1/users/{id}/totp"), None),
         (
             ("POST", "/api/v1/groups"),
             Some(json!({"name": format!("g{n}")})),
@@ -201,6 +206,23 @@ async fn concrete_path(app: &mut TestApp, template: &str, n: usize) -> (String, 
         .replace("{group_id}", &group.to_string())
         .replace("{app_id}", &application.to_string())
         .replace("{key_id}", &key.to_string());
+    if template.contains("{session_id}") {
+        let session = app
+            .store
+            .create_session(&NewSession {
+                token_hash: format!("{n:064x}"),
+                user_id: lanyard_core::UserId(user),
+                stage: SessionStage::Complete,
+                csrf_secret: "x".into(),
+                now,
+                expires_at: now + Duration::hours(1),
+                client: None,
+                user_agent: None,
+            })
+            .await
+            .unwrap();
+        path = path.replace("{session_id}", &session.id.to_string());
+    }
     // GET routes with a required query parameter.
     if template.ends_with("/preview") {
         path.push_str(&format!("?user={user}"));

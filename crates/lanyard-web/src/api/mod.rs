@@ -1,7 +1,8 @@
 //! The REST API under `/api/v1`: JSON in and out, `Authorization: Bearer
 //! <api key>` on every route except the OpenAPI document.
 //!
-//! Each area owns its `router()` ([`users`], [`groups`], [`keys`],
+//! Each area owns its `router()` ([`users`], [`user_sessions`] (a user's
+//! sessions, lockout and TOTP), [`groups`], [`keys`],
 //! [`admins`], [`audit`], [`catalog`], [`applications`], [`app_access`]); handlers are registered through utoipa-axum's
 //! `routes!`, so the axum router and the OpenAPI document are built from the
 //! same list and cannot drift apart. [`openapi`] adds what every operation
@@ -43,6 +44,7 @@ mod error;
 mod groups;
 mod input;
 mod keys;
+mod user_sessions;
 mod users;
 
 const TAG_USERS: &str = "users";
@@ -93,6 +95,7 @@ pub fn router() -> Router<AppState> {
 fn documented_router() -> OpenApiRouter<AppState> {
     let areas = OpenApiRouter::new()
         .merge(users::router())
+        .merge(user_sessions::router())
         .merge(groups::router())
         .merge(keys::router())
         .merge(admins::router())

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -45,6 +47,7 @@ pub fn settings() -> Settings {
         listen: "127.0.0.1:8080".parse().unwrap(),
         base_url: BaseUrl::parse("http://127.0.0.1:8080").unwrap(),
         log: "info".into(),
+        auth: Default::default(),
     }
 }
 
@@ -272,6 +275,56 @@ impl TestApp {
             )
             .await;
         r.expect(StatusCode::CREATED)
+    }
+
+    /// A complete (signed-in) session for user `user`, made straight in the
+    /// store; returns the cookie value for `lanyard_session`.
+    pub async fn session_for(&self, user: i64) -> String {
+        use lanyard_core::session::{token_hash, NewSession, SessionStage};
+        use lanyard_core::store::SignInStore;
+        let token: String = key_bytes().iter().map(|b| format!("{b:02x}")).collect();
+        let now = self.clock_now();
+        self.store
+            .create_session(&NewSession {
+                token_hash: token_hash(&token),
+                user_id: lanyard_core::UserId(user),
+                stage: SessionStage::Complete,
+                csrf_secret: "test-csrf".into(),
+                now,
+                expires_at: now + time::Duration::hours(8),
+                client: None,
+                user_agent: None,
+            })
+            .await
+            .unwrap();
+        token
+    }
+
+    /// A browser-like request: optional session cookie, optional form body.
+    pub async fn visit(
+        &self,
+        method: &str,
+        path: &str,
+        session: Option<&str>,
+        form: Option<String>,
+    ) -> Resp {
+        let mut b = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path);
+        if let Some(token) = session {
+            b = b.header("cookie", format!("lanyard_session={token}"));
+        }
+        let body = match form {
+            Some(f) => {
+                b = b.header("content-type", "application/x-www-form-urlencoded");
+                Body::from(f)
+            }
+            None => Body::empty(),
+        };
+        let mut req = b.body(body).unwrap();
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40000))));
+        self.send(req).await
     }
 
     /// Every audit event stored so far, after a flush, oldest first.

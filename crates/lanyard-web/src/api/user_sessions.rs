@@ -1,0 +1,229 @@
+//! `/api/v1/users/{id}/sessions`, `/sign-in`, `/unlock` and `/totp`: what an
+//! admin sees and does about a user's signing in.
+//!
+//! Sessions are listed (never their token, which only the browser has) and
+//! revoked one by one or all at once; revocation takes effect on every node
+//! at the next request, since sessions live in the database. `unlock` sets
+//! the failure counter back to 0; `DELETE .../totp` removes the user's
+//! second factor (enrolled or pending), so the next sign-in needs only the
+//! password and the user can enroll again. Every write is audited.
+
+use axum::http::StatusCode;
+use axum::Json;
+use lanyard_core::session::{Session, SessionStage, SignInState};
+use lanyard_core::UserId;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::auth::{Caller, Writer};
+use super::error::ApiResult;
+use super::input::{ApiPath, IdPath};
+use super::TAG_USERS;
+use crate::error::ErrorBody;
+use crate::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sessions, revoke_sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(get_sign_in))
+        .routes(routes!(unlock))
+        .routes(routes!(reset_totp))
+}
+
+/// A server-side browser session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: i64,
+    /// `complete`, or `awaiting_totp` between the password and the code.
+    #[schema(example = "complete")]
+    pub stage: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub last_seen_at: OffsetDateTime,
+    /// The absolute end; the session also ends after the idle timeout.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub expires_at: OffsetDateTime,
+    /// Whether it still counts now (neither idle nor past its end).
+    pub live: bool,
+    /// The client address at sign-in.
+    pub client: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl SessionView {
+    fn new(s: Session, now: OffsetDateTime, idle: time::Duration) -> Self {
+        SessionView {
+            live: s.is_live(now, idle),
+            id: s.id,
+            stage: match s.stage {
+                SessionStage::AwaitingTotp => "awaiting_totp",
+                SessionStage::Complete => "complete",
+            },
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+            client: s.client,
+            user_agent: s.user_agent,
+        }
+    }
+}
+
+/// How many sessions a revocation ended.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Revoked {
+    pub revoked: u64,
+}
+
+/// A user's sign-in state (no secrets).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInView {
+    /// Consecutive failed sign-ins (password or code) since the last
+    /// success or unlock.
+    pub failures: u32,
+    /// The failure count at which the account locks.
+    pub max_failures: u32,
+    /// Sign-in is refused until an admin unlocks the account.
+    pub locked: bool,
+    /// The user has a confirmed TOTP second factor.
+    pub totp_enabled: bool,
+    /// The user has started TOTP enrollment but not confirmed it.
+    pub totp_pending: bool,
+}
+
+impl SignInView {
+    fn new(s: &SignInState, max_failures: u32) -> Self {
+        SignInView {
+            failures: s.failures,
+            max_failures,
+            locked: s.is_locked(max_failures),
+            totp_enabled: s.totp_enabled(),
+            totp_pending: s.totp_pending.is_some(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct SessionPath {
+    id: i64,
+    session_id: i64,
+}
+
+fn target(id: UserId) -> String {
+    format!("user:{id}")
+}
+
+/// The user's sessions, newest first (ended ones stay listed, `live:
+/// false`, until they are purged).
+#[utoipa::path(get, path = "/users/{id}/sessions", tag = TAG_USERS, params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<SessionView>), (status = 404, body = ErrorBody)))]
+async fn list_sessions(
+    caller: Caller,
+    state: axum::extract::State<AppState>,
+    ApiPath(IdPath { id }): ApiPath<IdPath>,
+) -> ApiResult<Json<Vec<SessionView>>> {
+    let sessions = caller.read.list_user_sessions(UserId(id)).await?;
+    let now = state.clock.now();
+    let idle = state.settings.auth.session_idle;
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| SessionView::new(s, now, idle))
+            .collect(),
+    ))
+}
+
+/// Signs the user out everywhere.
+#[utoipa::path(delete, path = "/users/{id}/sessions", tag = TAG_USERS, params(("id" = i64, Path)),
+    responses((status = 200, body = Revoked), (status = 404, body = ErrorBody)))]
+async fn revoke_sessions(
+    w: Writer,
+    ApiPath(IdPath { id }): ApiPath<IdPath>,
+) -> ApiResult<Json<Revoked>> {
+    let revoked = w.store.revoke_user_sessions(UserId(id)).await?;
+    w.record(
+        "user.sessions.revoke",
+        target(UserId(id)),
+        &serde_json::json!({ "revoked": revoked }),
+    );
+    Ok(Json(Revoked { revoked }))
+}
+
+/// Ends one session of the user.
+#[utoipa::path(delete, path = "/users/{id}/sessions/{session_id}", tag = TAG_USERS,
+    params(("id" = i64, Path), ("session_id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn revoke_session(w: Writer, ApiPath(p): ApiPath<SessionPath>) -> ApiResult<StatusCode> {
+    w.store
+        .revoke_user_session(UserId(p.id), p.session_id)
+        .await?;
+    w.record(
+        "user.session.revoke",
+        target(UserId(p.id)),
+        &serde_json::json!({ "session": p.session_id }),
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Failures, lockout and TOTP state.
+#[utoipa::path(get, path = "/users/{id}/sign-in", tag = TAG_USERS, params(("id" = i64, Path)),
+    responses((status = 200, body = SignInView), (status = 404, body = ErrorBody)))]
+async fn get_sign_in(
+    caller: Caller,
+    state: axum::extract::State<AppState>,
+    ApiPath(IdPath { id }): ApiPath<IdPath>,
+) -> ApiResult<Json<SignInView>> {
+    let s = caller.read.sign_in_state(UserId(id)).await?;
+    Ok(Json(SignInView::new(&s, state.settings.auth.max_failures)))
+}
+
+/// Sets the failure counter back to 0, so a locked user may sign in again.
+#[utoipa::path(post, path = "/users/{id}/unlock", tag = TAG_USERS, params(("id" = i64, Path)),
+    responses((status = 200, body = SignInView), (status = 404, body = ErrorBody)))]
+async fn unlock(
+    w: Writer,
+    state: axum::extract::State<AppState>,
+    ApiPath(IdPath { id }): ApiPath<IdPath>,
+) -> ApiResult<Json<SignInView>> {
+    let before = w.store.sign_in_state(UserId(id)).await?;
+    w.store.reset_login_failures(UserId(id)).await?;
+    w.record(
+        "user.unlock",
+        target(UserId(id)),
+        &serde_json::json!({ "failures_before": before.failures }),
+    );
+    let after = w.store.sign_in_state(UserId(id)).await?;
+    Ok(Json(SignInView::new(
+        &after,
+        state.settings.auth.max_failures,
+    )))
+}
+
+/// Removes the user's TOTP second factor (confirmed and pending).
+#[utoipa::path(delete, path = "/users/{id}/totp", tag = TAG_USERS, params(("id" = i64, Path)),
+    responses((status = 200, body = SignInView), (status = 404, body = ErrorBody)))]
+async fn reset_totp(
+    w: Writer,
+    state: axum::extract::State<AppState>,
+    ApiPath(IdPath { id }): ApiPath<IdPath>,
+) -> ApiResult<Json<SignInView>> {
+    let before = w.store.sign_in_state(UserId(id)).await?;
+    w.store.reset_totp(UserId(id)).await?;
+    w.record(
+        "user.totp.reset",
+        target(UserId(id)),
+        &serde_json::json!({ "was_enabled": before.totp_enabled() }),
+    );
+    let after = w.store.sign_in_state(UserId(id)).await?;
+    Ok(Json(SignInView::new(
+        &after,
+        state.settings.auth.max_failures,
+    )))
+}

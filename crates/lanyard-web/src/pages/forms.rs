@@ -1,0 +1,161 @@
+//! What the sign-in and portal forms share: [`PageForm`] (an urlencoded
+//! body, rejected with a page rather than axum's plain text), the client
+//! facts a sign-in records ([`Client`]), the refusal pages (cross-origin,
+//! bad CSRF token, too many attempts), and [`PageError`], which turns a
+//! store failure into a page without showing its detail.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header::{CONTENT_TYPE, USER_AGENT};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use lanyard_core::Error;
+use serde::de::DeserializeOwned;
+
+use super::Message;
+
+/// Longest user agent kept with a session.
+const MAX_USER_AGENT: usize = 256;
+
+/// An `application/x-www-form-urlencoded` body. Unknown fields are ignored
+/// (browsers and password managers add some); missing ones fail unless the
+/// form type gives them a default.
+pub struct PageForm<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for PageForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let is_form = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                v.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !is_form {
+            return Err(bad_form(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
+            if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                bad_form(StatusCode::PAYLOAD_TOO_LARGE)
+            } else {
+                bad_form(StatusCode::BAD_REQUEST)
+            }
+        })?;
+        serde_urlencoded::from_bytes(&bytes)
+            .map(PageForm)
+            .map_err(|_| bad_form(StatusCode::BAD_REQUEST))
+    }
+}
+
+fn bad_form(status: StatusCode) -> Response {
+    Message::new(
+        "The form could not be read",
+        "Go back, reload the page and try again.",
+    )
+    .into_page(status)
+}
+
+/// The client as this server sees it: the TCP peer's address (when the
+/// server provides `ConnectInfo`; `X-Forwarded-For` is not trusted, as in
+/// the API) and the user agent, truncated.
+pub struct Client {
+    pub addr: Option<IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl Client {
+    /// The address as text, for audit events and sessions.
+    pub fn source(&self) -> Option<String> {
+        self.addr.map(|a| a.to_string())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(a)| a.ip());
+        let user_agent = parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
+        Ok(Client { addr, user_agent })
+    }
+}
+
+/// A POST whose `Origin` names another site.
+pub fn cross_origin() -> Response {
+    Message::new(
+        "Request refused",
+        "This form was sent from another site. Open Lanyard directly and try again.",
+    )
+    .into_page(StatusCode::FORBIDDEN)
+}
+
+/// A form whose CSRF token is missing or wrong (or whose page expired).
+pub fn csrf_refused(again: &str) -> Response {
+    Message::new(
+        "Request refused",
+        "This form has expired or did not come from Lanyard. Reload the page and try again.",
+    )
+    .with_link(again, "Try again")
+    .into_page(StatusCode::FORBIDDEN)
+}
+
+/// The per-address sign-in limit was reached.
+pub fn too_many_attempts() -> Response {
+    let mut response = Message::new(
+        "Too many sign-in attempts",
+        "Too many sign-in attempts came from your network. Wait a minute and try again.",
+    )
+    .into_page(StatusCode::TOO_MANY_REQUESTS);
+    response
+        .headers_mut()
+        .insert("retry-after", axum::http::HeaderValue::from_static("60"));
+    response
+}
+
+/// A store failure in a page handler: logged, shown as a generic page.
+#[derive(Debug)]
+pub struct PageError(Error);
+
+impl From<Error> for PageError {
+    fn from(err: Error) -> Self {
+        PageError(err)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self.0 {
+            Error::NotFound { .. } => Message::new(
+                "Not found",
+                "What you were looking for does not exist (any more).",
+            )
+            .with_link("/portal", "Back to your applications")
+            .into_page(StatusCode::NOT_FOUND),
+            err => {
+                tracing::error!("page handler failed: {err}");
+                Message::new(
+                    "Something went wrong",
+                    "Lanyard could not complete this request. Please try again in a moment.",
+                )
+                .into_page(StatusCode::INTERNAL_SERVER_ERROR)
+            }
+        }
+    }
+}
+
+/// What page handlers return.
+pub type PageResult = Result<Response, PageError>;

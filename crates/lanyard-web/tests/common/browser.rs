@@ -1,0 +1,139 @@
+//! A browser stand-in over [`TestApp::send`]: a cookie jar, form posts, a
+//! client address of its choosing, and the sign-in dance.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::{Method, Request, StatusCode};
+
+use super::{Resp, TestApp};
+
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub cookies: BTreeMap<String, String>,
+    /// The TCP peer the server sees.
+    pub addr: SocketAddr,
+    /// Sent as `Origin` on POSTs when set.
+    pub origin: Option<String>,
+}
+
+impl<'a> Browser<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Browser {
+            app,
+            cookies: BTreeMap::new(),
+            addr: SocketAddr::from(([192, 0, 2, 7], 40000)),
+            origin: Some("http://127.0.0.1:8080".into()),
+        }
+    }
+
+    /// The same browser seen from another address.
+    pub fn at_addr(mut self, ip: [u8; 4]) -> Self {
+        self.addr = SocketAddr::from((ip, 40000));
+        self
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn send(&mut self, method: Method, path: &str, form: Option<String>) -> Resp {
+        let mut b = Request::builder().method(method.clone()).uri(path);
+        if !self.cookies.is_empty() {
+            b = b.header(COOKIE, self.cookie_header());
+        }
+        if method == Method::POST {
+            if let Some(o) = &self.origin {
+                b = b.header("origin", o.as_str());
+            }
+        }
+        let body = match form {
+            Some(f) => {
+                b = b.header("content-type", "application/x-www-form-urlencoded");
+                Body::from(f)
+            }
+            None => Body::empty(),
+        };
+        let mut req = b.body(body).unwrap();
+        req.extensions_mut().insert(ConnectInfo(self.addr));
+        let resp = self.app.send(req).await;
+        for v in resp.headers.get_all(SET_COOKIE) {
+            let v = v.to_str().unwrap();
+            let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        resp
+    }
+
+    pub async fn get(&mut self, path: &str) -> Resp {
+        self.send(Method::GET, path, None).await
+    }
+
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Resp {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(fields)
+            .finish();
+        self.send(Method::POST, path, Some(body)).await
+    }
+
+    /// `GET /login`, then posts the form with its CSRF token; returns the
+    /// POST's response.
+    pub async fn sign_in(&mut self, login: &str, password: &str) -> Resp {
+        self.sign_in_to(login, password, "").await
+    }
+
+    pub async fn sign_in_to(&mut self, login: &str, password: &str, next: &str) -> Resp {
+        let page = self.get("/login").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+        let csrf = hidden(&page.text(), "csrf").expect("a csrf field");
+        self.post(
+            "/login",
+            &[
+                ("login", login),
+                ("password", password),
+                ("csrf", &csrf),
+                ("next", next),
+            ],
+        )
+        .await
+    }
+
+    /// The CSRF token of the page at `path` (a signed-in page).
+    pub async fn csrf_of(&mut self, path: &str) -> String {
+        let page = self.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.text());
+        hidden(&page.text(), "csrf").expect("a csrf field")
+    }
+}
+
+/// The value of the (first) input named `name` in `html`.
+pub fn hidden(html: &str, name: &str) -> Option<String> {
+    let at = html.find(&format!("name=\"{name}\" value=\""))?;
+    let rest = &html[at + name.len() + 15..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// The `Location` header of a redirect.
+pub fn location(r: &Resp) -> &str {
+    r.headers
+        .get("location")
+        .unwrap_or_else(|| panic!("no Location: {} {}", r.status, r.text()))
+        .to_str()
+        .unwrap()
+}
