@@ -1,0 +1,1233 @@
+//! `/saml2/<slug>` end to end through the router, on every backend:
+//! IdP-initiated and SP-initiated (Redirect and POST bindings, signed and
+//! unsigned) single sign-on, each response checked by the strict SP-side
+//! verifier; the sign-in detour; the cross-site POST; every denial page
+//! and its audit event; bad, forged, expired and replayed requests; key
+//! rotation.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use base64::Engine as _;
+use lanyard_core::store::AppStore;
+use lanyard_core::AppId;
+use lanyard_saml::binding::{decode_base64, deflate, percent_decode, percent_encode};
+use lanyard_saml::dsig::sign_root;
+use lanyard_saml::sp::{verify_response, Expectations, VerifiedResponse};
+use lanyard_saml::{AlgorithmPolicy, Certificate, SignatureAlgorithm, SigningKey};
+use serde_json::{json, Value};
+use time::Duration;
+
+use common::{Resp, TestApp};
+
+const BASE: &str = "http://127.0.0.1:8080";
+const AWS_ACS: &str = "https://signin.aws.amazon.com/saml";
+const AWS: &str = "urn:amazon:webservices";
+const ROLE: &str = "https://aws.amazon.com/SAML/Attributes/Role";
+const SP_METADATA: &str = include_str!("../../lanyard-saml/test_vectors/metadata/sp-ok.xml");
+const SP_KEY: &str = include_str!("../../lanyard-saml/test_vectors/sp-test-only.key.pem");
+const SP_CERT: &str = include_str!("../../lanyard-saml/test_vectors/sp-test-only.crt.pem");
+/// What `sp-ok.xml` says about its SP.
+const SP_ENTITY: &str = "https://sp.example";
+const SP_ACS: &str = "https://sp.example/acs";
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+/// A RelayState that needs escaping in a URL and in HTML.
+const RELAY: &str = "https://sp.example/after?x=1&y=two words&q=\"quoted\"<tag>";
+
+fn id(v: &Value) -> i64 {
+    v["id"].as_i64().unwrap()
+}
+
+fn sp_key() -> SigningKey {
+    SigningKey::from_pem(SP_KEY, SP_CERT).unwrap()
+}
+
+/// A key the SP's metadata does not name (a forger's).
+fn other_key() -> &'static SigningKey {
+    static K: std::sync::OnceLock<SigningKey> = std::sync::OnceLock::new();
+    K.get_or_init(|| {
+        SigningKey::generate(&lanyard_saml::CertificateRequest {
+            common_name: "forger".into(),
+            bits: lanyard_saml::RsaBits::B2048,
+            not_before: time::macros::datetime!(2025-01-01 00:00:00 UTC),
+            not_after: time::macros::datetime!(2030-01-01 00:00:00 UTC),
+            serial: [7; 16],
+        })
+        .unwrap()
+    })
+}
+
+/// An AWS app `slug` (made in the store), a group bound to it with one
+/// entitlement, and alice in the group, signed in.
+struct Aws {
+    app_id: i64,
+    /// The app's second, inactive key.
+    next_key: i64,
+    group: i64,
+    alice: i64,
+    /// alice's session cookie value.
+    session: String,
+}
+
+async fn aws_setup(app: &TestApp, slug: &str) -> Aws {
+    let (app_id, next_key) = app.store_app(slug).await;
+    let group = id(&app.create_group(&format!("{slug}-users")).await);
+    let alice = id(&app
+        .create_user(
+            &format!("alice@{slug}.example.com"),
+            &format!("alice-{slug}"),
+        )
+        .await);
+    member(app, group, alice).await;
+    app.admin(
+        "PUT",
+        &format!("/api/v1/applications/{app_id}/groups/{group}"),
+        None,
+    )
+    .await
+    .expect(StatusCode::NO_CONTENT);
+    app.admin(
+        "PUT",
+        &format!("/api/v1/applications/{app_id}/entitlements"),
+        Some(json!([{"group_id": group, "account_id": "123456789012", "role_name": "Admin", "provider_name": "Lanyard"}])),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let session = app.session_for(alice).await;
+    Aws {
+        app_id,
+        next_key,
+        group,
+        alice,
+        session,
+    }
+}
+
+async fn member(app: &TestApp, group: i64, user: i64) {
+    app.admin(
+        "PUT",
+        &format!("/api/v1/groups/{group}/members/{user}"),
+        None,
+    )
+    .await
+    .expect(StatusCode::NO_CONTENT);
+}
+
+async fn patch_sso(app: &TestApp, app_id: i64, sso: Value) {
+    app.admin(
+        "PATCH",
+        &format!("/api/v1/applications/{app_id}"),
+        Some(json!({ "sso": sso })),
+    )
+    .await
+    .expect(StatusCode::OK);
+}
+
+/// The app's active certificate, from the API.
+async fn active_cert(app: &TestApp, app_id: i64) -> Certificate {
+    let keys = app
+        .get(&format!("/api/v1/applications/{app_id}/keys"))
+        .await
+        .expect(StatusCode::OK);
+    let active = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["active"] == true)
+        .unwrap();
+    Certificate::from_pem(active["certificate_pem"].as_str().unwrap()).unwrap()
+}
+
+/// Decodes the HTML character references askama writes.
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find(';').unwrap() + i;
+        let entity = &rest[i + 1..end];
+        let c = match entity {
+            "amp" => '&',
+            "lt" => '<',
+            "gt" => '>',
+            "quot" => '"',
+            "apos" => '\'',
+            e if e.starts_with("#x") || e.starts_with("#X") => {
+                char::from_u32(u32::from_str_radix(&e[2..], 16).unwrap()).unwrap()
+            }
+            e if e.starts_with('#') => char::from_u32(e[1..].parse().unwrap()).unwrap(),
+            e => panic!("unknown entity &{e};"),
+        };
+        out.push(c);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The value of attribute `name` in the tag text `tag`.
+fn attr(tag: &str, name: &str) -> Option<String> {
+    let at = tag.find(&format!(" {name}=\""))? + name.len() + 3;
+    let len = tag[at..].find('"')?;
+    Some(unescape(&tag[at..at + len]))
+}
+
+/// The SAML form page: its action and named inputs, after checking its
+/// shape (every input named, a visible button, the script by URL only).
+struct Form {
+    action: String,
+    fields: BTreeMap<String, String>,
+}
+
+fn form_of(r: &Resp) -> Form {
+    let html = r.text();
+    assert_eq!(r.status, StatusCode::OK, "{html}");
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let start = html.find("<form id=\"saml-post\"").expect("the form");
+    let tag = &html[start..start + html[start..].find('>').unwrap()];
+    assert_eq!(attr(tag, "method").as_deref(), Some("post"));
+    let action = attr(tag, "action").unwrap();
+    let mut fields = BTreeMap::new();
+    for (i, _) in html.match_indices("<input") {
+        let tag = &html[i..i + html[i..].find('>').unwrap()];
+        let name = attr(tag, "name").unwrap_or_else(|| panic!("an input without a name: {tag}"));
+        fields.insert(name, attr(tag, "value").unwrap_or_default());
+    }
+    assert!(
+        html.contains("<button type=\"submit\">Continue</button>"),
+        "{html}"
+    );
+    for (i, _) in html.match_indices("<script") {
+        assert!(
+            html[i..].starts_with("<script src=\"/static/autosubmit.js\"></script>"),
+            "inline script: {html}"
+        );
+    }
+    Form { action, fields }
+}
+
+/// Checks a response like a strict SP would.
+fn verify(
+    app: &TestApp,
+    form: &Form,
+    idp: &str,
+    cert: &Certificate,
+    audience: &str,
+    in_response_to: Option<&str>,
+    algorithms: AlgorithmPolicy,
+) -> Result<VerifiedResponse, lanyard_saml::Error> {
+    let xml = decode_base64("SAMLResponse", &form.fields["SAMLResponse"], 1 << 20).unwrap();
+    verify_response(
+        std::str::from_utf8(&xml).unwrap(),
+        &Expectations {
+            idp_entity_id: idp,
+            certificates: std::slice::from_ref(cert),
+            audience,
+            acs_url: &form.action,
+            in_response_to,
+            now: app.clock_now(),
+            clock_skew: Duration::seconds(60),
+            max_age: Duration::minutes(5),
+            algorithms,
+        },
+    )
+}
+
+fn response_xml(form: &Form) -> String {
+    String::from_utf8(decode_base64("SAMLResponse", &form.fields["SAMLResponse"], 1 << 20).unwrap())
+        .unwrap()
+}
+
+/// A refusal page: HTML, the status, and no response anywhere in it.
+fn refused(r: &Resp, status: StatusCode, says: &str) {
+    let html = r.text();
+    assert_eq!(r.status, status, "{html}");
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(!html.contains("SAMLResponse"), "{html}");
+    assert!(!html.contains("saml-post"), "{html}");
+    assert!(r.headers.get("location").is_none(), "{:?}", r.headers);
+    assert!(html.contains(says), "expected {says:?} in {html}");
+}
+
+async fn events(app: &TestApp, action: &str) -> Vec<Value> {
+    app.audit_events()
+        .await
+        .into_iter()
+        .filter(|e| e.action == action)
+        .map(|e| {
+            let mut v: Value = serde_json::from_str(&e.summary).unwrap();
+            v["_actor"] = json!(e.actor);
+            v["_target"] = json!(e.target);
+            v["_source"] = json!(e.source);
+            v
+        })
+        .collect()
+}
+
+fn authn_request(app: &TestApp, id: &str, slug: &str, issuer: &str, extra: &str) -> String {
+    authn_request_at(
+        id,
+        slug,
+        issuer,
+        extra,
+        app.clock_now() - Duration::seconds(20),
+    )
+}
+
+fn authn_request_at(
+    id: &str,
+    slug: &str,
+    issuer: &str,
+    extra: &str,
+    at: time::OffsetDateTime,
+) -> String {
+    format!(
+        r#"<samlp:AuthnRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{}" Destination="{BASE}/saml2/{slug}" ProtocolBinding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" {extra}><saml:Issuer>{issuer}</saml:Issuer><samlp:NameIDPolicy Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress" AllowCreate="true"/></samlp:AuthnRequest>"#,
+        lanyard_saml::instant::format(at)
+    )
+}
+
+/// An HTTP-Redirect query string, signed over its raw bytes when `key` is given.
+fn redirect_query(xml: &str, relay: Option<&str>, key: Option<&SigningKey>) -> String {
+    let mut q = format!(
+        "SAMLRequest={}",
+        percent_encode(&B64.encode(deflate(xml.as_bytes())))
+    );
+    if let Some(r) = relay {
+        q.push_str(&format!("&RelayState={}", percent_encode(r)));
+    }
+    if let Some(k) = key {
+        let alg = SignatureAlgorithm::RsaSha256;
+        q.push_str(&format!("&SigAlg={}", percent_encode(alg.uri())));
+        let sig = k.sign(alg, q.as_bytes()).unwrap();
+        q.push_str(&format!("&Signature={}", percent_encode(&B64.encode(sig))));
+    }
+    q
+}
+
+fn post_form(xml: &str, relay: Option<&str>) -> String {
+    let mut f = form_urlencoded::Serializer::new(String::new());
+    f.append_pair("SAMLRequest", &B64.encode(xml));
+    if let Some(r) = relay {
+        f.append_pair("RelayState", r);
+    }
+    f.finish()
+}
+
+/// A custom SAML app from `sp-ok.xml` (signed requests required), bound
+/// to a group holding alice; returns (app id, alice's session).
+async fn custom_setup(app: &TestApp, slug: &str) -> (i64, String) {
+    let a = app
+        .admin(
+            "POST",
+            "/api/v1/applications",
+            Some(json!({"template": "custom-saml", "label": "Wiki", "slug": slug, "sp_metadata": SP_METADATA})),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    assert_eq!(a["sso"]["require_signed_requests"], true, "{a}");
+    assert_eq!(a["sso_active"], true, "{a}");
+    let g = id(&app.create_group(&format!("{slug}-users")).await);
+    let alice = id(&app
+        .create_user(
+            &format!("alice@{slug}.example.com"),
+            &format!("alice-{slug}"),
+        )
+        .await);
+    member(app, g, alice).await;
+    app.admin(
+        "PUT",
+        &format!("/api/v1/applications/{}/groups/{g}", id(&a)),
+        None,
+    )
+    .await
+    .expect(StatusCode::NO_CONTENT);
+    (id(&a), app.session_for(alice).await)
+}
+
+/// The `next` target of a 303 to the sign-in page.
+fn login_next(r: &Resp) -> String {
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let loc = r.headers["location"].to_str().unwrap();
+    let next = loc
+        .strip_prefix("/login?next=")
+        .unwrap_or_else(|| panic!("{loc}"));
+    percent_decode(next).unwrap()
+}
+
+#[tokio::test]
+async fn idp_initiated_posts_a_verified_aws_response() {
+    for app in common::apps().await {
+        let s = aws_setup(&app, "aws").await;
+        let r = app.visit("GET", "/saml2/aws", Some(&s.session), None).await;
+        let form = form_of(&r);
+        assert_eq!(form.action, AWS_ACS);
+        assert_eq!(
+            form.fields.keys().collect::<Vec<_>>(),
+            vec!["SAMLResponse"],
+            "no RelayState unless configured"
+        );
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("form-action https://signin.aws.amazon.com https:;"),
+            "{csp}"
+        );
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        assert_eq!(r.headers["cache-control"], "no-store");
+
+        let cert = active_cert(&app, s.app_id).await;
+        let idp = format!("{BASE}/saml2/aws");
+        let v = verify(
+            &app,
+            &form,
+            &idp,
+            &cert,
+            AWS,
+            None,
+            AlgorithmPolicy::default(),
+        )
+        .unwrap();
+        assert_eq!(v.name_id, "alice@aws.example.com");
+        assert_eq!(
+            v.attributes[ROLE],
+            vec!["arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/Lanyard"]
+        );
+        assert_eq!(
+            v.attributes["https://aws.amazon.com/SAML/Attributes/RoleSessionName"],
+            vec!["alice@aws.example.com"]
+        );
+        assert_eq!(
+            v.attributes["https://aws.amazon.com/SAML/Attributes/SessionDuration"],
+            vec!["3600"]
+        );
+        assert!(v.assertion_signed && !v.response_signed);
+        // AWS timing from the pinned clock.
+        let now = app.clock_now();
+        assert_eq!(v.not_on_or_after, now + Duration::minutes(5));
+        let xml = response_xml(&form);
+        let t = |d: Duration| lanyard_saml::instant::format(now + d);
+        assert!(
+            xml.contains(&format!("IssueInstant=\"{}\"", t(Duration::ZERO))),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(&format!("NotBefore=\"{}\"", t(Duration::seconds(-60)))),
+            "{xml}"
+        );
+        assert!(!xml.contains("InResponseTo"), "{xml}");
+        // Five minutes and one second later, a strict SP refuses it.
+        app.clock.advance(Duration::seconds(301));
+        assert!(verify(
+            &app,
+            &form,
+            &idp,
+            &cert,
+            AWS,
+            None,
+            AlgorithmPolicy::default()
+        )
+        .is_err());
+        app.clock.advance(Duration::seconds(-301));
+
+        let issued = events(&app, "sso.issued").await;
+        assert_eq!(issued.len(), 1);
+        assert_eq!(issued[0]["flow"], "idp_initiated");
+        assert_eq!(issued[0]["user"], s.alice);
+        assert_eq!(issued[0]["app"], "aws");
+        assert_eq!(issued[0]["request_id"], Value::Null);
+        assert_eq!(issued[0]["_actor"], "user:alice@aws.example.com");
+        assert_eq!(issued[0]["_target"], format!("application:{}", s.app_id));
+        assert_eq!(issued[0]["_source"], "192.0.2.7");
+
+        // The default RelayState goes along, unchanged.
+        let relay =
+            "https://console.aws.amazon.com/ec2/home?region=eu-west-1#Instances:sort=desc&x=\"y\"";
+        patch_sso(&app, s.app_id, json!({"default_relay_state": relay})).await;
+        let form = form_of(&app.visit("GET", "/saml2/aws", Some(&s.session), None).await);
+        assert_eq!(form.fields["RelayState"], relay);
+
+        // Both signed, RSA-SHA1: as configured, and only a verifier that
+        // allows SHA-1 accepts it.
+        patch_sso(
+            &app,
+            s.app_id,
+            json!({"sign_response": true, "algorithm": "rsa_sha1"}),
+        )
+        .await;
+        let form = form_of(&app.visit("GET", "/saml2/aws", Some(&s.session), None).await);
+        let legacy = AlgorithmPolicy { allow_sha1: true };
+        let v = verify(&app, &form, &idp, &cert, AWS, None, legacy).unwrap();
+        assert!(v.assertion_signed && v.response_signed);
+        assert!(verify(
+            &app,
+            &form,
+            &idp,
+            &cert,
+            AWS,
+            None,
+            AlgorithmPolicy::default()
+        )
+        .is_err());
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn not_signed_in_goes_to_sign_in_and_back() {
+    for app in common::apps().await {
+        let s = aws_setup(&app, "aws").await;
+        let r = app.visit("GET", "/saml2/aws", None, None).await;
+        assert_eq!(login_next(&r), "/saml2/aws");
+        assert!(!r.text().contains("SAMLResponse"));
+        // An unknown cookie is no session either.
+        let r = app
+            .visit("GET", "/saml2/aws", Some(&"0".repeat(64)), None)
+            .await;
+        assert_eq!(login_next(&r), "/saml2/aws");
+        form_of(&app.visit("GET", "/saml2/aws", Some(&s.session), None).await);
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn sp_initiated_redirect_binding_signed_request() {
+    for app in common::apps().await {
+        let (app_id, session) = custom_setup(&app, "wiki").await;
+        let key = sp_key();
+        let xml = authn_request(
+            &app,
+            "_req-redirect-1",
+            "wiki",
+            SP_ENTITY,
+            &format!(r#"AssertionConsumerServiceURL="{SP_ACS}""#),
+        );
+        let path = format!(
+            "/saml2/wiki?{}",
+            redirect_query(&xml, Some(RELAY), Some(&key))
+        );
+
+        // Not signed in: to the sign-in page, which comes back to exactly
+        // this request (and the detour does not use up its ID).
+        let next = login_next(&app.visit("GET", &path, None, None).await);
+        assert_eq!(next, path);
+        let r = app.visit("GET", &next, Some(&session), None).await;
+        let form = form_of(&r);
+        assert_eq!(form.action, SP_ACS);
+        assert_eq!(form.fields["RelayState"], RELAY, "returned unchanged");
+        assert!(r.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("form-action https://sp.example https:;"));
+        let cert = active_cert(&app, app_id).await;
+        let idp = format!("{BASE}/saml2/wiki");
+        let v = verify(
+            &app,
+            &form,
+            &idp,
+            &cert,
+            SP_ENTITY,
+            Some("_req-redirect-1"),
+            AlgorithmPolicy::default(),
+        )
+        .unwrap();
+        assert!(
+            v.assertion_signed && v.response_signed,
+            "custom-saml signs both"
+        );
+        assert!(response_xml(&form).contains("InResponseTo=\"_req-redirect-1\""));
+        let issued = events(&app, "sso.issued").await;
+        assert_eq!(issued.len(), 1);
+        assert_eq!(issued[0]["flow"], "sp_initiated");
+        assert_eq!(issued[0]["binding"], "redirect");
+        assert_eq!(issued[0]["request_id"], "_req-redirect-1");
+
+        // The same request again: a replay.
+        let r = app.visit("GET", &path, Some(&session), None).await;
+        refused(&r, StatusCode::BAD_REQUEST, "was already used (replay)");
+        let denied = events(&app, "sso.denied").await;
+        assert_eq!(denied.last().unwrap()["reason"], "replayed");
+        assert_eq!(denied.last().unwrap()["request_id"], "_req-redirect-1");
+
+        // The app requires signed requests.
+        let xml = authn_request(&app, "_req-unsigned", "wiki", SP_ENTITY, "");
+        let r = app
+            .visit(
+                "GET",
+                &format!("/saml2/wiki?{}", redirect_query(&xml, None, None)),
+                Some(&session),
+                None,
+            )
+            .await;
+        refused(
+            &r,
+            StatusCode::BAD_REQUEST,
+            "the message is not signed, but a signature is required",
+        );
+        assert_eq!(
+            events(&app, "sso.denied").await.last().unwrap()["reason"],
+            "invalid_request"
+        );
+
+        // Forged: RelayState changed after signing; signed by another key.
+        let xml = authn_request(&app, "_req-forged", "wiki", SP_ENTITY, "");
+        let q = redirect_query(&xml, Some("a"), Some(&key)).replace("RelayState=a", "RelayState=b");
+        let r = app
+            .visit("GET", &format!("/saml2/wiki?{q}"), Some(&session), None)
+            .await;
+        refused(
+            &r,
+            StatusCode::BAD_REQUEST,
+            "signature value does not verify",
+        );
+        let q = redirect_query(&xml, None, Some(other_key()));
+        let r = app
+            .visit("GET", &format!("/saml2/wiki?{q}"), Some(&session), None)
+            .await;
+        refused(
+            &r,
+            StatusCode::BAD_REQUEST,
+            "signature value does not verify",
+        );
+        let forged_post = sign_root(&xml, other_key(), SignatureAlgorithm::RsaSha256).unwrap();
+        let r = app
+            .visit(
+                "POST",
+                "/saml2/wiki",
+                None,
+                Some(post_form(&forged_post, None)),
+            )
+            .await;
+        let loc = r.headers["location"].to_str().unwrap().to_owned();
+        refused(
+            &app.visit("GET", &loc, Some(&session), None).await,
+            StatusCode::BAD_REQUEST,
+            "signature value does not verify",
+        );
+
+        // Expired, from the future, wrong issuer, wrong destination: each
+        // refused by its rule, signed in or not.
+        let cases = [
+            (
+                authn_request_at(
+                    "_old",
+                    "wiki",
+                    SP_ENTITY,
+                    "",
+                    app.clock_now() - Duration::minutes(11),
+                ),
+                "s old",
+            ),
+            (
+                authn_request_at(
+                    "_future",
+                    "wiki",
+                    SP_ENTITY,
+                    "",
+                    app.clock_now() + Duration::minutes(4),
+                ),
+                "in the future",
+            ),
+            (
+                authn_request(&app, "_issuer", "wiki", "https://evil.example", ""),
+                "is not the expected SP entity ID",
+            ),
+            (
+                authn_request(&app, "_dest", "other", SP_ENTITY, ""),
+                "is not an SSO URL of this IdP",
+            ),
+        ];
+        for (xml, says) in cases {
+            let path = format!("/saml2/wiki?{}", redirect_query(&xml, None, Some(&key)));
+            refused(
+                &app.visit("GET", &path, None, None).await,
+                StatusCode::BAD_REQUEST,
+                says,
+            );
+            refused(
+                &app.visit("GET", &path, Some(&session), None).await,
+                StatusCode::BAD_REQUEST,
+                says,
+            );
+        }
+
+        // An unregistered ACS URL gets an error page: no redirect, no form.
+        let xml = authn_request(
+            &app,
+            "_evil-acs",
+            "wiki",
+            SP_ENTITY,
+            r#"AssertionConsumerServiceURL="https://evil.example/acs""#,
+        );
+        let path = format!(
+            "/saml2/wiki?{}",
+            redirect_query(&xml, Some(RELAY), Some(&key))
+        );
+        let r = app.visit("GET", &path, Some(&session), None).await;
+        refused(
+            &r,
+            StatusCode::BAD_REQUEST,
+            "is not a registered ACS URL of this application",
+        );
+        let xml = authn_request(
+            &app,
+            "_evil-index",
+            "wiki",
+            SP_ENTITY,
+            r#"AssertionConsumerServiceIndex="7""#,
+        );
+        let path = format!("/saml2/wiki?{}", redirect_query(&xml, None, Some(&key)));
+        refused(
+            &app.visit("GET", &path, Some(&session), None).await,
+            StatusCode::BAD_REQUEST,
+            "is not a registered ACS index",
+        );
+        // Garbage: an HTML page too, never JSON.
+        refused(
+            &app.visit("GET", "/saml2/wiki?SAMLRequest=%21%21", None, None)
+                .await,
+            StatusCode::BAD_REQUEST,
+            "invalid base64",
+        );
+
+        assert_eq!(events(&app, "sso.issued").await.len(), 1);
+        let _ = app_id;
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn sp_initiated_post_binding_survives_a_cross_site_post() {
+    for app in common::apps().await {
+        let (app_id, session) = custom_setup(&app, "wiki").await;
+        let xml = sign_root(
+            &authn_request(&app, "_req-post-1", "wiki", SP_ENTITY, ""),
+            &sp_key(),
+            SignatureAlgorithm::RsaSha256,
+        )
+        .unwrap();
+
+        // The SP's page posts cross-site: no cookie arrives. The answer is a
+        // 303 to a same-site GET carrying the message.
+        let r = app
+            .visit(
+                "POST",
+                "/saml2/wiki",
+                None,
+                Some(post_form(&xml, Some(RELAY))),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let resumed = r.headers["location"].to_str().unwrap().to_owned();
+        assert!(
+            resumed.starts_with("/saml2/wiki/post?SAMLRequest="),
+            "{resumed}"
+        );
+        assert!(!r.text().contains("SAMLResponse"));
+        // Compact: a signed request with its certificate, even wrapped into
+        // the sign-in page's `next=`, fits an 8 KiB proxy request line.
+        assert!(resumed.len() < B64.encode(&xml).len(), "{}", resumed.len());
+        let to_login = app.visit("GET", &resumed, None, None).await;
+        let login_url = to_login.headers["location"].to_str().unwrap();
+        assert!(login_url.len() < 8 * 1024, "{}", login_url.len());
+
+        // Still no session on that GET: sign in, then back to it.
+        let next = login_next(&app.visit("GET", &resumed, None, None).await);
+        assert_eq!(next, resumed);
+        // The browser follows the 303 with its SameSite=Lax cookie.
+        let form = form_of(&app.visit("GET", &resumed, Some(&session), None).await);
+        assert_eq!(form.action, SP_ACS, "the SP's default ACS");
+        assert_eq!(form.fields["RelayState"], RELAY);
+        let cert = active_cert(&app, app_id).await;
+        verify(
+            &app,
+            &form,
+            &format!("{BASE}/saml2/wiki"),
+            &cert,
+            SP_ENTITY,
+            Some("_req-post-1"),
+            AlgorithmPolicy::default(),
+        )
+        .unwrap();
+        let issued = events(&app, "sso.issued").await;
+        assert_eq!(issued[0]["binding"], "post");
+        assert_eq!(issued[0]["request_id"], "_req-post-1");
+
+        // A same-site POST with the cookie takes the same way.
+        let xml2 = sign_root(
+            &authn_request(&app, "_req-post-2", "wiki", SP_ENTITY, ""),
+            &sp_key(),
+            SignatureAlgorithm::RsaSha256,
+        )
+        .unwrap();
+        let r = app
+            .visit(
+                "POST",
+                "/saml2/wiki",
+                Some(&session),
+                Some(post_form(&xml2, None)),
+            )
+            .await;
+        let loc = r.headers["location"].to_str().unwrap().to_owned();
+        let form = form_of(&app.visit("GET", &loc, Some(&session), None).await);
+        assert!(!form.fields.contains_key("RelayState"));
+
+        // Replayed, tampered, unsigned, and malformed POSTs.
+        refused(
+            &app.visit("GET", &resumed, Some(&session), None).await,
+            StatusCode::BAD_REQUEST,
+            "already used (replay)",
+        );
+        let tampered = resumed.replacen("SAMLRequest=", "SAMLRequest=A", 1);
+        let r = app.visit("GET", &tampered, Some(&session), None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(!r.text().contains("SAMLResponse"));
+        let unsigned = authn_request(&app, "_req-post-unsigned", "wiki", SP_ENTITY, "");
+        let r = app
+            .visit(
+                "POST",
+                "/saml2/wiki",
+                None,
+                Some(post_form(&unsigned, None)),
+            )
+            .await;
+        let loc = r.headers["location"].to_str().unwrap().to_owned();
+        refused(
+            &app.visit("GET", &loc, Some(&session), None).await,
+            StatusCode::BAD_REQUEST,
+            "not signed",
+        );
+        refused(
+            &app.visit("POST", "/saml2/wiki", None, Some("RelayState=x".into()))
+                .await,
+            StatusCode::BAD_REQUEST,
+            "SAMLRequest is missing",
+        );
+        refused(
+            &app.visit(
+                "POST",
+                "/saml2/wiki",
+                None,
+                Some("SAMLRequest=a&SAMLRequest=b".into()),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "more than once",
+        );
+        refused(
+            &app.visit("POST", "/saml2/wiki", None, Some("SAMLRequest=%%%".into()))
+                .await,
+            StatusCode::BAD_REQUEST,
+            "invalid base64",
+        );
+        let long = post_form(&xml, Some(&"r".repeat(5000)));
+        refused(
+            &app.visit("POST", "/saml2/wiki", None, Some(long)).await,
+            StatusCode::BAD_REQUEST,
+            "RelayState is 5000 bytes",
+        );
+        refused(
+            &app.visit("GET", "/saml2/wiki/post?RelayState=x", Some(&session), None)
+                .await,
+            StatusCode::BAD_REQUEST,
+            "SAMLRequest is missing",
+        );
+        // An unknown app, on every route.
+        for (m, p) in [
+            ("POST", "/saml2/nope"),
+            ("GET", "/saml2/nope/post?SAMLRequest=x"),
+        ] {
+            let body = (m == "POST").then(|| post_form(&xml, None));
+            refused(
+                &app.visit(m, p, Some(&session), body).await,
+                StatusCode::NOT_FOUND,
+                "Application not found",
+            );
+        }
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn unsigned_requests_choose_among_registered_acs_urls() {
+    for app in common::apps().await {
+        let s = aws_setup(&app, "aws").await;
+        let stand_in = "http://127.0.0.1:9000/aws/saml";
+        patch_sso(
+            &app,
+            s.app_id,
+            json!({"acs_urls": [{"url": AWS_ACS, "is_default": true}, {"url": stand_in, "is_default": false}]}),
+        )
+        .await;
+        let cert = active_cert(&app, s.app_id).await;
+        let idp = format!("{BASE}/saml2/aws");
+        let send = |id: &'static str, extra: String| {
+            let xml = authn_request(&app, id, "aws", AWS, &extra);
+            format!("/saml2/aws?{}", redirect_query(&xml, None, None))
+        };
+
+        let path = send(
+            "_to-stand-in",
+            format!(r#"AssertionConsumerServiceURL="{stand_in}""#),
+        );
+        let r = app.visit("GET", &path, Some(&s.session), None).await;
+        let form = form_of(&r);
+        assert_eq!(form.action, stand_in);
+        assert!(r.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("form-action http://127.0.0.1:9000 https:;"));
+        verify(
+            &app,
+            &form,
+            &idp,
+            &cert,
+            AWS,
+            Some("_to-stand-in"),
+            AlgorithmPolicy::default(),
+        )
+        .unwrap();
+
+        let path = send("_by-index", r#"AssertionConsumerServiceIndex="1""#.into());
+        let form = form_of(&app.visit("GET", &path, Some(&s.session), None).await);
+        assert_eq!(form.action, stand_in);
+        let path = send("_default", String::new());
+        let form = form_of(&app.visit("GET", &path, Some(&s.session), None).await);
+        assert_eq!(form.action, AWS_ACS);
+        assert!(
+            !form.fields.contains_key("RelayState"),
+            "SP-initiated: only the request's RelayState"
+        );
+
+        let path = send(
+            "_unregistered",
+            r#"AssertionConsumerServiceURL="http://127.0.0.1:9999/aws/saml""#.into(),
+        );
+        refused(
+            &app.visit("GET", &path, Some(&s.session), None).await,
+            StatusCode::BAD_REQUEST,
+            "is not a registered ACS URL",
+        );
+        let _ = (s.group, s.next_key);
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn denials_get_their_pages_and_audit_events() {
+    for app in common::apps().await {
+        let s = aws_setup(&app, "aws").await;
+        let reason = |events: &[Value]| {
+            events.last().unwrap()["reason"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+
+        // Not in a bound group.
+        let bob = id(&app.create_user("bob@example.com", "bob").await);
+        let bob_session = app.session_for(bob).await;
+        let r = app
+            .visit("GET", "/saml2/aws", Some(&bob_session), None)
+            .await;
+        refused(
+            &r,
+            StatusCode::FORBIDDEN,
+            "You are not authorized to use aws",
+        );
+        let denied = events(&app, "sso.denied").await;
+        assert_eq!(reason(&denied), "not_authorized");
+        assert_eq!(denied.last().unwrap()["_actor"], "user:bob@example.com");
+        assert_eq!(denied.last().unwrap()["flow"], "idp_initiated");
+
+        // In a bound group without a role: AWS would refuse, so we do, naming the rule.
+        let carol = id(&app.create_user("carol@example.com", "carol").await);
+        let g2 = id(&app.create_group("aws-no-role").await);
+        member(&app, g2, carol).await;
+        app.admin(
+            "PUT",
+            &format!("/api/v1/applications/{}/groups/{g2}", s.app_id),
+            None,
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT);
+        let carol_session = app.session_for(carol).await;
+        let r = app
+            .visit("GET", "/saml2/aws", Some(&carol_session), None)
+            .await;
+        refused(&r, StatusCode::FORBIDDEN, "[aws.role.required]");
+        let denied = events(&app, "sso.denied").await;
+        assert_eq!(reason(&denied), "breaks_aws_rules");
+        assert_eq!(
+            denied.last().unwrap()["violations"][0]["rule"],
+            "aws.role.required"
+        );
+        // A user attribute that makes RoleSessionName invalid: that rule too.
+        app.admin(
+            "PATCH",
+            &format!("/api/v1/applications/{}", s.app_id),
+            Some(json!({"attributes": [
+                {"name": "https://aws.amazon.com/SAML/Attributes/SessionDuration", "source": {"kind": "constant", "value": "3600"}},
+                {"name": "https://aws.amazon.com/SAML/Attributes/RoleSessionName", "source": {"kind": "user_attribute", "value": "session_name"}}
+            ]})),
+        )
+        .await
+        .expect(StatusCode::OK);
+        app.admin(
+            "PUT",
+            &format!("/api/v1/users/{}/attributes", s.alice),
+            Some(json!({"session_name": ["has spaces!"]})),
+        )
+        .await
+        .expect(StatusCode::OK);
+        let r = app.visit("GET", "/saml2/aws", Some(&s.session), None).await;
+        refused(&r, StatusCode::FORBIDDEN, "[aws.role_session_name.pattern]");
+        assert_eq!(
+            reason(&events(&app, "sso.denied").await),
+            "breaks_aws_rules"
+        );
+        app.admin(
+            "PUT",
+            &format!("/api/v1/users/{}/attributes", s.alice),
+            Some(json!({"session_name": ["alice"]})),
+        )
+        .await
+        .expect(StatusCode::OK);
+        form_of(&app.visit("GET", "/saml2/aws", Some(&s.session), None).await);
+
+        // SSO deactivated.
+        app.admin(
+            "POST",
+            &format!("/api/v1/applications/{}/deactivate", s.app_id),
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+        refused(
+            &app.visit("GET", "/saml2/aws", Some(&s.session), None).await,
+            StatusCode::FORBIDDEN,
+            "deactivated",
+        );
+        assert_eq!(reason(&events(&app, "sso.denied").await), "sso_inactive");
+        app.admin(
+            "POST",
+            &format!("/api/v1/applications/{}/activate", s.app_id),
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+
+        // A template placeholder left in an active app (only the store can
+        // do that; the API refuses to activate it).
+        let stored = app.store.get_app(AppId(s.app_id)).await.unwrap();
+        let mut config = stored.config.clone();
+        config.sso.acs_urls[0].url = "https://YOUR_AWS_REGION.signin.aws.amazon.com/saml".into();
+        app.store
+            .update_app(AppId(s.app_id), &config, app.clock_now())
+            .await
+            .unwrap();
+        refused(
+            &app.visit("GET", "/saml2/aws", Some(&s.session), None).await,
+            StatusCode::FORBIDDEN,
+            "sso.acs_urls[0]",
+        );
+        let denied = events(&app, "sso.denied").await;
+        assert_eq!(reason(&denied), "placeholders");
+        assert_eq!(denied.last().unwrap()["fields"], json!(["sso.acs_urls[0]"]));
+        app.store
+            .update_app(AppId(s.app_id), &stored.config, app.clock_now())
+            .await
+            .unwrap();
+        form_of(&app.visit("GET", "/saml2/aws", Some(&s.session), None).await);
+
+        // Suspended while signed in.
+        app.admin("POST", &format!("/api/v1/users/{}/suspend", s.alice), None)
+            .await
+            .expect(StatusCode::OK);
+        refused(
+            &app.visit("GET", "/saml2/aws", Some(&s.session), None).await,
+            StatusCode::FORBIDDEN,
+            "suspended",
+        );
+        assert_eq!(reason(&events(&app, "sso.denied").await), "user_suspended");
+
+        // Deleted: 404, like an unknown slug, signed in or not.
+        app.admin(
+            "DELETE",
+            "/api/v1/applications",
+            Some(json!({"ids": [s.app_id], "confirm_count": 1})),
+        )
+        .await
+        .expect(StatusCode::OK);
+        for path in ["/saml2/aws", "/saml2/never-existed"] {
+            refused(
+                &app.visit("GET", path, Some(&bob_session), None).await,
+                StatusCode::NOT_FOUND,
+                "Application not found",
+            );
+            refused(
+                &app.visit("GET", path, None, None).await,
+                StatusCode::NOT_FOUND,
+                "Application not found",
+            );
+        }
+        // No response was issued on any refusal.
+        assert_eq!(events(&app, "sso.issued").await.len(), 2);
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn key_rotation_takes_effect_on_the_next_response() {
+    for app in common::apps().await {
+        let s = aws_setup(&app, "aws").await;
+        let idp = format!("{BASE}/saml2/aws");
+        let old = active_cert(&app, s.app_id).await;
+        let form = form_of(&app.visit("GET", "/saml2/aws", Some(&s.session), None).await);
+        verify(
+            &app,
+            &form,
+            &idp,
+            &old,
+            AWS,
+            None,
+            AlgorithmPolicy::default(),
+        )
+        .unwrap();
+
+        app.admin(
+            "POST",
+            &format!(
+                "/api/v1/applications/{}/keys/{}/activate",
+                s.app_id, s.next_key
+            ),
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+        let new = active_cert(&app, s.app_id).await;
+        assert_ne!(new, old);
+        let form = form_of(&app.visit("GET", "/saml2/aws", Some(&s.session), None).await);
+        verify(
+            &app,
+            &form,
+            &idp,
+            &new,
+            AWS,
+            None,
+            AlgorithmPolicy::default(),
+        )
+        .unwrap();
+        assert!(verify(
+            &app,
+            &form,
+            &idp,
+            &old,
+            AWS,
+            None,
+            AlgorithmPolicy::default()
+        )
+        .is_err());
+        assert_eq!(
+            events(&app, "sso.issued").await.last().unwrap()["key"],
+            s.next_key,
+            "the audit event names the signing key"
+        );
+        // The metadata route next to the SSO routes still answers.
+        let r = app.visit("GET", "/saml2/aws/metadata", None, None).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.text().contains("EntityDescriptor"));
+        app.shutdown().await;
+    }
+}
+
+/// Through the real sign-in page: an SP's request, the password form, and
+/// back to the same request, which is answered (its ID was not used up by
+/// the detour); the same for the cross-site POST.
+#[tokio::test]
+async fn sign_in_page_returns_to_the_sp_request() {
+    use common::browser::{location, Browser};
+    for app in common::apps().await {
+        let (app_id, _) = custom_setup(&app, "wiki").await;
+        let pw = "correct horse battery staple";
+        let dave = id(&app
+            .admin(
+                "POST",
+                "/api/v1/users",
+                Some(json!({"email": "dave@example.com", "username": "dave", "password": pw})),
+            )
+            .await
+            .expect(StatusCode::CREATED));
+        let groups = app
+            .get(&format!("/api/v1/applications/{app_id}/groups"))
+            .await
+            .expect(StatusCode::OK);
+        member(&app, id(&groups[0]), dave).await;
+        let cert = active_cert(&app, app_id).await;
+        let idp = format!("{BASE}/saml2/wiki");
+
+        let mut b = Browser::new(&app);
+        let xml = authn_request(&app, "_via-login", "wiki", SP_ENTITY, "");
+        let path = format!(
+            "/saml2/wiki?{}",
+            redirect_query(&xml, Some(RELAY), Some(&sp_key()))
+        );
+        let next = login_next(&b.get(&path).await);
+        assert_eq!(next, path);
+        let r = b.sign_in_to("dave", pw, &next).await;
+        assert_eq!(location(&r), path, "back to the request after sign-in");
+        let form = form_of(&b.get(&path).await);
+        assert_eq!(form.fields["RelayState"], RELAY);
+        verify(
+            &app,
+            &form,
+            &idp,
+            &cert,
+            SP_ENTITY,
+            Some("_via-login"),
+            AlgorithmPolicy::default(),
+        )
+        .unwrap();
+
+        // A fresh browser, and an SP that posts: no cookie on the POST.
+        let mut b = Browser::new(&app);
+        b.origin = Some("https://sp.example".into());
+        let xml = sign_root(
+            &authn_request(&app, "_via-login-post", "wiki", SP_ENTITY, ""),
+            &sp_key(),
+            SignatureAlgorithm::RsaSha256,
+        )
+        .unwrap();
+        let r = b
+            .post(
+                "/saml2/wiki",
+                &[("SAMLRequest", &B64.encode(&xml)), ("RelayState", RELAY)],
+            )
+            .await;
+        let resumed = location(&r).to_owned();
+        let next = login_next(&b.get(&resumed).await);
+        b.origin = Some(BASE.into());
+        let r = b.sign_in_to("dave", pw, &next).await;
+        assert_eq!(location(&r), resumed);
+        let form = form_of(&b.get(&resumed).await);
+        assert_eq!(form.fields["RelayState"], RELAY);
+        verify(
+            &app,
+            &form,
+            &idp,
+            &cert,
+            SP_ENTITY,
+            Some("_via-login-post"),
+            AlgorithmPolicy::default(),
+        )
+        .unwrap();
+        app.shutdown().await;
+    }
+}
