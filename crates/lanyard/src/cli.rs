@@ -44,6 +44,20 @@ pub enum Command {
     /// Manage API keys (works on the database directly).
     #[command(subcommand)]
     Apikey(ApiKeyCommand),
+    /// Run a seeded demo on a temporary SQLite database: users, a group, an
+    /// Amazon AWS app and a built-in stand-in for AWS's sign-in page. Prints
+    /// the URLs and credentials; everything is deleted on exit.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address to listen on (port 0 picks a free port)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// A `tracing` filter, e.g. info or lanyard=debug
+    #[arg(long, default_value = "info")]
+    pub log: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,6 @@
 //! The `lanyard` binary: parses the command line ([`cli`]), loads settings
 //! ([`config`], [`database`]) and runs the chosen subcommand ([`serve`],
-//! `check-config`, and the database commands in [`commands`]).
+//! `check-config`, the database commands in [`commands`], and [`demo`]).
 //!
 //! Exit status: 0 on success, 2 for invalid settings, usage or input (e.g. a
 //! bad email given to `admin create`), 1 for any other failure (e.g. the
@@ -10,6 +10,7 @@ mod cli;
 mod commands;
 mod config;
 mod database;
+mod demo;
 mod serve;
 
 use std::process::ExitCode;
@@ -39,6 +40,13 @@ fn main() -> ExitCode {
         Command::Apikey(ApiKeyCommand::Create(args)) => run(&args.config, |loaded| {
             commands::apikey_create(&args, &loaded)
         }),
+        Command::Demo(args) => match demo::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
     }
 }
 

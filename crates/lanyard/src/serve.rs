@@ -23,7 +23,7 @@ pub fn run(loaded: Loaded) -> anyhow::Result<()> {
         .block_on(serve(loaded))
 }
 
-fn init_logging(filter: &str) -> anyhow::Result<()> {
+pub(crate) fn init_logging(filter: &str) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(filter)?)
         .with_ansi(std::io::stdout().is_terminal())
@@ -71,7 +71,7 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if let Err(err) = tokio::signal::ctrl_c().await {
             tracing::warn!("cannot watch for Ctrl-C: {err}");

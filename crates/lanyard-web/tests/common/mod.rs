@@ -83,7 +83,7 @@ impl TestApp {
             clock,
             audit,
             writer: Some(writer),
-            router: app(state),
+            router: app(state.clone()).merge(lanyard_web::standin::router(state)),
             admin_key: String::new(),
             reader_key: String::new(),
             key_hashes: Vec::new(),

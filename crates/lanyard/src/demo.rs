@@ -1,0 +1,252 @@
+//! `lanyard demo`: the whole flow on one machine, offline, in one command.
+//!
+//! It starts the server on a fresh SQLite database in a temporary directory
+//! (deleted on exit) and seeds it:
+//! - an administrator (`admin@example.com`) and an administrator API key;
+//! - `alice` in the group `aws-admins`, which is bound to the app, and `bob`,
+//!   who is in no bound group (implicitly denied);
+//! - an "Amazon AWS" application (the AWS IAM template) with two
+//!   entitlements for `aws-admins` (so AWS's role chooser shows), whose
+//!   default ACS is the built-in AWS sign-in stand-in
+//!   (`/aws-standin/aws/saml`, see `lanyard_web::standin`), with AWS's real
+//!   ACS listed second.
+//!
+//! The passwords are fixed and printed: the demo binds to loopback by
+//! default and its database lives only as long as the process. Everything
+//! goes through the same store and rules as `serve`; the stand-in is the only
+//! extra route, and only this command mounts it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use lanyard_core::admin::{generate_api_key, Role};
+use lanyard_core::application::Grant;
+use lanyard_core::application::{AppConfig, NewAppKey, NewApplication, PrivateKeyPem};
+use lanyard_core::apps::{AcsUrl, Entitlement};
+use lanyard_core::catalog::Catalog;
+use lanyard_core::directory::{NewGroup, NewUser};
+use lanyard_core::password::hash_password;
+use lanyard_core::store::{AdminStore, ApiKeyStore, AppStore, GroupStore, Store, UserStore};
+use lanyard_core::{BaseUrl, Clock, Settings, SystemClock};
+use lanyard_saml::keys::{CertificateRequest, RsaBits, SigningKey};
+use lanyard_store::SqlStore;
+use lanyard_web::{AppState, AuditWriter};
+use time::Duration;
+use tokio::net::TcpListener;
+
+use crate::cli::DemoArgs;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "admin-demo-password";
+pub const ALICE_PASSWORD: &str = "alice-demo-password";
+pub const BOB_PASSWORD: &str = "bob-demo-password";
+pub const APP_SLUG: &str = "aws";
+
+pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
+    crate::serve::init_logging(&args.log)?;
+    tokio::runtime::Runtime::new()
+        .context("cannot start the async runtime")?
+        .block_on(demo(args))
+}
+
+/// A temporary directory removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
+    let dir = TempDir(std::env::temp_dir().join(format!(
+        "lanyard-demo-{}-{}",
+        std::process::id(),
+        SystemClock.now().unix_timestamp_nanos()
+    )));
+    std::fs::create_dir_all(&dir.0).context("cannot create the demo's temporary directory")?;
+    let url = format!("sqlite://{}", dir.0.join("demo.db").display());
+    let store = SqlStore::connect(&url).await?;
+    store.migrate().await?;
+
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let bound = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    let base_url = BaseUrl::parse(&format!("http://{bound}"))
+        .context("cannot derive the base URL from the bound address")?;
+    let settings = Settings {
+        listen: bound,
+        base_url: base_url.clone(),
+        log: args.log.clone(),
+        auth: Default::default(),
+    };
+    let api_key = seed(&store, base_url.as_str()).await?;
+
+    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    let audit = AuditWriter::start(shared.clone());
+    let state = AppState::new(settings, Arc::new(SystemClock), shared, audit.handle());
+    let app = lanyard_web::app(state.clone())
+        .merge(lanyard_web::standin::router(state))
+        .into_make_service_with_connect_info::<SocketAddr>();
+    print_welcome(base_url.as_str(), &api_key);
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(crate::serve::shutdown_signal())
+        .await
+        .context("server failed");
+    audit.shutdown().await;
+    store.close().await;
+    served
+}
+
+fn random<const N: usize>() -> anyhow::Result<[u8; N]> {
+    let mut out = [0u8; N];
+    aws_lc_rs::rand::fill(&mut out).map_err(|_| anyhow::anyhow!("the system RNG failed"))?;
+    Ok(out)
+}
+
+/// Seeds the directory and the app; returns an administrator API key.
+pub async fn seed(store: &SqlStore, base_url: &str) -> anyhow::Result<String> {
+    let now = SystemClock.now();
+    let hash = |pw: &str| -> anyhow::Result<String> { Ok(hash_password(pw, random()?)?) };
+    store
+        .create_admin(
+            ADMIN_EMAIL,
+            Role::Administrator,
+            &hash(ADMIN_PASSWORD)?,
+            now,
+        )
+        .await?;
+    let key = generate_api_key(random()?);
+    store
+        .create_api_key("demo", Role::Administrator, &key.prefix, &key.hash, now)
+        .await?;
+
+    let user = |email: &str, username: &str, first: &str| NewUser {
+        email: email.into(),
+        username: username.into(),
+        first_name: first.into(),
+        last_name: "Example".into(),
+        attributes: Default::default(),
+    };
+    let alice = store
+        .create_user(
+            &user("alice@example.com", "alice", "Alice").validate()?,
+            Some(&hash(ALICE_PASSWORD)?),
+            now,
+        )
+        .await?;
+    store
+        .create_user(
+            &user("bob@example.com", "bob", "Bob").validate()?,
+            Some(&hash(BOB_PASSWORD)?),
+            now,
+        )
+        .await?;
+    let group = store
+        .create_group(
+            &NewGroup {
+                name: "aws-admins".into(),
+                description: "May sign in to Amazon AWS".into(),
+                attributes: Default::default(),
+            }
+            .validate()?,
+            now,
+        )
+        .await?;
+    store.add_member(group.id, alice.id).await?;
+
+    let catalog = Catalog::embedded().map_err(anyhow::Error::msg)?;
+    let template = catalog
+        .get("aws-iam")
+        .context("the embedded catalog has no aws-iam template")?;
+    let mut sso = template.sso_settings(base_url, APP_SLUG);
+    sso.acs_urls = vec![
+        AcsUrl {
+            url: lanyard_web::standin::acs_url(base_url, APP_SLUG),
+            is_default: true,
+        },
+        AcsUrl {
+            url: "https://signin.aws.amazon.com/saml".into(),
+            is_default: false,
+        },
+    ];
+    let config = AppConfig {
+        label: "Amazon AWS".into(),
+        description: "AWS Management Console (the demo posts to a local stand-in)".into(),
+        show_in_portal: true,
+        sso,
+        attributes: template.attribute_rules(),
+        groups_attribute: None,
+        sp_certificates: Vec::new(),
+    }
+    .validate(true)?;
+    let signing = SigningKey::generate(&CertificateRequest {
+        common_name: format!("Lanyard SAML IdP ({APP_SLUG})"),
+        bits: RsaBits::B2048,
+        not_before: now - Duration::minutes(5),
+        not_after: now + Duration::days(365),
+        serial: random()?,
+    })?;
+    let key_pem = NewAppKey {
+        certificate_pem: signing.certificate().to_pem(),
+        private_key: PrivateKeyPem::new(signing.private_key_pem()?),
+        not_after: signing.certificate().not_after(),
+    };
+    let app = store
+        .create_app(
+            &NewApplication {
+                slug: APP_SLUG.into(),
+                template: template.key.clone(),
+                aws_rules: true,
+                sso_active: true,
+                config,
+            },
+            &key_pem,
+            now,
+        )
+        .await?;
+    store.bind_group(app.id, group.id).await?;
+    let grant = |account: &str, role: &str, label: &str| Grant {
+        group_id: group.id,
+        entitlement: Entitlement {
+            account_id: account.into(),
+            role_name: role.into(),
+            provider_name: "Lanyard".into(),
+            account_label: Some(label.into()),
+            max_session_duration: None,
+        },
+    };
+    store
+        .set_entitlements(
+            app.id,
+            &[
+                grant("123456789012", "Admin", "production"),
+                grant("210987654321", "ReadOnly", "sandbox"),
+            ],
+            now,
+        )
+        .await?;
+    Ok(key.secret)
+}
+
+fn print_welcome(base: &str, api_key: &str) {
+    println!(
+        "\
+Lanyard demo is running on {base} (Ctrl-C to stop; the database is temporary).
+
+  User portal     {base}/portal
+    alice / {ALICE_PASSWORD}   in aws-admins: may use Amazon AWS (two roles)
+    bob   / {BOB_PASSWORD}     in no bound group: denied
+  IdP-initiated   sign in, click the Amazon AWS tile
+  SP-initiated    open {base}/saml2/{APP_SLUG} (signs you in first if needed)
+  AWS stand-in    {base}/aws-standin/{APP_SLUG}/saml checks the response like AWS does
+  Metadata        {base}/saml2/{APP_SLUG}/metadata
+  Admin           {ADMIN_EMAIL} / {ADMIN_PASSWORD}
+  REST API        curl -H 'Authorization: Bearer {api_key}' {base}/api/v1/applications
+"
+    );
+}
