@@ -14,9 +14,22 @@ It knows nothing about SAML; the check_*.py scripts own that.
         srv.get(app["metadata_url"])          # any URL, no Authorization header
         srv.cli("admin", "create", "--email", "a@example.com", input="pass phrase\n")
 
-Attributes once started: base_url ("http://127.0.0.1:PORT"), port, api_key
+Attributes once started: base_url (LANYARD_BASE_URL: the `base_url` argument,
+default "http://127.0.0.1:PORT"), direct_url ("http://127.0.0.1:PORT", where
+url()/request() send relative paths), port, api_key
 (administrator), workdir (temp dir: lanyard.db, server.log), database
 ("sqlite://..."), binary, proc (subprocess.Popen).
+
+Several nodes on one database (what a PostgreSQL deployment does):
+
+    url = create_postgres_database(os.environ["LANYARD_TEST_POSTGRES"])  # fresh db
+    with LanyardServer(database=url) as a, LanyardServer(database=url) as b:
+        ...                                  # same users, apps and sessions
+    drop_postgres_database(url)
+
+`database` may be any URL `lanyard serve --database` takes; each node runs
+`migrate` (idempotent) and makes its own API key. Browsers with a cookie jar
+live in browser.py.
 
 Environment:
   LANYARD_BIN           use this binary instead of `cargo build -q -p lanyard`
@@ -89,6 +102,42 @@ def locate_binary(build: bool = True, build_timeout: int = 3600) -> Path:
     return path
 
 
+def _psql() -> str:
+    for cand in (os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin") + "/psql", shutil.which("psql")):
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    raise ServerError("psql not found (install postgresql-15 or set PG_BIN)")
+
+
+def _psql_run(server_url: str, sql: str) -> None:
+    res = subprocess.run([_psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", server_url, "-c", sql],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    if res.returncode != 0:
+        raise ServerError(f"psql {sql!r} failed: {(res.stderr or res.stdout).strip()}")
+
+
+def create_postgres_database(server_url: str, prefix: str = "lanyard_e2e") -> str:
+    """CREATE a fresh database on the PostgreSQL server `server_url` (a superuser URL
+    such as $LANYARD_TEST_POSTGRES) and return its URL (same server, new path)."""
+    import secrets
+    from urllib.parse import urlsplit, urlunsplit
+
+    name = f"{prefix}_{secrets.token_hex(6)}"
+    _psql_run(server_url, f'CREATE DATABASE "{name}"')
+    u = urlsplit(server_url)
+    return urlunsplit((u.scheme, u.netloc, "/" + name, u.query, ""))
+
+
+def drop_postgres_database(database_url: str) -> None:
+    """DROP a database made by create_postgres_database (connects to `postgres`)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    u = urlsplit(database_url)
+    name = u.path.lstrip("/")
+    _psql_run(urlunsplit((u.scheme, u.netloc, "/postgres", u.query, "")),
+              f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def exit_on_sigterm() -> None:
     """Turn SIGTERM (e.g. run.sh's `timeout`) into SystemExit, so `with LanyardServer()`
     blocks still stop the server and remove the temp dir. Call from a script's main."""
@@ -112,7 +161,8 @@ class LanyardServer:
     def __init__(self, *, binary: str | Path | None = None, build: bool = True,
                  base_url: str | None = None, log: str = "info", keep: bool | None = None,
                  start_timeout: float = 60.0, stop_timeout: float = 20.0,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, database: str | None = None) -> None:
+        self._database_arg = database
         self._binary_arg = Path(binary) if binary else None
         self._build = build
         self._base_url_arg = base_url
@@ -126,6 +176,7 @@ class LanyardServer:
         self.database = ""
         self.port = 0
         self.base_url = ""
+        self.direct_url = ""
         self.api_key = ""
         self.proc: subprocess.Popen | None = None
         self._log_file = None
@@ -164,7 +215,7 @@ class LanyardServer:
             raise ServerError("already started")
         self.binary = self._binary_arg.resolve() if self._binary_arg else locate_binary(self._build)
         self.workdir = Path(tempfile.mkdtemp(prefix="lanyard-server."))
-        self.database = f"sqlite://{self.workdir / 'lanyard.db'}"
+        self.database = self._database_arg or f"sqlite://{self.workdir / 'lanyard.db'}"
         try:
             self.port = free_port()
             self._set_base_url()
@@ -185,7 +236,8 @@ class LanyardServer:
             raise
 
     def _set_base_url(self) -> None:
-        self.base_url = (self._base_url_arg or f"http://127.0.0.1:{self.port}").rstrip("/")
+        self.direct_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = (self._base_url_arg or self.direct_url).rstrip("/")
 
     def _spawn_and_wait(self) -> bool:
         """Start `serve`; True once /healthz answers, False if the port was taken."""
@@ -269,9 +321,11 @@ class LanyardServer:
     # --- HTTP --------------------------------------------------------------------
 
     def url(self, path_or_url: str) -> str:
+        """A full URL as is; a path on this process (direct_url, not base_url: several
+        nodes may share one public base URL)."""
         if path_or_url.startswith(("http://", "https://")):
             return path_or_url
-        return self.base_url + ("" if path_or_url.startswith("/") else "/") + path_or_url
+        return self.direct_url + ("" if path_or_url.startswith("/") else "/") + path_or_url
 
     def request(self, method: str, path_or_url: str, *, json: object = None, data: bytes | str | None = None,
                 headers: dict[str, str] | None = None, auth: bool = False, timeout: float = 60) -> Response:

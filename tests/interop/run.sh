@@ -14,6 +14,13 @@
 #                                      rotation, through check_metadata.py's checks
 #   6. make_requests.py   REQS/        AuthnRequests from python3-saml/pysaml2
 #   7. interop_intake     REQS/        our crate's intake checks them (cargo example)
+#   8. check_sso_e2e.py   E2E/         end to end (issue #5): a cookie-jar browser
+#                                      signs in to the real server; python3-saml,
+#                                      pysaml2 and moto (AWS stand-in) judge the
+#                                      responses; denial pages; audit; and two
+#                                      nodes on one PostgreSQL (under
+#                                      scripts/with-postgres.sh unless
+#                                      LANYARD_TEST_POSTGRES is already set)
 # Every step ends with its own "label: N passed, M failed" line; run.sh adds
 # them up and ends with exactly one line "interop-total: N passed, M failed".
 # A step that crashes, times out or prints no summary counts as 1 failure;
@@ -25,7 +32,7 @@
 #                       default: cargo run -q -p lanyard-saml --example interop_cases --
 #   INTEROP_INTAKE_CMD  command that checks requests.json (REQDIR appended);
 #                       default: cargo run -q -p lanyard-saml --example interop_intake --
-#   LANYARD_BIN         lanyard binary for step 5 (default: cargo build -q -p lanyard)
+#   LANYARD_BIN         lanyard binary for steps 5 and 8 (default: cargo build -q -p lanyard)
 #   INTEROP_KEEP=1      keep the temp dirs (always kept and printed on failure)
 #   INTEROP_STEP_TIMEOUT / INTEROP_CARGO_TIMEOUT  seconds (default 600 / 3600)
 set -uo pipefail
@@ -44,7 +51,8 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/lanyard-interop.XXXXXX")"
 CASES="$WORK/cases"
 REQS="$WORK/requests"
 SRVMD="$WORK/server-metadata"
-mkdir -p "$CASES" "$REQS" "$SRVMD"
+E2E="$WORK/sso-e2e"
+mkdir -p "$CASES" "$REQS" "$SRVMD" "$E2E"
 
 finish() {
     if [ "$TOTAL_FAIL" -eq 0 ] && [ "${INTEROP_KEEP:-0}" != 1 ]; then
@@ -155,6 +163,14 @@ if [ "$cases_ok" = 1 ]; then
 else
     skip make_requests "no IdP entity id / SSO URL (no case dir)"
     skip interop_intake "no requests"
+fi
+
+# 8. end to end through the running server (needs no case dir). Its two-node
+# half needs a PostgreSQL server: a throwaway one unless the caller has one.
+if [ -n "${LANYARD_TEST_POSTGRES:-}" ]; then
+    step check_sso_e2e "$CARGO_TIMEOUT" "$PY" "$HERE/check_sso_e2e.py" "$E2E"
+else
+    step check_sso_e2e "$CARGO_TIMEOUT" "$REPO/scripts/with-postgres.sh" "$PY" "$HERE/check_sso_e2e.py" "$E2E"
 fi
 
 finish

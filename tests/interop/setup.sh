@@ -7,6 +7,10 @@
 #   .venv/           Python venv with the pins in requirements.txt
 #                    (python3-saml, pysaml2, lxml, xmlsec, ...), checked to
 #                    import and to sign+verify with matching libxml2 versions
+#   .venv-moto/      a second venv with requirements-moto.txt: moto[server]
+#                    (moto_server, the local AWS stand-in of check_sso_e2e.py)
+#                    and boto3; separate because botocore needs
+#                    python-dateutil<3 and requirements.txt pins 4.x
 #   node/node_modules  @node-saml/node-saml pinned by node/package-lock.json
 #                    (npm ci)
 # A second run only re-checks (a few seconds): the venv and node_modules are
@@ -111,6 +115,26 @@ print("setup: python peers OK: " + ", ".join(f"{p} {version(p)}" for p in
       ("python3-saml", "pysaml2", "lxml", "xmlsec", "cryptography")) +
       f"; libxml2 {'.'.join(map(str, lx))} (lxml and xmlsec agree), libxmlsec {'.'.join(map(str, xmlsec.get_libxmlsec_version()))}")
 PY
+
+# --- moto (a local AWS stand-in) in its own venv ------------------------------
+MOTO_VENV="$HERE/.venv-moto"
+moto_stamp="$( { cat "$HERE/requirements-moto.txt"; echo "$py_id"; } | sha256sum | cut -c1-64)"
+if [ -x "$MOTO_VENV/bin/moto_server" ] && [ "$(cat "$MOTO_VENV/.lanyard-stamp" 2>/dev/null)" = "$moto_stamp" ]; then
+    log "moto venv up to date ($MOTO_VENV)"
+else
+    log "creating moto venv $MOTO_VENV"
+    rm -rf "$MOTO_VENV"
+    "$PYTHON" -m venv "$MOTO_VENV"
+    timeout 900 "$MOTO_VENV/bin/pip" install -q --no-input -r "$HERE/requirements-moto.txt" </dev/null
+    echo "$moto_stamp" >"$MOTO_VENV/.lanyard-stamp"
+fi
+timeout 120 "$MOTO_VENV/bin/python" -c '
+from importlib.metadata import version
+import boto3, moto, flask  # noqa: F401
+from moto.server import ThreadedMotoServer  # noqa: F401
+print("setup: moto peer OK: moto " + version("moto") + ", boto3 " + version("boto3") + ", botocore " + version("botocore"))
+' || die "the moto venv is broken; delete tests/interop/.venv-moto and rerun"
+[ -x "$MOTO_VENV/bin/moto_server" ] || die "moto_server missing from $MOTO_VENV/bin"
 
 # --- node-saml (npm) --------------------------------------------------------
 command -v node >/dev/null 2>&1 || {
