@@ -24,6 +24,9 @@ pub enum Binding {
     Post,
 }
 
+/// Longest AuthnRequest ID accepted.
+pub const MAX_REQUEST_ID: usize = 256;
+
 /// Size limits for request intake.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestLimits {
@@ -223,6 +226,14 @@ impl UnverifiedAuthnRequest {
                 element: "samlp:AuthnRequest",
                 attribute: "ID",
             })?;
+        // The ID is echoed as InResponseTo and kept in the replay memory:
+        // bound it (SAML IDs are xs:ID; real SPs send 20-60 characters).
+        if id.len() > MAX_REQUEST_ID {
+            return Err(Error::RequestIdTooLong {
+                len: id.len(),
+                limit: MAX_REQUEST_ID,
+            });
+        }
 
         let issuer = child(root, ns::SAML, "Issuer")
             .map(text_of)

@@ -38,6 +38,8 @@ pub enum Error {
     DuplicateParameter(&'static str),
     #[error("RelayState is {len} bytes, longer than the limit of {limit} bytes")]
     RelayStateTooLong { len: usize, limit: usize },
+    #[error("the request ID is {len} characters long; at most {limit} are accepted")]
+    RequestIdTooLong { len: usize, limit: usize },
     #[error("required parameter {0} is missing")]
     MissingParameter(&'static str),
 

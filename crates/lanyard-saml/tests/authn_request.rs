@@ -298,6 +298,21 @@ fn replayed_ids_are_refused() {
 }
 
 #[test]
+fn request_ids_are_bounded() {
+    let s = Setup::new();
+    let long = format!("_{}", "a".repeat(300));
+    assert_eq!(
+        s.verify(post(&request_xml(&long, ""), None)).unwrap_err(),
+        Error::RequestIdTooLong {
+            len: 301,
+            limit: 256
+        }
+    );
+    let edge = format!("_{}", "a".repeat(255));
+    assert!(s.verify(post(&request_xml(&edge, ""), None)).is_ok());
+}
+
+#[test]
 fn acs_must_be_registered() {
     let s = Setup::new();
     let by_index = request_xml("_a1", r#"AssertionConsumerServiceIndex="0""#);
