@@ -17,6 +17,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use lanyard_core::session::AuthSettings;
 use lanyard_core::{BaseUrl, Settings};
 use tracing_subscriber::EnvFilter;
 
@@ -148,13 +149,39 @@ fn resolve(layers: &mut Layers) -> Result<(Settings, DatabaseUrl), ConfigError> 
     let base_url = layers.value("base_url", &format!("http://{listen}"), BaseUrl::parse)?;
     let log = layers.value("log", "info", parse_log_filter)?;
     let database = layers.value("database", DEFAULT_DATABASE, DatabaseUrl::parse)?;
+    // Sign-in: config file and LANYARD_* only (no flags).
+    let max_failures = layers.value("lockout_failures", "5", count(1, 100))?;
+    let idle = layers.value("session_idle_minutes", "60", count(1, 7 * 24 * 60))?;
+    let max = layers.value("session_max_hours", "12", count(1, 30 * 24))?;
+    let rate = layers.value("login_attempts_per_minute", "30", count(1, 1_000_000))?;
     let settings = Settings {
         listen,
         base_url,
         log,
-        auth: Default::default(),
+        auth: AuthSettings {
+            session_idle: time::Duration::minutes(i64::from(idle)),
+            session_max: time::Duration::hours(i64::from(max)),
+            max_failures,
+            login_attempts_per_minute: rate,
+        },
     };
     Ok((settings, database))
+}
+
+/// Keys whose value is a whole number, and how they print.
+const COUNT_KEYS: [&str; 4] = [
+    "lockout_failures",
+    "session_idle_minutes",
+    "session_max_hours",
+    "login_attempts_per_minute",
+];
+
+/// A parser for a whole number between `min` and `max`.
+fn count(min: u32, max: u32) -> impl FnOnce(&str) -> Result<u32, String> {
+    move |value| match value.trim().parse::<u32>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number between {min} and {max}")),
+    }
 }
 
 fn parse_listen(value: &str) -> Result<SocketAddr, &'static str> {
@@ -300,6 +327,15 @@ impl Loaded {
             "database".into(),
             toml::Value::String(self.database.redacted()),
         );
+        let auth = &self.settings.auth;
+        for (key, value) in COUNT_KEYS.into_iter().zip([
+            i64::from(auth.max_failures),
+            auth.session_idle.whole_minutes(),
+            auth.session_max.whole_hours(),
+            i64::from(auth.login_attempts_per_minute),
+        ]) {
+            table.insert(key.into(), toml::Value::Integer(value));
+        }
         let mut out = String::new();
         for origin in &self.origins {
             if let Some(value) = table.get(origin.key) {

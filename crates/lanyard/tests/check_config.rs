@@ -60,7 +60,11 @@ fn check_config_prints_defaults() {
         "listen = \"127.0.0.1:8080\"  # default\n\
          base_url = \"http://127.0.0.1:8080\"  # default\n\
          log = \"info\"  # default\n\
-         database = \"sqlite://lanyard.db\"  # default\n"
+         database = \"sqlite://lanyard.db\"  # default\n\
+         lockout_failures = 5  # default\n\
+         session_idle_minutes = 60  # default\n\
+         session_max_hours = 12  # default\n\
+         login_attempts_per_minute = 30  # default\n"
     );
 }
 
@@ -85,7 +89,11 @@ fn check_config_layers_file_env_and_flags() {
             "listen = \"127.0.0.1:9000\"  # from {}\n\
              base_url = \"https://flag.example.com\"  # from --base-url\n\
              log = \"warn\"  # from LANYARD_LOG\n\
-             database = \"sqlite://lanyard.db\"  # default\n",
+             database = \"sqlite://lanyard.db\"  # default\n\
+             lockout_failures = 5  # default\n\
+             session_idle_minutes = 60  # default\n\
+             session_max_hours = 12  # default\n\
+             login_attempts_per_minute = 30  # default\n",
             file.display()
         )
     );
@@ -110,7 +118,7 @@ fn check_config_rejects_unknown_file_key_with_exit_2() {
     assert_eq!(
         stderr(&output),
         format!(
-            "error: {}: unknown key `lisen` (known keys: listen, base_url, log, database)\n",
+            "error: {}: unknown key `lisen` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute)\n",
             file.display()
         )
     );

@@ -177,7 +177,7 @@ fn unknown_toml_key_is_rejected_by_name() {
         .err();
     assert_eq!(
         err,
-        "lanyard.toml: unknown key `base-url` (known keys: listen, base_url, log, database)"
+        "lanyard.toml: unknown key `base-url` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute)"
     );
 }
 
@@ -188,7 +188,7 @@ fn unknown_toml_table_is_rejected_by_name() {
         .err();
     assert_eq!(
         err,
-        "lanyard.toml: unknown key `server` (known keys: listen, base_url, log, database)"
+        "lanyard.toml: unknown key `server` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute)"
     );
 }
 
@@ -283,7 +283,11 @@ fn annotated_toml_shows_each_value_and_its_layer() {
         "listen = \"127.0.0.1:9000\"  # from LANYARD_LISTEN\n\
          base_url = \"https://idp.example.com\"  # from --base-url\n\
          log = \"debug\"  # from lanyard.toml\n\
-         database = \"sqlite://lanyard.db\"  # default\n"
+         database = \"sqlite://lanyard.db\"  # default\n\
+         lockout_failures = 5  # default\n\
+         session_idle_minutes = 60  # default\n\
+         session_max_hours = 12  # default\n\
+         login_attempts_per_minute = 30  # default\n"
     );
 }
 
@@ -325,5 +329,38 @@ fn bad_database_names_key_and_source() {
     assert_eq!(
         World::default().flag("database", "sqlite://").err(),
         "--database: \"sqlite://\" names no database (expected e.g. sqlite://lanyard.db)"
+    );
+}
+
+#[test]
+fn sign_in_limits_come_from_file_and_env() {
+    let loaded = World::default()
+        .file(
+            "l.toml",
+            "lockout_failures = 3\nsession_idle_minutes = 15\nsession_max_hours = 8\n",
+        )
+        .env("LANYARD_LOGIN_ATTEMPTS_PER_MINUTE", "100")
+        .ok();
+    let auth = &loaded.settings.auth;
+    assert_eq!(auth.max_failures, 3);
+    assert_eq!(auth.session_idle, time::Duration::minutes(15));
+    assert_eq!(auth.session_max, time::Duration::hours(8));
+    assert_eq!(auth.login_attempts_per_minute, 100);
+    let printed = loaded.to_annotated_toml().unwrap();
+    assert!(
+        printed.contains("lockout_failures = 3  # from l.toml"),
+        "{printed}"
+    );
+    assert!(
+        printed
+            .contains("login_attempts_per_minute = 100  # from LANYARD_LOGIN_ATTEMPTS_PER_MINUTE"),
+        "{printed}"
+    );
+    assert_eq!(World::default().ok().settings.auth, AuthSettings::default());
+    let e = World::default().env("LANYARD_LOCKOUT_FAILURES", "0").err();
+    assert!(e.contains("LANYARD_LOCKOUT_FAILURES"), "{e}");
+    assert!(
+        e.contains("must be a whole number between 1 and 100"),
+        "{e}"
     );
 }
