@@ -327,7 +327,9 @@ pub fn validate_attribute_rules(rules: &[AttributeRule], errors: &mut FieldError
                 );
             }
             AttributeSource::Constant(v)
-                if v.chars().count() > 2048 || v.chars().any(|c| c.is_control() && c != '\t') =>
+                if v.chars().count() > 2048
+                    || v.chars()
+                        .any(|c| crate::directory::is_unfit_char(c) && c != '\t') =>
             {
                 errors.insert(
                     format!("attributes[{i}].source"),

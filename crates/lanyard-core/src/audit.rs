@@ -33,16 +33,16 @@ impl AuditEvent {
         AuditEvent {
             id: 0,
             at,
-            actor: actor.to_owned(),
-            action: action.to_owned(),
-            target: target.into(),
+            actor: printable(actor),
+            action: printable(action),
+            target: printable(&target.into()),
             source: None,
-            summary,
+            summary: printable(&summary),
         }
     }
 
     pub fn from_source(mut self, source: Option<String>) -> Self {
-        self.source = source;
+        self.source = source.map(|s| printable(&s));
         self
     }
 }
@@ -61,4 +61,17 @@ pub struct AuditFilter {
     /// Events with an id lower than this (the previous page's `next`).
     pub before: Option<i64>,
     pub limit: Option<u32>,
+}
+
+/// Audit text without control characters (each becomes U+FFFD): a NUL byte
+/// typed into a sign-in form must not make PostgreSQL refuse the batch, and
+/// a newline must not forge a log line.
+fn printable(s: &str) -> String {
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect()
+    } else {
+        s.to_owned()
+    }
 }

@@ -195,13 +195,21 @@ pub fn check_username(u: &str) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// A character that cannot appear in an assertion: a control character, or
+/// one of the two noncharacters XML 1.0 excludes (U+FFFE, U+FFFF). Values
+/// that end up in SAML responses refuse these at save time, so a response
+/// never fails to build at sign-in.
+pub fn is_unfit_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+}
+
 fn check_name(field: &str, v: &str, max: usize, errors: &mut FieldErrors) {
     if v.chars().count() > max {
         errors.insert(
             field.to_owned(),
             format!("must be at most {max} characters"),
         );
-    } else if v.chars().any(char::is_control) {
+    } else if v.chars().any(is_unfit_char) {
         errors.insert(
             field.to_owned(),
             "must not contain control characters".into(),
@@ -233,7 +241,7 @@ pub fn check_attributes(field: &str, attrs: &Attributes, errors: &mut FieldError
             errors.insert(key, "must have between 1 and 50 values".into());
         } else if values
             .iter()
-            .any(|v| v.chars().count() > 1024 || v.chars().any(|c| c.is_control() && c != '\t'))
+            .any(|v| v.chars().count() > 1024 || v.chars().any(|c| is_unfit_char(c) && c != '\t'))
         {
             errors.insert(
                 key,
@@ -301,7 +309,7 @@ impl UserPatch {
 
 fn check_group_name(name: &str, errors: &mut FieldErrors) {
     let n = name.trim();
-    if n.is_empty() || n.chars().count() > 100 || n.chars().any(char::is_control) {
+    if n.is_empty() || n.chars().count() > 100 || n.chars().any(is_unfit_char) {
         errors.insert(
             "name".into(),
             "must be 1-100 characters without control characters".into(),

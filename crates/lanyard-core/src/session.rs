@@ -12,6 +12,12 @@
 //! of parallel wrong attempts check at most `max_failures` passwords. A
 //! success gives the slots back.
 //!
+//! Decision: a lockout stops sign-ins, not sessions already open. It guards
+//! the password against guessing; someone who already proved it keeps their
+//! session until it ends or an admin revokes it (`DELETE
+//! /api/v1/users/{id}/sessions`). Suspension, by contrast, is checked on
+//! every request and denies SSO at once.
+//!
 //! TOTP codes are single-use: the store advances the user's last used time
 //! step only forward ([`crate::store::SignInStore::use_totp_step`]), so a code
 //! seen once (or an older one) is refused even within its 30 s window.
@@ -19,7 +25,7 @@
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
-use crate::ids::UserId;
+use crate::ids::{AdminId, UserId};
 
 /// How long sessions live and when sign-in is refused. Validated defaults;
 /// the binary may override them from its configuration.
@@ -110,6 +116,44 @@ pub struct NewSession {
     pub token_hash: String,
     pub user_id: UserId,
     pub stage: SessionStage,
+    pub csrf_secret: String,
+    pub now: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub client: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A server-side session of an admin account in the admin portal (cookie
+/// `lanyard_admin`). Separate from user sessions: admins are not directory
+/// users, and an admin session grants the admin's role, nothing of a user's.
+/// No second stage: admin TOTP does not exist yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminSession {
+    pub id: i64,
+    pub admin_id: AdminId,
+    /// A per-session secret for CSRF tokens on admin forms.
+    pub csrf_secret: String,
+    pub created_at: OffsetDateTime,
+    pub last_seen_at: OffsetDateTime,
+    /// The absolute end (`created_at + session_max`).
+    pub expires_at: OffsetDateTime,
+    pub client: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl AdminSession {
+    /// Whether the session still counts at `now` (idle and absolute limits).
+    pub fn is_live(&self, now: OffsetDateTime, idle: Duration) -> bool {
+        now < self.expires_at && now - self.last_seen_at < idle
+    }
+}
+
+/// An admin session to store.
+#[derive(Debug, Clone)]
+pub struct NewAdminSession {
+    /// SHA-256 hex of the cookie token ([`token_hash`]).
+    pub token_hash: String,
+    pub admin_id: AdminId,
     pub csrf_secret: String,
     pub now: OffsetDateTime,
     pub expires_at: OffsetDateTime,

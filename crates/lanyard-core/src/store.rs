@@ -15,7 +15,7 @@ use crate::directory::{
 };
 use crate::error::Result;
 use crate::ids::{AdminId, ApiKeyId, AppId, AppKeyId, GroupId, UserId};
-use crate::session::{NewSession, Session, SignInState};
+use crate::session::{AdminSession, NewAdminSession, NewSession, Session, SignInState};
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -219,8 +219,10 @@ pub trait SignInStore: Send + Sync {
     /// Stores (or with `None` clears) a TOTP secret awaiting confirmation.
     async fn set_totp_pending(&self, user: UserId, secret: Option<&str>) -> Result<()>;
     /// Makes the pending secret the user's TOTP secret, recording `step` as
-    /// used; `false` when there is no pending secret.
-    async fn confirm_totp(&self, user: UserId, step: i64) -> Result<bool>;
+    /// used, only if the pending secret is still `secret` (the one the code
+    /// was checked against: a concurrent re-enrollment must not swap it);
+    /// `false` otherwise.
+    async fn confirm_totp(&self, user: UserId, secret: &str, step: i64) -> Result<bool>;
     /// Removes TOTP (enrolled and pending) from the user.
     async fn reset_totp(&self, user: UserId) -> Result<()>;
     /// Atomically records `step` as used if it is later than the last used
@@ -239,13 +241,48 @@ pub trait SignInStore: Send + Sync {
     ) -> Result<bool>;
 }
 
+/// Admin portal sessions (same rules as user sessions: stored by token
+/// hash, idle and absolute limits checked by the caller).
+#[async_trait]
+pub trait AdminSessionStore: Send + Sync {
+    /// `NotFound` when the admin is missing.
+    async fn create_admin_session(&self, new: &NewAdminSession) -> Result<AdminSession>;
+    /// The session with this token hash and its admin, live or not (the
+    /// caller checks [`AdminSession::is_live`]).
+    async fn find_admin_session(&self, token_hash: &str) -> Result<Option<(AdminSession, Admin)>>;
+    /// Records use at `now` (callers throttle this).
+    async fn touch_admin_session(&self, id: i64, now: OffsetDateTime) -> Result<()>;
+    /// Idempotent.
+    async fn delete_admin_session(&self, id: i64) -> Result<()>;
+    /// Deletes sessions past their absolute end or idle since `idle_before`.
+    async fn purge_admin_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_before: OffsetDateTime,
+    ) -> Result<u64>;
+}
+
 /// Everything a Lanyard instance stores.
 pub trait Store:
-    UserStore + GroupStore + AdminStore + ApiKeyStore + AuditStore + AppStore + SignInStore
+    UserStore
+    + GroupStore
+    + AdminStore
+    + ApiKeyStore
+    + AuditStore
+    + AppStore
+    + SignInStore
+    + AdminSessionStore
 {
 }
 impl<
-        T: UserStore + GroupStore + AdminStore + ApiKeyStore + AuditStore + AppStore + SignInStore,
+        T: UserStore
+            + GroupStore
+            + AdminStore
+            + ApiKeyStore
+            + AuditStore
+            + AppStore
+            + SignInStore
+            + AdminSessionStore,
     > Store for T
 {
 }

@@ -44,10 +44,12 @@
 //! | `sql` | the dynamic WHERE builder, prefix ranges, keyset pages, placeholder lists |
 //! | `users`, `groups`, `admins` (admins and API keys), `audit` | one store trait implementation each |
 //! | `apps` | `AppStore`: applications, signing keys, group bindings, entitlements, portal images |
+//! | `admin_sessions` | `AdminSessionStore`: admin portal sessions, joined with their admin |
 //! | `sign_in` | `SignInStore`: sessions, the lockout counter, TOTP secrets and used steps, seen AuthnRequest IDs |
 //! | `bulk` | batch loading for imports and the benchmark |
 //! | `testing` (feature `testing`) | fresh stores on every backend, `store_test!` |
 
+mod admin_sessions;
 mod admins;
 mod apps;
 mod audit;

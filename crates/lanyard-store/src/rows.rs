@@ -12,7 +12,7 @@ use lanyard_core::application::{AppConfig, AppKey, Application, Grant, ImageInfo
 use lanyard_core::apps::Entitlement;
 use lanyard_core::audit::AuditEvent;
 use lanyard_core::directory::{Attributes, Group, User, UserState};
-use lanyard_core::session::{Session, SessionStage, SignInState};
+use lanyard_core::session::{AdminSession, Session, SessionStage, SignInState};
 use lanyard_core::{AdminId, ApiKeyId, AppId, AppKeyId, Error, GroupId, UserId};
 
 use crate::dialect::unique_violation_is_on;
@@ -66,9 +66,18 @@ macro_rules! session_columns {
         "id, user_id, stage, csrf_secret, created_at, last_seen_at, expires_at, client, user_agent"
     };
 }
+/// Admin session columns prefixed `s.` and its admin's prefixed `a.`, for
+/// the join of `find_admin_session` (renamed where the two clash).
+macro_rules! admin_session_columns {
+    () => {
+        "s.id, s.admin_id, s.csrf_secret, s.created_at, s.last_seen_at, s.expires_at, s.client, \
+         s.user_agent, a.email AS admin_email, a.role AS admin_role, \
+         a.created_at AS admin_created_at"
+    };
+}
 pub(crate) use {
-    admin_columns, api_key_columns, app_columns, app_key_columns, audit_columns, grant_columns,
-    group_columns, session_columns, user_columns,
+    admin_columns, admin_session_columns, api_key_columns, app_columns, app_key_columns,
+    audit_columns, grant_columns, group_columns, session_columns, user_columns,
 };
 
 /// Unix milliseconds: what every timestamp column holds.
@@ -508,5 +517,43 @@ mod tests {
         let before_1970 = OffsetDateTime::from_unix_timestamp(-86_400).unwrap();
         assert_eq!(from_ms(to_ms(before_1970)).unwrap(), before_1970);
         assert!(from_ms(i64::MAX).is_err());
+    }
+}
+
+/// An admin session joined with its admin.
+#[derive(FromRow)]
+pub(crate) struct AdminSessionRow {
+    id: i64,
+    admin_id: i64,
+    csrf_secret: String,
+    created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    client: Option<String>,
+    user_agent: Option<String>,
+    admin_email: String,
+    admin_role: String,
+    admin_created_at: i64,
+}
+
+impl AdminSessionRow {
+    pub(crate) fn into_parts(self) -> Result<(AdminSession, Admin), Error> {
+        let admin = Admin {
+            id: AdminId(self.admin_id),
+            email: self.admin_email,
+            role: role(&self.admin_role)?,
+            created_at: from_ms(self.admin_created_at)?,
+        };
+        let session = AdminSession {
+            id: self.id,
+            admin_id: AdminId(self.admin_id),
+            csrf_secret: self.csrf_secret,
+            created_at: from_ms(self.created_at)?,
+            last_seen_at: from_ms(self.last_seen_at)?,
+            expires_at: from_ms(self.expires_at)?,
+            client: self.client,
+            user_agent: self.user_agent,
+        };
+        Ok((session, admin))
     }
 }

@@ -230,14 +230,15 @@ impl SignInStore for SqlStore {
         Ok(())
     }
 
-    async fn confirm_totp(&self, user: UserId, step: i64) -> Result<bool> {
+    async fn confirm_totp(&self, user: UserId, secret: &str, step: i64) -> Result<bool> {
         // SET expressions read the row as it was, on both databases.
         let done = sqlx::query(
             "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, \
-             totp_last_step = $2 WHERE id = $1 AND totp_pending IS NOT NULL",
+             totp_last_step = $2 WHERE id = $1 AND totp_pending = $3",
         )
         .bind(user.0)
         .bind(step)
+        .bind(secret)
         .execute(&self.pool)
         .await
         .map_err(db)?;

@@ -305,7 +305,7 @@ store_test!(login_attempts_lock_at_max_until_reset, |store| {
 store_test!(totp_is_enrolled_confirmed_and_reset, |store| {
     let ann = user(&store, "ann").await;
     assert!(
-        !store.confirm_totp(ann.id, 10).await.unwrap(),
+        !store.confirm_totp(ann.id, "FIRST", 10).await.unwrap(),
         "nothing pending"
     );
 
@@ -317,7 +317,11 @@ store_test!(totp_is_enrolled_confirmed_and_reset, |store| {
     );
     assert!(!state.totp_enabled());
 
-    assert!(store.confirm_totp(ann.id, 100).await.unwrap());
+    assert!(
+        !store.confirm_totp(ann.id, "OTHER", 100).await.unwrap(),
+        "a secret that is no longer pending is not confirmed"
+    );
+    assert!(store.confirm_totp(ann.id, "FIRST", 100).await.unwrap());
     let state = store.sign_in_state(ann.id).await.unwrap();
     assert_eq!(state.totp_secret.as_deref(), Some("FIRST"));
     assert_eq!(
@@ -325,7 +329,10 @@ store_test!(totp_is_enrolled_confirmed_and_reset, |store| {
         (None, 100)
     );
     assert!(state.totp_enabled());
-    assert!(!store.confirm_totp(ann.id, 101).await.unwrap(), "once");
+    assert!(
+        !store.confirm_totp(ann.id, "FIRST", 101).await.unwrap(),
+        "once"
+    );
     assert!(
         !store.use_totp_step(ann.id, 100).await.unwrap(),
         "the step was used"
@@ -349,7 +356,7 @@ store_test!(totp_is_enrolled_confirmed_and_reset, |store| {
         (Some("FIRST"), None)
     );
     store.set_totp_pending(ann.id, Some("THIRD")).await.unwrap();
-    assert!(store.confirm_totp(ann.id, 200).await.unwrap());
+    assert!(store.confirm_totp(ann.id, "THIRD", 200).await.unwrap());
     let state = store.sign_in_state(ann.id).await.unwrap();
     assert_eq!(
         (state.totp_secret.as_deref(), state.totp_last_step),
@@ -376,7 +383,7 @@ store_test!(totp_is_enrolled_confirmed_and_reset, |store| {
         user_missing(nobody)
     );
     assert_eq!(
-        not_found(store.confirm_totp(nobody, 1).await),
+        not_found(store.confirm_totp(nobody, "X", 1).await),
         user_missing(nobody)
     );
     assert_eq!(

@@ -9,8 +9,10 @@
 //! lives in exactly one place ([`StoreAccess::writer`]). The pattern follows
 //! lldap's access-control crate (readonly vs admin backend handlers).
 //!
-//! Later areas (admin portal sessions, SAML sign-in) add their own
-//! `authenticate_*` here and reuse the same capabilities.
+//! The admin portal authenticates with [`StoreAccess::authenticate_admin_session`]
+//! (the `lanyard_admin` cookie) and gets the same capabilities, so a
+//! read-only admin's pages cannot write either; signing in goes through
+//! [`AdminSignInAccess`], which can look up admins and make sessions only.
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -19,7 +21,9 @@ use lanyard_core::admin::{hash_api_key, Actor, Admin, ApiKey};
 use lanyard_core::application::{AppImage, AppKey, Application, Grant, PrivateKeyPem};
 use lanyard_core::audit::{AuditEvent, AuditFilter};
 use lanyard_core::directory::{Group, ListQuery, Page, User};
-use lanyard_core::session::{NewSession, Session, SignInState};
+use lanyard_core::session::{
+    token_hash, AdminSession, NewAdminSession, NewSession, Session, SignInState,
+};
 use lanyard_core::sso::AppGrants;
 use lanyard_core::store::Store;
 use lanyard_core::{ApiKeyId, AppId, GroupId, Result, UserId};
@@ -85,6 +89,46 @@ impl StoreAccess {
             },
             api_key: Some(key.id),
         }))
+    }
+
+    /// The admin holding the admin portal session token `token`, if the
+    /// session is live at `now` (`idle`: the idle limit). An ended session is
+    /// deleted on sight; `last_seen_at` is refreshed at most once per
+    /// [`TOUCH_INTERVAL`]. Returns the session too (its CSRF secret guards
+    /// the admin's forms).
+    pub async fn authenticate_admin_session(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+        idle: Duration,
+    ) -> Result<Option<(Authenticated, AdminSession, Admin)>> {
+        let Some((session, admin)) = self.store.find_admin_session(&token_hash(token)).await?
+        else {
+            return Ok(None);
+        };
+        if !session.is_live(now, idle) {
+            self.store.delete_admin_session(session.id).await?;
+            return Ok(None);
+        }
+        if now - session.last_seen_at >= TOUCH_INTERVAL {
+            self.store.touch_admin_session(session.id, now).await?;
+        }
+        let who = Authenticated {
+            actor: Actor {
+                label: format!("admin:{}", admin.email),
+                role: admin.role,
+            },
+            api_key: None,
+        };
+        Ok(Some((who, session, admin)))
+    }
+
+    /// What the admin sign-in and sign-out pages may do: find an admin by
+    /// email (with the hash) and make or end admin sessions.
+    pub fn admin_sign_in(&self) -> AdminSignInAccess {
+        AdminSignInAccess {
+            store: self.store.clone(),
+        }
     }
 
     /// Every authenticated caller may read.
@@ -228,8 +272,8 @@ impl FlowAccess {
     pub async fn set_totp_pending(&self, user: UserId, secret: Option<&str>) -> Result<()> {
         self.store.set_totp_pending(user, secret).await
     }
-    pub async fn confirm_totp(&self, user: UserId, step: i64) -> Result<bool> {
-        self.store.confirm_totp(user, step).await
+    pub async fn confirm_totp(&self, user: UserId, secret: &str, step: i64) -> Result<bool> {
+        self.store.confirm_totp(user, secret, step).await
     }
     pub async fn create_session(&self, new: &NewSession) -> Result<Session> {
         self.store.create_session(new).await
@@ -303,6 +347,39 @@ async fn load_app_grants(store: &dyn Store, app: AppId) -> Result<AppGrants> {
             .map(|g| (g.group_id, g.entitlement))
             .collect(),
     })
+}
+
+/// The admin portal's sign-in and sign-out: nothing else.
+#[derive(Clone)]
+pub struct AdminSignInAccess {
+    store: Arc<dyn Store>,
+}
+
+impl AdminSignInAccess {
+    /// By email (case-insensitive), with the password hash.
+    pub async fn find_admin_by_email(&self, email: &str) -> Result<Option<(Admin, String)>> {
+        self.store.find_admin_by_email(email).await
+    }
+    pub async fn create_admin_session(&self, new: &NewAdminSession) -> Result<AdminSession> {
+        self.store.create_admin_session(new).await
+    }
+    /// The session with this token hash (any liveness), for sign-out.
+    pub async fn find_admin_session(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(AdminSession, Admin)>> {
+        self.store.find_admin_session(token_hash).await
+    }
+    pub async fn delete_admin_session(&self, id: i64) -> Result<()> {
+        self.store.delete_admin_session(id).await
+    }
+    pub async fn purge_admin_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_before: OffsetDateTime,
+    ) -> Result<u64> {
+        self.store.purge_admin_sessions(now, idle_before).await
+    }
 }
 
 /// Unauthenticated reads of what the IdP publishes.

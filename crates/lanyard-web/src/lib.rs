@@ -15,12 +15,14 @@
 //!   verification off the async runtime;
 //! - `api`: the REST API, one file per area, its error type and extractors,
 //!   and the OpenAPI document generated from the handlers;
+//! - `apps_service`: the rules of changing applications, shared by the API
+//!   and the admin portal;
 //! - `idp`: per-application IdP URL, signing keys and metadata (and zips);
 //! - `images`: portal image checks (decoded, size-limited);
 //! - `public`: unauthenticated metadata and portal images;
 //! - `pages`: server-rendered pages (askama), their headers and static
 //!   files: sign-in and sign-out (`pages::signin`), the user portal
-//!   (`pages::portal`);
+//!   (`pages::portal`), the admin portal (`pages::admin`);
 //! - `ratelimit`: the per-address sign-in rate limiter (in memory, per node);
 //! - `totp`: TOTP secrets, code checks, otpauth URIs and QR codes;
 //! - `session`: the session cookie, the signed-in extractor, CSRF tokens;
@@ -35,6 +37,7 @@ use lanyard_core::{Clock, Settings};
 
 pub mod access;
 mod api;
+mod apps_service;
 pub mod audit;
 mod error;
 mod health;
@@ -108,6 +111,7 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::router())
         .merge(pages::signin::router())
         .merge(pages::portal::router())
+        .merge(pages::admin::router())
         .merge(sso::router())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -55,13 +55,28 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 fn cookie_header(settings: &Settings, name: &str, value: &str, attrs: &str) -> HeaderValue {
+    cookie_at(settings, name, value, "/", attrs)
+}
+
+/// A `Set-Cookie` value scoped to `path`: `HttpOnly`, `attrs` (e.g.
+/// `; SameSite=Strict`), and `Secure` whenever the base URL is https. The
+/// admin portal's cookies use `Path=/admin`.
+pub fn cookie_at(
+    settings: &Settings,
+    name: &str,
+    value: &str,
+    path: &str,
+    attrs: &str,
+) -> HeaderValue {
     let secure = if settings.base_url.as_str().starts_with("https://") {
         "; Secure"
     } else {
         ""
     };
-    HeaderValue::from_str(&format!("{name}={value}; Path=/; HttpOnly{attrs}{secure}"))
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; HttpOnly{attrs}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// `Set-Cookie` for a new session token (a browser-session cookie: the
@@ -100,11 +115,12 @@ pub fn tokens_match(expected: &str, submitted: &str) -> bool {
 }
 
 /// False when the request says it comes from another origin. Browsers send
-/// `Origin` on every POST; its absence (old clients, curl) is allowed, the
-/// token still has to match.
+/// `Origin` on every POST; its absence (old clients, curl) and the opaque
+/// `null` (privacy settings, some redirects) say nothing, so the token alone
+/// decides then.
 pub fn same_origin(headers: &HeaderMap, settings: &Settings) -> bool {
     match headers.get(ORIGIN).map(|v| v.to_str().unwrap_or("")) {
-        None => true,
+        None | Some("null") => true,
         Some(origin) => origin == base_origin(settings),
     }
 }
@@ -186,7 +202,11 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Sig
         Err(e) => return Err(e),
     };
     if now - session.last_seen_at >= TOUCH_INTERVAL {
-        flows.touch_session(session.id, now).await?;
+        match flows.touch_session(session.id, now).await {
+            // Ended meanwhile (a sign-out or purge on another node).
+            Err(Error::NotFound { .. }) => return Ok(None),
+            other => other?,
+        }
     }
     Ok(Some(SignedIn { session, user }))
 }
@@ -313,5 +333,7 @@ mod tests {
         assert!(same_origin(&h, &s));
         h.insert(ORIGIN, HeaderValue::from_static("https://evil.example"));
         assert!(!same_origin(&h, &s));
+        h.insert(ORIGIN, HeaderValue::from_static("null"));
+        assert!(same_origin(&h, &s), "opaque: the token decides");
     }
 }

@@ -200,6 +200,21 @@ async fn unknown_user_and_wrong_password_look_the_same() {
     }
 }
 
+/// A NUL typed into the login field reaches the audit log as U+FFFD; on
+/// PostgreSQL a raw NUL would make the whole batch fail (and block the log).
+#[tokio::test]
+async fn control_characters_in_the_login_do_not_block_the_audit_log() {
+    for app in common::apps().await {
+        let mut b = Browser::new(&app);
+        let r = b.sign_in("nobody\u{0}\nx", "not the password").await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let failed = events(&app, "user.sign_in_failed").await;
+        assert_eq!(failed.len(), 1, "the event was written");
+        assert_eq!(failed[0].target, "login:nobody\u{FFFD}\u{FFFD}x");
+        app.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn csrf_and_origin_are_checked_before_anything_else() {
     for app in common::apps().await {
@@ -580,7 +595,7 @@ async fn wrong_codes_lock_the_account_and_the_code_step_expires() {
             .set_totp_pending(UserId(id), Some(secret))
             .await
             .unwrap();
-        app.store.confirm_totp(UserId(id), 0).await.unwrap();
+        app.store.confirm_totp(UserId(id), secret, 0).await.unwrap();
 
         // Password and code attempts share the counter, and a right password
         // does not reset it while the code is outstanding: 1 + 2 + 1 + 1.

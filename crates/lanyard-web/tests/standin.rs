@@ -118,11 +118,12 @@ async fn bad_responses_get_aws_error_text() {
     for app in common::apps().await {
         let (_, response) = issued(&app).await;
         let invalid = "Your request included an invalid SAML response.";
-        // Tampered: one base64 character changed in the middle.
-        let mut bytes = response.clone().into_bytes();
-        let mid = bytes.len() / 2;
-        bytes[mid] = if bytes[mid] == b'A' { b'B' } else { b'A' };
-        let tampered = String::from_utf8(bytes).unwrap();
+        // Tampered: the signed NameID changed after signing.
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let xml = String::from_utf8(b64.decode(&response).unwrap()).unwrap();
+        assert!(xml.contains(">alice@example.com<"));
+        let tampered = b64.encode(xml.replace(">alice@example.com<", ">mallory@example.com<"));
         for (body, why) in [
             (form(&[("SAMLResponse", &tampered)]), "tampered"),
             (form(&[("SAMLResponse", "not base64!")]), "garbage"),

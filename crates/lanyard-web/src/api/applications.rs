@@ -16,17 +16,12 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use lanyard_core::application::{check_activation, AppConfig, Application, NewApplication};
-use lanyard_core::apps::{
-    check_slug, slug_from_label, AcsUrl, AttributeRule, NameIdSource, SignatureAlgorithm,
-    SsoSettings,
-};
+use lanyard_core::application::Application;
+use lanyard_core::apps::{AttributeRule, SsoSettings};
 use lanyard_core::aws_rules::{self, AssertionFacts, Violation};
-use lanyard_core::catalog::Template;
 use lanyard_core::directory::Group;
 use lanyard_core::sso::{self, AppFacts, AssertionContent, Denial};
 use lanyard_core::{AppId, Error, UserId};
-use lanyard_saml::metadata::SpMetadata;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
@@ -37,11 +32,11 @@ use super::app_schema::{
     AssertionContentSchema, AttributeRuleSchema, SsoSettingsSchema, ViolationSchema,
 };
 use super::auth::{Caller, Writer};
-use super::catalog::catalog;
 use super::error::{ApiError, ApiResult};
 use super::input::{ApiJson, ApiPath, ApiQuery, IdPath};
 use super::{ListParams, TAG_APPS};
 use crate::access::ReadAccess;
+use crate::apps_service::{self, target, CreateAppForm, UpdateAppForm};
 use crate::error::ErrorBody;
 use crate::images::{check_image, MAX_IMAGE_BYTES};
 use crate::{idp, AppState};
@@ -138,211 +133,6 @@ pub struct AppPage {
     pub next: Option<i64>,
 }
 
-/// Changes to the SSO tab; absent fields stay as they are (on creation: the
-/// template's defaults).
-#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SsoForm {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idp_entity_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sp_entity_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<super::app_schema::AcsUrlSchema>>)]
-    pub acs_urls: Option<Vec<AcsUrl>>,
-    /// An empty string removes it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub default_relay_state: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<super::app_schema::NameIdSourceSchema>)]
-    pub name_id: Option<NameIdSource>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name_id_format: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sign_assertion: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sign_response: Option<bool>,
-    /// `rsa_sha256` or `rsa_sha1`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>)]
-    pub algorithm: Option<SignatureAlgorithm>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub require_signed_requests: Option<bool>,
-}
-
-impl SsoForm {
-    fn apply(self, sso: &mut SsoSettings) {
-        let SsoForm {
-            idp_entity_id,
-            sp_entity_id,
-            acs_urls,
-            default_relay_state,
-            name_id,
-            name_id_format,
-            sign_assertion,
-            sign_response,
-            algorithm,
-            require_signed_requests,
-        } = self;
-        set(&mut sso.idp_entity_id, idp_entity_id);
-        set(&mut sso.sp_entity_id, sp_entity_id);
-        set(&mut sso.acs_urls, acs_urls);
-        if let Some(rs) = default_relay_state {
-            sso.default_relay_state = (!rs.is_empty()).then_some(rs);
-        }
-        set(&mut sso.name_id, name_id);
-        set(&mut sso.name_id_format, name_id_format);
-        set(&mut sso.sign_assertion, sign_assertion);
-        set(&mut sso.sign_response, sign_response);
-        set(&mut sso.algorithm, algorithm);
-        set(&mut sso.require_signed_requests, require_signed_requests);
-    }
-}
-
-fn set<T>(slot: &mut T, value: Option<T>) {
-    if let Some(v) = value {
-        *slot = v;
-    }
-}
-
-/// A new application from a catalog template.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateAppForm {
-    /// The catalog template's key, e.g. `aws-iam`.
-    #[schema(example = "aws-iam")]
-    pub template: String,
-    /// Display Label (required).
-    pub label: String,
-    #[serde(default)]
-    pub description: String,
-    /// IdP URL slug: lowercase letters, digits and hyphens; default from the
-    /// label. Cannot be changed later.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    /// Show in the User Portal (default true).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub show_in_portal: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sso: Option<SsoForm>,
-    /// Replaces the template's attribute rows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<AttributeRuleSchema>>)]
-    pub attributes: Option<Vec<AttributeRule>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub groups_attribute: Option<String>,
-    /// The SP's metadata XML: fills the SP entity ID, ACS URLs and the SP's
-    /// signing certificate (after the template, before `sso`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sp_metadata: Option<String>,
-    /// Validity of the generated signing certificate (default 1825 days).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validity_days: Option<u32>,
-}
-
-/// A partial update; absent fields stay as they are.
-#[derive(Debug, Default, Deserialize, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateAppForm {
-    /// The slug cannot change; sending a different one is refused.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slug: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub label: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub show_in_portal: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sso: Option<SsoForm>,
-    /// Replaces every attribute row.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<AttributeRuleSchema>>)]
-    pub attributes: Option<Vec<AttributeRule>>,
-    /// An empty string removes the groups attribute.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub groups_attribute: Option<String>,
-    /// Replaces the SP's request-signing certificates (base64 DER).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sp_certificates: Option<Vec<String>>,
-}
-
-fn target(id: AppId) -> String {
-    format!("application:{id}")
-}
-
-fn template_of(key: &str) -> ApiResult<&'static Template> {
-    catalog()?.get(key).ok_or_else(|| {
-        Error::invalid(
-            "template",
-            format!("unknown template {key:?}: see GET /api/v1/catalog"),
-        )
-        .into()
-    })
-}
-
-/// Fills SP entity ID, ACS URLs (POST binding), the SP's certificates and
-/// the signed-requests flag from an SP's metadata.
-fn apply_sp_metadata(xml: &str, config: &mut AppConfig) -> ApiResult<()> {
-    let md = SpMetadata::parse(xml)
-        .map_err(|e| Error::invalid("sp_metadata", format!("is not usable SP metadata: {e}")))?;
-    let post: Vec<_> = md
-        .acs
-        .iter()
-        .filter(|a| a.binding == lanyard_saml::ns::BINDING_POST)
-        .collect();
-    if post.is_empty() {
-        return Err(Error::invalid(
-            "sp_metadata",
-            "has no AssertionConsumerService with the HTTP-POST binding",
-        )
-        .into());
-    }
-    // SAML metadata 2.2.3: the first endpoint marked isDefault="true", else
-    // the first in document order.
-    let default = post.iter().position(|a| a.is_default).unwrap_or(0);
-    config.sso.sp_entity_id = md.entity_id.clone();
-    config.sso.acs_urls = post
-        .iter()
-        .enumerate()
-        .map(|(i, a)| AcsUrl {
-            url: a.location.clone(),
-            is_default: i == default,
-        })
-        .collect();
-    // The certificates are the new SP's (possibly none): an old SP's key
-    // must not stay trusted. Signed requests are only ever turned on here,
-    // never off: metadata that omits the flag does not weaken a setting.
-    config.sp_certificates = md
-        .signing_certificates
-        .iter()
-        .map(|c| c.to_base64())
-        .collect();
-    config.sso.require_signed_requests |= md.authn_requests_signed;
-    Ok(())
-}
-
-/// `base`, or `base-2`, `base-3`, ... when taken: a default slug the admin
-/// did not type should not fail as a conflict. (A race with another create
-/// can still end in a 409, which names the slug.)
-async fn free_slug(w: &Writer, base: &str) -> ApiResult<String> {
-    for n in 1..=100u32 {
-        let candidate = if n == 1 {
-            base.to_owned()
-        } else {
-            let suffix = format!("-{n}");
-            let keep = base.len().min(63 - suffix.len());
-            format!("{}{suffix}", base[..keep].trim_end_matches('-'))
-        };
-        match w.store.get_app_by_slug(&candidate).await {
-            Err(Error::NotFound { .. }) => return Ok(candidate),
-            Ok(_) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Error::invalid("slug", "no free slug for this label: choose one").into())
-}
-
 #[utoipa::path(get, path = "/applications", tag = TAG_APPS, params(ListParams),
     responses((status = 200, body = AppPage), (status = 400, body = ErrorBody)))]
 async fn list_apps(
@@ -369,52 +159,7 @@ async fn create_app(
     state: axum::extract::State<AppState>,
     ApiJson(form): ApiJson<CreateAppForm>,
 ) -> ApiResult<(StatusCode, Json<AppView>)> {
-    let template = template_of(&form.template)?;
-    let slug = match &form.slug {
-        Some(s) => {
-            check_slug(s).map_err(|m| Error::invalid("slug", m))?;
-            s.clone()
-        }
-        None => free_slug(&w, &slug_from_label(&form.label)).await?,
-    };
-    let mut config = AppConfig {
-        label: form.label.clone(),
-        description: form.description.clone(),
-        show_in_portal: form.show_in_portal.unwrap_or(true),
-        sso: template.sso_settings(state.settings.base_url.as_str(), &slug),
-        attributes: template.attribute_rules(),
-        groups_attribute: form.groups_attribute.clone().filter(|g| !g.is_empty()),
-        sp_certificates: Vec::new(),
-    };
-    if let Some(xml) = &form.sp_metadata {
-        apply_sp_metadata(xml, &mut config)?;
-    }
-    if let Some(sso) = form.sso {
-        sso.apply(&mut config.sso);
-    }
-    if let Some(rules) = form.attributes {
-        config.attributes = rules;
-    }
-    let config = config.validate(template.aws_rules)?;
-    let key = idp::generate_key(
-        &slug,
-        w.now(),
-        form.validity_days.unwrap_or(idp::DEFAULT_VALIDITY_DAYS),
-    )
-    .await?;
-    let new = NewApplication {
-        slug,
-        template: template.key.clone(),
-        aws_rules: template.aws_rules,
-        sso_active: config.sso.placeholder_fields().is_empty(),
-        config,
-    };
-    let app = w.store.create_app(&new, &key, w.now()).await?;
-    w.record(
-        "application.create",
-        target(app.id),
-        &serde_json::json!({"template": app.template, "slug": app.slug, "label": app.config.label}),
-    );
+    let app = apps_service::create_app(&w, &state.settings, form).await?;
     Ok((StatusCode::CREATED, Json(AppView::new(&state, app))))
 }
 
@@ -439,56 +184,7 @@ async fn update_app(
     ApiPath(p): ApiPath<IdPath>,
     ApiJson(form): ApiJson<UpdateAppForm>,
 ) -> ApiResult<Json<AppView>> {
-    let id = AppId(p.id);
-    let current = w.store.get_app(id).await?;
-    if form.slug.as_ref().is_some_and(|s| *s != current.slug) {
-        return Err(Error::invalid(
-            "slug",
-            format!(
-                "is immutable: the IdP URL and metadata of this app use {:?}; create a new app for a new slug",
-                current.slug
-            ),
-        )
-        .into());
-    }
-    let summary = serde_json::to_value(&form).unwrap_or_default();
-    let mut config = current.config.clone();
-    set(&mut config.label, form.label);
-    set(&mut config.description, form.description);
-    set(&mut config.show_in_portal, form.show_in_portal);
-    if let Some(sso) = form.sso {
-        sso.apply(&mut config.sso);
-    }
-    set(&mut config.attributes, form.attributes);
-    if let Some(g) = form.groups_attribute {
-        config.groups_attribute = (!g.is_empty()).then_some(g);
-    }
-    set(&mut config.sp_certificates, form.sp_certificates);
-    let config = config.validate(current.aws_rules)?;
-    if current.sso_active {
-        // "Cannot be activated while a placeholder remains" holds for an
-        // active app too: it may not gain one.
-        check_activation(&Application {
-            config: config.clone(),
-            ..current.clone()
-        })
-        .map_err(|e| match e {
-            Error::Invalid(fields) => Error::Invalid(
-                fields
-                    .into_keys()
-                    .map(|f| {
-                        (
-                            f,
-                            "would hold a template placeholder while SSO is active: deactivate SSO first, or enter your AWS value".to_owned(),
-                        )
-                    })
-                    .collect(),
-            ),
-            other => other,
-        })?;
-    }
-    let app = w.store.update_app(id, &config, w.now()).await?;
-    w.record("application.update", target(id), &summary);
+    let app = apps_service::update_app(&w, AppId(p.id), form).await?;
     Ok(Json(AppView::new(&state, app)))
 }
 
@@ -502,10 +198,7 @@ async fn activate_app(
     state: axum::extract::State<AppState>,
     ApiPath(p): ApiPath<IdPath>,
 ) -> ApiResult<Json<AppView>> {
-    let id = AppId(p.id);
-    check_activation(&w.store.get_app(id).await?)?;
-    let app = w.store.set_app_sso_active(id, true, w.now()).await?;
-    w.record("application.activate", target(id), &serde_json::json!({}));
+    let app = apps_service::activate_app(&w, AppId(p.id)).await?;
     Ok(Json(AppView::new(&state, app)))
 }
 
@@ -517,9 +210,7 @@ async fn deactivate_app(
     state: axum::extract::State<AppState>,
     ApiPath(p): ApiPath<IdPath>,
 ) -> ApiResult<Json<AppView>> {
-    let id = AppId(p.id);
-    let app = w.store.set_app_sso_active(id, false, w.now()).await?;
-    w.record("application.deactivate", target(id), &serde_json::json!({}));
+    let app = apps_service::deactivate_app(&w, AppId(p.id)).await?;
     Ok(Json(AppView::new(&state, app)))
 }
 
@@ -553,31 +244,7 @@ async fn delete_apps(
     w: Writer,
     ApiJson(form): ApiJson<DeleteAppsForm>,
 ) -> ApiResult<Json<DeletedApps>> {
-    let ids: BTreeSet<i64> = form.ids.iter().copied().collect();
-    if ids.is_empty() {
-        return Err(Error::invalid("ids", "name at least one application").into());
-    }
-    if form.confirm_count != ids.len() as u64 {
-        return Err(Error::invalid(
-            "confirm_count",
-            format!(
-                "you are deleting {n} application{s}: type {n} to confirm (got {c}); nothing was deleted",
-                n = ids.len(),
-                s = if ids.len() == 1 { "" } else { "s" },
-                c = form.confirm_count
-            ),
-        )
-        .into());
-    }
-    let ids: Vec<AppId> = ids.into_iter().map(AppId).collect();
-    let deleted = w.store.delete_apps(&ids).await?;
-    for app in &deleted {
-        w.record(
-            "application.delete",
-            target(app.id),
-            &serde_json::json!({"slug": app.slug, "label": app.config.label}),
-        );
-    }
+    let deleted = apps_service::delete_apps(&w, &form.ids, form.confirm_count).await?;
     Ok(Json(DeletedApps {
         deleted: deleted
             .into_iter()
@@ -600,9 +267,7 @@ async fn export_metadata(
     state: axum::extract::State<AppState>,
     ApiPath(p): ApiPath<IdPath>,
 ) -> ApiResult<Response> {
-    let app = caller.read.get_app(AppId(p.id)).await?;
-    let keys = caller.read.list_app_keys(app.id).await?;
-    let xml = idp::metadata_xml(&state.settings, &app, &keys)?;
+    let (app, xml) = apps_service::metadata(&caller.read, &state.settings, AppId(p.id)).await?;
     Ok(crate::public::xml_download(&app.slug, xml, true))
 }
 
@@ -635,19 +300,7 @@ async fn export_metadata_zip(
             .map_err(|_| Error::invalid("ids", format!("{part:?} is not an application id")))?;
         ids.insert(id);
     }
-    if ids.is_empty() || ids.len() > 500 {
-        return Err(Error::invalid("ids", "name 1-500 application ids, comma-separated").into());
-    }
-    let mut files = Vec::with_capacity(ids.len());
-    for id in ids {
-        let app = caller.read.get_app(AppId(id)).await?;
-        let keys = caller.read.list_app_keys(app.id).await?;
-        files.push((
-            idp::metadata_filename(&app.slug),
-            idp::metadata_xml(&state.settings, &app, &keys)?,
-        ));
-    }
-    let bytes = idp::zip(&files)?;
+    let bytes = apps_service::metadata_zip(&caller.read, &state.settings, &ids).await?;
     Ok((
         [
             (CONTENT_TYPE, "application/zip"),
@@ -699,7 +352,7 @@ async fn import_sp_metadata(
     let xml = xml_body(&headers, &body)?;
     let current = w.store.get_app(id).await?;
     let mut config = current.config.clone();
-    apply_sp_metadata(&xml, &mut config)?;
+    apps_service::apply_sp_metadata(&xml, &mut config)?;
     let config = config.validate(current.aws_rules)?;
     let app = w.store.update_app(id, &config, w.now()).await?;
     w.record(

@@ -136,3 +136,15 @@ impl FromRequestParts<AppState> for Writer {
         })
     }
 }
+
+impl crate::apps_service::Change for Writer {
+    fn store(&self) -> &WriteAccess {
+        &self.store
+    }
+    fn now(&self) -> OffsetDateTime {
+        self.now
+    }
+    fn record(&self, action: &str, target: String, summary: &serde_json::Value) {
+        Writer::record(self, action, target, summary);
+    }
+}

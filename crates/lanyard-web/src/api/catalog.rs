@@ -6,10 +6,8 @@
 //! is parsed once, lazily; a parse failure is a build defect (caught by
 //! lanyard-core's unit tests) and answers 500 here rather than panicking.
 
-use std::sync::LazyLock;
-
 use axum::Json;
-use lanyard_core::catalog::{Catalog, Template};
+use lanyard_core::catalog::Template;
 use lanyard_core::Error;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -23,12 +21,7 @@ use super::TAG_CATALOG;
 use crate::error::ErrorBody;
 use crate::AppState;
 
-static CATALOG: LazyLock<Result<Catalog, String>> = LazyLock::new(Catalog::embedded);
-
-/// The embedded catalog (a parse failure answers 500).
-pub fn catalog() -> Result<&'static Catalog, Error> {
-    CATALOG.as_ref().map_err(|e| Error::Store(e.clone()))
-}
+pub use crate::apps_service::catalog;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(search_catalog))

@@ -31,6 +31,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 
+pub(crate) use app_schema::{AcsUrlSchema, AttributeRuleSchema, NameIdSourceSchema};
 pub(crate) use error::ApiError;
 
 mod admins;

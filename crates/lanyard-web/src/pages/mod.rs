@@ -14,7 +14,8 @@
 //! on another host. The page has no user-controlled markup, so the wider
 //! list opens nothing an attacker could use.
 //!
-//! Areas: [`signin`] (sign-in, the TOTP step, sign-out), [`portal`] (the
+//! Areas: [`admin`] (the admin portal under `/admin`), [`signin`]
+//! (sign-in, the TOTP step, sign-out), [`portal`] (the
 //! user portal: tiles, TOTP enrollment, password change), and [`forms`]
 //! (form intake and the refusal pages they share).
 
@@ -30,6 +31,7 @@ use axum::Router;
 
 use crate::AppState;
 
+pub mod admin;
 pub mod forms;
 pub mod portal;
 pub mod signin;
@@ -120,7 +122,7 @@ fn render<T: Template>(status: StatusCode, template: &T, csp: String) -> Respons
     if let Ok(v) = HeaderValue::from_str(&csp) {
         h.insert(CONTENT_SECURITY_POLICY, v);
     }
-    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -242,7 +242,7 @@ async fn totp_confirm(
     };
     let step = totp::check(&pending, &form.code, state.clock.now())?;
     let confirmed = match step {
-        Some(step) => flows.confirm_totp(me.user.id, step).await?,
+        Some(step) => flows.confirm_totp(me.user.id, &pending, step).await?,
         None => false,
     };
     if !confirmed {

@@ -104,6 +104,12 @@ impl Throttle {
         }
     }
 
+    /// Counts one sign-in attempt from `addr` (the admin sign-in shares the
+    /// limit with `/login`).
+    pub(crate) fn check(&self, addr: Option<std::net::IpAddr>, now: OffsetDateTime) -> Verdict {
+        self.limiter.check(addr, now)
+    }
+
     /// Whether a purge is due at `now`; if so, records it as done.
     fn purge_due(&self, now: OffsetDateTime) -> bool {
         let mut last = self

@@ -1,0 +1,122 @@
+//! AdminSessionStore on every backend: create (and refuse for a missing
+//! admin), find with the admin joined, touch, delete, purge by both limits,
+//! and the cascade from a deleted admin.
+
+mod common;
+
+use common::at;
+use lanyard_core::admin::Role;
+use lanyard_core::session::{token_hash, NewAdminSession};
+use lanyard_core::store::{AdminSessionStore, AdminStore};
+use lanyard_core::{AdminId, Error};
+use lanyard_store::store_test;
+use lanyard_store::testing::count_rows;
+use time::Duration;
+
+fn new_session(admin: AdminId, token: &str, secs: i64) -> NewAdminSession {
+    NewAdminSession {
+        token_hash: token_hash(token),
+        admin_id: admin,
+        csrf_secret: format!("csrf-{token}"),
+        now: at(secs),
+        expires_at: at(secs) + Duration::hours(12),
+        client: Some("192.0.2.1".into()),
+        user_agent: Some("Mozilla/5.0 \u{e9}".into()),
+    }
+}
+
+store_test!(admin_sessions_round_trip_with_their_admin, |store| {
+    let ann = store
+        .create_admin("ann@example.com", Role::ReadOnly, "h", at(0))
+        .await
+        .unwrap();
+    let s = store
+        .create_admin_session(&new_session(ann.id, "t1", 10))
+        .await
+        .unwrap();
+    assert_eq!(s.admin_id, ann.id);
+    assert_eq!((s.created_at, s.last_seen_at), (at(10), at(10)));
+    assert_eq!(s.expires_at, at(10) + Duration::hours(12));
+    assert_eq!(s.csrf_secret, "csrf-t1");
+    assert_eq!(s.user_agent.as_deref(), Some("Mozilla/5.0 \u{e9}"));
+
+    let (found, admin) = store
+        .find_admin_session(&token_hash("t1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found, admin), (s.clone(), ann.clone()));
+    assert!(store
+        .find_admin_session(&token_hash("t2"))
+        .await
+        .unwrap()
+        .is_none());
+
+    store.touch_admin_session(s.id, at(70)).await.unwrap();
+    let (touched, _) = store
+        .find_admin_session(&token_hash("t1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(touched.last_seen_at, at(70));
+    assert!(matches!(
+        store.touch_admin_session(s.id + 100, at(70)).await,
+        Err(Error::NotFound { .. })
+    ));
+
+    store.delete_admin_session(s.id).await.unwrap();
+    store.delete_admin_session(s.id).await.unwrap();
+    assert!(store
+        .find_admin_session(&token_hash("t1"))
+        .await
+        .unwrap()
+        .is_none());
+});
+
+store_test!(admin_sessions_need_an_admin_and_go_with_it, |store| {
+    match store
+        .create_admin_session(&new_session(AdminId(999), "t", 0))
+        .await
+    {
+        Err(Error::NotFound { kind, id }) => assert_eq!((kind, id.as_str()), ("admin", "999")),
+        other => panic!("{other:?}"),
+    }
+    let ann = store
+        .create_admin("ann@example.com", Role::Administrator, "h", at(0))
+        .await
+        .unwrap();
+    for t in ["a", "b"] {
+        store
+            .create_admin_session(&new_session(ann.id, t, 0))
+            .await
+            .unwrap();
+    }
+    assert_eq!(count_rows(&store, "admin_sessions").await, 2);
+    store.delete_admin(ann.id).await.unwrap();
+    assert_eq!(count_rows(&store, "admin_sessions").await, 0);
+});
+
+store_test!(admin_sessions_purge_by_either_limit, |store| {
+    let ann = store
+        .create_admin("ann@example.com", Role::Administrator, "h", at(0))
+        .await
+        .unwrap();
+    // Made at 0 (ends at 12 h), at 3 h and at 11 h.
+    for (t, secs) in [("old", 0), ("idle", 3 * 3600), ("fresh", 11 * 3600)] {
+        store
+            .create_admin_session(&new_session(ann.id, t, secs))
+            .await
+            .unwrap();
+    }
+    let now = at(12 * 3600);
+    let n = store
+        .purge_admin_sessions(now, now - Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    assert!(store
+        .find_admin_session(&token_hash("fresh"))
+        .await
+        .unwrap()
+        .is_some());
+});

@@ -1,0 +1,365 @@
+//! The admin portal under `/admin`, for admin accounts (not directory
+//! users): sign-in ([`login`]), the SSO Applications pages ([`apps`]) and
+//! the shared pieces here.
+//!
+//! - [`AdminSignedIn`]: the extractor for every admin page. It reads the
+//!   `lanyard_admin` cookie (`Path=/admin`, `HttpOnly`, `SameSite=Strict`,
+//!   `Secure` on https) and authenticates it through
+//!   [`crate::access::StoreAccess::authenticate_admin_session`], so pages
+//!   reach the store only through the same `ReadAccess` / `WriteAccess`
+//!   capabilities as the REST API. Without a live session: a 303 to
+//!   `/admin/login?next=<this page>`.
+//! - [`AdminPost`]: the extractor for every state-changing admin request:
+//!   a signed-in admin, `Origin` (when sent) ours, and the form's `csrf`
+//!   field equal to the session's CSRF secret (constant-time), else a 403
+//!   page before anything else happens. Fields are kept as pairs so
+//!   checkbox lists (`ids=1&ids=2`) survive.
+//! - [`AdminWriter`]: a write handle for the request, made only when the
+//!   admin's role may write; a read-only admin gets a 403 page. Pages hide
+//!   write buttons from read-only admins as well, but the server's refusal
+//!   does not depend on that.
+//! - [`Nav`]: what the layout (`templates/admin/base.html`) needs: the
+//!   admin, the sign-out form's token and the current section. Sections not
+//!   built yet (Users, Groups, Audit log, API keys, Settings) answer with a
+//!   "coming soon" page in the layout that points to the REST API.
+
+use askama::Template;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::{CONTENT_TYPE, LOCATION};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use lanyard_core::admin::{Actor, Admin};
+use lanyard_core::audit::AuditEvent;
+use lanyard_core::session::AdminSession;
+use time::OffsetDateTime;
+
+use super::forms::{cross_origin, Client};
+use super::{page, Message};
+use crate::access::{Authenticated, ReadAccess, WriteAccess};
+use crate::session::{cookie, same_origin, tokens_match};
+use crate::AppState;
+
+pub mod apps;
+pub mod login;
+
+/// The admin portal's session cookie.
+pub const ADMIN_COOKIE: &str = "lanyard_admin";
+/// The admin sign-in form's double-submit CSRF cookie.
+pub const ADMIN_CSRF_COOKIE: &str = "lanyard_admin_csrf";
+/// The path both cookies are scoped to.
+pub const ADMIN_PATH: &str = "/admin";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/admin",
+            get(|| async { Redirect::to("/admin/applications") }),
+        )
+        .route("/admin/users", get(|s: AdminSignedIn| soon(s, "users")))
+        .route("/admin/groups", get(|s: AdminSignedIn| soon(s, "groups")))
+        .route("/admin/audit", get(|s: AdminSignedIn| soon(s, "audit")))
+        .route(
+            "/admin/api-keys",
+            get(|s: AdminSignedIn| soon(s, "api-keys")),
+        )
+        .route(
+            "/admin/settings",
+            get(|s: AdminSignedIn| soon(s, "settings")),
+        )
+        .merge(login::router())
+        .merge(apps::router())
+}
+
+/// A signed-in admin: a live admin session, the admin, and the proof of
+/// authentication the capabilities are asked with.
+#[derive(Debug, Clone)]
+pub struct AdminSignedIn {
+    pub who: Authenticated,
+    pub session: AdminSession,
+    pub admin: Admin,
+}
+
+impl AdminSignedIn {
+    pub fn reader(&self, state: &AppState) -> ReadAccess {
+        state.access.reader(&self.who)
+    }
+
+    pub fn can_write(&self) -> bool {
+        self.who.actor().role.can_write()
+    }
+
+    /// The layout's data for a page of `section`.
+    pub fn nav(&self, section: &'static str) -> Nav {
+        Nav {
+            email: self.admin.email.clone(),
+            role: self.admin.role.as_str(),
+            csrf: self.session.csrf_secret.clone(),
+            can_write: self.can_write(),
+            section,
+        }
+    }
+}
+
+/// What `templates/admin/base.html` shows around every page.
+pub struct Nav {
+    pub email: String,
+    pub role: &'static str,
+    /// The session's CSRF secret (every form carries it).
+    pub csrf: String,
+    /// Whether write buttons are shown.
+    pub can_write: bool,
+    /// `applications`, `users`, `groups`, `audit`, `api-keys` or `settings`.
+    pub section: &'static str,
+}
+
+/// The admin session of a request, if live.
+async fn current(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> lanyard_core::Result<Option<AdminSignedIn>> {
+    let Some(token) = cookie(headers, ADMIN_COOKIE).filter(|t| login::is_token(t)) else {
+        return Ok(None);
+    };
+    Ok(state
+        .access
+        .authenticate_admin_session(token, state.clock.now(), state.settings.auth.session_idle)
+        .await?
+        .map(|(who, session, admin)| AdminSignedIn {
+            who,
+            session,
+            admin,
+        }))
+}
+
+/// A 303 to the admin sign-in page, coming back to `next` afterwards.
+fn to_admin_login(next: &str) -> Response {
+    let target = format!(
+        "/admin/login?next={}",
+        form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+    );
+    let value = HeaderValue::from_str(&target).unwrap_or(HeaderValue::from_static("/admin/login"));
+    (StatusCode::SEE_OTHER, [(LOCATION, value)]).into_response()
+}
+
+fn unavailable(err: &lanyard_core::Error) -> Response {
+    tracing::error!("admin session lookup failed: {err}");
+    Message::new(
+        "Something went wrong",
+        "Lanyard could not check your session. Please try again in a moment.",
+    )
+    .into_page(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+impl FromRequestParts<AppState> for AdminSignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        match current(state, &parts.headers).await {
+            Ok(Some(s)) => Ok(s),
+            Ok(None) => {
+                // A POST cannot be replayed after sign-in: come back to the
+                // page instead of the action.
+                let next = if parts.method == axum::http::Method::GET {
+                    parts
+                        .uri
+                        .path_and_query()
+                        .map_or("/admin", |pq| pq.as_str())
+                } else {
+                    "/admin/applications"
+                };
+                Err(to_admin_login(next))
+            }
+            Err(e) => Err(unavailable(&e)),
+        }
+    }
+}
+
+/// Form fields as submitted, in order (repeated names kept).
+#[derive(Debug, Default)]
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    /// The first value of `name`, or "".
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Whether a checkbox `name` was ticked (present).
+    pub fn checked(&self, name: &str) -> bool {
+        self.0.iter().any(|(k, _)| k == name)
+    }
+
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Fields(pairs)
+    }
+}
+
+/// A state-changing admin request that passed the session, origin and CSRF
+/// checks.
+pub struct AdminPost {
+    pub signed: AdminSignedIn,
+    pub fields: Fields,
+    pub client: Client,
+}
+
+fn bad_form(status: StatusCode) -> Response {
+    Message::new(
+        "The form could not be read",
+        "Go back, reload the page and try again.",
+    )
+    .into_page(status)
+}
+
+/// The refusal of a form whose token is not the session's.
+pub fn admin_csrf_refused() -> Response {
+    Message::new(
+        "Request refused",
+        "This form has expired or did not come from Lanyard. Reload the page and try again.",
+    )
+    .with_link("/admin/applications", "Back to the admin portal")
+    .into_page(StatusCode::FORBIDDEN)
+}
+
+impl FromRequest<AppState> for AdminPost {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let signed = AdminSignedIn::from_request_parts(&mut parts, state).await?;
+        if !same_origin(&parts.headers, &state.settings) {
+            return Err(cross_origin());
+        }
+        let Ok(client) = Client::from_request_parts(&mut parts, state).await;
+        let is_form = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                v.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            });
+        if !is_form {
+            return Err(bad_form(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        }
+        let req = Request::from_parts(parts, body);
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|r| bad_form(r.status()))?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).map_err(|_| bad_form(StatusCode::BAD_REQUEST))?;
+        let fields = Fields(pairs);
+        if !tokens_match(&signed.session.csrf_secret, fields.get("csrf")) {
+            return Err(admin_csrf_refused());
+        }
+        Ok(AdminPost {
+            signed,
+            fields,
+            client,
+        })
+    }
+}
+
+/// A write handle for one admin request, with its audit context.
+pub struct AdminWriter {
+    actor: Actor,
+    store: WriteAccess,
+    now: OffsetDateTime,
+    source: Option<String>,
+    audit: crate::audit::Audit,
+}
+
+impl AdminWriter {
+    /// Only for a role that may write; a read-only admin gets a 403 page.
+    #[allow(clippy::result_large_err)]
+    pub fn new(state: &AppState, post: &AdminPost) -> Result<Self, Response> {
+        let who = &post.signed.who;
+        let Some(store) = state.access.writer(who) else {
+            return Err(read_only_refused(who.actor()));
+        };
+        Ok(AdminWriter {
+            actor: who.actor().clone(),
+            store,
+            now: state.clock.now(),
+            source: post.client.source(),
+            audit: state.audit.clone(),
+        })
+    }
+}
+
+/// The 403 page for a write attempt by a role that cannot write.
+pub fn read_only_refused(actor: &Actor) -> Response {
+    Message::new(
+        "Not allowed",
+        format!(
+            "{} has the {} role, which can see everything and change nothing.",
+            actor.label,
+            actor.role.as_str()
+        ),
+    )
+    .with_link("/admin/applications", "Back to the admin portal")
+    .into_page(StatusCode::FORBIDDEN)
+}
+
+impl crate::apps_service::Change for AdminWriter {
+    fn store(&self) -> &WriteAccess {
+        &self.store
+    }
+    fn now(&self) -> OffsetDateTime {
+        self.now
+    }
+    fn record(&self, action: &str, target: String, summary: &serde_json::Value) {
+        self.audit.record(
+            AuditEvent::new(
+                self.now,
+                &self.actor.label,
+                action,
+                target,
+                summary.to_string(),
+            )
+            .from_source(self.source.clone()),
+        );
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/soon.html")]
+struct SoonPage {
+    nav: Nav,
+    title: &'static str,
+    api: &'static str,
+}
+
+/// A section of the navigation whose pages are not built yet.
+async fn soon(signed: AdminSignedIn, section: &'static str) -> Response {
+    let (title, api) = match section {
+        "users" => ("Users", "/api/v1/users"),
+        "groups" => ("Groups", "/api/v1/groups"),
+        "audit" => ("Audit log", "/api/v1/audit-events"),
+        "api-keys" => ("API keys", "/api/v1/api-keys"),
+        _ => ("Settings", "lanyard check-config"),
+    };
+    page(
+        StatusCode::OK,
+        &SoonPage {
+            nav: signed.nav(section),
+            title,
+            api,
+        },
+    )
+}
