@@ -3,8 +3,9 @@
 //! form and a JSON request go through the same code: creation from a
 //! catalog template, partial updates merged onto the stored config and
 //! validated whole, activation (no placeholder may remain, and an active app
-//! may not gain one), deletion with the typed count, and metadata export
-//! (one document or a zip).
+//! may not gain one), deletion with the typed count, metadata export (one
+//! document or a zip), the AWS entitlement table, and the per-user Preview
+//! (the same inputs and decision as a real sign-in).
 //!
 //! Writers reach the store through a [`Change`] (the API's `Writer`, the
 //! portal's admin writer): both hold a `WriteAccess`, which exists only for a
@@ -13,13 +14,18 @@
 use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
-use lanyard_core::application::{check_activation, AppConfig, Application, NewApplication};
+use lanyard_core::application::{
+    check_activation, validate_grants, AppConfig, Application, Grant, NewApplication,
+};
 use lanyard_core::apps::{
     check_slug, slug_from_label, AcsUrl, AttributeRule, NameIdSource, SignatureAlgorithm,
     SsoSettings,
 };
+use lanyard_core::aws_rules::{self, AssertionFacts, Violation};
 use lanyard_core::catalog::{Catalog, Template};
-use lanyard_core::{AppId, Error, Result, Settings};
+use lanyard_core::directory::{Group, User};
+use lanyard_core::sso::{self, AppFacts, AssertionContent, Denial};
+use lanyard_core::{AppId, Error, Result, Settings, UserId};
 use lanyard_saml::metadata::SpMetadata;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -452,4 +458,99 @@ pub async fn metadata_zip(
         files.push((idp::metadata_filename(&app.slug), xml));
     }
     idp::zip(&files)
+}
+
+/// Replaces the whole entitlement table of `id` (every row checked, no row
+/// twice; a row naming an unknown group is `NotFound`).
+pub async fn set_entitlements(w: &impl Change, id: AppId, grants: &[Grant]) -> Result<Vec<Grant>> {
+    validate_grants(grants)?;
+    let stored = w.store().set_entitlements(id, grants, w.now()).await?;
+    w.record(
+        "application.set_entitlements",
+        target(id),
+        &serde_json::json!({"rows": stored.len(), "roles": stored.iter().map(|g| (g.group_id, g.entitlement.role_value())).collect::<Vec<_>>()}),
+    );
+    Ok(stored)
+}
+
+/// What one user would get from one application.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Preview {
+    pub user_id: i64,
+    /// `issue` when a response would be sent, else the denial's code
+    /// (`sso_inactive`, `placeholders`, `user_suspended`, `not_authorized`,
+    /// `no_name_id`, `breaks_aws_rules`).
+    pub decision: String,
+    /// The denial's details, when denied.
+    #[schema(value_type = Option<Object>)]
+    pub denial: Option<Denial>,
+    /// The assertion content the user's values produce (shown even when the
+    /// user is denied, so the admin can see what is wrong).
+    #[schema(value_type = Option<crate::api::AssertionContentSchema>)]
+    pub content: Option<AssertionContent>,
+    /// Every AWS rule the content breaks (AWS apps only).
+    #[schema(value_type = Vec<crate::api::ViolationSchema>)]
+    pub violations: Vec<Violation>,
+}
+
+/// By email or username first (usernames may be all digits), then by id.
+pub async fn find_user(read: &ReadAccess, who: &str) -> Result<User> {
+    if let Some(user) = read.find_user_by_login(who).await? {
+        return Ok(user);
+    }
+    match who.parse::<i64>() {
+        Ok(id) => read.get_user(UserId(id)).await,
+        Err(_) => Err(Error::not_found("user", who)),
+    }
+}
+
+/// The Preview of app `id` for the user named by `who` (id, email or
+/// username), sent to `acs_url` (one of the app's; default: the default
+/// one): the same facts and decision as a sign-in, plus the content and
+/// the AWS rules it breaks even when the user is denied.
+pub async fn preview(
+    read: &ReadAccess,
+    id: AppId,
+    who: &str,
+    acs_url: Option<String>,
+) -> Result<Preview> {
+    let app = read.get_app(id).await?;
+    let user = find_user(read, who).await?;
+    let groups: Vec<Group> = read.list_groups_of_user(user.id).await?;
+    let grants = read.app_grants(app.id).await?;
+    let facts = AppFacts::new(&app, &grants);
+    let acs = match acs_url {
+        Some(url) => {
+            if !app.config.sso.acs_urls.iter().any(|a| a.url == url) {
+                return Err(Error::invalid(
+                    "acs_url",
+                    "is not one of the app's ACS URLs",
+                ));
+            }
+            url
+        }
+        None => app.config.sso.default_acs().unwrap_or_default().to_owned(),
+    };
+    let bound_groups: Vec<&Group> = groups
+        .iter()
+        .filter(|g| grants.bound_groups.contains(&g.id))
+        .collect();
+    let content = sso::content(&facts, &user, &bound_groups, &acs).ok();
+    let violations = match (&content, app.aws_rules) {
+        (Some(c), true) => aws_rules::check(&AssertionFacts {
+            name_id: &c.name_id,
+            audience: &c.audience,
+            recipient: &c.acs_url,
+            attributes: &c.attributes,
+        }),
+        _ => Vec::new(),
+    };
+    let denial = sso::decide(&facts, &user, &groups, &acs).err();
+    Ok(Preview {
+        user_id: user.id.0,
+        decision: denial.as_ref().map_or("issue", Denial::code).to_owned(),
+        denial,
+        content,
+        violations,
+    })
 }

@@ -227,7 +227,7 @@ async fn read_only_admins_see_no_write_buttons_and_cannot_write() {
         assert!(list.contains("Export Metadata"));
         assert!(!list.contains("Add New Application"), "{list}");
         assert!(!list.contains("value=\"delete\""), "{list}");
-        for tab in ["general", "sso", "groups"] {
+        for tab in ["general", "sso", "attributes", "groups", "preview"] {
             let page = ro
                 .get(&format!("/admin/applications/{id}?tab={tab}"))
                 .await
@@ -632,6 +632,596 @@ async fn hostile_labels_render_inert_and_pages_carry_the_csp() {
         }
         let login = Browser::new(&app).get("/admin/login").await;
         assert!(login.headers.contains_key("content-security-policy"));
+        app.shutdown().await;
+    }
+}
+
+const SESSION_DURATION: &str = "https://aws.amazon.com/SAML/Attributes/SessionDuration";
+const ROLE_SESSION_NAME: &str = "https://aws.amazon.com/SAML/Attributes/RoleSessionName";
+const ROLE_VALUE: &str =
+    "arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/Lanyard";
+
+/// The attribute form's fields: one (name, kind, value) triple per row.
+fn attribute_fields<'a>(
+    csrf: &'a str,
+    rows: &[(&'a str, &'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut fields = vec![("csrf", csrf)];
+    for (name, kind, value) in rows {
+        fields.extend([
+            ("attr_name", *name),
+            ("attr_kind", *kind),
+            ("attr_value", *value),
+        ]);
+    }
+    fields
+}
+
+/// The entitlement form's fields: one (group, account, role, provider,
+/// label, duration) row each.
+fn entitlement_fields<'a>(csrf: &'a str, rows: &[[&'a str; 6]]) -> Vec<(&'a str, &'a str)> {
+    let mut fields = vec![("csrf", csrf)];
+    for r in rows {
+        fields.extend([
+            ("ent_group", r[0]),
+            ("ent_account", r[1]),
+            ("ent_role", r[2]),
+            ("ent_provider", r[3]),
+            ("ent_label", r[4]),
+            ("ent_duration", r[5]),
+        ]);
+    }
+    fields
+}
+
+#[tokio::test]
+async fn attributes_are_saved_with_aws_rules_named_inline() {
+    for app in common::apps().await {
+        let mut b = signed_in(&app, "root@example.com", "administrator").await;
+        let id = create_app(&mut b, "Amazon AWS").await;
+        let tab = format!("/admin/applications/{id}?tab=attributes");
+        let page = b.get(&tab).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let text = page.text();
+        // The template's rows, and empty rows to add more.
+        assert!(
+            text.contains(&format!("value=\"{SESSION_DURATION}\"")),
+            "{text}"
+        );
+        assert!(text.contains("value=\"3600\""), "{text}");
+        assert!(text.contains(&format!("value=\"{ROLE_SESSION_NAME}\"")));
+        assert!(
+            text.contains("<option value=\"user_field\" selected>"),
+            "{text}"
+        );
+        assert!(text.contains("<button type=\"submit\">Save attributes</button>"));
+        assert!(text.contains("AWS entitlements"));
+        let csrf = hidden(&text, "csrf").unwrap();
+        let path = format!("/admin/applications/{id}/attributes");
+
+        // A constant changed, a mapping added, a blank row ignored.
+        let mut fields = attribute_fields(
+            &csrf,
+            &[
+                (SESSION_DURATION, "constant", "7200"),
+                (ROLE_SESSION_NAME, "user_field", "email"),
+                (
+                    "https://example.com/department",
+                    "user_attribute",
+                    "department",
+                ),
+                ("", "constant", ""),
+            ],
+        );
+        fields.push(("groups_attribute", "memberOf"));
+        let r = b.post(&path, &fields).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let saved = b.get(location(&r)).await.text();
+        assert!(saved.contains("Saved."), "{saved}");
+        assert!(saved.contains("value=\"7200\""), "{saved}");
+        assert!(saved.contains("value=\"memberOf\""), "{saved}");
+        let v = app
+            .get(&format!("/api/v1/applications/{id}"))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(
+            v["attributes"],
+            json!([
+                {"name": SESSION_DURATION, "source": {"kind": "constant", "value": "7200"}},
+                {"name": ROLE_SESSION_NAME, "source": {"kind": "user_field", "value": "email"}},
+                {"name": "https://example.com/department", "source": {"kind": "user_attribute", "value": "department"}}
+            ])
+        );
+        assert_eq!(v["groups_attribute"], "memberOf");
+
+        // A SessionDuration AWS refuses: the rule next to its row, the
+        // submitted value kept, nothing saved.
+        let mut bad = attribute_fields(
+            &csrf,
+            &[
+                (ROLE_SESSION_NAME, "user_field", "email"),
+                (SESSION_DURATION, "constant", "99999"),
+            ],
+        );
+        bad.push(("groups_attribute", ""));
+        let r = b.post(&path, &bad).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+        let text = r.text();
+        assert!(
+            text.contains("<p class=\"field-error\">[aws.session_duration.range] SessionDuration"),
+            "{text}"
+        );
+        assert!(text.contains("<code>attributes[1]</code>"), "{text}");
+        assert!(text.contains("value=\"99999\""), "{text}");
+        // An unknown user field is named too.
+        let r = b
+            .post(
+                &path,
+                &attribute_fields(&csrf, &[("Email", "user_field", "mail")]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(
+            r.text().contains("Value unknown user field &#34;mail&#34;"),
+            "{}",
+            r.text()
+        );
+        let after = app
+            .get(&format!("/api/v1/applications/{id}"))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(after["attributes"], v["attributes"]);
+        assert_eq!(after["groups_attribute"], "memberOf");
+
+        // Remove drops a row; an empty groups attribute removes it.
+        let mut fields = attribute_fields(
+            &csrf,
+            &[
+                (SESSION_DURATION, "constant", "7200"),
+                (ROLE_SESSION_NAME, "user_field", "email"),
+                (
+                    "https://example.com/department",
+                    "user_attribute",
+                    "department",
+                ),
+            ],
+        );
+        fields.extend([("attr_remove", "2"), ("groups_attribute", "")]);
+        let r = b.post(&path, &fields).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let v = app
+            .get(&format!("/api/v1/applications/{id}"))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(v["attributes"].as_array().unwrap().len(), 2);
+        assert_eq!(v["groups_attribute"], serde_json::Value::Null);
+        assert_eq!(events(&app, "application.update").await, 2);
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn entitlements_are_saved_and_shown_with_errors_inline() {
+    for app in common::apps().await {
+        let mut b = signed_in(&app, "root@example.com", "administrator").await;
+        let id = create_app(&mut b, "Amazon AWS").await;
+        let g = app.create_group("engineers").await["id"].as_i64().unwrap();
+        let gs = g.to_string();
+        let tab = format!("/admin/applications/{id}?tab=attributes");
+        let text = b.get(&tab).await.text();
+        assert!(
+            text.contains(&format!("<option value=\"{g}\">engineers</option>")),
+            "{text}"
+        );
+        assert!(text.contains("<button type=\"submit\">Save entitlements</button>"));
+        let csrf = hidden(&text, "csrf").unwrap();
+        let path = format!("/admin/applications/{id}/entitlements");
+
+        let r = b
+            .post(
+                &path,
+                &entitlement_fields(
+                    &csrf,
+                    &[
+                        [&gs, "123456789012", "Admin", "Lanyard", "prod", "7200"],
+                        ["", "", "", "", "", ""],
+                    ],
+                ),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let shown = b.get(location(&r)).await.text();
+        assert!(shown.contains("Saved."), "{shown}");
+        assert!(shown.contains(ROLE_VALUE), "{shown}");
+        assert!(
+            shown.contains(&format!(
+                "<option value=\"{g}\" selected>engineers</option>"
+            )),
+            "{shown}"
+        );
+        assert!(shown.contains("value=\"prod\""), "{shown}");
+        let stored = app
+            .get(&format!("/api/v1/applications/{id}/entitlements"))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(
+            stored,
+            json!([{"group_id": g, "account_id": "123456789012", "role_name": "Admin",
+                "provider_name": "Lanyard", "account_label": "prod", "max_session_duration": 7200}])
+        );
+
+        // A bad account id and a duration that is no number: both named
+        // next to the row, the values kept, nothing saved.
+        let r = b
+            .post(
+                &path,
+                &entitlement_fields(&csrf, &[[&gs, "1234", "Admin", "Lanyard", "", "soon"]]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+        let text = r.text();
+        assert!(
+            text.contains(
+                "<p class=\"field-error\">Account ID must be a 12-digit AWS account id</p>"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("Max session duration must be a whole number of seconds"),
+            "{text}"
+        );
+        assert!(text.contains("value=\"1234\""), "{text}");
+        // IAM's own range, from the shared rules.
+        let r = b
+            .post(
+                &path,
+                &entitlement_fields(
+                    &csrf,
+                    &[[&gs, "123456789012", "Admin", "Lanyard", "", "60"]],
+                ),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(
+            r.text()
+                .contains("Max session duration must be between 3600 and 43200 seconds"),
+            "{}",
+            r.text()
+        );
+        // A row without a group.
+        let r = b
+            .post(
+                &path,
+                &entitlement_fields(&csrf, &[["", "123456789012", "Admin", "Lanyard", "", ""]]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.text().contains("Group choose a group"), "{}", r.text());
+        assert_eq!(
+            app.get(&format!("/api/v1/applications/{id}/entitlements"))
+                .await
+                .expect(StatusCode::OK),
+            stored
+        );
+
+        // Removing the row empties the table.
+        let mut fields = entitlement_fields(
+            &csrf,
+            &[[&gs, "123456789012", "Admin", "Lanyard", "prod", "7200"]],
+        );
+        fields.push(("ent_remove", "0"));
+        let r = b.post(&path, &fields).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        assert_eq!(
+            app.get(&format!("/api/v1/applications/{id}/entitlements"))
+                .await
+                .expect(StatusCode::OK),
+            json!([])
+        );
+        assert_eq!(events(&app, "application.set_entitlements").await, 2);
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn read_only_admins_see_attributes_and_previews_but_cannot_save() {
+    for app in common::apps().await {
+        let mut admin = signed_in(&app, "root@example.com", "administrator").await;
+        let id = create_app(&mut admin, "Amazon AWS").await;
+        let g = app.create_group("engineers").await["id"].as_i64().unwrap();
+        app.admin("PUT", &format!("/api/v1/applications/{id}/entitlements"), Some(json!([
+            {"group_id": g, "account_id": "123456789012", "role_name": "Admin", "provider_name": "Lanyard"}
+        ])))
+        .await
+        .expect(StatusCode::OK);
+        app.create_user("alice@example.com", "alice").await;
+        let mut ro = signed_in(&app, "viewer@example.com", "read_only").await;
+
+        let text = ro
+            .get(&format!("/admin/applications/{id}?tab=attributes"))
+            .await
+            .text();
+        assert!(
+            text.contains(&format!("value=\"{SESSION_DURATION}\"")),
+            "{text}"
+        );
+        assert!(text.contains(ROLE_VALUE), "{text}");
+        assert!(text.contains("value=\"123456789012\""), "{text}");
+        assert!(!text.contains("<button type=\"submit\">Save"), "{text}");
+        assert!(!text.contains("Remove"), "{text}");
+        assert!(text.contains(" disabled"), "{text}");
+        let preview = ro
+            .get(&format!("/admin/applications/{id}?tab=preview&user=alice"))
+            .await;
+        assert_eq!(preview.status, StatusCode::OK);
+        assert!(
+            preview.text().contains("not_authorized"),
+            "{}",
+            preview.text()
+        );
+
+        let csrf = ro.csrf_of("/admin/applications").await;
+        let r = ro
+            .post(
+                &format!("/admin/applications/{id}/attributes"),
+                &attribute_fields(&csrf, &[(SESSION_DURATION, "constant", "7200")]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert!(r.text().contains("read_only"), "{}", r.text());
+        let r = ro
+            .post(
+                &format!("/admin/applications/{id}/entitlements"),
+                &entitlement_fields(&csrf, &[]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let v = app
+            .get(&format!("/api/v1/applications/{id}"))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(v["attributes"][0]["source"]["value"], "3600");
+        let e = app
+            .get(&format!("/api/v1/applications/{id}/entitlements"))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(e.as_array().unwrap().len(), 1);
+        // Without the session token, the POST is refused before the role.
+        let r = admin
+            .post(
+                &format!("/admin/applications/{id}/entitlements"),
+                &entitlement_fields("nope", &[]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        assert_eq!(events(&app, "application.set_entitlements").await, 1);
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn preview_tab_shows_the_decision_the_assertion_and_broken_rules() {
+    for app in common::apps().await {
+        let mut b = signed_in(&app, "root@example.com", "administrator").await;
+        let id = create_app(&mut b, "Amazon AWS").await;
+        let g = app.create_group("engineers").await["id"].as_i64().unwrap();
+        let alice = app.create_user("alice@example.com", "alice").await["id"]
+            .as_i64()
+            .unwrap();
+        app.create_user("bob@example.com", "bob").await;
+        app.admin("PUT", &format!("/api/v1/groups/{g}/members/{alice}"), None)
+            .await
+            .expect(StatusCode::NO_CONTENT);
+        app.admin(
+            "PUT",
+            &format!("/api/v1/applications/{id}/groups/{g}"),
+            None,
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT);
+        // The entitlement through the portal's form.
+        let csrf = b
+            .csrf_of(&format!("/admin/applications/{id}?tab=attributes"))
+            .await;
+        let gs = g.to_string();
+        let r = b
+            .post(
+                &format!("/admin/applications/{id}/entitlements"),
+                &entitlement_fields(&csrf, &[[&gs, "123456789012", "Admin", "Lanyard", "", ""]]),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+
+        let tab = format!("/admin/applications/{id}?tab=preview");
+        let form = b.get(&tab).await.text();
+        assert!(form.contains("name=\"user\""), "{form}");
+        assert!(!form.contains("Decision"), "{form}");
+
+        let text = b.get(&format!("{tab}&user=alice")).await.text();
+        assert!(text.contains("Decision: <code>issue</code>"), "{text}");
+        for shown in [
+            "<code>alice@example.com</code>",
+            "<code>urn:amazon:webservices</code>",
+            "<code>https://signin.aws.amazon.com/saml</code>",
+            "<code>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</code>",
+            "<code>https://aws.amazon.com/SAML/Attributes/Role</code>",
+            &format!("<code>{ROLE_VALUE}</code>"),
+            &format!("<code>{ROLE_SESSION_NAME}</code>"),
+            "<code>3600</code>",
+            "No AWS rule is broken",
+        ] {
+            assert!(text.contains(shown), "{shown}: {text}");
+        }
+        // By id, and the same answer as the API's preview.
+        let by_id = b.get(&format!("{tab}&user={alice}")).await.text();
+        assert!(by_id.contains("Decision: <code>issue</code>"), "{by_id}");
+        let api = app
+            .get(&format!("/api/v1/applications/{id}/preview?user=alice"))
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(api["decision"], "issue");
+
+        // Not in a bound group: denied, the content still shown.
+        let text = b.get(&format!("{tab}&user=bob%40example.com")).await.text();
+        assert!(
+            text.contains("Decision: <code>not_authorized</code>"),
+            "{text}"
+        );
+        assert!(text.contains("<code>bob@example.com</code>"), "{text}");
+        assert!(text.contains("User Groups tab"), "{text}");
+
+        // A value AWS would refuse: the rule and what AWS would say.
+        app.admin("PATCH", &format!("/api/v1/applications/{id}"), Some(json!({"attributes": [
+            {"name": ROLE_SESSION_NAME, "source": {"kind": "user_attribute", "value": "session"}}
+        ]})))
+        .await
+        .expect(StatusCode::OK);
+        app.admin(
+            "PUT",
+            &format!("/api/v1/users/{alice}/attributes"),
+            Some(json!({"session": ["alice smith!"]})),
+        )
+        .await
+        .expect(StatusCode::OK);
+        let text = b.get(&format!("{tab}&user=alice")).await.text();
+        assert!(
+            text.contains("Decision: <code>breaks_aws_rules</code>"),
+            "{text}"
+        );
+        assert!(
+            text.contains("<code>aws.role_session_name.pattern</code>"),
+            "{text}"
+        );
+        assert!(
+            text.contains("RoleSessionName in AuthnResponse must match [a-zA-Z_0-9+=,.@-]{2,64}"),
+            "{text}"
+        );
+
+        let text = b.get(&format!("{tab}&user=nobody")).await.text();
+        assert!(
+            text.contains("No user has the id, email or username &#34;nobody&#34;."),
+            "{text}"
+        );
+        let r = b
+            .get(&format!(
+                "{tab}&user=alice&acs_url=https%3A%2F%2Fevil.example%2F"
+            ))
+            .await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(
+            r.text()
+                .contains("acs_url is not one of the app&#39;s ACS URLs"),
+            "{}",
+            r.text()
+        );
+        app.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn hostile_attribute_values_render_inert() {
+    for app in common::apps().await {
+        let mut b = signed_in(&app, "root@example.com", "administrator").await;
+        let id = create_app(&mut b, "Amazon AWS").await;
+        let evil = "<script>alert(1)</script>\"q\"";
+        let g = app.create_group(evil).await["id"].as_i64().unwrap();
+        let alice = app.create_user("alice@example.com", "alice").await["id"]
+            .as_i64()
+            .unwrap();
+        app.admin("PUT", &format!("/api/v1/groups/{g}/members/{alice}"), None)
+            .await
+            .expect(StatusCode::NO_CONTENT);
+        app.admin(
+            "PUT",
+            &format!("/api/v1/applications/{id}/groups/{g}"),
+            None,
+        )
+        .await
+        .expect(StatusCode::NO_CONTENT);
+        app.admin(
+            "PUT",
+            &format!("/api/v1/users/{alice}/attributes"),
+            Some(json!({"note": [evil]})),
+        )
+        .await
+        .expect(StatusCode::OK);
+        let csrf = b
+            .csrf_of(&format!("/admin/applications/{id}?tab=attributes"))
+            .await;
+        let mut fields = attribute_fields(
+            &csrf,
+            &[
+                (SESSION_DURATION, "constant", "3600"),
+                (ROLE_SESSION_NAME, "user_field", "email"),
+                ("https://example.com/label", "constant", evil),
+                ("https://example.com/note", "user_attribute", "note"),
+            ],
+        );
+        fields.push(("groups_attribute", "groups"));
+        let r = b
+            .post(&format!("/admin/applications/{id}/attributes"), &fields)
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        let gs = g.to_string();
+        let r = b
+            .post(
+                &format!("/admin/applications/{id}/entitlements"),
+                &entitlement_fields(
+                    &csrf,
+                    &[[&gs, "123456789012", "Admin", "Lanyard", evil, ""]],
+                ),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        // A rejected form echoes hostile input escaped as well.
+        let rejected = b
+            .post(
+                &format!("/admin/applications/{id}/entitlements"),
+                &entitlement_fields(&csrf, &[[&gs, evil, "Admin", "Lanyard", "", ""]]),
+            )
+            .await;
+        assert_eq!(rejected.status, StatusCode::BAD_REQUEST);
+        for (what, text) in [
+            (
+                "attributes",
+                b.get(&format!("/admin/applications/{id}?tab=attributes"))
+                    .await
+                    .text(),
+            ),
+            ("rejected", rejected.text()),
+            (
+                "preview",
+                b.get(&format!("/admin/applications/{id}?tab=preview&user=alice"))
+                    .await
+                    .text(),
+            ),
+            (
+                "unknown user",
+                b.get(&format!(
+                    "/admin/applications/{id}?tab=preview&user=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+                ))
+                .await
+                .text(),
+            ),
+        ] {
+            assert!(!text.contains("<script>"), "{what}: {text}");
+            assert!(
+                text.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+                "{what}: {text}"
+            );
+        }
+        let preview = b
+            .get(&format!("/admin/applications/{id}?tab=preview&user=alice"))
+            .await
+            .text();
+        assert!(
+            preview.contains("Decision: <code>issue</code>"),
+            "{preview}"
+        );
+        assert!(
+            preview.contains("<code>&#60;script&#62;alert(1)&#60;/script&#62;&#34;q&#34;</code>"),
+            "{preview}"
+        );
         app.shutdown().await;
     }
 }

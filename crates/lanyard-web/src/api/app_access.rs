@@ -11,11 +11,12 @@
 //!   both idempotent, 404 when either end is missing). Users are implicitly
 //!   denied: only members of a bound group may sign in to the app.
 //! - AWS entitlements: `/applications/{id}/entitlements`, the whole table
-//!   replaced at once.
+//!   replaced at once (`apps_service::set_entitlements`, shared with the
+//!   admin portal's Attributes tab).
 
 use axum::http::StatusCode;
 use axum::Json;
-use lanyard_core::application::{validate_grants, AppKey, Grant};
+use lanyard_core::application::{AppKey, Grant};
 use lanyard_core::apps::Entitlement;
 use lanyard_core::{AppId, AppKeyId, Error, GroupId};
 use lanyard_saml::keys::Certificate;
@@ -32,6 +33,7 @@ use super::error::ApiResult;
 use super::groups::GroupView;
 use super::input::{ApiJson, ApiPath, IdPath};
 use super::TAG_APPS;
+use crate::apps_service;
 use crate::error::ErrorBody;
 use crate::{idp, AppState};
 
@@ -351,14 +353,7 @@ async fn set_entitlements(
     ApiPath(p): ApiPath<IdPath>,
     ApiJson(rows): ApiJson<Vec<GrantForm>>,
 ) -> ApiResult<Json<Vec<Grant>>> {
-    let id = AppId(p.id);
     let grants: Vec<Grant> = rows.into_iter().map(Grant::from).collect();
-    validate_grants(&grants)?;
-    let stored = w.store.set_entitlements(id, &grants, w.now()).await?;
-    w.record(
-        "application.set_entitlements",
-        target(id),
-        &serde_json::json!({"rows": stored.len(), "roles": stored.iter().map(|g| (g.group_id, g.entitlement.role_value())).collect::<Vec<_>>()}),
-    );
+    let stored = apps_service::set_entitlements(&w, AppId(p.id), &grants).await?;
     Ok(Json(stored))
 }

@@ -18,25 +18,19 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lanyard_core::application::Application;
 use lanyard_core::apps::{AttributeRule, SsoSettings};
-use lanyard_core::aws_rules::{self, AssertionFacts, Violation};
-use lanyard_core::directory::Group;
-use lanyard_core::sso::{self, AppFacts, AssertionContent, Denial};
-use lanyard_core::{AppId, Error, UserId};
+use lanyard_core::{AppId, Error};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::app_schema::{
-    AssertionContentSchema, AttributeRuleSchema, SsoSettingsSchema, ViolationSchema,
-};
+use super::app_schema::{AttributeRuleSchema, SsoSettingsSchema};
 use super::auth::{Caller, Writer};
 use super::error::{ApiError, ApiResult};
 use super::input::{ApiJson, ApiPath, ApiQuery, IdPath};
 use super::{ListParams, TAG_APPS};
-use crate::access::ReadAccess;
-use crate::apps_service::{self, target, CreateAppForm, UpdateAppForm};
+use crate::apps_service::{self, target, CreateAppForm, Preview, UpdateAppForm};
 use crate::error::ErrorBody;
 use crate::images::{check_image, MAX_IMAGE_BYTES};
 use crate::{idp, AppState};
@@ -427,37 +421,6 @@ pub struct PreviewParams {
     pub acs_url: Option<String>,
 }
 
-/// What one user would get from one application.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Preview {
-    pub user_id: i64,
-    /// `issue` when a response would be sent, else the denial's code
-    /// (`sso_inactive`, `placeholders`, `user_suspended`, `not_authorized`,
-    /// `no_name_id`, `breaks_aws_rules`).
-    pub decision: String,
-    /// The denial's details, when denied.
-    #[schema(value_type = Option<Object>)]
-    pub denial: Option<Denial>,
-    /// The assertion content the user's values produce (shown even when the
-    /// user is denied, so the admin can see what is wrong).
-    #[schema(value_type = Option<AssertionContentSchema>)]
-    pub content: Option<AssertionContent>,
-    /// Every AWS rule the content breaks (AWS apps only).
-    #[schema(value_type = Vec<ViolationSchema>)]
-    pub violations: Vec<Violation>,
-}
-
-/// By email or username first (usernames may be all digits), then by id.
-async fn find_user(read: &ReadAccess, who: &str) -> ApiResult<lanyard_core::directory::User> {
-    if let Some(user) = read.find_user_by_login(who).await? {
-        return Ok(user);
-    }
-    match who.parse::<i64>() {
-        Ok(id) => Ok(read.get_user(UserId(id)).await?),
-        Err(_) => Err(Error::not_found("user", who).into()),
-    }
-}
-
 #[utoipa::path(get, path = "/applications/{id}/preview", tag = TAG_APPS,
     params(("id" = i64, Path), PreviewParams),
     responses((status = 200, body = Preview), (status = 404, body = ErrorBody)))]
@@ -466,41 +429,7 @@ async fn preview(
     ApiPath(p): ApiPath<IdPath>,
     ApiQuery(params): ApiQuery<PreviewParams>,
 ) -> ApiResult<Json<Preview>> {
-    let read = &caller.read;
-    let app = read.get_app(AppId(p.id)).await?;
-    let user = find_user(read, &params.user).await?;
-    let groups: Vec<Group> = read.list_groups_of_user(user.id).await?;
-    let grants = read.app_grants(app.id).await?;
-    let facts = AppFacts::new(&app, &grants);
-    let acs = match params.acs_url {
-        Some(url) => {
-            if !app.config.sso.acs_urls.iter().any(|a| a.url == url) {
-                return Err(Error::invalid("acs_url", "is not one of the app's ACS URLs").into());
-            }
-            url
-        }
-        None => app.config.sso.default_acs().unwrap_or_default().to_owned(),
-    };
-    let bound_groups: Vec<&Group> = groups
-        .iter()
-        .filter(|g| grants.bound_groups.contains(&g.id))
-        .collect();
-    let content = sso::content(&facts, &user, &bound_groups, &acs).ok();
-    let violations = match (&content, app.aws_rules) {
-        (Some(c), true) => aws_rules::check(&AssertionFacts {
-            name_id: &c.name_id,
-            audience: &c.audience,
-            recipient: &c.acs_url,
-            attributes: &c.attributes,
-        }),
-        _ => Vec::new(),
-    };
-    let denial = sso::decide(&facts, &user, &groups, &acs).err();
-    Ok(Json(Preview {
-        user_id: user.id.0,
-        decision: denial.as_ref().map_or("issue", Denial::code).to_owned(),
-        denial,
-        content,
-        violations,
-    }))
+    let preview =
+        apps_service::preview(&caller.read, AppId(p.id), &params.user, params.acs_url).await?;
+    Ok(Json(preview))
 }

@@ -31,7 +31,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 
-pub(crate) use app_schema::{AcsUrlSchema, AttributeRuleSchema, NameIdSourceSchema};
+pub(crate) use app_schema::{
+    AcsUrlSchema, AssertionContentSchema, AttributeRuleSchema, NameIdSourceSchema, ViolationSchema,
+};
 pub(crate) use error::ApiError;
 
 mod admins;

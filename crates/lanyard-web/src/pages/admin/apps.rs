@@ -7,9 +7,13 @@
 //!   the form for the selected template; `POST /admin/applications/new`
 //!   creates (inline errors naming the rule) and answers with "Configure
 //!   Application" / "Close".
-//! - `GET /admin/applications/{id}?tab=general|sso|groups`, and the saves
-//!   `POST .../general`, `.../sso`, `.../groups`, `.../activate`,
-//!   `.../deactivate`; `GET .../metadata` downloads the metadata.
+//! - `GET /admin/applications/{id}?tab=general|sso|attributes|groups|preview`,
+//!   and the saves `POST .../general`, `.../sso`, `.../groups`,
+//!   `.../activate`, `.../deactivate`; `GET .../metadata` downloads the
+//!   metadata. The Attributes tab and its saves live in
+//!   [`super::app_attributes`], the Preview tab in [`super::app_preview`].
+//!   Every tab shares the header and tab bar of `admin/app_head.html`
+//!   ([`AppHead`]).
 //! - `GET /admin/applications/selection?ids=..&action=export|delete`: the
 //!   zip, or the typed-count confirmation page, whose form posts to
 //!   `POST /admin/applications/delete`.
@@ -54,11 +58,11 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Field errors as the service reports them (`sso.acs_urls[0]` ...).
-type Errors = BTreeMap<String, String>;
+pub(super) type Errors = BTreeMap<String, String>;
 
 /// Messages for a form field: its own key and any indexed or nested key
 /// under it (`sso.acs_urls` covers `sso.acs_urls[1]`).
-fn errors_for<'a>(errors: &'a Errors, field: &str) -> Vec<&'a str> {
+pub(super) fn errors_for<'a>(errors: &'a Errors, field: &str) -> Vec<&'a str> {
     errors
         .iter()
         .filter(|(k, _)| {
@@ -71,7 +75,7 @@ fn errors_for<'a>(errors: &'a Errors, field: &str) -> Vec<&'a str> {
 }
 
 /// A validation failure becomes inline errors; anything else is a page error.
-fn invalid(err: Error) -> Result<Errors, PageError> {
+pub(super) fn invalid(err: Error) -> Result<Errors, PageError> {
     match err {
         Error::Invalid(fields) => Ok(fields),
         Error::Conflict { field, value } => Ok(BTreeMap::from([(
@@ -82,13 +86,13 @@ fn invalid(err: Error) -> Result<Errors, PageError> {
     }
 }
 
-fn see_other(location: &str) -> Response {
+pub(super) fn see_other(location: &str) -> Response {
     let value =
         HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/admin/applications"));
     (StatusCode::SEE_OTHER, [(LOCATION, value)]).into_response()
 }
 
-fn parse_id(raw: &str) -> Result<AppId, PageError> {
+pub(super) fn parse_id(raw: &str) -> Result<AppId, PageError> {
     raw.parse::<i64>()
         .map(AppId)
         .map_err(|_| Error::not_found("application", raw).into())
@@ -565,13 +569,8 @@ struct GroupRow {
 #[template(path = "admin/app_detail.html")]
 struct DetailPage {
     nav: Nav,
-    tab: &'static str,
-    id: i64,
-    slug: String,
-    template: String,
-    active: bool,
+    head: AppHead,
     placeholders: Vec<String>,
-    idp_url: String,
     metadata_url: String,
     general: GeneralValues,
     sso: SsoValues,
@@ -579,7 +578,6 @@ struct DetailPage {
     groups: Vec<GroupRow>,
     groups_more: bool,
     errors: Errors,
-    notice: Option<String>,
     name_id_formats: [&'static str; 4],
 }
 
@@ -600,13 +598,53 @@ const NAME_ID_FORMATS: [&str; 4] = [
 struct DetailParams {
     tab: Option<String>,
     saved: Option<String>,
+    /// Preview: the user's id, email or username.
+    user: Option<String>,
+    /// Preview: the ACS URL to address (default: the app's default).
+    acs_url: Option<String>,
 }
 
 fn tab_of(raw: Option<&str>) -> &'static str {
     match raw {
         Some("sso") => "sso",
+        Some("attributes") => "attributes",
         Some("groups") => "groups",
+        Some("preview") => "preview",
         _ => "general",
+    }
+}
+
+/// The header and tab bar every tab of the detail page shows
+/// (`templates/admin/app_head.html`).
+pub(super) struct AppHead {
+    pub id: i64,
+    /// `general`, `sso`, `attributes`, `groups` or `preview`.
+    pub tab: &'static str,
+    pub label: String,
+    pub template: String,
+    pub slug: String,
+    pub idp_url: String,
+    pub active: bool,
+    pub notice: Option<String>,
+}
+
+impl AppHead {
+    pub(super) fn new(
+        state: &AppState,
+        app: &Application,
+        tab: &'static str,
+        notice: Option<String>,
+    ) -> Self {
+        AppHead {
+            id: app.id.0,
+            tab,
+            label: app.config.label.clone(),
+            template: app.template.clone(),
+            slug: app.slug.clone(),
+            idp_url: idp::idp_url(&state.settings, &app.slug),
+            active: app.sso_active,
+            notice,
+        }
     }
 }
 
@@ -673,10 +711,8 @@ async fn detail_page(
     };
     Ok(DetailPage {
         nav: signed.nav("applications"),
-        tab,
-        id: app.id.0,
+        head: AppHead::new(state, &app, tab, notice),
         placeholders: app.config.sso.placeholder_fields(),
-        idp_url: idp::idp_url(&state.settings, &app.slug),
         metadata_url: idp::metadata_url(&state.settings, &app.slug),
         sso: sso.unwrap_or_else(|| SsoValues::of(&app)),
         general: general.unwrap_or_else(|| GeneralValues {
@@ -684,14 +720,10 @@ async fn detail_page(
             description: app.config.description.clone(),
             show_in_portal: app.config.show_in_portal,
         }),
-        slug: app.slug,
-        template: app.template,
-        active: app.sso_active,
         keys,
         groups,
         groups_more,
         errors,
-        notice,
         name_id_formats: NAME_ID_FORMATS,
     })
 }
@@ -710,6 +742,14 @@ async fn detail(
         _ => "Saved.".to_owned(),
     });
     let tab = tab_of(q.tab.as_deref());
+    match tab {
+        "attributes" => return super::app_attributes::show(&state, &signed, app, notice).await,
+        "preview" => {
+            let user = q.user.unwrap_or_default();
+            return super::app_preview::show(&state, &signed, app, &user, q.acs_url).await;
+        }
+        _ => {}
+    }
     let view = detail_page(&state, &signed, app, tab, Submitted::default(), notice).await?;
     Ok(page(StatusCode::OK, &view))
 }

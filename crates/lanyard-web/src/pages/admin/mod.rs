@@ -1,6 +1,7 @@
 //! The admin portal under `/admin`, for admin accounts (not directory
-//! users): sign-in ([`login`]), the SSO Applications pages ([`apps`]) and
-//! the shared pieces here.
+//! users): sign-in ([`login`]), the SSO Applications pages ([`apps`], with
+//! the Attributes tab in [`app_attributes`] and the Preview tab in
+//! [`app_preview`]) and the shared pieces here.
 //!
 //! - [`AdminSignedIn`]: the extractor for every admin page. It reads the
 //!   `lanyard_admin` cookie (`Path=/admin`, `HttpOnly`, `SameSite=Strict`,
@@ -42,6 +43,8 @@ use crate::access::{Authenticated, ReadAccess, WriteAccess};
 use crate::session::{cookie, same_origin, tokens_match};
 use crate::AppState;
 
+pub mod app_attributes;
+pub mod app_preview;
 pub mod apps;
 pub mod login;
 
@@ -71,6 +74,7 @@ pub fn router() -> Router<AppState> {
         )
         .merge(login::router())
         .merge(apps::router())
+        .merge(app_attributes::router())
 }
 
 /// A signed-in admin: a live admin session, the admin, and the proof of
