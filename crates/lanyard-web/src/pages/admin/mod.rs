@@ -20,11 +20,10 @@
 //!   write buttons from read-only admins as well, but the server's refusal
 //!   does not depend on that.
 //! - [`Nav`]: what the layout (`templates/admin/base.html`) needs: the
-//!   admin, the sign-out form's token and the current section. Sections not
-//!   built yet (Users, Groups, Audit log, API keys, Settings) answer with a
-//!   "coming soon" page in the layout that points to the REST API.
+//!   admin, the sign-out form's token and the current section.
+//! - The sections: [`apps`] (SSO Applications), [`users`], [`groups`] and
+//!   [`system`] (Audit log, API keys, Settings).
 
-use askama::Template;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::request::Parts;
@@ -38,7 +37,7 @@ use lanyard_core::session::AdminSession;
 use time::OffsetDateTime;
 
 use super::forms::{cross_origin, Client};
-use super::{page, Message};
+use super::Message;
 use crate::access::{Authenticated, ReadAccess, WriteAccess};
 use crate::session::{cookie, same_origin, tokens_match};
 use crate::AppState;
@@ -46,7 +45,10 @@ use crate::AppState;
 pub mod app_attributes;
 pub mod app_preview;
 pub mod apps;
+pub mod groups;
 pub mod login;
+pub mod system;
+pub mod users;
 
 /// The admin portal's session cookie.
 pub const ADMIN_COOKIE: &str = "lanyard_admin";
@@ -61,20 +63,12 @@ pub fn router() -> Router<AppState> {
             "/admin",
             get(|| async { Redirect::to("/admin/applications") }),
         )
-        .route("/admin/users", get(|s: AdminSignedIn| soon(s, "users")))
-        .route("/admin/groups", get(|s: AdminSignedIn| soon(s, "groups")))
-        .route("/admin/audit", get(|s: AdminSignedIn| soon(s, "audit")))
-        .route(
-            "/admin/api-keys",
-            get(|s: AdminSignedIn| soon(s, "api-keys")),
-        )
-        .route(
-            "/admin/settings",
-            get(|s: AdminSignedIn| soon(s, "settings")),
-        )
         .merge(login::router())
         .merge(apps::router())
         .merge(app_attributes::router())
+        .merge(users::router())
+        .merge(groups::router())
+        .merge(system::router())
 }
 
 /// A signed-in admin: a live admin session, the admin, and the proof of
@@ -339,31 +333,4 @@ impl crate::apps_service::Change for AdminWriter {
             .from_source(self.source.clone()),
         );
     }
-}
-
-#[derive(Template)]
-#[template(path = "admin/soon.html")]
-struct SoonPage {
-    nav: Nav,
-    title: &'static str,
-    api: &'static str,
-}
-
-/// A section of the navigation whose pages are not built yet.
-async fn soon(signed: AdminSignedIn, section: &'static str) -> Response {
-    let (title, api) = match section {
-        "users" => ("Users", "/api/v1/users"),
-        "groups" => ("Groups", "/api/v1/groups"),
-        "audit" => ("Audit log", "/api/v1/audit-events"),
-        "api-keys" => ("API keys", "/api/v1/api-keys"),
-        _ => ("Settings", "lanyard check-config"),
-    };
-    page(
-        StatusCode::OK,
-        &SoonPage {
-            nav: signed.nav(section),
-            title,
-            api,
-        },
-    )
 }
