@@ -4,8 +4,9 @@
 //! catalog template, partial updates merged onto the stored config and
 //! validated whole, activation (no placeholder may remain, and an active app
 //! may not gain one), deletion with the typed count, metadata export (one
-//! document or a zip), the AWS entitlement table, and the per-user Preview
-//! (the same inputs and decision as a real sign-in).
+//! document or a zip), signing keys (generate, upload, activate, delete),
+//! SP metadata import, the portal image, the AWS entitlement table, and the
+//! per-user Preview (the same inputs and decision as a real sign-in).
 //!
 //! Writers reach the store through a [`Change`] (the API's `Writer`, the
 //! portal's admin writer): both hold a `WriteAccess`, which exists only for a
@@ -15,7 +16,7 @@ use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use lanyard_core::application::{
-    check_activation, validate_grants, AppConfig, Application, Grant, NewApplication,
+    check_activation, validate_grants, AppConfig, AppKey, Application, Grant, NewApplication,
 };
 use lanyard_core::apps::{
     check_slug, slug_from_label, AcsUrl, AttributeRule, NameIdSource, SignatureAlgorithm,
@@ -25,7 +26,7 @@ use lanyard_core::aws_rules::{self, AssertionFacts, Violation};
 use lanyard_core::catalog::{Catalog, Template};
 use lanyard_core::directory::{Group, User};
 use lanyard_core::sso::{self, AppFacts, AssertionContent, Denial};
-use lanyard_core::{AppId, Error, Result, Settings, UserId};
+use lanyard_core::{AppId, AppKeyId, Error, Result, Settings, UserId};
 use lanyard_saml::metadata::SpMetadata;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -33,6 +34,7 @@ use utoipa::ToSchema;
 
 use crate::access::{ReadAccess, WriteAccess};
 use crate::idp;
+use crate::images::check_image;
 
 static CATALOG: LazyLock<std::result::Result<Catalog, String>> = LazyLock::new(Catalog::embedded);
 
@@ -553,4 +555,131 @@ pub async fn preview(
         content,
         violations,
     })
+}
+
+/// Where a new signing key comes from.
+// No `Debug`: an upload carries a private key.
+pub enum KeySource {
+    /// A fresh RSA key and self-signed certificate (default validity:
+    /// [`idp::DEFAULT_VALIDITY_DAYS`]).
+    Generate { validity_days: Option<u32> },
+    /// The admin's own key and certificate (they must match; at least 2048
+    /// bits).
+    Upload {
+        private_key_pem: String,
+        certificate_pem: String,
+    },
+}
+
+/// Adds a signing key to `id`, published in the metadata at once and the
+/// signing key only when `activate` (publish first, activate once the SP
+/// has the new metadata: rotation without downtime).
+pub async fn add_key(
+    w: &impl Change,
+    id: AppId,
+    source: KeySource,
+    activate: bool,
+) -> Result<AppKey> {
+    let app = w.store().get_app(id).await?;
+    let (key, how) = match source {
+        KeySource::Generate { validity_days } => (
+            idp::generate_key(
+                &app.slug,
+                w.now(),
+                validity_days.unwrap_or(idp::DEFAULT_VALIDITY_DAYS),
+            )
+            .await?,
+            "generated",
+        ),
+        KeySource::Upload {
+            private_key_pem,
+            certificate_pem,
+        } => (
+            idp::load_key(private_key_pem, certificate_pem).await?,
+            "uploaded",
+        ),
+    };
+    let stored = w
+        .store()
+        .add_app_key(app.id, &key, activate, w.now())
+        .await?;
+    w.record(
+        "application.key_add",
+        target(app.id),
+        &serde_json::json!({"key": stored.id, "how": how, "active": stored.active}),
+    );
+    Ok(stored)
+}
+
+/// Makes `key` the signing key of `id`.
+pub async fn activate_key(w: &impl Change, id: AppId, key: AppKeyId) -> Result<AppKey> {
+    let stored = w.store().activate_app_key(id, key).await?;
+    w.record(
+        "application.key_activate",
+        target(id),
+        &serde_json::json!({"key": key.0}),
+    );
+    Ok(stored)
+}
+
+/// Deletes a key of `id` that is not the signing key.
+pub async fn delete_key(w: &impl Change, id: AppId, key: AppKeyId) -> Result<()> {
+    w.store().delete_app_key(id, key).await?;
+    w.record(
+        "application.key_delete",
+        target(id),
+        &serde_json::json!({"key": key.0}),
+    );
+    Ok(())
+}
+
+/// Fills `id`'s SP entity ID and ACS URLs from the SP's metadata XML, then
+/// validates the whole config as any other update.
+pub async fn import_sp_metadata(w: &impl Change, id: AppId, xml: &str) -> Result<Application> {
+    let current = w.store().get_app(id).await?;
+    let mut config = current.config.clone();
+    apply_sp_metadata(xml, &mut config)?;
+    let config = config.validate(current.aws_rules)?;
+    let app = w.store().update_app(id, &config, w.now()).await?;
+    w.record(
+        "application.import_sp_metadata",
+        target(id),
+        &serde_json::json!({"sp_entity_id": app.config.sso.sp_entity_id, "acs_urls": app.config.sso.acs_urls.len()}),
+    );
+    Ok(app)
+}
+
+/// Sets `id`'s user portal image after checking it (format sniffed from
+/// the bytes, fully decoded, size and dimension limits), off the async
+/// threads.
+pub async fn set_image(
+    w: &impl Change,
+    id: AppId,
+    bytes: axum::body::Bytes,
+) -> Result<Application> {
+    let checked = bytes.clone();
+    let info = tokio::task::spawn_blocking(move || check_image(&checked))
+        .await
+        .map_err(|e| Error::Store(format!("image check task failed: {e}")))??;
+    let app = w
+        .store()
+        .set_app_image(id, Some((&info, &bytes)), w.now())
+        .await?;
+    w.record(
+        "application.set_image",
+        target(id),
+        &serde_json::json!(info),
+    );
+    Ok(app)
+}
+
+/// Removes `id`'s user portal image.
+pub async fn remove_image(w: &impl Change, id: AppId) -> Result<Application> {
+    let app = w.store().set_app_image(id, None, w.now()).await?;
+    w.record(
+        "application.delete_image",
+        target(id),
+        &serde_json::json!({}),
+    );
+    Ok(app)
 }

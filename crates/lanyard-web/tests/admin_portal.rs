@@ -12,73 +12,9 @@ use std::io::Read;
 use axum::http::StatusCode;
 use serde_json::json;
 
+use common::admin::{admin_sign_in, create_app, make_admin, signed_in, PW};
 use common::browser::{hidden, location, Browser};
 use common::TestApp;
-
-const PW: &str = "admin passphrase 1";
-
-async fn make_admin(app: &TestApp, email: &str, role: &str) {
-    app.admin(
-        "POST",
-        "/api/v1/admins",
-        Some(json!({"email": email, "role": role, "password": PW})),
-    )
-    .await
-    .expect(StatusCode::CREATED);
-}
-
-/// `GET /admin/login`, then the form with its CSRF token.
-async fn admin_sign_in(b: &mut Browser<'_>, email: &str, password: &str) -> common::Resp {
-    let page = b.get("/admin/login").await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
-    let csrf = hidden(&page.text(), "csrf").expect("a csrf field");
-    b.post(
-        "/admin/login",
-        &[
-            ("email", email),
-            ("password", password),
-            ("csrf", &csrf),
-            ("next", ""),
-        ],
-    )
-    .await
-}
-
-/// A browser signed in as a new admin with `role`.
-async fn signed_in<'a>(app: &'a TestApp, email: &str, role: &str) -> Browser<'a> {
-    make_admin(app, email, role).await;
-    let mut b = Browser::new(app);
-    let r = admin_sign_in(&mut b, email, PW).await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-    assert_eq!(location(&r), "/admin/applications");
-    b
-}
-
-/// Creates an app through the portal's form; returns its id.
-async fn create_app(b: &mut Browser<'_>, label: &str) -> i64 {
-    let csrf = b.csrf_of("/admin/applications/new?template=aws-iam").await;
-    let r = b
-        .post(
-            "/admin/applications/new",
-            &[
-                ("csrf", &csrf),
-                ("template", "aws-iam"),
-                ("label", label),
-                ("description", ""),
-                ("show_in_portal", "1"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let text = r.text();
-    let at = text.find("href=\"/admin/applications/").unwrap() + 26;
-    text[at..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
 
 async fn events(app: &TestApp, action: &str) -> usize {
     app.audit_events()
@@ -354,7 +290,7 @@ async fn sso_settings_are_edited_with_the_rule_named_inline() {
         let text = page.text();
         assert!(text.contains("Export Metadata"));
         assert!(text.contains("http://127.0.0.1:8080/saml2/amazon-aws/metadata"));
-        assert!(text.contains("Expires"), "{text}");
+        assert!(text.contains("days left"), "{text}");
         assert!(text.contains("Deactivate SSO"));
         let csrf = hidden(&text, "csrf").unwrap();
 

@@ -35,7 +35,7 @@ use super::input::{ApiJson, ApiPath, IdPath};
 use super::TAG_APPS;
 use crate::apps_service;
 use crate::error::ErrorBody;
-use crate::{idp, AppState};
+use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -142,9 +142,8 @@ async fn add_key(
     ApiPath(p): ApiPath<IdPath>,
     ApiJson(form): ApiJson<NewKeyForm>,
 ) -> ApiResult<(StatusCode, Json<KeyView>)> {
-    let app = w.store.get_app(AppId(p.id)).await?;
-    let (key, how) = match (form.private_key_pem, form.certificate_pem) {
-        (Some(k), Some(c)) => {
+    let source = match (form.private_key_pem, form.certificate_pem) {
+        (Some(private_key_pem), Some(certificate_pem)) => {
             if form.validity_days.is_some() {
                 return Err(Error::invalid(
                     "validity_days",
@@ -152,17 +151,14 @@ async fn add_key(
                 )
                 .into());
             }
-            (idp::load_key(k, c).await?, "uploaded")
+            apps_service::KeySource::Upload {
+                private_key_pem,
+                certificate_pem,
+            }
         }
-        (None, None) => (
-            idp::generate_key(
-                &app.slug,
-                w.now(),
-                form.validity_days.unwrap_or(idp::DEFAULT_VALIDITY_DAYS),
-            )
-            .await?,
-            "generated",
-        ),
+        (None, None) => apps_service::KeySource::Generate {
+            validity_days: form.validity_days,
+        },
         (Some(_), None) => {
             return Err(
                 Error::invalid("certificate_pem", "is required with private_key_pem").into(),
@@ -174,15 +170,7 @@ async fn add_key(
             )
         }
     };
-    let stored = w
-        .store
-        .add_app_key(app.id, &key, form.activate, w.now())
-        .await?;
-    w.record(
-        "application.key_add",
-        target(app.id),
-        &serde_json::json!({"key": stored.id, "how": how, "active": stored.active}),
-    );
+    let stored = apps_service::add_key(&w, AppId(p.id), source, form.activate).await?;
     Ok((StatusCode::CREATED, Json(stored.try_into()?)))
 }
 
@@ -190,15 +178,7 @@ async fn add_key(
     params(("id" = i64, Path), ("key_id" = i64, Path)),
     responses((status = 200, body = KeyView), (status = 404, body = ErrorBody)))]
 async fn activate_key(w: Writer, ApiPath(p): ApiPath<KeyPath>) -> ApiResult<Json<KeyView>> {
-    let key = w
-        .store
-        .activate_app_key(AppId(p.id), AppKeyId(p.key_id))
-        .await?;
-    w.record(
-        "application.key_activate",
-        target(AppId(p.id)),
-        &serde_json::json!({"key": p.key_id}),
-    );
+    let key = apps_service::activate_key(&w, AppId(p.id), AppKeyId(p.key_id)).await?;
     Ok(Json(key.try_into()?))
 }
 
@@ -208,14 +188,7 @@ async fn activate_key(w: Writer, ApiPath(p): ApiPath<KeyPath>) -> ApiResult<Json
         (status = 400, description = "The active key cannot be deleted", body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn delete_key(w: Writer, ApiPath(p): ApiPath<KeyPath>) -> ApiResult<StatusCode> {
-    w.store
-        .delete_app_key(AppId(p.id), AppKeyId(p.key_id))
-        .await?;
-    w.record(
-        "application.key_delete",
-        target(AppId(p.id)),
-        &serde_json::json!({"key": p.key_id}),
-    );
+    apps_service::delete_key(&w, AppId(p.id), AppKeyId(p.key_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

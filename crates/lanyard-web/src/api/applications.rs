@@ -30,9 +30,9 @@ use super::auth::{Caller, Writer};
 use super::error::{ApiError, ApiResult};
 use super::input::{ApiJson, ApiPath, ApiQuery, IdPath};
 use super::{ListParams, TAG_APPS};
-use crate::apps_service::{self, target, CreateAppForm, Preview, UpdateAppForm};
+use crate::apps_service::{self, CreateAppForm, Preview, UpdateAppForm};
 use crate::error::ErrorBody;
-use crate::images::{check_image, MAX_IMAGE_BYTES};
+use crate::images::MAX_IMAGE_BYTES;
 use crate::{idp, AppState};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -342,18 +342,8 @@ async fn import_sp_metadata(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<AppView>> {
-    let id = AppId(p.id);
     let xml = xml_body(&headers, &body)?;
-    let current = w.store.get_app(id).await?;
-    let mut config = current.config.clone();
-    apps_service::apply_sp_metadata(&xml, &mut config)?;
-    let config = config.validate(current.aws_rules)?;
-    let app = w.store.update_app(id, &config, w.now()).await?;
-    w.record(
-        "application.import_sp_metadata",
-        target(id),
-        &serde_json::json!({"sp_entity_id": app.config.sso.sp_entity_id, "acs_urls": app.config.sso.acs_urls.len()}),
-    );
+    let app = apps_service::import_sp_metadata(&w, AppId(p.id), &xml).await?;
     Ok(Json(AppView::new(&state, app)))
 }
 
@@ -381,15 +371,7 @@ async fn set_image(
         )
         .into());
     }
-    let bytes = body.clone();
-    let info = tokio::task::spawn_blocking(move || check_image(&bytes))
-        .await
-        .map_err(|e| Error::Store(format!("image check task failed: {e}")))??;
-    let app = w
-        .store
-        .set_app_image(id, Some((&info, &body)), w.now())
-        .await?;
-    w.record("application.set_image", target(id), &info);
+    let app = apps_service::set_image(&w, id, body).await?;
     Ok(Json(AppView::new(&state, app)))
 }
 
@@ -402,12 +384,7 @@ async fn delete_image(
     ApiPath(p): ApiPath<IdPath>,
 ) -> ApiResult<Json<AppView>> {
     let id = AppId(p.id);
-    let app = w.store.set_app_image(id, None, w.now()).await?;
-    w.record(
-        "application.delete_image",
-        target(id),
-        &serde_json::json!({}),
-    );
+    let app = apps_service::remove_image(&w, id).await?;
     Ok(Json(AppView::new(&state, app)))
 }
 

@@ -49,6 +49,21 @@ impl<'a> Browser<'a> {
     }
 
     async fn send(&mut self, method: Method, path: &str, form: Option<String>) -> Resp {
+        let body = form.map(|f| {
+            (
+                "application/x-www-form-urlencoded".to_owned(),
+                f.into_bytes(),
+            )
+        });
+        self.send_body(method, path, body).await
+    }
+
+    async fn send_body(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<(String, Vec<u8>)>,
+    ) -> Resp {
         let mut b = Request::builder().method(method.clone()).uri(path);
         if !self.cookies.is_empty() {
             b = b.header(COOKIE, self.cookie_header());
@@ -58,10 +73,10 @@ impl<'a> Browser<'a> {
                 b = b.header("origin", o.as_str());
             }
         }
-        let body = match form {
-            Some(f) => {
-                b = b.header("content-type", "application/x-www-form-urlencoded");
-                Body::from(f)
+        let body = match body {
+            Some((content_type, bytes)) => {
+                b = b.header("content-type", content_type);
+                Body::from(bytes)
             }
             None => Body::empty(),
         };
@@ -90,6 +105,36 @@ impl<'a> Browser<'a> {
             .extend_pairs(fields)
             .finish();
         self.send(Method::POST, path, Some(body)).await
+    }
+
+    /// A `multipart/form-data` POST: text `fields`, then `files` as
+    /// (field, file name, bytes).
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Resp {
+        const BOUNDARY: &str = "lanyard-test-boundary-7d1f";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend_from_slice(
+                format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                    .as_bytes(),
+            );
+        }
+        for (name, file_name, bytes) in files {
+            body.extend_from_slice(
+                format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+        let content_type = format!("multipart/form-data; boundary={BOUNDARY}");
+        self.send_body(Method::POST, path, Some((content_type, body)))
+            .await
     }
 
     /// `GET /login`, then posts the form with its CSRF token; returns the

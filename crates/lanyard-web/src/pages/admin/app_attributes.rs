@@ -24,7 +24,8 @@ use lanyard_core::apps::{AttributeRule, AttributeSource, Entitlement, USER_FIELD
 use lanyard_core::directory::ListQuery;
 use lanyard_core::{Error, GroupId};
 
-use super::apps::{errors_for, invalid, parse_id, see_other, AppHead, Errors};
+use super::app_detail::AppHead;
+use super::apps::{errors_for, invalid, parse_id, see_other, Errors};
 use super::{AdminPost, AdminSignedIn, AdminWriter, Fields, Nav};
 use crate::apps_service::{self, UpdateAppForm};
 use crate::pages::forms::{PageError, PageResult};

@@ -18,7 +18,8 @@ use lanyard_core::aws_rules::Violation;
 use lanyard_core::sso::{AssertionContent, Denial};
 use lanyard_core::Error;
 
-use super::apps::{AppHead, Errors};
+use super::app_detail::AppHead;
+use super::apps::Errors;
 use super::{AdminSignedIn, Nav};
 use crate::apps_service;
 use crate::pages::forms::PageResult;

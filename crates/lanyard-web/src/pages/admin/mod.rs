@@ -42,7 +42,9 @@ use crate::access::{Authenticated, ReadAccess, WriteAccess};
 use crate::session::{cookie, same_origin, tokens_match};
 use crate::AppState;
 
+pub mod app_assets;
 pub mod app_attributes;
+pub mod app_detail;
 pub mod app_preview;
 pub mod apps;
 pub mod groups;
@@ -65,6 +67,8 @@ pub fn router() -> Router<AppState> {
         )
         .merge(login::router())
         .merge(apps::router())
+        .merge(app_detail::router())
+        .merge(app_assets::router())
         .merge(app_attributes::router())
         .merge(users::router())
         .merge(groups::router())
@@ -213,6 +217,24 @@ pub struct AdminPost {
     pub signed: AdminSignedIn,
     pub fields: Fields,
     pub client: Client,
+    /// Files of a `multipart/form-data` form (empty for url-encoded ones).
+    pub files: Vec<Upload>,
+}
+
+impl AdminPost {
+    /// The file sent as `name`, if one was chosen.
+    pub fn file(&self, name: &str) -> Option<&Upload> {
+        self.files.iter().find(|f| f.name == name)
+    }
+}
+
+/// One file of a multipart form.
+pub struct Upload {
+    /// The form field's name.
+    pub name: String,
+    /// The name the browser gave (for messages only; never used as a path).
+    pub file_name: String,
+    pub bytes: axum::body::Bytes,
 }
 
 fn bad_form(status: StatusCode) -> Response {
@@ -243,24 +265,26 @@ impl FromRequest<AppState> for AdminPost {
             return Err(cross_origin());
         }
         let Ok(client) = Client::from_request_parts(&mut parts, state).await;
-        let is_form = parts
+        let kind = parts
             .headers
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(';').next())
-            .is_some_and(|v| {
-                v.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
-        if !is_form {
-            return Err(bad_form(StatusCode::UNSUPPORTED_MEDIA_TYPE));
-        }
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default();
         let req = Request::from_parts(parts, body);
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|r| bad_form(r.status()))?;
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_bytes(&bytes).map_err(|_| bad_form(StatusCode::BAD_REQUEST))?;
+        let (pairs, files) = match kind.as_str() {
+            "application/x-www-form-urlencoded" => {
+                let bytes = axum::body::Bytes::from_request(req, state)
+                    .await
+                    .map_err(|r| bad_form(r.status()))?;
+                let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+                    .map_err(|_| bad_form(StatusCode::BAD_REQUEST))?;
+                (pairs, Vec::new())
+            }
+            "multipart/form-data" => read_multipart(req, state).await?,
+            _ => return Err(bad_form(StatusCode::UNSUPPORTED_MEDIA_TYPE)),
+        };
         let fields = Fields(pairs);
         if !tokens_match(&signed.session.csrf_secret, fields.get("csrf")) {
             return Err(admin_csrf_refused());
@@ -269,8 +293,49 @@ impl FromRequest<AppState> for AdminPost {
             signed,
             fields,
             client,
+            files,
         })
     }
+}
+
+/// The text fields and files of a `multipart/form-data` body (the body
+/// limit of the router applies). A file input left empty is no file.
+async fn read_multipart(
+    req: Request,
+    state: &AppState,
+) -> Result<(Vec<(String, String)>, Vec<Upload>), Response> {
+    let mut multipart = axum::extract::Multipart::from_request(req, state)
+        .await
+        .map_err(|r| bad_form(r.status()))?;
+    let mut pairs = Vec::new();
+    let mut files = Vec::new();
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => {
+                tracing::info!("admin form: unreadable multipart body: {e}");
+                return Err(bad_form(e.status()));
+            }
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let file_name = field.file_name().map(str::to_owned);
+        let bytes = field.bytes().await.map_err(|e| bad_form(e.status()))?;
+        match file_name {
+            Some(file_name) if !(file_name.is_empty() && bytes.is_empty()) => files.push(Upload {
+                name,
+                file_name,
+                bytes,
+            }),
+            Some(_) => {}
+            None => {
+                let text = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| bad_form(StatusCode::BAD_REQUEST))?;
+                pairs.push((name, text));
+            }
+        }
+    }
+    Ok((pairs, files))
 }
 
 /// A write handle for one admin request, with its audit context.

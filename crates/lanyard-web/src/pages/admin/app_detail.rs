@@ -1,0 +1,621 @@
+//! One configured application in the admin portal:
+//! `GET /admin/applications/{id}?tab=general|sso|attributes|groups|preview`
+//! and the saves of the General, SSO and User Groups tabs (`POST
+//! .../general`, `.../sso`, `.../groups`), `.../activate`,
+//! `.../deactivate`, and `GET .../metadata` (the download). The Attributes
+//! tab lives in [`super::app_attributes`], the Preview tab in
+//! [`super::app_preview`], the SSO tab's keys and SP metadata import and the
+//! General tab's image in [`super::app_assets`]. Every tab shares the header
+//! and tab bar of `admin/app_head.html` ([`AppHead`]).
+
+use std::collections::BTreeSet;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use lanyard_core::application::Application;
+use lanyard_core::apps::{AcsUrl, NameIdSource, SignatureAlgorithm};
+use lanyard_core::directory::ListQuery;
+use lanyard_core::{AppId, Error, GroupId};
+use lanyard_saml::keys::Certificate;
+
+use super::apps::{errors_for, ids_of, invalid, parse_id, see_other, Errors};
+use super::{AdminPost, AdminSignedIn, AdminWriter, Fields, Nav};
+use crate::apps_service::{self, SsoForm, UpdateAppForm};
+use crate::pages::forms::{PageError, PageResult};
+use crate::pages::page;
+use crate::{idp, AppState};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/applications/{id}", get(detail))
+        .route("/admin/applications/{id}/general", post(save_general))
+        .route("/admin/applications/{id}/sso", post(save_sso))
+        .route("/admin/applications/{id}/groups", post(save_groups))
+        .route("/admin/applications/{id}/activate", post(activate))
+        .route("/admin/applications/{id}/deactivate", post(deactivate))
+        .route("/admin/applications/{id}/metadata", get(export_one))
+}
+
+/// The General tab's values (stored or as submitted).
+struct GeneralValues {
+    label: String,
+    description: String,
+    show_in_portal: bool,
+}
+
+/// The SSO tab's values (stored or as submitted).
+struct SsoValues {
+    idp_entity_id: String,
+    sp_entity_id: String,
+    /// One URL per line; the first is the default.
+    acs_urls: String,
+    default_relay_state: String,
+    /// `email`, `username` or `attribute`.
+    name_id_kind: String,
+    name_id_attribute: String,
+    name_id_format: String,
+    sign_assertion: bool,
+    sign_response: bool,
+    /// `rsa_sha256` or `rsa_sha1`.
+    algorithm: String,
+    require_signed_requests: bool,
+}
+
+impl SsoValues {
+    fn of(app: &Application) -> Self {
+        let sso = &app.config.sso;
+        let mut acs: Vec<&AcsUrl> = sso.acs_urls.iter().collect();
+        // The default first: the form's rule is "the first line is the default".
+        acs.sort_by_key(|a| !a.is_default);
+        let (kind, attr) = match &sso.name_id {
+            NameIdSource::Email => ("email", String::new()),
+            NameIdSource::Username => ("username", String::new()),
+            NameIdSource::Attribute(a) => ("attribute", a.clone()),
+        };
+        SsoValues {
+            idp_entity_id: sso.idp_entity_id.clone(),
+            sp_entity_id: sso.sp_entity_id.clone(),
+            acs_urls: acs
+                .iter()
+                .map(|a| a.url.as_str())
+                .collect::<Vec<_>>()
+                .join("\n"),
+            default_relay_state: sso.default_relay_state.clone().unwrap_or_default(),
+            name_id_kind: kind.to_owned(),
+            name_id_attribute: attr,
+            name_id_format: sso.name_id_format.clone(),
+            sign_assertion: sso.sign_assertion,
+            sign_response: sso.sign_response,
+            algorithm: match sso.algorithm {
+                SignatureAlgorithm::RsaSha256 => "rsa_sha256",
+                SignatureAlgorithm::RsaSha1 => "rsa_sha1",
+            }
+            .to_owned(),
+            require_signed_requests: sso.require_signed_requests,
+        }
+    }
+
+    fn from_fields(f: &Fields) -> Self {
+        SsoValues {
+            idp_entity_id: f.get("idp_entity_id").to_owned(),
+            sp_entity_id: f.get("sp_entity_id").to_owned(),
+            acs_urls: f.get("acs_urls").to_owned(),
+            default_relay_state: f.get("default_relay_state").to_owned(),
+            name_id_kind: f.get("name_id").to_owned(),
+            name_id_attribute: f.get("name_id_attribute").to_owned(),
+            name_id_format: f.get("name_id_format").to_owned(),
+            sign_assertion: f.checked("sign_assertion"),
+            sign_response: f.checked("sign_response"),
+            algorithm: f.get("algorithm").to_owned(),
+            require_signed_requests: f.checked("require_signed_requests"),
+        }
+    }
+
+    /// The whole SSO tab as an update (every field set), or the form's own
+    /// errors (fields the service cannot name because they did not parse).
+    fn to_form(&self) -> Result<SsoForm, Errors> {
+        let mut errors = Errors::new();
+        let acs_urls: Vec<AcsUrl> = self
+            .acs_urls
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .enumerate()
+            .map(|(i, url)| AcsUrl {
+                url: url.to_owned(),
+                is_default: i == 0,
+            })
+            .collect();
+        let name_id = match self.name_id_kind.as_str() {
+            "email" => NameIdSource::Email,
+            "username" => NameIdSource::Username,
+            "attribute" => NameIdSource::Attribute(self.name_id_attribute.trim().to_owned()),
+            _ => {
+                errors.insert(
+                    "sso.name_id".into(),
+                    "choose email, username or a user attribute".into(),
+                );
+                NameIdSource::Email
+            }
+        };
+        let algorithm = match self.algorithm.as_str() {
+            "rsa_sha256" => SignatureAlgorithm::RsaSha256,
+            "rsa_sha1" => SignatureAlgorithm::RsaSha1,
+            _ => {
+                errors.insert(
+                    "sso.algorithm".into(),
+                    "choose RSA-SHA256 or RSA-SHA1".into(),
+                );
+                SignatureAlgorithm::RsaSha256
+            }
+        };
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(SsoForm {
+            idp_entity_id: Some(self.idp_entity_id.trim().to_owned()),
+            sp_entity_id: Some(self.sp_entity_id.trim().to_owned()),
+            acs_urls: Some(acs_urls),
+            default_relay_state: Some(self.default_relay_state.trim().to_owned()),
+            name_id: Some(name_id),
+            name_id_format: Some(self.name_id_format.trim().to_owned()),
+            sign_assertion: Some(self.sign_assertion),
+            sign_response: Some(self.sign_response),
+            algorithm: Some(algorithm),
+            require_signed_requests: Some(self.require_signed_requests),
+        })
+    }
+}
+
+/// A signing key as the SSO tab shows it: its certificate's details.
+struct KeyRow {
+    id: i64,
+    active: bool,
+    subject: String,
+    bits: usize,
+    sha256_fingerprint: String,
+    not_before: String,
+    not_after: String,
+    expired: bool,
+    /// Days until expiry (negative once expired).
+    days_left: i64,
+}
+
+struct GroupRow {
+    id: i64,
+    name: String,
+    bound: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/app_detail.html")]
+struct DetailPage {
+    nav: Nav,
+    head: AppHead,
+    placeholders: Vec<String>,
+    metadata_url: String,
+    general: GeneralValues,
+    sso: SsoValues,
+    keys: Vec<KeyRow>,
+    groups: Vec<GroupRow>,
+    groups_more: bool,
+    errors: Errors,
+    name_id_formats: [&'static str; 4],
+    /// The stored portal image's URL (versioned), if any.
+    image_url: Option<String>,
+}
+
+impl DetailPage {
+    fn err(&self, field: &str) -> Vec<&str> {
+        errors_for(&self.errors, field)
+    }
+}
+
+const NAME_ID_FORMATS: [&str; 4] = [
+    "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+    "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+    "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified",
+];
+
+#[derive(serde::Deserialize, Default)]
+struct DetailParams {
+    tab: Option<String>,
+    saved: Option<String>,
+    /// Preview: the user's id, email or username.
+    user: Option<String>,
+    /// Preview: the ACS URL to address (default: the app's default).
+    acs_url: Option<String>,
+}
+
+fn tab_of(raw: Option<&str>) -> &'static str {
+    match raw {
+        Some("sso") => "sso",
+        Some("attributes") => "attributes",
+        Some("groups") => "groups",
+        Some("preview") => "preview",
+        _ => "general",
+    }
+}
+
+/// The header and tab bar every tab of the detail page shows
+/// (`templates/admin/app_head.html`).
+pub(super) struct AppHead {
+    pub id: i64,
+    /// `general`, `sso`, `attributes`, `groups` or `preview`.
+    pub tab: &'static str,
+    pub label: String,
+    pub template: String,
+    pub slug: String,
+    pub idp_url: String,
+    pub active: bool,
+    pub notice: Option<String>,
+}
+
+impl AppHead {
+    pub(super) fn new(
+        state: &AppState,
+        app: &Application,
+        tab: &'static str,
+        notice: Option<String>,
+    ) -> Self {
+        AppHead {
+            id: app.id.0,
+            tab,
+            label: app.config.label.clone(),
+            template: app.template.clone(),
+            slug: app.slug.clone(),
+            idp_url: idp::idp_url(&state.settings, &app.slug),
+            active: app.sso_active,
+            notice,
+        }
+    }
+}
+
+/// A rejected form's values and errors (`None`: show the stored values).
+#[derive(Default)]
+pub(super) struct Submitted {
+    general: Option<GeneralValues>,
+    sso: Option<SsoValues>,
+    errors: Errors,
+}
+
+impl Submitted {
+    /// Only errors: the tab shows the stored values.
+    pub(super) fn errors(errors: Errors) -> Self {
+        Submitted {
+            errors,
+            ..Default::default()
+        }
+    }
+}
+
+/// The detail page of `app` on `tab`.
+async fn detail_page(
+    state: &AppState,
+    signed: &AdminSignedIn,
+    app: Application,
+    tab: &'static str,
+    submitted: Submitted,
+    notice: Option<String>,
+) -> Result<DetailPage, PageError> {
+    let Submitted {
+        general,
+        sso,
+        errors,
+    } = submitted;
+    let read = signed.reader(state);
+    let now = state.clock.now();
+    let rfc3339 = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    let mut keys = Vec::new();
+    for k in read.list_app_keys(app.id).await? {
+        let cert = Certificate::from_pem(&k.certificate_pem)
+            .map_err(|e| Error::Store(format!("stored certificate of key {}: {e}", k.id)))?;
+        keys.push(KeyRow {
+            id: k.id.0,
+            active: k.active,
+            subject: cert.subject().to_owned(),
+            bits: cert.bits(),
+            sha256_fingerprint: cert.sha256_fingerprint(),
+            not_before: rfc3339(cert.not_before()),
+            not_after: rfc3339(cert.not_after()),
+            expired: cert.not_after() <= now,
+            days_left: (cert.not_after() - now).whole_days(),
+        });
+    }
+    let (groups, groups_more) = if tab == "groups" {
+        let bound: BTreeSet<GroupId> = read
+            .list_app_groups(app.id)
+            .await?
+            .into_iter()
+            .map(|g| g.id)
+            .collect();
+        let all = read
+            .list_groups(&ListQuery::new(None, None, Some(500))?)
+            .await?;
+        (
+            all.items
+                .into_iter()
+                .map(|g| GroupRow {
+                    id: g.id.0,
+                    bound: bound.contains(&g.id),
+                    name: g.name,
+                })
+                .collect(),
+            all.next.is_some(),
+        )
+    } else {
+        (Vec::new(), false)
+    };
+    Ok(DetailPage {
+        nav: signed.nav("applications"),
+        head: AppHead::new(state, &app, tab, notice),
+        placeholders: app.config.sso.placeholder_fields(),
+        metadata_url: idp::metadata_url(&state.settings, &app.slug),
+        sso: sso.unwrap_or_else(|| SsoValues::of(&app)),
+        general: general.unwrap_or_else(|| GeneralValues {
+            label: app.config.label.clone(),
+            description: app.config.description.clone(),
+            show_in_portal: app.config.show_in_portal,
+        }),
+        image_url: app
+            .image
+            .as_ref()
+            .map(|i| format!("/app-images/{}?v={}", app.id, i.sha256)),
+        keys,
+        groups,
+        groups_more,
+        errors,
+        name_id_formats: NAME_ID_FORMATS,
+    })
+}
+
+async fn detail(
+    signed: AdminSignedIn,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<DetailParams>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let app = signed.reader(&state).get_app(id).await?;
+    let notice = q.saved.map(|what| {
+        match what.as_str() {
+            "activated" => "SSO activated.",
+            "deactivated" => "SSO deactivated.",
+            "key_added" => "New signing key published in the metadata. Upload the new metadata to the SP, then make it the signing key.",
+            "key_rotated" => "New signing key created and signing now. Upload the new metadata to the SP.",
+            "key_activated" => "Signing key changed.",
+            "key_deleted" => "Key deleted; it is no longer in the metadata.",
+            "metadata_imported" => "SP metadata imported: SP Entity ID and ACS URLs updated.",
+            "image_set" => "Portal image saved.",
+            "image_removed" => "Portal image removed.",
+            _ => "Saved.",
+        }
+        .to_owned()
+    });
+    let tab = tab_of(q.tab.as_deref());
+    match tab {
+        "attributes" => return super::app_attributes::show(&state, &signed, app, notice).await,
+        "preview" => {
+            let user = q.user.unwrap_or_default();
+            return super::app_preview::show(&state, &signed, app, &user, q.acs_url).await;
+        }
+        _ => {}
+    }
+    let view = detail_page(&state, &signed, app, tab, Submitted::default(), notice).await?;
+    Ok(page(StatusCode::OK, &view))
+}
+
+/// Re-renders the detail page of `id` with the submitted values and errors.
+pub(super) async fn rejected(
+    state: &AppState,
+    post: &AdminPost,
+    id: AppId,
+    tab: &'static str,
+    submitted: Submitted,
+) -> PageResult {
+    let app = post.signed.reader(state).get_app(id).await?;
+    let view = detail_page(state, &post.signed, app, tab, submitted, None).await?;
+    Ok(page(StatusCode::BAD_REQUEST, &view))
+}
+
+async fn save_general(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    post: AdminPost,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let w = match AdminWriter::new(&state, &post) {
+        Ok(w) => w,
+        Err(r) => return Ok(r),
+    };
+    let values = GeneralValues {
+        label: post.fields.get("label").to_owned(),
+        description: post.fields.get("description").to_owned(),
+        show_in_portal: post.fields.checked("show_in_portal"),
+    };
+    let form = UpdateAppForm {
+        label: Some(values.label.clone()),
+        description: Some(values.description.clone()),
+        show_in_portal: Some(values.show_in_portal),
+        ..Default::default()
+    };
+    match apps_service::update_app(&w, id, form).await {
+        Ok(_) => Ok(see_other(&format!(
+            "/admin/applications/{id}?tab=general&saved=1"
+        ))),
+        Err(e) => {
+            let errors = invalid(e)?;
+            rejected(
+                &state,
+                &post,
+                id,
+                "general",
+                Submitted {
+                    general: Some(values),
+                    sso: None,
+                    errors,
+                },
+            )
+            .await
+        }
+    }
+}
+
+async fn save_sso(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    post: AdminPost,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let w = match AdminWriter::new(&state, &post) {
+        Ok(w) => w,
+        Err(r) => return Ok(r),
+    };
+    let values = SsoValues::from_fields(&post.fields);
+    let sso = match values.to_form() {
+        Ok(sso) => sso,
+        Err(errors) => {
+            let submitted = Submitted {
+                general: None,
+                sso: Some(values),
+                errors,
+            };
+            return rejected(&state, &post, id, "sso", submitted).await;
+        }
+    };
+    let form = UpdateAppForm {
+        sso: Some(sso),
+        ..Default::default()
+    };
+    match apps_service::update_app(&w, id, form).await {
+        Ok(_) => Ok(see_other(&format!(
+            "/admin/applications/{id}?tab=sso&saved=1"
+        ))),
+        Err(e) => {
+            let errors = invalid(e)?;
+            rejected(
+                &state,
+                &post,
+                id,
+                "sso",
+                Submitted {
+                    general: None,
+                    sso: Some(values),
+                    errors,
+                },
+            )
+            .await
+        }
+    }
+}
+
+async fn save_groups(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    post: AdminPost,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let w = match AdminWriter::new(&state, &post) {
+        Ok(w) => w,
+        Err(r) => return Ok(r),
+    };
+    let wanted: BTreeSet<GroupId> = ids_of(&post.fields.all("groups"))
+        .into_iter()
+        .map(GroupId)
+        .collect();
+    let bound: BTreeSet<GroupId> = post
+        .signed
+        .reader(&state)
+        .list_app_groups(id)
+        .await?
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    use crate::apps_service::Change;
+    for g in wanted.difference(&bound) {
+        w.store().bind_group(id, *g).await?;
+        w.record(
+            "application.bind_group",
+            apps_service::target(id),
+            &serde_json::json!({"group_id": g.0}),
+        );
+    }
+    for g in bound.difference(&wanted) {
+        w.store().unbind_group(id, *g).await?;
+        w.record(
+            "application.unbind_group",
+            apps_service::target(id),
+            &serde_json::json!({"group_id": g.0}),
+        );
+    }
+    Ok(see_other(&format!(
+        "/admin/applications/{id}?tab=groups&saved=1"
+    )))
+}
+
+async fn activate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    post: AdminPost,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let w = match AdminWriter::new(&state, &post) {
+        Ok(w) => w,
+        Err(r) => return Ok(r),
+    };
+    match apps_service::activate_app(&w, id).await {
+        Ok(_) => Ok(see_other(&format!(
+            "/admin/applications/{id}?tab=sso&saved=activated"
+        ))),
+        Err(e) => {
+            let errors = invalid(e)?
+                .into_iter()
+                .map(|(k, v)| (k, format!("SSO cannot be activated: {v}")))
+                .collect();
+            rejected(
+                &state,
+                &post,
+                id,
+                "sso",
+                Submitted {
+                    errors,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+    }
+}
+
+async fn deactivate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    post: AdminPost,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let w = match AdminWriter::new(&state, &post) {
+        Ok(w) => w,
+        Err(r) => return Ok(r),
+    };
+    apps_service::deactivate_app(&w, id).await?;
+    Ok(see_other(&format!(
+        "/admin/applications/{id}?tab=sso&saved=deactivated"
+    )))
+}
+
+async fn export_one(
+    signed: AdminSignedIn,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    let (app, xml) = apps_service::metadata(&signed.reader(&state), &state.settings, id).await?;
+    Ok(crate::public::xml_download(&app.slug, xml, true))
+}
