@@ -117,6 +117,10 @@ pub trait AppStore: Send + Sync {
     ) -> Result<Application>;
     async fn get_app(&self, id: AppId) -> Result<Application>;
     async fn get_app_by_slug(&self, slug: &str) -> Result<Application>;
+    /// The id and SSO inputs' version of the app with this slug: the
+    /// version changes with the app row, its bindings, entitlements and
+    /// keys, so a node may reuse what it loaded at (id, version).
+    async fn app_sso_version(&self, slug: &str) -> Result<Option<(AppId, i64)>>;
     /// Search is a case-insensitive prefix of the label or the slug.
     async fn list_apps(&self, q: &ListQuery) -> Result<Page<Application>>;
     /// Replaces the whole (already validated) config.
@@ -192,6 +196,8 @@ pub trait SignInStore: Send + Sync {
     /// The session with this token hash, live or not (the caller checks
     /// [`Session::is_live`]); `None` when there is none.
     async fn find_session(&self, token_hash: &str) -> Result<Option<Session>>;
+    /// [`Self::find_session`] with the session's user, in one statement.
+    async fn find_session_with_user(&self, token_hash: &str) -> Result<Option<(Session, User)>>;
     /// Records use at `now` (callers throttle this).
     async fn touch_session(&self, id: i64, now: OffsetDateTime) -> Result<()>;
     /// `AwaitingTotp` -> `Complete`.

@@ -244,6 +244,19 @@ impl AppStore for SqlStore {
             .try_into()
     }
 
+    async fn app_sso_version(&self, slug: &str) -> Result<Option<(AppId, i64)>> {
+        if unmatchable(slug) {
+            return Ok(None);
+        }
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT id, sso_version FROM apps WHERE slug = $1")
+                .bind(slug)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(row.map(|(id, version)| (AppId(id), version)))
+    }
+
     async fn list_apps(&self, q: &ListQuery) -> Result<Page<Application>> {
         if q.search.as_deref().is_some_and(unmatchable) {
             return Ok(Page {

@@ -66,6 +66,16 @@ macro_rules! session_columns {
         "id, user_id, stage, csrf_secret, created_at, last_seen_at, expires_at, client, user_agent"
     };
 }
+/// Session columns prefixed `s.` (renamed where they clash) and its user's
+/// prefixed `u.`, for the join of `find_session_with_user`.
+macro_rules! session_user_columns {
+    () => {
+        "s.id AS session_id, s.user_id, s.stage, s.csrf_secret, \
+         s.created_at AS session_created_at, s.last_seen_at, s.expires_at, s.client, \
+         s.user_agent, u.id, u.email, u.username, u.first_name, u.last_name, u.state, \
+         u.attributes, u.created_at, u.updated_at"
+    };
+}
 /// Admin session columns prefixed `s.` and its admin's prefixed `a.`, for
 /// the join of `find_admin_session` (renamed where the two clash).
 macro_rules! admin_session_columns {
@@ -77,7 +87,8 @@ macro_rules! admin_session_columns {
 }
 pub(crate) use {
     admin_columns, admin_session_columns, api_key_columns, app_columns, app_key_columns,
-    audit_columns, grant_columns, group_columns, session_columns, user_columns,
+    audit_columns, grant_columns, group_columns, session_columns, session_user_columns,
+    user_columns,
 };
 
 /// Unix milliseconds: what every timestamp column holds.
@@ -471,6 +482,39 @@ impl TryFrom<SessionRow> for Session {
             client: r.client,
             user_agent: r.user_agent,
         })
+    }
+}
+
+/// A session with its user (`session_user_columns!`).
+#[derive(FromRow)]
+pub(crate) struct SessionUserRow {
+    session_id: i64,
+    user_id: i64,
+    stage: String,
+    csrf_secret: String,
+    session_created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    client: Option<String>,
+    user_agent: Option<String>,
+    #[sqlx(flatten)]
+    user: UserRow,
+}
+
+impl SessionUserRow {
+    pub(crate) fn into_parts(self) -> Result<(Session, User), Error> {
+        let session = SessionRow {
+            id: self.session_id,
+            user_id: self.user_id,
+            stage: self.stage,
+            csrf_secret: self.csrf_secret,
+            created_at: self.session_created_at,
+            last_seen_at: self.last_seen_at,
+            expires_at: self.expires_at,
+            client: self.client,
+            user_agent: self.user_agent,
+        };
+        Ok((session.try_into()?, self.user.try_into()?))
     }
 }
 

@@ -281,6 +281,12 @@ impl FlowAccess {
     pub async fn find_session(&self, token_hash: &str) -> Result<Option<Session>> {
         self.store.find_session(token_hash).await
     }
+    pub async fn find_session_with_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(Session, User)>> {
+        self.store.find_session_with_user(token_hash).await
+    }
     pub async fn touch_session(&self, id: i64, now: OffsetDateTime) -> Result<()> {
         self.store.touch_session(id, now).await
     }
@@ -306,6 +312,9 @@ impl FlowAccess {
     }
     pub async fn get_app_by_slug(&self, slug: &str) -> Result<Application> {
         self.store.get_app_by_slug(slug).await
+    }
+    pub async fn app_sso_version(&self, slug: &str) -> Result<Option<(AppId, i64)>> {
+        self.store.app_sso_version(slug).await
     }
     pub async fn list_app_groups(&self, app: AppId) -> Result<Vec<Group>> {
         self.store.list_app_groups(app).await

@@ -76,6 +76,8 @@ pub struct AppState {
     pub(crate) sign_in: pages::signin::Throttle,
     /// Parsed signing keys (by key id) and RSA signing off the async workers.
     pub(crate) signer: sso::Signer,
+    /// Each app's SSO inputs, reused while its `sso_version` holds.
+    pub(crate) sso_apps: sso::AppCache,
 }
 
 impl AppState {
@@ -96,6 +98,7 @@ impl AppState {
             passwords: secrets::PasswordHasher::new(),
             sign_in,
             signer: sso::Signer::new(),
+            sso_apps: sso::AppCache::default(),
         }
     }
 }

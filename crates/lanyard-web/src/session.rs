@@ -184,7 +184,8 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Sig
         return Ok(None);
     }
     let flows = state.access.flows();
-    let Some(session) = flows.find_session(&token_hash(token)).await? else {
+    // One statement for both: this runs on every signed-in request.
+    let Some((session, user)) = flows.find_session_with_user(&token_hash(token)).await? else {
         return Ok(None);
     };
     let now = state.clock.now();
@@ -196,11 +197,6 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Sig
     if session.stage != SessionStage::Complete {
         return Ok(None);
     }
-    let user = match flows.get_user(session.user_id).await {
-        Ok(u) => u,
-        Err(Error::NotFound { .. }) => return Ok(None),
-        Err(e) => return Err(e),
-    };
     if now - session.last_seen_at >= TOUCH_INTERVAL {
         match flows.touch_session(session.id, now).await {
             // Ended meanwhile (a sign-out or purge on another node).

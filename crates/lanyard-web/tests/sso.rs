@@ -1231,3 +1231,146 @@ async fn sign_in_page_returns_to_the_sp_request() {
         app.shutdown().await;
     }
 }
+
+/// The roles of a response (the Role attribute's values).
+fn roles(form: &Form) -> Vec<String> {
+    let xml = response_xml(form);
+    let at = xml
+        .find(&format!("Name=\"{ROLE}\""))
+        .expect("a Role attribute");
+    let end = at + xml[at..].find("</saml:Attribute>").unwrap();
+    xml[at..end]
+        .split("<saml:AttributeValue")
+        .skip(1)
+        .map(|v| {
+            let start = v.find('>').unwrap() + 1;
+            v[start..v.find("</saml:AttributeValue>").unwrap()].to_owned()
+        })
+        .collect()
+}
+
+/// Each node keeps an app's SSO inputs while the app's `sso_version`
+/// holds: a change made through another node (another `AppState` on the
+/// same database) is seen by the next response here, whatever changed.
+#[tokio::test]
+async fn cached_sso_inputs_follow_changes_made_on_another_node() {
+    for node_a in common::apps().await {
+        let node_b = TestApp::new(node_a.backend, node_a.store.clone()).await;
+        let s = aws_setup(&node_a, "aws").await;
+        let sso = |n: &'static str| {
+            let (node, session) = if n == "b" {
+                (&node_b, s.session.clone())
+            } else {
+                (&node_a, s.session.clone())
+            };
+            async move { node.visit("GET", "/saml2/aws", Some(&session), None).await }
+        };
+        // Warm node B's cache.
+        let form = form_of(&sso("b").await);
+        assert_eq!(
+            roles(&form),
+            ["arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/Lanyard"]
+        );
+
+        // An entitlement changed on node A.
+        node_a
+            .admin(
+                "PUT",
+                &format!("/api/v1/applications/{}/entitlements", s.app_id),
+                Some(json!([{"group_id": s.group, "account_id": "123456789012", "role_name": "ReadOnly", "provider_name": "Lanyard"}])),
+            )
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(
+            roles(&form_of(&sso("b").await)),
+            ["arn:aws:iam::123456789012:role/ReadOnly,arn:aws:iam::123456789012:saml-provider/Lanyard"]
+        );
+
+        // Unbound, then bound again.
+        let binding = format!("/api/v1/applications/{}/groups/{}", s.app_id, s.group);
+        node_a
+            .admin("DELETE", &binding, None)
+            .await
+            .expect(StatusCode::NO_CONTENT);
+        refused(&sso("b").await, StatusCode::FORBIDDEN, "not authorized");
+        node_a
+            .admin("PUT", &binding, None)
+            .await
+            .expect(StatusCode::NO_CONTENT);
+        form_of(&sso("b").await);
+
+        // Deactivated.
+        node_a
+            .admin(
+                "POST",
+                &format!("/api/v1/applications/{}/deactivate", s.app_id),
+                None,
+            )
+            .await
+            .expect(StatusCode::OK);
+        refused(&sso("b").await, StatusCode::FORBIDDEN, "deactivated");
+        node_a
+            .admin(
+                "POST",
+                &format!("/api/v1/applications/{}/activate", s.app_id),
+                None,
+            )
+            .await
+            .expect(StatusCode::OK);
+
+        // A new key made the signing key: node B signs with it at once.
+        let key = node_a
+            .admin(
+                "POST",
+                &format!("/api/v1/applications/{}/keys", s.app_id),
+                Some(json!({"activate": true, "validity_days": 30})),
+            )
+            .await
+            .expect(StatusCode::CREATED);
+        let cert = Certificate::from_pem(key["certificate_pem"].as_str().unwrap()).unwrap();
+        let form = form_of(&sso("b").await);
+        verify(
+            &node_b,
+            &form,
+            &format!("{BASE}/saml2/aws"),
+            &cert,
+            AWS,
+            None,
+            AlgorithmPolicy::default(),
+        )
+        .unwrap();
+
+        // The bound group deleted: its binding and entitlement go by cascade,
+        // and the cascade changes the version too.
+        node_a
+            .admin("DELETE", &format!("/api/v1/groups/{}", s.group), None)
+            .await
+            .expect(StatusCode::NO_CONTENT);
+        refused(&sso("b").await, StatusCode::FORBIDDEN, "not authorized");
+
+        // The app deleted and another made under the same slug: node B
+        // serves the new one (ids are never reused), here not bound to any
+        // group.
+        node_a
+            .admin(
+                "DELETE",
+                "/api/v1/applications",
+                Some(json!({"ids": [s.app_id], "confirm_count": 1})),
+            )
+            .await
+            .expect(StatusCode::OK);
+        refused(
+            &sso("b").await,
+            StatusCode::NOT_FOUND,
+            "Application not found",
+        );
+        let (again, _) = node_a.store_app("aws").await;
+        assert_ne!(again, s.app_id);
+        refused(&sso("b").await, StatusCode::FORBIDDEN, "not authorized");
+        // Four responses, all from node B, in the one audit log.
+        node_b.audit.flush().await;
+        assert_eq!(events(&node_a, "sso.issued").await.len(), 4);
+        node_b.shutdown().await;
+        node_a.shutdown().await;
+    }
+}

@@ -49,10 +49,12 @@
 //! `Response::for_sso`: IssueInstant = now, NotBefore = now - 60 s,
 //! NotOnOrAfter = now + 5 min, all from the injected clock.
 
+mod cache;
 mod pages;
 mod signer;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
@@ -80,6 +82,8 @@ use lanyard_saml::{
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
+pub(crate) use cache::AppCache;
+use cache::SsoInputs;
 pub(crate) use signer::Signer;
 
 use crate::idp::idp_url;
@@ -165,10 +169,11 @@ async fn post_binding(
     Path(slug): Path<String>,
     body: Bytes,
 ) -> Response {
-    let app = match find_app(&state, &slug).await {
-        Ok(app) => app,
+    let inputs = match find_app(&state, &slug).await {
+        Ok(inputs) => inputs,
         Err(page) => return page,
     };
+    let app = &inputs.app;
     let mut saml_request = None;
     let mut relay_state = None;
     for (name, value) in form_urlencoded::parse(&body) {
@@ -245,10 +250,11 @@ fn post_message(query: &str) -> lanyard_saml::Result<UnverifiedAuthnRequest> {
     )
 }
 
-async fn find_app(state: &AppState, slug: &str) -> Result<Application, Response> {
-    match state.access.flows().get_app_by_slug(slug).await {
-        Ok(app) => Ok(app),
-        Err(Error::NotFound { .. }) => Err(pages::unknown_app()),
+/// The app's SSO inputs, from the per-node cache (one version check).
+async fn find_app(state: &AppState, slug: &str) -> Result<Arc<SsoInputs>, Response> {
+    match state.sso_apps.get(&state.access.flows(), slug).await {
+        Ok(Some(inputs)) => Ok(inputs),
+        Ok(None) => Err(pages::unknown_app()),
         Err(e) => Err(pages::internal(&e)),
     }
 }
@@ -257,6 +263,8 @@ async fn find_app(state: &AppState, slug: &str) -> Result<Application, Response>
 struct Ctx<'a> {
     state: &'a AppState,
     app: &'a Application,
+    /// The app's grants and signing key (`app` is `inputs.app`).
+    inputs: &'a SsoInputs,
     now: OffsetDateTime,
     client: Option<String>,
 }
@@ -306,13 +314,15 @@ async fn run(
     client: Option<String>,
     intake: Intake,
 ) -> Response {
-    let app = match find_app(state, slug).await {
-        Ok(app) => app,
+    let inputs = match find_app(state, slug).await {
+        Ok(inputs) => inputs,
         Err(page) => return page,
     };
+    let app = &inputs.app;
     let ctx = Ctx {
         state,
-        app: &app,
+        app,
+        inputs: &inputs,
         now: state.clock.now(),
         client,
     };
@@ -422,9 +432,9 @@ async fn issue(
         None => app.config.sso.default_acs().unwrap_or_default().to_owned(),
     };
     let flows = ctx.state.access.flows();
-    let (groups, grants) =
-        tokio::try_join!(flows.list_groups_of_user(user.id), flows.app_grants(app.id))?;
-    let content = match sso::decide(&AppFacts::new(app, &grants), user, &groups, &acs_url) {
+    let groups = flows.list_groups_of_user(user.id).await?;
+    let grants = &ctx.inputs.grants;
+    let content = match sso::decide(&AppFacts::new(app, grants), user, &groups, &acs_url) {
         Ok(content) => content,
         Err(denial) => {
             ctx.deny(user, request_id, denial.code(), denial_detail(&denial));
@@ -448,7 +458,7 @@ async fn issue(
             ));
         }
     }
-    let (key, private_key) = flows.active_signing_key(app.id).await?;
+    let (key, private_key) = (ctx.inputs.key.clone(), ctx.inputs.private_key.clone());
     let key_id = key.id;
     let response = response_for(ctx, &content, &who.session, request)?;
     let response_id = response.id.clone();
