@@ -107,6 +107,13 @@ pub struct GroupPatch {
     pub attributes: Option<Attributes>,
 }
 
+/// How many members and bound applications a group has (for listings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct GroupCounts {
+    pub members: u64,
+    pub applications: u64,
+}
+
 /// Keyset pagination: items with an id greater than `after`, at most `limit`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {

@@ -11,7 +11,7 @@ use crate::application::{
 };
 use crate::audit::{AuditEvent, AuditFilter};
 use crate::directory::{
-    Group, GroupPatch, ListQuery, NewGroup, NewUser, Page, User, UserPatch, UserState,
+    Group, GroupCounts, GroupPatch, ListQuery, NewGroup, NewUser, Page, User, UserPatch, UserState,
 };
 use crate::error::Result;
 use crate::ids::{AdminId, ApiKeyId, AppId, AppKeyId, GroupId, UserId};
@@ -60,6 +60,12 @@ pub trait GroupStore: Send + Sync {
     /// Idempotent: removing a non-member succeeds.
     async fn remove_member(&self, group: GroupId, user: UserId) -> Result<()>;
     async fn list_members(&self, group: GroupId, q: &ListQuery) -> Result<Page<User>>;
+    /// Members and bound applications of each of `groups`, counted in one
+    /// statement (groups that do not exist are left out): for listings.
+    async fn count_group_relations(
+        &self,
+        groups: &[GroupId],
+    ) -> Result<Vec<(GroupId, GroupCounts)>>;
 }
 
 #[async_trait]
@@ -216,6 +222,9 @@ pub trait SignInStore: Send + Sync {
 
     /// Failures, TOTP secrets and last step; `NotFound` when the user is missing.
     async fn sign_in_state(&self, user: UserId) -> Result<SignInState>;
+    /// [`Self::sign_in_state`] of several users in one statement (users
+    /// that do not exist are left out): for listings.
+    async fn sign_in_states(&self, users: &[UserId]) -> Result<Vec<(UserId, SignInState)>>;
     /// Atomically takes one attempt slot: `true` when fewer than
     /// `max_failures` were taken (the failure counter went up by one), `false`
     /// when the account is locked (nothing changed).
@@ -268,9 +277,16 @@ pub trait AdminSessionStore: Send + Sync {
     ) -> Result<u64>;
 }
 
+/// What kind of database a store keeps its data in.
+pub trait StoreInfo: Send + Sync {
+    /// `"sqlite"` or `"postgres"` (never a URL: it may hold a password).
+    fn backend_name(&self) -> &'static str;
+}
+
 /// Everything a Lanyard instance stores.
 pub trait Store:
-    UserStore
+    StoreInfo
+    + UserStore
     + GroupStore
     + AdminStore
     + ApiKeyStore
@@ -281,7 +297,8 @@ pub trait Store:
 {
 }
 impl<
-        T: UserStore
+        T: StoreInfo
+            + UserStore
             + GroupStore
             + AdminStore
             + ApiKeyStore

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use lanyard_core::directory::{Group, GroupPatch, ListQuery, NewGroup, Page, User};
+use lanyard_core::directory::{Group, GroupCounts, GroupPatch, ListQuery, NewGroup, Page, User};
 use lanyard_core::store::GroupStore;
 use lanyard_core::{Error, GroupId, Result, UserId};
 
@@ -202,5 +202,39 @@ impl GroupStore for SqlStore {
             return Err(Error::not_found("group", group));
         }
         Ok(page(convert(rows)?, q.limit, |u: &User| u.id.0))
+    }
+
+    async fn count_group_relations(
+        &self,
+        groups: &[GroupId],
+    ) -> Result<Vec<(GroupId, GroupCounts)>> {
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Both counts read a primary key or index prefix on group_id.
+        let mut sql = Sql::new(
+            "SELECT g.id, \
+             (SELECT count(*) FROM group_members m WHERE m.group_id = g.id), \
+             (SELECT count(*) FROM app_groups a WHERE a.group_id = g.id) \
+             FROM groups g WHERE g.id IN (",
+        );
+        for (i, id) in groups.iter().enumerate() {
+            let p = sql.int(id.0);
+            sql.push(if i == 0 { "" } else { ", " }).push(&p);
+        }
+        sql.push(") ORDER BY g.id");
+        let rows: Vec<(i64, i64, i64)> = sql.fetch_all(&self.pool).await.map_err(db)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, members, applications)| {
+                (
+                    GroupId(id),
+                    GroupCounts {
+                        members: u64::try_from(members).unwrap_or(0),
+                        applications: u64::try_from(applications).unwrap_or(0),
+                    },
+                )
+            })
+            .collect())
     }
 }

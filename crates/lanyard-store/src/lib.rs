@@ -77,6 +77,12 @@ pub struct SqlStore {
     backend: Backend,
 }
 
+impl lanyard_core::store::StoreInfo for SqlStore {
+    fn backend_name(&self) -> &'static str {
+        self.backend.name()
+    }
+}
+
 impl SqlStore {
     /// Connects to `sqlite://path.db` (created if missing; WAL, foreign keys
     /// on, 5 s busy timeout), `sqlite::memory:` (private, one connection) or

@@ -23,6 +23,15 @@ use crate::rows::{
     convert, db, session_columns, session_user_columns, to_ms, SessionRow, SessionUserRow,
     SignInStateRow,
 };
+
+/// A user's id with their sign-in state.
+#[derive(sqlx::FromRow)]
+struct IdSignInStateRow {
+    id: i64,
+    #[sqlx(flatten)]
+    state: SignInStateRow,
+}
+use crate::sql::Sql;
 use crate::SqlStore;
 
 impl SqlStore {
@@ -214,6 +223,25 @@ impl SignInStore for SqlStore {
         .map_err(db)?;
         row.ok_or_else(|| Error::not_found("user", user))?
             .try_into()
+    }
+
+    async fn sign_in_states(&self, users: &[UserId]) -> Result<Vec<(UserId, SignInState)>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = Sql::new(
+            "SELECT id, login_failures, totp_secret, totp_pending, totp_last_step \
+             FROM users WHERE id IN (",
+        );
+        for (i, id) in users.iter().enumerate() {
+            let p = sql.int(id.0);
+            sql.push(if i == 0 { "" } else { ", " }).push(&p);
+        }
+        sql.push(")");
+        let rows: Vec<IdSignInStateRow> = sql.fetch_all(&self.pool).await.map_err(db)?;
+        rows.into_iter()
+            .map(|r| Ok((UserId(r.id), r.state.try_into()?)))
+            .collect()
     }
 
     async fn claim_login_attempt(&self, user: UserId, max_failures: u32) -> Result<bool> {

@@ -274,3 +274,52 @@ store_test!(entitlements_are_replaced_whole, |store| {
         1
     );
 });
+
+store_test!(
+    group_counts_cover_members_and_bindings_in_one_call,
+    |store| {
+        use lanyard_core::directory::GroupCounts;
+        use lanyard_core::store::StoreInfo;
+
+        let aws = create(&store, "aws", "Amazon AWS").await;
+        let gh = create(&store, "github", "github").await;
+        let eng = store.create_group(&new_group("eng"), at(0)).await.unwrap();
+        let ops = store.create_group(&new_group("ops"), at(0)).await.unwrap();
+        let empty = store
+            .create_group(&new_group("empty"), at(0))
+            .await
+            .unwrap();
+        for n in 0..3 {
+            let u = store
+                .create_user(
+                    &new_user(&format!("u{n}@example.com"), &format!("u{n}")),
+                    None,
+                    at(0),
+                )
+                .await
+                .unwrap();
+            store.add_member(eng.id, u.id).await.unwrap();
+            if n == 0 {
+                store.add_member(ops.id, u.id).await.unwrap();
+            }
+        }
+        for a in [aws.id, gh.id] {
+            store.bind_group(a, eng.id).await.unwrap();
+        }
+        let counts = store
+            .count_group_relations(&[empty.id, eng.id, GroupId(999_999), ops.id])
+            .await
+            .unwrap();
+        let c = |members, applications| GroupCounts {
+            members,
+            applications,
+        };
+        assert_eq!(
+            counts,
+            vec![(eng.id, c(3, 2)), (ops.id, c(1, 0)), (empty.id, c(0, 0))],
+            "by id, unknown groups left out"
+        );
+        assert!(store.count_group_relations(&[]).await.unwrap().is_empty());
+        assert_eq!(store.backend_name(), store.backend());
+    }
+);

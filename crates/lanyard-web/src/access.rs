@@ -20,7 +20,7 @@ use std::sync::Arc;
 use lanyard_core::admin::{hash_api_key, Actor, Admin, ApiKey};
 use lanyard_core::application::{AppImage, AppKey, Application, Grant, PrivateKeyPem};
 use lanyard_core::audit::{AuditEvent, AuditFilter};
-use lanyard_core::directory::{Group, ListQuery, Page, User};
+use lanyard_core::directory::{Group, GroupCounts, ListQuery, Page, User};
 use lanyard_core::session::{
     token_hash, AdminSession, NewAdminSession, NewSession, Session, SignInState,
 };
@@ -188,6 +188,17 @@ impl ReadAccess {
     pub async fn list_members(&self, group: GroupId, q: &ListQuery) -> Result<Page<User>> {
         self.store.list_members(group, q).await
     }
+    /// Member and bound-application counts of `groups` (one statement).
+    pub async fn count_group_relations(
+        &self,
+        groups: &[GroupId],
+    ) -> Result<Vec<(GroupId, GroupCounts)>> {
+        self.store.count_group_relations(groups).await
+    }
+    /// `"sqlite"` or `"postgres"` (the kind only, never the URL).
+    pub fn database_kind(&self) -> &'static str {
+        self.store.backend_name()
+    }
     pub async fn list_admins(&self) -> Result<Vec<Admin>> {
         self.store.list_admins().await
     }
@@ -229,6 +240,9 @@ impl ReadAccess {
     /// which does not serialize them; views must not copy them out).
     pub async fn sign_in_state(&self, user: UserId) -> Result<SignInState> {
         self.store.sign_in_state(user).await
+    }
+    pub async fn sign_in_states(&self, users: &[UserId]) -> Result<Vec<(UserId, SignInState)>> {
+        self.store.sign_in_states(users).await
     }
 }
 

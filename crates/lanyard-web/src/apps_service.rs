@@ -26,7 +26,7 @@ use lanyard_core::aws_rules::{self, AssertionFacts, Violation};
 use lanyard_core::catalog::{Catalog, Template};
 use lanyard_core::directory::{Group, User};
 use lanyard_core::sso::{self, AppFacts, AssertionContent, Denial};
-use lanyard_core::{AppId, AppKeyId, Error, Result, Settings, UserId};
+use lanyard_core::{AppId, AppKeyId, Error, GroupId, Result, Settings, UserId};
 use lanyard_saml::metadata::SpMetadata;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -44,7 +44,8 @@ pub fn catalog() -> Result<&'static Catalog> {
     CATALOG.as_ref().map_err(|e| Error::Store(e.clone()))
 }
 
-/// A caller that may change applications: a write handle, the request's
+/// A caller that may change the directory or applications (the API's
+/// `Writer`, the portal's `AdminWriter`): a write handle, the request's
 /// "now", and the audit trail.
 pub trait Change {
     fn store(&self) -> &WriteAccess;
@@ -555,6 +556,25 @@ pub async fn preview(
         content,
         violations,
     })
+}
+
+/// Binds (`on`) or unbinds `app` and `group` (idempotent; `NotFound` when
+/// either is missing), from either door: the app's User Groups tab and
+/// `/applications/{id}/groups/{gid}`, or the group's Applications card and
+/// `/groups/{id}/applications/{app_id}`.
+pub async fn set_binding(w: &impl Change, app: AppId, group: GroupId, on: bool) -> Result<()> {
+    if on {
+        w.store().bind_group(app, group).await?;
+    } else {
+        w.store().unbind_group(app, group).await?;
+    }
+    let action = if on {
+        "application.bind_group"
+    } else {
+        "application.unbind_group"
+    };
+    w.record(action, target(app), &serde_json::json!({"group": group}));
+    Ok(())
 }
 
 /// Where a new signing key comes from.

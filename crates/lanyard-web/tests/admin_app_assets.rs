@@ -510,3 +510,57 @@ async fn copy_metadata_url_read_only_admins_and_csrf_on_multipart_forms() {
         app.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_new_application_takes_its_image_and_a_bad_one_creates_nothing() {
+    for app in common::apps().await {
+        let mut b = signed_in(&app, "root@example.com", "administrator").await;
+        let form = b
+            .get("/admin/applications/new?template=aws-iam")
+            .await
+            .text();
+        assert!(form.contains("enctype=\"multipart/form-data\""), "{form}");
+        assert!(form.contains("data-preview=\"image-preview\""), "{form}");
+        let csrf = b.csrf_of("/admin/applications/new?template=aws-iam").await;
+        let fields = [
+            ("csrf", csrf.as_str()),
+            ("template", "aws-iam"),
+            ("label", "With Image"),
+            ("show_in_portal", "1"),
+        ];
+        let r = b
+            .post_multipart(
+                "/admin/applications/new",
+                &fields,
+                &[("image", "logo.gif", b"GIF89a not really".as_slice())],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST);
+        assert!(r.text().contains("Image is"), "{}", r.text());
+        let listed = app
+            .admin("GET", "/api/v1/applications", None)
+            .await
+            .expect(StatusCode::OK);
+        assert_eq!(listed["items"].as_array().unwrap().len(), 0, "{listed}");
+
+        let bytes = png(6, 6);
+        let r = b
+            .post_multipart(
+                "/admin/applications/new",
+                &fields,
+                &[("image", "logo.png", &bytes)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert!(r.text().contains("Configure Application"), "{}", r.text());
+        let listed = app
+            .admin("GET", "/api/v1/applications", None)
+            .await
+            .expect(StatusCode::OK);
+        let id = listed["items"][0]["id"].as_i64().unwrap();
+        let served = app.get(&format!("/app-images/{id}")).await;
+        assert_eq!(served.status, StatusCode::OK);
+        assert_eq!(served.bytes[..], bytes[..]);
+        app.shutdown().await;
+    }
+}

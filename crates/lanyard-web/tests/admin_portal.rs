@@ -224,10 +224,12 @@ async fn applications_are_created_from_the_catalog_with_inline_errors() {
         assert_eq!(catalog.status, StatusCode::OK);
         let text = catalog.text();
         assert!(text.contains("Amazon AWS IAM"), "{text}");
+        // Select a row, then Next: a GET form that names the template.
         assert!(
-            text.contains("/admin/applications/new?template=aws-iam"),
+            text.contains("name=\"template\"") && text.contains("value=\"aws-iam\""),
             "{text}"
         );
+        assert!(text.contains(">Next</button>"), "{text}");
         let none = b.get("/admin/applications/new?search=zzzz").await.text();
         assert!(none.contains("No catalog template matches"), "{none}");
 

@@ -58,6 +58,11 @@ pub struct DemoArgs {
     /// A `tracing` filter, e.g. info or lanyard=debug
     #[arg(long, default_value = "info")]
     pub log: String,
+    /// Seed only the administrator (and its API key): no users, groups or
+    /// applications. The AWS stand-in is still mounted, so an application
+    /// created in the admin portal can use it as its ACS.
+    #[arg(long)]
+    pub empty: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,15 @@
 //!   (`/aws-standin/aws/saml`, see `lanyard_web::standin`), with AWS's real
 //!   ACS listed second.
 //!
+//! With `--empty` only the administrator and its API key are seeded: an
+//! empty directory and no applications, for trying (or testing) the admin
+//! portal from scratch. The stand-in is mounted either way, so an app
+//! created there can use `<base>/aws-standin/<slug>/saml` as its ACS.
+//!
+//! The first line printed is `Lanyard demo is running on <base URL> ...`,
+//! where the base URL carries the bound port (`--listen 127.0.0.1:0` picks a
+//! free one), so scripts can read it from standard output.
+//!
 //! The passwords are fixed and printed: the demo binds to loopback by
 //! default and its database lives only as long as the process. Everything
 //! goes through the same store and rules as `serve`; the stand-in is the only
@@ -84,7 +93,10 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         log: args.log.clone(),
         auth: Default::default(),
     };
-    let api_key = seed(&store, base_url.as_str()).await?;
+    let api_key = seed_admin(&store).await?;
+    if !args.empty {
+        seed_directory(&store, base_url.as_str()).await?;
+    }
 
     let shared: Arc<dyn Store> = Arc::new(store.clone());
     let audit = AuditWriter::start(shared.clone());
@@ -92,7 +104,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let app = lanyard_web::app(state.clone())
         .merge(lanyard_web::standin::router(state))
         .into_make_service_with_connect_info::<SocketAddr>();
-    print_welcome(base_url.as_str(), &api_key);
+    print_welcome(base_url.as_str(), &api_key, args.empty);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(crate::serve::shutdown_signal())
         .await
@@ -108,10 +120,13 @@ fn random<const N: usize>() -> anyhow::Result<[u8; N]> {
     Ok(out)
 }
 
-/// Seeds the directory and the app; returns an administrator API key.
-pub async fn seed(store: &SqlStore, base_url: &str) -> anyhow::Result<String> {
+fn hash(password: &str) -> anyhow::Result<String> {
+    Ok(hash_password(password, random()?)?)
+}
+
+/// Seeds the administrator and an administrator API key; returns the key.
+pub async fn seed_admin(store: &SqlStore) -> anyhow::Result<String> {
     let now = SystemClock.now();
-    let hash = |pw: &str| -> anyhow::Result<String> { Ok(hash_password(pw, random()?)?) };
     store
         .create_admin(
             ADMIN_EMAIL,
@@ -124,6 +139,12 @@ pub async fn seed(store: &SqlStore, base_url: &str) -> anyhow::Result<String> {
     store
         .create_api_key("demo", Role::Administrator, &key.prefix, &key.hash, now)
         .await?;
+    Ok(key.secret)
+}
+
+/// Seeds the directory (alice, bob, aws-admins) and the Amazon AWS app.
+pub async fn seed_directory(store: &SqlStore, base_url: &str) -> anyhow::Result<()> {
+    let now = SystemClock.now();
 
     let user = |email: &str, username: &str, first: &str| NewUser {
         email: email.into(),
@@ -230,10 +251,24 @@ pub async fn seed(store: &SqlStore, base_url: &str) -> anyhow::Result<String> {
             now,
         )
         .await?;
-    Ok(key.secret)
+    Ok(())
 }
 
-fn print_welcome(base: &str, api_key: &str) {
+fn print_welcome(base: &str, api_key: &str, empty: bool) {
+    if empty {
+        println!(
+            "\
+Lanyard demo is running on {base} (Ctrl-C to stop; the database is temporary).
+
+  Empty directory: no users, groups or applications yet.
+  Admin           {base}/admin  {ADMIN_EMAIL} / {ADMIN_PASSWORD}
+  AWS stand-in    {base}/aws-standin/<slug>/saml is an ACS URL for an app made from
+                  the Amazon AWS IAM template (it checks responses like AWS does)
+  REST API        curl -H 'Authorization: Bearer {api_key}' {base}/api/v1/applications
+"
+        );
+        return;
+    }
     println!(
         "\
 Lanyard demo is running on {base} (Ctrl-C to stop; the database is temporary).
@@ -245,7 +280,7 @@ Lanyard demo is running on {base} (Ctrl-C to stop; the database is temporary).
   SP-initiated    open {base}/saml2/{APP_SLUG} (signs you in first if needed)
   AWS stand-in    {base}/aws-standin/{APP_SLUG}/saml checks the response like AWS does
   Metadata        {base}/saml2/{APP_SLUG}/metadata
-  Admin           {ADMIN_EMAIL} / {ADMIN_PASSWORD}
+  Admin           {base}/admin  {ADMIN_EMAIL} / {ADMIN_PASSWORD}
   REST API        curl -H 'Authorization: Bearer {api_key}' {base}/api/v1/applications
 "
     );

@@ -49,10 +49,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_entitlements, set_entitlements))
 }
 
-fn target(id: AppId) -> String {
-    format!("application:{id}")
-}
-
 /// A signing key, by its certificate (the private key never leaves the server).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = SigningKey)]
@@ -217,20 +213,7 @@ async fn list_app_groups(
 }
 
 async fn bind(w: &Writer, app: AppId, group: GroupId, on: bool) -> ApiResult<StatusCode> {
-    if on {
-        w.store.bind_group(app, group).await?;
-    } else {
-        w.store.unbind_group(app, group).await?;
-    }
-    w.record(
-        if on {
-            "application.bind_group"
-        } else {
-            "application.unbind_group"
-        },
-        target(app),
-        &serde_json::json!({"group": group}),
-    );
+    apps_service::set_binding(w, app, group, on).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -3,6 +3,8 @@
 //! Paginated backwards by id: pass a page's `next` as `before` for older
 //! events. `since`/`until` are RFC 3339 instants (inclusive/exclusive as the
 //! store defines them); `actor`, `target` and `action` match exactly.
+//! [`AuditParams::into_filter`] (the paging rules) is shared with the admin
+//! portal's Audit log page (`pages::admin::system`).
 
 use axum::Json;
 use lanyard_core::audit::{AuditEvent, AuditFilter};
@@ -91,7 +93,8 @@ pub struct AuditParams {
 }
 
 impl AuditParams {
-    fn into_filter(self) -> Result<AuditFilter, Error> {
+    /// The store's filter, once `limit` and `before` are in range.
+    pub(crate) fn into_filter(self) -> Result<AuditFilter, Error> {
         let limit = self.limit.unwrap_or(DEFAULT_PAGE);
         if limit == 0 || limit > MAX_PAGE {
             return Err(Error::invalid(

@@ -5,6 +5,11 @@
 //! 404 when the group or the user does not exist (the store tells apart "no
 //! such row" from "nothing to do"). The other side of the
 //! relation is `GET /users/{id}/groups`.
+//!
+//! The changes themselves live in [`changes`]: `pub(crate)` functions over
+//! an `apps_service::Change`, shared with the admin portal's Groups pages
+//! (`pages::admin::groups`): one set of rules (those of
+//! `lanyard_core::directory`) and one set of audit events for both doors.
 
 use axum::http::StatusCode;
 use axum::Json;
@@ -125,18 +130,8 @@ async fn create_group(
         name: form.name,
         description: form.description,
         attributes: form.attributes,
-    }
-    .validate()?;
-    let group = w.store.create_group(&new, w.now()).await?;
-    w.record(
-        "group.create",
-        target(group.id),
-        &CreateGroupForm {
-            name: new.name,
-            description: new.description,
-            attributes: new.attributes,
-        },
-    );
+    };
+    let group = changes::create_group(&w, new).await?;
     Ok((StatusCode::CREATED, Json(group.into())))
 }
 
@@ -162,31 +157,16 @@ async fn update_group(
         name: form.name,
         description: form.description,
         attributes: form.attributes,
-    }
-    .validate()?;
-    let group = w.store.update_group(GroupId(id), &patch, w.now()).await?;
-    w.record(
-        "group.update",
-        target(group.id),
-        &UpdateGroupForm {
-            name: patch.name,
-            description: patch.description,
-            attributes: patch.attributes,
-        },
-    );
-    Ok(Json(group.into()))
+    };
+    Ok(Json(
+        changes::update_group(&w, GroupId(id), patch).await?.into(),
+    ))
 }
 
 #[utoipa::path(delete, path = "/groups/{id}", tag = TAG_GROUPS, params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_group(w: Writer, ApiPath(IdPath { id }): ApiPath<IdPath>) -> ApiResult<StatusCode> {
-    let group = w.store.get_group(GroupId(id)).await?;
-    w.store.delete_group(group.id).await?;
-    w.record(
-        "group.delete",
-        target(group.id),
-        &serde_json::json!({ "name": group.name }),
-    );
+    changes::delete_group(&w, GroupId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -209,19 +189,7 @@ async fn set_group_attributes(
     ApiPath(IdPath { id }): ApiPath<IdPath>,
     ApiJson(attributes): ApiJson<Attributes>,
 ) -> ApiResult<Json<Attributes>> {
-    let patch = GroupPatch {
-        attributes: Some(attributes),
-        ..GroupPatch::default()
-    }
-    .validate()?;
-    let group = w.store.update_group(GroupId(id), &patch, w.now()).await?;
-    w.record(
-        "group.attributes.set",
-        target(group.id),
-        &serde_json::json!({
-            "attributes": group.attributes,
-        }),
-    );
+    let group = changes::set_attributes(&w, GroupId(id), attributes).await?;
     Ok(Json(group.attributes))
 }
 
@@ -252,13 +220,7 @@ async fn add_member(
     w: Writer,
     ApiPath(MemberPath { id, user_id }): ApiPath<MemberPath>,
 ) -> ApiResult<StatusCode> {
-    let (group, user) = (GroupId(id), UserId(user_id));
-    w.store.add_member(group, user).await?;
-    w.record(
-        "group.member.add",
-        target(group),
-        &serde_json::json!({ "user": user }),
-    );
+    changes::add_member(&w, GroupId(id), UserId(user_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -270,12 +232,115 @@ async fn remove_member(
     w: Writer,
     ApiPath(MemberPath { id, user_id }): ApiPath<MemberPath>,
 ) -> ApiResult<StatusCode> {
-    let (group, user) = (GroupId(id), UserId(user_id));
-    w.store.remove_member(group, user).await?;
-    w.record(
-        "group.member.remove",
-        target(group),
-        &serde_json::json!({ "user": user }),
-    );
+    changes::remove_member(&w, GroupId(id), UserId(user_id)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The changes to groups, shared with the admin portal's Groups pages: each
+/// checks the directory rules, writes, and records the audit event.
+pub(crate) mod changes {
+    use lanyard_core::directory::{Attributes, Group, GroupPatch, NewGroup};
+    use lanyard_core::{GroupId, Result, UserId};
+    use serde::Serialize;
+
+    use super::{target, CreateGroupForm, UpdateGroupForm};
+    use crate::apps_service::Change;
+
+    fn summary(value: &impl Serialize) -> serde_json::Value {
+        serde_json::to_value(value).unwrap_or_default()
+    }
+
+    /// Creates a group (name trimmed; every field checked at once).
+    pub(crate) async fn create_group(w: &impl Change, new: NewGroup) -> Result<Group> {
+        let new = new.validate()?;
+        let group = w.store().create_group(&new, w.now()).await?;
+        w.record(
+            "group.create",
+            target(group.id),
+            &summary(&CreateGroupForm {
+                name: new.name,
+                description: new.description,
+                attributes: new.attributes,
+            }),
+        );
+        Ok(group)
+    }
+
+    /// Applies a partial update (absent fields stay; `attributes` replaces
+    /// the whole map).
+    pub(crate) async fn update_group(
+        w: &impl Change,
+        id: GroupId,
+        patch: GroupPatch,
+    ) -> Result<Group> {
+        let patch = patch.validate()?;
+        let group = w.store().update_group(id, &patch, w.now()).await?;
+        w.record(
+            "group.update",
+            target(group.id),
+            &summary(&UpdateGroupForm {
+                name: patch.name,
+                description: patch.description,
+                attributes: patch.attributes,
+            }),
+        );
+        Ok(group)
+    }
+
+    /// Replaces the group's whole attribute map.
+    pub(crate) async fn set_attributes(
+        w: &impl Change,
+        id: GroupId,
+        attributes: Attributes,
+    ) -> Result<Group> {
+        let patch = GroupPatch {
+            attributes: Some(attributes),
+            ..GroupPatch::default()
+        }
+        .validate()?;
+        let group = w.store().update_group(id, &patch, w.now()).await?;
+        w.record(
+            "group.attributes.set",
+            target(group.id),
+            &serde_json::json!({
+                "attributes": group.attributes,
+            }),
+        );
+        Ok(group)
+    }
+
+    /// Deletes the group (its memberships and application bindings go with
+    /// it); returns what was deleted.
+    pub(crate) async fn delete_group(w: &impl Change, id: GroupId) -> Result<Group> {
+        let group = w.store().get_group(id).await?;
+        w.store().delete_group(group.id).await?;
+        w.record(
+            "group.delete",
+            target(group.id),
+            &serde_json::json!({ "name": group.name }),
+        );
+        Ok(group)
+    }
+
+    /// Adds `user` to `group` (idempotent; `NotFound` names the missing end).
+    pub(crate) async fn add_member(w: &impl Change, group: GroupId, user: UserId) -> Result<()> {
+        w.store().add_member(group, user).await?;
+        w.record(
+            "group.member.add",
+            target(group),
+            &serde_json::json!({ "user": user }),
+        );
+        Ok(())
+    }
+
+    /// Removes `user` from `group` (idempotent; `NotFound` names the missing end).
+    pub(crate) async fn remove_member(w: &impl Change, group: GroupId, user: UserId) -> Result<()> {
+        w.store().remove_member(group, user).await?;
+        w.record(
+            "group.member.remove",
+            target(group),
+            &serde_json::json!({ "user": user }),
+        );
+        Ok(())
+    }
 }

@@ -4,10 +4,13 @@
 //! keeps its SHA-256 hash, and lists show only the recognisable `prefix`. A
 //! key's role can be at most its creator's. Revoking (`DELETE`) keeps the key
 //! listed with `revoked_at` set, so the audit trail still names it.
+//!
+//! Minting and revoking live in [`changes`], shared with the admin portal's
+//! API keys page (`pages::admin::system`).
 
 use axum::http::StatusCode;
 use axum::Json;
-use lanyard_core::admin::{check_key_name, ApiKey};
+use lanyard_core::admin::ApiKey;
 use lanyard_core::ApiKeyId;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -16,11 +19,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{Caller, Writer};
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::input::{ApiJson, ApiPath, IdPath};
 use super::{RoleView, TAG_KEYS};
 use crate::error::ErrorBody;
-use crate::secrets::new_api_key;
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -99,31 +101,13 @@ async fn create_key(
     w: Writer,
     ApiJson(form): ApiJson<CreateApiKeyForm>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-    let name = check_key_name(&form.name)?;
-    let role = form.role.into();
-    if role > w.actor.role {
-        return Err(ApiError::Forbidden(format!(
-            "a key's role can be at most its creator's ({})",
-            w.actor.role.as_str()
-        )));
-    }
-    let generated = new_api_key()?;
-    let key = w
-        .store
-        .create_api_key(&name, role, &generated.prefix, &generated.hash, w.now())
-        .await?;
-    w.record(
-        "apikey.create",
-        target(key.id),
-        &serde_json::json!({
-            "name": key.name, "role": key.role.as_str(), "prefix": key.prefix,
-        }),
-    );
+    let creator = w.actor.role;
+    let (key, secret) = changes::create_key(&w, creator, &form.name, form.role.into()).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {
             key: key.into(),
-            secret: generated.secret,
+            secret,
         }),
     ))
 }
@@ -135,13 +119,61 @@ async fn revoke_key(
     w: Writer,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<ApiKeyView>> {
-    let key = w.store.revoke_api_key(ApiKeyId(id), w.now()).await?;
-    w.record(
-        "apikey.revoke",
-        target(key.id),
-        &serde_json::json!({
-            "name": key.name, "prefix": key.prefix,
-        }),
-    );
-    Ok(Json(key.into()))
+    Ok(Json(changes::revoke_key(&w, ApiKeyId(id)).await?.into()))
+}
+
+/// Minting and revoking, shared with the admin portal: the rules (name,
+/// role at most the creator's) and the audit events.
+pub(crate) mod changes {
+    use lanyard_core::admin::{check_key_name, ApiKey, Role};
+    use lanyard_core::{ApiKeyId, Result};
+
+    use super::target;
+    use crate::api::error::{ApiError, ApiResult};
+    use crate::apps_service::Change;
+    use crate::secrets::new_api_key;
+
+    /// Mints a key named `name` with `role` for a creator holding `creator`;
+    /// returns it with its secret, which exists nowhere else afterwards.
+    /// A role above the creator's is `Forbidden`.
+    pub(crate) async fn create_key(
+        w: &impl Change,
+        creator: Role,
+        name: &str,
+        role: Role,
+    ) -> ApiResult<(ApiKey, String)> {
+        let name = check_key_name(name)?;
+        if role > creator {
+            return Err(ApiError::Forbidden(format!(
+                "a key's role can be at most its creator's ({})",
+                creator.as_str()
+            )));
+        }
+        let generated = new_api_key()?;
+        let key = w
+            .store()
+            .create_api_key(&name, role, &generated.prefix, &generated.hash, w.now())
+            .await?;
+        w.record(
+            "apikey.create",
+            target(key.id),
+            &serde_json::json!({
+                "name": key.name, "role": key.role.as_str(), "prefix": key.prefix,
+            }),
+        );
+        Ok((key, generated.secret))
+    }
+
+    /// Revokes the key (it stays listed, with `revoked_at`).
+    pub(crate) async fn revoke_key(w: &impl Change, id: ApiKeyId) -> Result<ApiKey> {
+        let key = w.store().revoke_api_key(id, w.now()).await?;
+        w.record(
+            "apikey.revoke",
+            target(key.id),
+            &serde_json::json!({
+                "name": key.name, "prefix": key.prefix,
+            }),
+        );
+        Ok(key)
+    }
 }

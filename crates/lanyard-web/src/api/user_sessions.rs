@@ -7,6 +7,10 @@
 //! the failure counter back to 0; `DELETE .../totp` removes the user's
 //! second factor (enrolled or pending), so the next sign-in needs only the
 //! password and the user can enroll again. Every write is audited.
+//!
+//! The writes ([`revoke_all`], [`revoke_one`], [`unlock_sign_in`],
+//! [`remove_totp`]) are `pub(crate)` functions over [`Change`], shared with
+//! the admin portal's user page so both record the same events.
 
 use axum::http::StatusCode;
 use axum::Json;
@@ -21,7 +25,9 @@ use utoipa_axum::routes;
 use super::auth::{Caller, Writer};
 use super::error::ApiResult;
 use super::input::{ApiPath, IdPath};
+use super::users::target;
 use super::TAG_USERS;
+use crate::apps_service::Change;
 use crate::error::ErrorBody;
 use crate::AppState;
 
@@ -116,8 +122,61 @@ struct SessionPath {
     session_id: i64,
 }
 
-fn target(id: UserId) -> String {
-    format!("user:{id}")
+/// Ends all of the user's sessions and records `user.sessions.revoke`;
+/// returns how many ended.
+pub(crate) async fn revoke_all(w: &impl Change, id: UserId) -> lanyard_core::Result<u64> {
+    let revoked = w.store().revoke_user_sessions(id).await?;
+    w.record(
+        "user.sessions.revoke",
+        target(id),
+        &serde_json::json!({ "revoked": revoked }),
+    );
+    Ok(revoked)
+}
+
+/// Ends one session of the user (`NotFound` when it is not theirs) and
+/// records `user.session.revoke`.
+pub(crate) async fn revoke_one(
+    w: &impl Change,
+    id: UserId,
+    session: i64,
+) -> lanyard_core::Result<()> {
+    w.store().revoke_user_session(id, session).await?;
+    w.record(
+        "user.session.revoke",
+        target(id),
+        &serde_json::json!({ "session": session }),
+    );
+    Ok(())
+}
+
+/// Sets the failure counter back to 0 and records `user.unlock` with the
+/// count it had; returns the state afterwards.
+pub(crate) async fn unlock_sign_in(
+    w: &impl Change,
+    id: UserId,
+) -> lanyard_core::Result<SignInState> {
+    let before = w.store().sign_in_state(id).await?;
+    w.store().reset_login_failures(id).await?;
+    w.record(
+        "user.unlock",
+        target(id),
+        &serde_json::json!({ "failures_before": before.failures }),
+    );
+    w.store().sign_in_state(id).await
+}
+
+/// Removes the user's TOTP (enrolled and pending) and records
+/// `user.totp.reset`; returns the state afterwards.
+pub(crate) async fn remove_totp(w: &impl Change, id: UserId) -> lanyard_core::Result<SignInState> {
+    let before = w.store().sign_in_state(id).await?;
+    w.store().reset_totp(id).await?;
+    w.record(
+        "user.totp.reset",
+        target(id),
+        &serde_json::json!({ "was_enabled": before.totp_enabled() }),
+    );
+    w.store().sign_in_state(id).await
 }
 
 /// The user's sessions, newest first (ended ones stay listed, `live:
@@ -147,12 +206,7 @@ async fn revoke_sessions(
     w: Writer,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<Revoked>> {
-    let revoked = w.store.revoke_user_sessions(UserId(id)).await?;
-    w.record(
-        "user.sessions.revoke",
-        target(UserId(id)),
-        &serde_json::json!({ "revoked": revoked }),
-    );
+    let revoked = revoke_all(&w, UserId(id)).await?;
     Ok(Json(Revoked { revoked }))
 }
 
@@ -161,14 +215,7 @@ async fn revoke_sessions(
     params(("id" = i64, Path), ("session_id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn revoke_session(w: Writer, ApiPath(p): ApiPath<SessionPath>) -> ApiResult<StatusCode> {
-    w.store
-        .revoke_user_session(UserId(p.id), p.session_id)
-        .await?;
-    w.record(
-        "user.session.revoke",
-        target(UserId(p.id)),
-        &serde_json::json!({ "session": p.session_id }),
-    );
+    revoke_one(&w, UserId(p.id), p.session_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -192,14 +239,7 @@ async fn unlock(
     state: axum::extract::State<AppState>,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<SignInView>> {
-    let before = w.store.sign_in_state(UserId(id)).await?;
-    w.store.reset_login_failures(UserId(id)).await?;
-    w.record(
-        "user.unlock",
-        target(UserId(id)),
-        &serde_json::json!({ "failures_before": before.failures }),
-    );
-    let after = w.store.sign_in_state(UserId(id)).await?;
+    let after = unlock_sign_in(&w, UserId(id)).await?;
     Ok(Json(SignInView::new(
         &after,
         state.settings.auth.max_failures,
@@ -214,14 +254,7 @@ async fn reset_totp(
     state: axum::extract::State<AppState>,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<SignInView>> {
-    let before = w.store.sign_in_state(UserId(id)).await?;
-    w.store.reset_totp(UserId(id)).await?;
-    w.record(
-        "user.totp.reset",
-        target(UserId(id)),
-        &serde_json::json!({ "was_enabled": before.totp_enabled() }),
-    );
-    let after = w.store.sign_in_state(UserId(id)).await?;
+    let after = remove_totp(&w, UserId(id)).await?;
     Ok(Json(SignInView::new(
         &after,
         state.settings.auth.max_failures,

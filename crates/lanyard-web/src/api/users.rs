@@ -6,6 +6,7 @@
 //! a PATCH can never flip it by accident. A password is only ever written
 //! (create, `PUT /users/{id}/password`); no response carries it or its hash.
 
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use lanyard_core::directory::{Attributes, NewUser, User, UserPatch, UserState};
@@ -23,7 +24,9 @@ use super::error::ApiResult;
 use super::groups::GroupView;
 use super::input::{ApiJson, ApiPath, ApiQuery, IdPath};
 use super::{AttributesSchema, ListParams, TAG_USERS};
+use crate::apps_service::Change;
 use crate::error::ErrorBody;
+use crate::secrets::PasswordHasher;
 use crate::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -156,30 +159,24 @@ struct Created<'a> {
     password_set: bool,
 }
 
-fn target(id: UserId) -> String {
+/// The audit target of a user.
+pub(crate) fn target(id: UserId) -> String {
     format!("user:{id}")
 }
 
-#[utoipa::path(get, path = "/users", tag = TAG_USERS, params(ListParams),
-    responses((status = 200, body = UserPage), (status = 400, body = ErrorBody)))]
-async fn list_users(
-    caller: Caller,
-    ApiQuery(params): ApiQuery<ListParams>,
-) -> ApiResult<Json<UserPage>> {
-    let page = caller.read.list_users(&params.into_query()?).await?;
-    Ok(Json(UserPage {
-        items: page.items.into_iter().map(UserView::from).collect(),
-        next: page.next,
-    }))
+/// An audit summary as the event stores it (a struct's fields as keys).
+fn summary_of(value: &impl Serialize) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_else(|_| serde_json::json!({}))
 }
 
-#[utoipa::path(post, path = "/users", tag = TAG_USERS, request_body = CreateUserForm,
-    responses((status = 201, body = UserView), (status = 400, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
-async fn create_user(
-    w: Writer,
-    ApiJson(form): ApiJson<CreateUserForm>,
-) -> ApiResult<(StatusCode, Json<UserView>)> {
+/// Creates a user: every field rule and the password rule checked at once
+/// (one `Invalid` naming each bad field), the password hashed (argon2id),
+/// then `user.create` recorded without the password.
+pub(crate) async fn create(
+    w: &impl Change,
+    passwords: &PasswordHasher,
+    form: CreateUserForm,
+) -> lanyard_core::Result<User> {
     let CreateUserForm {
         email,
         username,
@@ -202,31 +199,145 @@ async fn create_user(
             errors.extend(fields);
             None
         }
-        Err(other) => return Err(other.into()),
+        Err(other) => return Err(other),
     };
     if let Some(Err(Error::Invalid(fields))) = password.as_deref().map(check_password) {
         errors.extend(fields);
     }
     let Some(new) = new.filter(|_| errors.is_empty()) else {
-        return Err(Error::Invalid(errors).into());
+        return Err(Error::Invalid(errors));
     };
     let hash = match password {
-        Some(p) => Some(w.hash_password(p).await?),
+        Some(p) => Some(passwords.hash(p).await?),
         None => None,
     };
-    let user = w.store.create_user(&new, hash.as_deref(), w.now()).await?;
+    let user = w
+        .store()
+        .create_user(&new, hash.as_deref(), w.now())
+        .await?;
     w.record(
         "user.create",
         target(user.id),
-        &Created {
+        &summary_of(&Created {
             email: &user.email,
             username: &user.username,
             first_name: &user.first_name,
             last_name: &user.last_name,
             attributes: &user.attributes,
             password_set: hash.is_some(),
-        },
+        }),
     );
+    Ok(user)
+}
+
+/// Applies a partial update (checked by the directory's rules) and records
+/// `user.update` with the changed fields.
+pub(crate) async fn update(
+    w: &impl Change,
+    id: UserId,
+    form: UpdateUserForm,
+) -> lanyard_core::Result<User> {
+    let patch = UserPatch {
+        email: form.email,
+        username: form.username,
+        first_name: form.first_name,
+        last_name: form.last_name,
+        attributes: form.attributes,
+    }
+    .validate()?;
+    let user = w.store().update_user(id, &patch, w.now()).await?;
+    let changed = UpdateUserForm {
+        email: patch.email,
+        username: patch.username,
+        first_name: patch.first_name,
+        last_name: patch.last_name,
+        attributes: patch.attributes,
+    };
+    w.record("user.update", target(user.id), &summary_of(&changed));
+    Ok(user)
+}
+
+/// Sets a new password (rule checked before the user is looked up, hashed
+/// with argon2id) and records `user.password.set` (no password in it).
+pub(crate) async fn replace_password(
+    w: &impl Change,
+    passwords: &PasswordHasher,
+    id: UserId,
+    password: String,
+) -> lanyard_core::Result<()> {
+    check_password(&password)?;
+    let user = w.store().get_user(id).await?;
+    let hash = passwords.hash(password).await?;
+    w.store().set_password_hash(user.id, &hash, w.now()).await?;
+    w.record("user.password.set", target(user.id), &serde_json::json!({}));
+    Ok(())
+}
+
+/// Replaces the user's whole attribute map (names and values checked by the
+/// directory's rules) and records `user.attributes.set`.
+pub(crate) async fn replace_attributes(
+    w: &impl Change,
+    id: UserId,
+    attributes: Attributes,
+) -> lanyard_core::Result<User> {
+    let patch = UserPatch {
+        attributes: Some(attributes),
+        ..UserPatch::default()
+    }
+    .validate()?;
+    let user = w.store().update_user(id, &patch, w.now()).await?;
+    w.record(
+        "user.attributes.set",
+        target(user.id),
+        &serde_json::json!({
+            "attributes": user.attributes,
+        }),
+    );
+    Ok(user)
+}
+
+/// Suspends or reactivates the user, recorded as `user.suspend` /
+/// `user.unsuspend`.
+pub(crate) async fn change_state(
+    w: &impl Change,
+    id: UserId,
+    state: UserState,
+) -> lanyard_core::Result<User> {
+    let action = match state {
+        UserState::Suspended => "user.suspend",
+        UserState::Active => "user.unsuspend",
+    };
+    let user = w.store().set_user_state(id, state, w.now()).await?;
+    w.record(
+        action,
+        target(user.id),
+        &serde_json::json!({ "state": state.as_str() }),
+    );
+    Ok(user)
+}
+
+#[utoipa::path(get, path = "/users", tag = TAG_USERS, params(ListParams),
+    responses((status = 200, body = UserPage), (status = 400, body = ErrorBody)))]
+async fn list_users(
+    caller: Caller,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<Json<UserPage>> {
+    let page = caller.read.list_users(&params.into_query()?).await?;
+    Ok(Json(UserPage {
+        items: page.items.into_iter().map(UserView::from).collect(),
+        next: page.next,
+    }))
+}
+
+#[utoipa::path(post, path = "/users", tag = TAG_USERS, request_body = CreateUserForm,
+    responses((status = 201, body = UserView), (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn create_user(
+    w: Writer,
+    State(state): State<AppState>,
+    ApiJson(form): ApiJson<CreateUserForm>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    let user = create(&w, &state.passwords, form).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -248,24 +359,7 @@ async fn update_user(
     ApiPath(IdPath { id }): ApiPath<IdPath>,
     ApiJson(form): ApiJson<UpdateUserForm>,
 ) -> ApiResult<Json<UserView>> {
-    let patch = UserPatch {
-        email: form.email,
-        username: form.username,
-        first_name: form.first_name,
-        last_name: form.last_name,
-        attributes: form.attributes,
-    }
-    .validate()?;
-    let user = w.store.update_user(UserId(id), &patch, w.now()).await?;
-    let changed = UpdateUserForm {
-        email: patch.email,
-        username: patch.username,
-        first_name: patch.first_name,
-        last_name: patch.last_name,
-        attributes: patch.attributes,
-    };
-    w.record("user.update", target(user.id), &changed);
-    Ok(Json(user.into()))
+    Ok(Json(update(&w, UserId(id), form).await?.into()))
 }
 
 #[utoipa::path(delete, path = "/users/{id}", tag = TAG_USERS, params(("id" = i64, Path)),
@@ -288,14 +382,11 @@ async fn delete_user(w: Writer, ApiPath(IdPath { id }): ApiPath<IdPath>) -> ApiR
     responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn set_password(
     w: Writer,
+    State(state): State<AppState>,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
     ApiJson(form): ApiJson<PasswordForm>,
 ) -> ApiResult<StatusCode> {
-    check_password(&form.password)?;
-    let user = w.store.get_user(UserId(id)).await?;
-    let hash = w.hash_password(form.password).await?;
-    w.store.set_password_hash(user.id, &hash, w.now()).await?;
-    w.record("user.password.set", target(user.id), &serde_json::json!({}));
+    replace_password(&w, &state.passwords, UserId(id), form.password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -318,19 +409,7 @@ async fn set_user_attributes(
     ApiPath(IdPath { id }): ApiPath<IdPath>,
     ApiJson(attributes): ApiJson<Attributes>,
 ) -> ApiResult<Json<Attributes>> {
-    let patch = UserPatch {
-        attributes: Some(attributes),
-        ..UserPatch::default()
-    }
-    .validate()?;
-    let user = w.store.update_user(UserId(id), &patch, w.now()).await?;
-    w.record(
-        "user.attributes.set",
-        target(user.id),
-        &serde_json::json!({
-            "attributes": user.attributes,
-        }),
-    );
+    let user = replace_attributes(&w, UserId(id), attributes).await?;
     Ok(Json(user.attributes))
 }
 
@@ -340,7 +419,11 @@ async fn suspend_user(
     w: Writer,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<UserView>> {
-    set_state(w, id, UserState::Suspended, "user.suspend").await
+    Ok(Json(
+        change_state(&w, UserId(id), UserState::Suspended)
+            .await?
+            .into(),
+    ))
 }
 
 #[utoipa::path(post, path = "/users/{id}/unsuspend", tag = TAG_USERS, params(("id" = i64, Path)),
@@ -349,22 +432,11 @@ async fn unsuspend_user(
     w: Writer,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<UserView>> {
-    set_state(w, id, UserState::Active, "user.unsuspend").await
-}
-
-async fn set_state(
-    w: Writer,
-    id: i64,
-    state: UserState,
-    action: &str,
-) -> ApiResult<Json<UserView>> {
-    let user = w.store.set_user_state(UserId(id), state, w.now()).await?;
-    w.record(
-        action,
-        target(user.id),
-        &serde_json::json!({ "state": state.as_str() }),
-    );
-    Ok(Json(user.into()))
+    Ok(Json(
+        change_state(&w, UserId(id), UserState::Active)
+            .await?
+            .into(),
+    ))
 }
 
 /// The groups the user belongs to (not paginated: a user is in few groups).

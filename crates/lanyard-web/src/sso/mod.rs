@@ -19,8 +19,9 @@
 //!   8 KiB request-line limit of common proxies. Nothing is trusted at the
 //!   303: it only checks sizes and encodings.
 //!
-//! One flow serves them all, in this order: the app by slug (404 page when
-//! unknown or deleted); the AuthnRequest's checks (400 page with the
+//! One flow serves them all, in this order: the app by slug, with its
+//! grants and signing key from the per-node cache ([`cache`]: one version
+//! check per request; 404 page when unknown or deleted); the AuthnRequest's checks (400 page with the
 //! protocol error: signature with the SP's certificates when the app
 //! requires signed requests or the request is signed, Issuer = the SP
 //! entity ID, Destination = this IdP URL, IssueInstant within

@@ -538,22 +538,11 @@ async fn save_groups(
         .into_iter()
         .map(|g| g.id)
         .collect();
-    use crate::apps_service::Change;
     for g in wanted.difference(&bound) {
-        w.store().bind_group(id, *g).await?;
-        w.record(
-            "application.bind_group",
-            apps_service::target(id),
-            &serde_json::json!({"group_id": g.0}),
-        );
+        apps_service::set_binding(&w, id, *g, true).await?;
     }
     for g in bound.difference(&wanted) {
-        w.store().unbind_group(id, *g).await?;
-        w.record(
-            "application.unbind_group",
-            apps_service::target(id),
-            &serde_json::json!({"group_id": g.0}),
-        );
+        apps_service::set_binding(&w, id, *g, false).await?;
     }
     Ok(see_other(&format!(
         "/admin/applications/{id}?tab=groups&saved=1"

@@ -377,16 +377,38 @@ async fn create(State(state): State<AppState>, post: AdminPost) -> PageResult {
         sp_metadata: None,
         validity_days: None,
     };
-    match apps_service::create_app(&w, &state.settings, form).await {
-        Ok(app) => Ok(page(
-            StatusCode::OK,
-            &CreatedPage {
-                nav: post.signed.nav("applications"),
-                id: app.id.0,
-                label: app.config.label,
-                active: app.sso_active,
-            },
-        )),
+    // The image is checked before anything is created, so a bad file
+    // leaves no half-made application behind.
+    let image = post.file("image").map(|u| u.bytes.clone());
+    let checked = match &image {
+        Some(bytes) => {
+            let bytes = bytes.clone();
+            tokio::task::spawn_blocking(move || crate::images::check_image(&bytes).map(|_| ()))
+                .await
+                .map_err(|e| Error::Store(format!("image check task failed: {e}")))?
+        }
+        None => Ok(()),
+    };
+    let created = match checked {
+        Ok(()) => apps_service::create_app(&w, &state.settings, form).await,
+        Err(e) => Err(e),
+    };
+    match created {
+        Ok(app) => {
+            let app = match image {
+                Some(bytes) => apps_service::set_image(&w, app.id, bytes).await?,
+                None => app,
+            };
+            Ok(page(
+                StatusCode::OK,
+                &CreatedPage {
+                    nav: post.signed.nav("applications"),
+                    id: app.id.0,
+                    label: app.config.label,
+                    active: app.sso_active,
+                },
+            ))
+        }
         Err(e) => {
             let errors = invalid(e)?;
             let selected = catalog()?

@@ -47,6 +47,7 @@ pub mod app_attributes;
 pub mod app_detail;
 pub mod app_preview;
 pub mod apps;
+pub mod group_detail;
 pub mod groups;
 pub mod login;
 pub mod system;
@@ -72,6 +73,7 @@ pub fn router() -> Router<AppState> {
         .merge(app_attributes::router())
         .merge(users::router())
         .merge(groups::router())
+        .merge(group_detail::router())
         .merge(system::router())
 }
 

@@ -1,9 +1,464 @@
-//! Admin pages: system (being built).
+//! The admin portal's SECURITY section:
+//!
+//! - `GET /admin/audit?actor=&action=&target=&before=`: the audit log, newest
+//!   first, [`AUDIT_PER_PAGE`] a page (older pages by `before`, the paging
+//!   rules of `GET /api/v1/audit-events`); read-only.
+//! - `GET /admin/api-keys`: the keys (never their secrets: the store has only
+//!   hashes), `POST /admin/api-keys` mints one and shows its secret on the
+//!   answer, once; `POST /admin/api-keys/{id}/revoke` revokes. Minting and
+//!   revoking are `api::keys::changes`, as in the REST API.
+//! - `GET /admin/settings`: the effective settings that matter and the admin
+//!   accounts, read-only (settings come from the config file, the
+//!   environment and flags at startup).
 
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
 use axum::Router;
+use lanyard_core::admin::Role;
+use lanyard_core::{ApiKeyId, Error};
 
+use super::apps::{errors_for, see_other, Errors};
+use super::{AdminPost, AdminSignedIn, AdminWriter, Nav};
+use crate::api::audit::AuditParams;
+use crate::api::keys::changes;
+use crate::api::ApiError;
+use crate::pages::forms::{PageError, PageResult};
+use crate::pages::{page, Message};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/admin/audit", get(audit))
+        .route("/admin/api-keys", get(keys).post(create_key))
+        .route("/admin/api-keys/{id}/revoke", post(revoke_key))
+        .route("/admin/settings", get(settings))
+}
+
+/// Events per page of the audit log.
+const AUDIT_PER_PAGE: u32 = 50;
+
+fn utc(at: time::OffsetDateTime) -> String {
+    let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
+    at.to_offset(time::UtcOffset::UTC)
+        .format(&f)
+        .unwrap_or_default()
+}
+
+// ---- audit log ----
+
+struct EventRow {
+    at: String,
+    actor: String,
+    action: String,
+    target: String,
+    source: String,
+    summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/audit.html")]
+struct AuditPage {
+    nav: Nav,
+    actor: String,
+    action: String,
+    target: String,
+    rows: Vec<EventRow>,
+    /// The older page's link, when there is one.
+    older: Option<String>,
+    /// The newest page's link, when this is not it.
+    newest: Option<String>,
+    filtered: bool,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct AuditQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    target: Option<String>,
+    before: Option<String>,
+}
+
+/// `/admin/audit` with the filters (empty ones left out) and more.
+fn audit_href(filters: &[(&str, &str)], more: &[(&str, &str)]) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in filters.iter().chain(more).filter(|(_, v)| !v.is_empty()) {
+        q.append_pair(k, v);
+    }
+    let q = q.finish();
+    if q.is_empty() {
+        "/admin/audit".to_owned()
+    } else {
+        format!("/admin/audit?{q}")
+    }
+}
+
+fn bad_query(message: String) -> Response {
+    Message::new("This link is not valid", message)
+        .with_link("/admin/audit", "Back to the audit log")
+        .into_page(StatusCode::BAD_REQUEST)
+}
+
+async fn audit(
+    signed: AdminSignedIn,
+    State(state): State<AppState>,
+    Query(q): Query<AuditQuery>,
+) -> PageResult {
+    let clean = |v: Option<String>| v.map(|s| s.trim().to_owned()).unwrap_or_default();
+    let (actor, action, target) = (clean(q.actor), clean(q.action), clean(q.target));
+    let before = match q.before.as_deref().map(str::trim).filter(|b| !b.is_empty()) {
+        None => None,
+        Some(b) => match b.parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                return Ok(bad_query(
+                    "The page position must be a whole number.".into(),
+                ))
+            }
+        },
+    };
+    let some = |s: &String| (!s.is_empty()).then(|| s.clone());
+    let params = AuditParams {
+        actor: some(&actor),
+        target: some(&target),
+        action: some(&action),
+        since: None,
+        until: None,
+        before,
+        limit: Some(AUDIT_PER_PAGE),
+    };
+    let filter = match params.into_filter() {
+        Ok(f) => f,
+        Err(Error::Invalid(fields)) => {
+            let message = fields
+                .iter()
+                .map(|(k, v)| format!("{k} {v}."))
+                .collect::<Vec<_>>()
+                .join(" ");
+            return Ok(bad_query(message));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let events = signed.reader(&state).list_audit_events(&filter).await?;
+    let filters = [
+        ("actor", actor.as_str()),
+        ("action", action.as_str()),
+        ("target", target.as_str()),
+    ];
+    let older = events
+        .next
+        .map(|n| audit_href(&filters, &[("before", &n.to_string())]));
+    let newest = before.map(|_| audit_href(&filters, &[]));
+    let rows = events
+        .items
+        .into_iter()
+        .map(|e| EventRow {
+            at: utc(e.at),
+            actor: e.actor,
+            action: e.action,
+            target: e.target,
+            source: e.source.unwrap_or_default(),
+            summary: e.summary,
+        })
+        .collect();
+    Ok(page(
+        StatusCode::OK,
+        &AuditPage {
+            nav: signed.nav("audit"),
+            filtered: filters.iter().any(|(_, v)| !v.is_empty()),
+            actor,
+            action,
+            target,
+            rows,
+            older,
+            newest,
+        },
+    ))
+}
+
+// ---- API keys ----
+
+struct KeyRow {
+    id: i64,
+    name: String,
+    prefix: String,
+    role: &'static str,
+    created: String,
+    last_used: Option<String>,
+    revoked: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/api_keys.html")]
+struct KeysPage {
+    nav: Nav,
+    keys: Vec<KeyRow>,
+    /// The create form's values.
+    name: String,
+    role: String,
+    errors: Errors,
+    notice: Option<String>,
+}
+
+impl KeysPage {
+    fn err(&self, field: &str) -> Vec<&str> {
+        errors_for(&self.errors, field)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/api_key_created.html")]
+struct KeyCreatedPage {
+    nav: Nav,
+    name: String,
+    role: &'static str,
+    prefix: String,
+    /// Shown on this page only: the store keeps its hash.
+    secret: String,
+}
+
+fn role_label(role: Role) -> &'static str {
+    match role {
+        Role::ReadOnly => "read-only",
+        Role::Administrator => "administrator",
+    }
+}
+
+async fn keys_page(
+    state: &AppState,
+    signed: &AdminSignedIn,
+    form: (String, String),
+    errors: Errors,
+    notice: Option<String>,
+    status: StatusCode,
+) -> PageResult {
+    let keys = signed
+        .reader(state)
+        .list_api_keys()
+        .await?
+        .into_iter()
+        .rev()
+        .map(|k| KeyRow {
+            id: k.id.0,
+            name: k.name,
+            prefix: k.prefix,
+            role: role_label(k.role),
+            created: utc(k.created_at),
+            last_used: k.last_used_at.map(utc),
+            revoked: k.revoked_at.map(utc),
+        })
+        .collect();
+    let (name, role) = form;
+    Ok(page(
+        status,
+        &KeysPage {
+            nav: signed.nav("api-keys"),
+            keys,
+            name,
+            role,
+            errors,
+            notice,
+        },
+    ))
+}
+
+#[derive(serde::Deserialize, Default)]
+struct KeysParams {
+    saved: Option<String>,
+}
+
+async fn keys(
+    signed: AdminSignedIn,
+    State(state): State<AppState>,
+    Query(q): Query<KeysParams>,
+) -> PageResult {
+    let notice = q.saved.map(|what| match what.as_str() {
+        "revoked" => "API key revoked.".to_owned(),
+        _ => "Saved.".to_owned(),
+    });
+    let form = (String::new(), "read_only".to_owned());
+    keys_page(&state, &signed, form, Errors::new(), notice, StatusCode::OK).await
+}
+
+async fn create_key(State(state): State<AppState>, post: AdminPost) -> PageResult {
+    let w = match AdminWriter::new(&state, &post) {
+        Ok(w) => w,
+        Err(r) => return Ok(r),
+    };
+    let name = post.fields.get("name").to_owned();
+    let role_field = post.fields.get("role").to_owned();
+    let mut errors = Errors::new();
+    let role = Role::parse(&role_field);
+    if role.is_none() {
+        errors.insert("role".into(), "choose read-only or administrator".into());
+    }
+    // Every message at once: the name's rule too.
+    if let Err(Error::Invalid(fields)) = lanyard_core::admin::check_key_name(&name) {
+        errors.extend(fields);
+    }
+    let (Some(role), true) = (role, errors.is_empty()) else {
+        let form = (name, role_field);
+        return keys_page(
+            &state,
+            &post.signed,
+            form,
+            errors,
+            None,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    };
+    let creator = post.signed.who.actor().role;
+    match changes::create_key(&w, creator, &name, role).await {
+        Ok((key, secret)) => Ok(page(
+            StatusCode::OK,
+            &KeyCreatedPage {
+                nav: post.signed.nav("api-keys"),
+                name: key.name,
+                role: role_label(key.role),
+                prefix: key.prefix,
+                secret,
+            },
+        )),
+        Err(ApiError::Domain(Error::Invalid(errors))) => {
+            let form = (name, role_field);
+            keys_page(
+                &state,
+                &post.signed,
+                form,
+                errors,
+                None,
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+        Err(ApiError::Forbidden(message)) => Ok(Message::new("Not allowed", message)
+            .with_link("/admin/api-keys", "Back to API keys")
+            .into_page(StatusCode::FORBIDDEN)),
+        Err(ApiError::Domain(e)) => Err(e.into()),
+        Err(other) => Err(PageError::from(Error::Store(format!(
+            "minting an API key: {other:?}"
+        )))),
+    }
+}
+
+async fn revoke_key(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    post: AdminPost,
+) -> PageResult {
+    let id = id
+        .parse::<i64>()
+        .map(ApiKeyId)
+        .map_err(|_| Error::not_found("api key", &id))?;
+    let w = match AdminWriter::new(&state, &post) {
+        Ok(w) => w,
+        Err(r) => return Ok(r),
+    };
+    changes::revoke_key(&w, id).await?;
+    Ok(see_other("/admin/api-keys?saved=revoked"))
+}
+
+// ---- settings ----
+
+/// One effective setting: what it is, the config key that sets it, its value.
+struct SettingRow {
+    label: &'static str,
+    key: &'static str,
+    value: String,
+}
+
+struct AdminRow {
+    email: String,
+    role: &'static str,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/settings.html")]
+struct SettingsPage {
+    nav: Nav,
+    rows: Vec<SettingRow>,
+    admins: Vec<AdminRow>,
+    version: &'static str,
+}
+
+fn plural(n: i64, unit: &str) -> String {
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+async fn settings(signed: AdminSignedIn, State(state): State<AppState>) -> PageResult {
+    let s = &state.settings;
+    let auth = &s.auth;
+    let read = signed.reader(&state);
+    // The kind only: the web layer never sees the database URL (it may hold
+    // a password); `lanyard check-config` shows it redacted.
+    let database = match read.database_kind() {
+        "sqlite" => "SQLite",
+        "postgres" => "PostgreSQL",
+        other => other,
+    };
+    let rows = vec![
+        SettingRow {
+            label: "Public base URL",
+            key: "base_url",
+            value: s.base_url.to_string(),
+        },
+        SettingRow {
+            label: "Listen address",
+            key: "listen",
+            value: s.listen.to_string(),
+        },
+        SettingRow {
+            label: "Log filter",
+            key: "log",
+            value: s.log.clone(),
+        },
+        SettingRow {
+            label: "Database",
+            key: "database",
+            value: format!("{database} (the URL is not shown)"),
+        },
+        SettingRow {
+            label: "Session idle limit",
+            key: "session_idle_minutes",
+            value: plural(auth.session_idle.whole_minutes(), "minute"),
+        },
+        SettingRow {
+            label: "Session lifetime",
+            key: "session_max_hours",
+            value: plural(auth.session_max.whole_hours(), "hour"),
+        },
+        SettingRow {
+            label: "Lockout after consecutive failures",
+            key: "lockout_failures",
+            value: auth.max_failures.to_string(),
+        },
+        SettingRow {
+            label: "Sign-in attempts per minute per address",
+            key: "login_attempts_per_minute",
+            value: auth.login_attempts_per_minute.to_string(),
+        },
+    ];
+    let admins = read
+        .list_admins()
+        .await?
+        .into_iter()
+        .map(|a| AdminRow {
+            email: a.email,
+            role: role_label(a.role),
+            created: utc(a.created_at),
+        })
+        .collect();
+    Ok(page(
+        StatusCode::OK,
+        &SettingsPage {
+            nav: signed.nav("settings"),
+            rows,
+            admins,
+            version: env!("CARGO_PKG_VERSION"),
+        },
+    ))
 }
