@@ -220,6 +220,7 @@ test('Applications: catalog search -> Amazon AWS IAM -> Save Application', async
   await admin.getByLabel('Description').fill(APP.description);
   await admin.getByLabel('Show in User Portal').check();
   // A User Portal image, previewed before it is saved.
+  assert.equal(await admin.locator('#image-preview').isVisible(), false, 'no preview before a file is chosen');
   await admin.getByLabel(/^User Portal image/).setInputFiles({
     name: 'logo.png', mimeType: 'image/png', buffer: Buffer.from(PNG_1X1, 'base64'),
   });
