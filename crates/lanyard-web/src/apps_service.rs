@@ -345,10 +345,18 @@ pub async fn update_app(w: &impl Change, id: AppId, form: UpdateAppForm) -> Resu
         config.groups_attribute = (!g.is_empty()).then_some(g);
     }
     set(&mut config.sp_certificates, form.sp_certificates);
+    let config = checked_config(&current, config)?;
+    let app = w.store().update_app(id, &config, w.now()).await?;
+    w.record("application.update", target(id), &summary);
+    Ok(app)
+}
+
+/// `config` validated whole as `current`'s next settings: the settings
+/// rules, and "cannot be activated while a placeholder remains", which
+/// holds for an active app too (it may not gain one).
+fn checked_config(current: &Application, config: AppConfig) -> Result<AppConfig> {
     let config = config.validate(current.aws_rules)?;
     if current.sso_active {
-        // "Cannot be activated while a placeholder remains" holds for an
-        // active app too: it may not gain one.
         check_activation(&Application {
             config: config.clone(),
             ..current.clone()
@@ -368,9 +376,7 @@ pub async fn update_app(w: &impl Change, id: AppId, form: UpdateAppForm) -> Resu
             other => other,
         })?;
     }
-    let app = w.store().update_app(id, &config, w.now()).await?;
-    w.record("application.update", target(id), &summary);
-    Ok(app)
+    Ok(config)
 }
 
 /// Turns SSO on; refused (naming each field) while a placeholder remains.
@@ -577,6 +583,22 @@ pub async fn set_binding(w: &impl Change, app: AppId, group: GroupId, on: bool) 
     Ok(())
 }
 
+/// Applies binding changes (app, group, bind?) made on one form, after
+/// checking that every app and group to bind still exists, so a stale page
+/// changes nothing rather than half.
+pub async fn apply_bindings(w: &impl Change, changes: &[(AppId, GroupId, bool)]) -> Result<()> {
+    for (app, group, on) in changes {
+        if *on {
+            w.store().get_app(*app).await?;
+            w.store().get_group(*group).await?;
+        }
+    }
+    for (app, group, on) in changes {
+        set_binding(w, *app, *group, *on).await?;
+    }
+    Ok(())
+}
+
 /// Where a new signing key comes from.
 // No `Debug`: an upload carries a private key.
 pub enum KeySource {
@@ -659,7 +681,7 @@ pub async fn import_sp_metadata(w: &impl Change, id: AppId, xml: &str) -> Result
     let current = w.store().get_app(id).await?;
     let mut config = current.config.clone();
     apply_sp_metadata(xml, &mut config)?;
-    let config = config.validate(current.aws_rules)?;
+    let config = checked_config(&current, config)?;
     let app = w.store().update_app(id, &config, w.now()).await?;
     w.record(
         "application.import_sp_metadata",

@@ -597,9 +597,8 @@ async fn applications_are_bound_and_unbound_from_the_group_side() {
         let path = format!("/admin/groups/{id}/applications");
         let groups_of = |app_id: i64| format!("/api/v1/applications/{app_id}/groups");
 
-        let r = b
-            .post(&path, &[("csrf", &csrf), ("apps", &one.to_string())])
-            .await;
+        let page_url = format!("/admin/groups/{id}");
+        let r = b.save_checkboxes(&page_url, &path, "apps", &[one]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
         assert_eq!(
             ids(&app.get(&groups_of(one)).await.expect(StatusCode::OK)),
@@ -623,9 +622,7 @@ async fn applications_are_bound_and_unbound_from_the_group_side() {
         assert!(tab.contains(&format!("value=\"{id}\" checked")), "{tab}");
 
         // The ticked set replaces the bindings.
-        let r = b
-            .post(&path, &[("csrf", &csrf), ("apps", &two.to_string())])
-            .await;
+        let r = b.save_checkboxes(&page_url, &path, "apps", &[two]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         assert_eq!(
             ids(&app.get(&groups_of(one)).await.expect(StatusCode::OK)),
@@ -641,30 +638,29 @@ async fn applications_are_bound_and_unbound_from_the_group_side() {
             .text();
         assert!(!tab.contains(&format!("value=\"{id}\" checked")), "{tab}");
 
-        // An unknown application: a 400 naming it, nothing changed.
+        // An unknown application (a forged form): a 404 naming it, and
+        // nothing changed, not even the valid box.
         let r = b
             .post(
                 &path,
                 &[
                     ("csrf", &csrf),
+                    ("apps_shown", &one.to_string()),
                     ("apps", &one.to_string()),
+                    ("apps_shown", "999999"),
                     ("apps", "999999"),
                 ],
             )
             .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert!(
-            r.text().contains("application 999999 does not exist"),
-            "{}",
-            r.text()
-        );
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert!(r.text().contains("999999"), "{}", r.text());
         assert_eq!(
             ids(&app.get(&groups_of(one)).await.expect(StatusCode::OK)),
             Vec::<i64>::new()
         );
 
         // Nothing ticked: no bindings.
-        let r = b.post(&path, &[("csrf", &csrf)]).await;
+        let r = b.save_checkboxes(&page_url, &path, "apps", &[]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         let apps_of_group = app
             .get(&format!("/api/v1/groups/{id}/applications"))
@@ -689,13 +685,13 @@ async fn applications_are_bound_and_unbound_from_the_group_side() {
                     summary.clone()
                 ),
                 (
-                    "application.bind_group".into(),
-                    format!("application:{two}"),
+                    "application.unbind_group".into(),
+                    format!("application:{one}"),
                     summary.clone()
                 ),
                 (
-                    "application.unbind_group".into(),
-                    format!("application:{one}"),
+                    "application.bind_group".into(),
+                    format!("application:{two}"),
                     summary.clone()
                 ),
                 (
@@ -866,7 +862,7 @@ async fn read_only_admins_see_groups_but_change_nothing() {
             ),
             (
                 format!("/admin/groups/{id}/applications"),
-                vec![("apps", &aws_s)],
+                vec![("apps_shown", &aws_s), ("apps", &aws_s)],
             ),
             (format!("/admin/groups/{id}/delete"), vec![]),
         ];

@@ -506,12 +506,9 @@ async fn user_groups_tab_binds_and_unbinds() {
             page.contains("engineers") && page.contains("auditors"),
             "{page}"
         );
-        let csrf = hidden(&page, "csrf").unwrap();
+        let tab = format!("/admin/applications/{id}?tab=groups");
         let path = format!("/admin/applications/{id}/groups");
-        let (s1, s2) = (g1.to_string(), g2.to_string());
-        let r = b
-            .post(&path, &[("csrf", &csrf), ("groups", &s1), ("groups", &s2)])
-            .await;
+        let r = b.save_checkboxes(&tab, &path, "groups", &[g1, g2]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         let bound = |v: serde_json::Value| -> Vec<i64> {
             let mut ids: Vec<i64> = v
@@ -530,11 +527,34 @@ async fn user_groups_tab_binds_and_unbinds() {
             bound(app.get(&groups_path).await.expect(StatusCode::OK)),
             both
         );
-        let r = b.post(&path, &[("csrf", &csrf), ("groups", &s2)]).await;
+        let r = b.save_checkboxes(&tab, &path, "groups", &[g2]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         assert_eq!(
             bound(app.get(&groups_path).await.expect(StatusCode::OK)),
             vec![g2]
+        );
+        // A binding made elsewhere after the tab was rendered survives a
+        // save of that (stale) tab: only boxes the admin changed count.
+        let stale = b.get(&tab).await.text();
+        app.admin("PUT", &format!("{groups_path}/{g1}"), None)
+            .await
+            .expect(StatusCode::NO_CONTENT);
+        let mut fields = vec![("csrf".to_owned(), hidden(&stale, "csrf").unwrap())];
+        for f in ["groups_shown", "groups_was"] {
+            for v in common::browser::hidden_all(&stale, f) {
+                fields.push((f.to_owned(), v));
+            }
+        }
+        fields.push(("groups".to_owned(), g2.to_string()));
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let r = b.post(&path, &pairs).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(
+            bound(app.get(&groups_path).await.expect(StatusCode::OK)),
+            both
         );
         app.shutdown().await;
     }

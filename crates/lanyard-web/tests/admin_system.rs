@@ -248,12 +248,18 @@ async fn api_keys_are_shown_once_work_and_are_revoked() {
         assert!(text.contains("<td>admin</td>") && text.contains("<td>reader</td>"));
         assert!(!text.contains(&app.admin_key));
         let csrf = hidden(&text, "csrf").unwrap();
+        let once = hidden(&text, "once").unwrap();
 
         // Bad input: the rule named, 400, no key made.
         let r = b
             .post(
                 "/admin/api-keys",
-                &[("csrf", &csrf), ("name", "  "), ("role", "root")],
+                &[
+                    ("csrf", &csrf),
+                    ("once", &once),
+                    ("name", "  "),
+                    ("role", "root"),
+                ],
             )
             .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
@@ -269,17 +275,27 @@ async fn api_keys_are_shown_once_work_and_are_revoked() {
         let listed = app.get("/api/v1/api-keys").await.expect(StatusCode::OK);
         assert_eq!(listed.as_array().unwrap().len(), 2);
 
-        let r = b
-            .post(
-                "/admin/api-keys",
-                &[
-                    ("csrf", &csrf),
-                    ("name", "ci deploy"),
-                    ("role", "administrator"),
-                ],
-            )
-            .await;
+        // The refused form came back with a fresh one-time token.
+        let once = hidden(&bad, "once").unwrap();
+        let create = [
+            ("csrf", csrf.as_str()),
+            ("once", once.as_str()),
+            ("name", "ci deploy"),
+            ("role", "administrator"),
+        ];
+        let r = b.post("/admin/api-keys", &create).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        // Reloading the page that shows the secret re-sends the form: it
+        // makes no second key.
+        let again = b.post("/admin/api-keys", &create).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+        assert!(
+            again.text().contains("This form was already submitted"),
+            "{}",
+            again.text()
+        );
+        let listed = app.get("/api/v1/api-keys").await.expect(StatusCode::OK);
+        assert_eq!(listed.as_array().unwrap().len(), 3);
         let created = r.text();
         assert!(created.contains("API key created"));
         assert!(created.contains("it will not be shown again"));
@@ -384,12 +400,17 @@ async fn listed_id(app: &TestApp, name: &str) -> i64 {
 async fn read_only_keys_made_in_the_portal_cannot_write() {
     for app in common::apps().await {
         let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let csrf = b.csrf_of("/admin/api-keys").await;
+        let form = b.get("/admin/api-keys").await.text();
+        let (csrf, once) = (
+            hidden(&form, "csrf").unwrap(),
+            hidden(&form, "once").unwrap(),
+        );
         let r = b
             .post(
                 "/admin/api-keys",
                 &[
                     ("csrf", &csrf),
+                    ("once", &once),
                     ("name", "dashboard"),
                     ("role", "read_only"),
                 ],
@@ -557,12 +578,21 @@ async fn api_key_posts_need_the_session_token() {
 async fn hostile_key_names_and_filters_render_inert() {
     for app in common::apps().await {
         let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let csrf = b.csrf_of("/admin/api-keys").await;
+        let form = b.get("/admin/api-keys").await.text();
+        let (csrf, once) = (
+            hidden(&form, "csrf").unwrap(),
+            hidden(&form, "once").unwrap(),
+        );
         let name = "<script>alert(1)</script>\"q\" 'javascript:x'";
         let r = b
             .post(
                 "/admin/api-keys",
-                &[("csrf", &csrf), ("name", name), ("role", "read_only")],
+                &[
+                    ("csrf", &csrf),
+                    ("once", &once),
+                    ("name", name),
+                    ("role", "read_only"),
+                ],
             )
             .await;
         assert_eq!(r.status, StatusCode::OK);

@@ -573,20 +573,14 @@ async fn group_membership_becomes_the_ticked_groups() {
         );
         assert!(page.contains(">Save Groups</button>"));
 
-        let (s0, s1, s2) = (g[0].to_string(), g[1].to_string(), g[2].to_string());
-        let r = post_on_user_page(
-            &mut b,
-            id,
-            "/groups",
-            &[
-                ("shown", &s0),
-                ("shown", &s1),
-                ("shown", &s2),
-                ("groups", &s1),
-                ("groups", &s2),
-            ],
-        )
-        .await;
+        let r = b
+            .save_checkboxes(
+                &format!("/admin/users/{id}"),
+                &format!("/admin/users/{id}/groups"),
+                "groups",
+                &[g[1], g[2]],
+            )
+            .await;
         let page = expect_back(&mut b, &r, id, "groups", "groups").await;
         assert!(page.contains("Groups saved."));
         let mine: Vec<String> = app
@@ -614,7 +608,7 @@ async fn group_membership_becomes_the_ticked_groups() {
             &mut b,
             id,
             "/groups",
-            &[("shown", &s1), ("groups", &s1), ("groups", "999999")],
+            &[("groups_shown", "999999"), ("groups", "999999")],
         )
         .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
@@ -869,7 +863,7 @@ async fn read_only_admins_see_no_write_buttons_and_change_nothing() {
             ),
             (
                 format!("/admin/users/{id}/groups"),
-                vec![("shown", g.as_str()), ("groups", g.as_str())],
+                vec![("groups_shown", g.as_str()), ("groups", g.as_str())],
             ),
             (format!("/admin/users/{id}/suspend"), vec![]),
             (format!("/admin/users/{id}/unlock"), vec![]),

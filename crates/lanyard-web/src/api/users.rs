@@ -95,7 +95,8 @@ pub struct UserPage {
 }
 
 /// A user to create.
-#[derive(Debug, Deserialize, ToSchema)]
+// `Debug` is written by hand below: it leaves the password out.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserForm {
     /// Unique, case-insensitive; stored lower-cased.
@@ -113,6 +114,19 @@ pub struct CreateUserForm {
     /// hash; never returned.
     #[serde(default)]
     pub password: Option<String>,
+}
+
+impl std::fmt::Debug for CreateUserForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUserForm")
+            .field("email", &self.email)
+            .field("username", &self.username)
+            .field("first_name", &self.first_name)
+            .field("last_name", &self.last_name)
+            .field("attributes", &self.attributes)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// A partial update: absent (or null) fields stay as they are; `attributes`

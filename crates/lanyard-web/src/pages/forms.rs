@@ -126,7 +126,8 @@ pub fn too_many_attempts() -> Response {
     response
 }
 
-/// A store failure in a page handler: logged, shown as a generic page.
+/// An error in a page handler, as a page: 404 naming what is missing, 400
+/// with the broken rules, 409, or a generic 500 (logged).
 #[derive(Debug)]
 pub struct PageError(Error);
 
@@ -139,12 +140,34 @@ impl From<Error> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self.0 {
-            Error::NotFound { .. } => Message::new(
-                "Not found",
-                "What you were looking for does not exist (any more).",
-            )
-            .with_link("/portal", "Back to your applications")
-            .into_page(StatusCode::NOT_FOUND),
+            Error::NotFound { kind, id } => {
+                tracing::info!("page: {kind} {id:?} not found");
+                // `id` is what the request named; the page escapes it.
+                let id: String = id.chars().take(80).collect();
+                Message::new(
+                    "Not found",
+                    format!("There is no {kind} {id:?} (any more)."),
+                )
+                .into_page(StatusCode::NOT_FOUND)
+            }
+            Error::Invalid(fields) => {
+                tracing::info!(?fields, "page: invalid input");
+                let text = fields
+                    .iter()
+                    .map(|(field, message)| format!("{field}: {message}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                Message::new("The request was not accepted", text)
+                    .into_page(StatusCode::BAD_REQUEST)
+            }
+            Error::Conflict { field, value } => {
+                tracing::info!("page: {field} {value:?} is already in use");
+                Message::new(
+                    "Already in use",
+                    format!("{field} {value:?} is already in use."),
+                )
+                .into_page(StatusCode::CONFLICT)
+            }
             err => {
                 tracing::error!("page handler failed: {err}");
                 Message::new(

@@ -167,6 +167,47 @@ impl<'a> Browser<'a> {
     }
 }
 
+impl Browser<'_> {
+    /// Submits the checkbox list `name` of the page at `page` as a browser
+    /// would, with `ticked` ticked: the CSRF token and the list's hidden
+    /// `<name>_shown` / `<name>_was` fields as the page rendered them.
+    pub async fn save_checkboxes(
+        &mut self,
+        page: &str,
+        action: &str,
+        name: &str,
+        ticked: &[i64],
+    ) -> Resp {
+        let html = self.get(page).await.text();
+        let mut fields: Vec<(String, String)> =
+            vec![("csrf".into(), hidden(&html, "csrf").expect("a csrf field"))];
+        for field in [format!("{name}_shown"), format!("{name}_was")] {
+            for value in hidden_all(&html, &field) {
+                fields.push((field.clone(), value));
+            }
+        }
+        for id in ticked {
+            fields.push((name.to_owned(), id.to_string()));
+        }
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.post(action, &pairs).await
+    }
+}
+
+/// The values of every input named `name` in `html`.
+pub fn hidden_all(html: &str, name: &str) -> Vec<String> {
+    let needle = format!("name=\"{name}\" value=\"");
+    html.match_indices(&needle)
+        .filter_map(|(at, _)| {
+            let rest = &html[at + needle.len()..];
+            Some(rest[..rest.find('"')?].to_owned())
+        })
+        .collect()
+}
+
 /// The value of the (first) input named `name` in `html`.
 pub fn hidden(html: &str, name: &str) -> Option<String> {
     let at = html.find(&format!("name=\"{name}\" value=\""))?;

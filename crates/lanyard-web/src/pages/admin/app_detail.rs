@@ -21,7 +21,7 @@ use lanyard_core::directory::ListQuery;
 use lanyard_core::{AppId, Error, GroupId};
 use lanyard_saml::keys::Certificate;
 
-use super::apps::{errors_for, ids_of, invalid, parse_id, see_other, Errors};
+use super::apps::{errors_for, invalid, parse_id, see_other, Errors};
 use super::{AdminPost, AdminSignedIn, AdminWriter, Fields, Nav};
 use crate::apps_service::{self, SsoForm, UpdateAppForm};
 use crate::pages::forms::{PageError, PageResult};
@@ -330,26 +330,25 @@ async fn detail_page(
         });
     }
     let (groups, groups_more) = if tab == "groups" {
-        let bound: BTreeSet<GroupId> = read
-            .list_app_groups(app.id)
-            .await?
-            .into_iter()
-            .map(|g| g.id)
-            .collect();
+        // Every bound group is listed, with the first 500 of all groups.
+        let bound = read.list_app_groups(app.id).await?;
+        let bound_ids: BTreeSet<GroupId> = bound.iter().map(|g| g.id).collect();
         let all = read
             .list_groups(&ListQuery::new(None, None, Some(500))?)
             .await?;
-        (
-            all.items
-                .into_iter()
-                .map(|g| GroupRow {
-                    id: g.id.0,
-                    bound: bound.contains(&g.id),
-                    name: g.name,
-                })
-                .collect(),
-            all.next.is_some(),
-        )
+        let mut rows: Vec<GroupRow> = all
+            .items
+            .into_iter()
+            .filter(|g| !bound_ids.contains(&g.id))
+            .chain(bound)
+            .map(|g| GroupRow {
+                id: g.id.0,
+                bound: bound_ids.contains(&g.id),
+                name: g.name,
+            })
+            .collect();
+        rows.sort_by_key(|g| g.id);
+        (rows, all.next.is_some())
     } else {
         (Vec::new(), false)
     };
@@ -526,24 +525,13 @@ async fn save_groups(
         Ok(w) => w,
         Err(r) => return Ok(r),
     };
-    let wanted: BTreeSet<GroupId> = ids_of(&post.fields.all("groups"))
-        .into_iter()
-        .map(GroupId)
-        .collect();
-    let bound: BTreeSet<GroupId> = post
-        .signed
-        .reader(&state)
-        .list_app_groups(id)
-        .await?
-        .into_iter()
-        .map(|g| g.id)
-        .collect();
-    for g in wanted.difference(&bound) {
-        apps_service::set_binding(&w, id, *g, true).await?;
-    }
-    for g in bound.difference(&wanted) {
-        apps_service::set_binding(&w, id, *g, false).await?;
-    }
+    let changes: Vec<_> = match post.fields.checkbox_changes("groups") {
+        Ok(c) => c.into_iter().map(|(g, on)| (id, GroupId(g), on)).collect(),
+        Err(e) => {
+            return rejected(&state, &post, id, "groups", Submitted::errors(invalid(e)?)).await
+        }
+    };
+    apps_service::apply_bindings(&w, &changes).await?;
     Ok(see_other(&format!(
         "/admin/applications/{id}?tab=groups&saved=1"
     )))

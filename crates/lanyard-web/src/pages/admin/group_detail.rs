@@ -18,7 +18,7 @@
 //! every POST is an [`AdminPost`] with an [`AdminWriter`]. A rejected save
 //! shows the page again (400) with the submitted values and the messages.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -27,10 +27,11 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use lanyard_core::application::Application;
-use lanyard_core::directory::{Attributes, Group, ListQuery, MAX_PAGE};
+use lanyard_core::directory::{Group, ListQuery, MAX_PAGE};
 use lanyard_core::{AppId, Error, GroupId, UserId};
 
-use super::apps::{errors_for, ids_of, invalid, see_other, Errors};
+use super::apps::{errors_for, invalid, see_other, Errors};
+use super::attr_rows::{self, AttrRow};
 use super::groups::{bad_query, counts_of, href, list_query, parse_id};
 use super::{AdminPost, AdminSignedIn, AdminWriter, Fields, Nav};
 use crate::access::ReadAccess;
@@ -54,8 +55,6 @@ pub fn router() -> Router<AppState> {
 const MEMBERS_PER_PAGE: u32 = 100;
 /// Users offered by the "Add member" list at once (search to narrow).
 const CANDIDATES: u32 = 200;
-/// Empty attribute rows offered after the stored ones (no script adds rows).
-const BLANK_ATTRIBUTE_ROWS: usize = 3;
 /// Most applications the Applications card lists (pages of 500).
 const MAX_APPS: usize = 10_000;
 
@@ -70,12 +69,6 @@ struct MemberRow {
 struct Candidate {
     id: i64,
     label: String,
-}
-
-struct AttrRow {
-    name: String,
-    value: String,
-    errors: Vec<String>,
 }
 
 struct AppRow {
@@ -205,19 +198,6 @@ async fn candidates(
     Ok((list, users.next.is_some()))
 }
 
-fn rows_of(attributes: &Attributes) -> Vec<AttrRow> {
-    attributes
-        .iter()
-        .flat_map(|(name, values)| {
-            values.iter().map(|v| AttrRow {
-                name: name.clone(),
-                value: v.clone(),
-                errors: Vec::new(),
-            })
-        })
-        .collect()
-}
-
 async fn detail_page(
     state: &AppState,
     signed: &AdminSignedIn,
@@ -250,19 +230,7 @@ async fn detail_page(
         (Vec::new(), false)
     };
     let bound: BTreeSet<AppId> = bound.into_iter().map(|a| a.id).collect();
-    let mut attrs = attrs.unwrap_or_else(|| rows_of(&group.attributes));
-    for row in &mut attrs {
-        if let Some(m) = errors.get(&format!("attributes.{}", row.name)) {
-            row.errors.push(m.clone());
-        }
-    }
-    if signed.can_write() {
-        attrs.extend((0..BLANK_ATTRIBUTE_ROWS).map(|_| AttrRow {
-            name: String::new(),
-            value: String::new(),
-            errors: Vec::new(),
-        }));
-    }
+    let attrs = attr_rows::shown(attrs, &group.attributes, &errors, signed.can_write());
     let (name, description) =
         details.unwrap_or_else(|| (group.name.clone(), group.description.clone()));
     Ok(DetailPage {
@@ -475,36 +443,6 @@ async fn remove_member(
     change_members(&state, post, &id, false).await
 }
 
-/// The submitted attribute rows (blank and removed ones dropped) and the
-/// map they make: several rows with one name are its values, in order.
-fn attribute_rows(f: &Fields) -> (Vec<AttrRow>, Attributes) {
-    let names = f.all("attr_name");
-    let values = f.all("attr_value");
-    let drop: Vec<usize> = f
-        .all("attr_remove")
-        .iter()
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    let mut rows = Vec::new();
-    let mut map = Attributes::new();
-    for pos in 0..names.len().max(values.len()) {
-        let name = names.get(pos).copied().unwrap_or("").trim();
-        let value = values.get(pos).copied().unwrap_or("").trim();
-        if drop.contains(&pos) || (name.is_empty() && value.is_empty()) {
-            continue;
-        }
-        map.entry(name.to_owned())
-            .or_default()
-            .push(value.to_owned());
-        rows.push(AttrRow {
-            name: name.to_owned(),
-            value: value.to_owned(),
-            errors: Vec::new(),
-        });
-    }
-    (rows, map)
-}
-
 async fn save_attributes(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -515,7 +453,7 @@ async fn save_attributes(
         Ok(w) => w,
         Err(r) => return Ok(r),
     };
-    let (rows, attributes) = attribute_rows(&post.fields);
+    let (rows, attributes) = attr_rows::submitted(&post.fields);
     match changes::set_attributes(&w, id, attributes).await {
         Ok(_) => Ok(saved(id, "attributes")),
         Err(e) => {
@@ -540,41 +478,19 @@ async fn save_applications(
         Ok(w) => w,
         Err(r) => return Ok(r),
     };
-    let read = post.signed.reader(&state);
-    let wanted = ids_of(&post.fields.all("apps"));
-    let bound: BTreeSet<i64> = read
-        .list_group_apps(id)
-        .await?
-        .into_iter()
-        .map(|a| a.id.0)
-        .collect();
-    let (apps, _) = all_apps(&read).await?;
-    let known: BTreeMap<i64, &Application> = apps.iter().map(|a| (a.id.0, a)).collect();
-    let unknown: Vec<String> = wanted
-        .iter()
-        .filter(|a| !known.contains_key(a))
-        .map(i64::to_string)
-        .collect();
-    if !unknown.is_empty() {
-        let errors = Errors::from([(
-            "apps".to_owned(),
-            format!(
-                "application {} does not exist (any more); nothing was changed",
-                unknown.join(", ")
-            ),
-        )]);
-        let submitted = Submitted {
-            apps: Some(wanted),
-            errors,
-            ..Default::default()
-        };
-        return rejected(&state, &post, id, submitted).await;
-    }
-    for app in wanted.difference(&bound) {
-        apps_service::set_binding(&w, AppId(*app), id, true).await?;
-    }
-    for app in bound.difference(&wanted) {
-        apps_service::set_binding(&w, AppId(*app), id, false).await?;
-    }
+    let changes: Vec<_> = match post.fields.checkbox_changes("apps") {
+        Ok(c) => c
+            .into_iter()
+            .map(|(app, on)| (AppId(app), id, on))
+            .collect(),
+        Err(e) => {
+            let submitted = Submitted {
+                errors: invalid(e)?,
+                ..Default::default()
+            };
+            return rejected(&state, &post, id, submitted).await;
+        }
+    };
+    apps_service::apply_bindings(&w, &changes).await?;
     Ok(saved(id, "applications"))
 }

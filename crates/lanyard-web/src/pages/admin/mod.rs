@@ -47,6 +47,7 @@ pub mod app_attributes;
 pub mod app_detail;
 pub mod app_preview;
 pub mod apps;
+pub mod attr_rows;
 pub mod group_detail;
 pub mod groups;
 pub mod login;
@@ -206,6 +207,36 @@ impl Fields {
     /// Whether a checkbox `name` was ticked (present).
     pub fn checked(&self, name: &str) -> bool {
         self.0.iter().any(|(k, _)| k == name)
+    }
+
+    /// The boxes of the checkbox list `name` that the admin changed, as
+    /// (id, ticked now). Each listed box comes with a hidden `<name>_shown`
+    /// (its id) and, when it was ticked as rendered, a hidden
+    /// `<name>_was`. Only boxes whose state differs from how they were
+    /// shown count, so ids the page did not list, and changes made
+    /// elsewhere since it was rendered, are left alone. `Err` names the
+    /// value that is not an id.
+    pub fn checkbox_changes(&self, name: &str) -> Result<Vec<(i64, bool)>, lanyard_core::Error> {
+        let ids = |field: &str| -> Result<std::collections::BTreeSet<i64>, lanyard_core::Error> {
+            self.all(field)
+                .iter()
+                .map(|v| {
+                    v.trim().parse::<i64>().map_err(|_| {
+                        lanyard_core::Error::invalid(name, format!("{v:?} is not an id"))
+                    })
+                })
+                .collect()
+        };
+        let shown = ids(&format!("{name}_shown"))?;
+        let was = ids(&format!("{name}_was"))?;
+        let now = ids(name)?;
+        Ok(shown
+            .into_iter()
+            .filter_map(|id| {
+                let ticked = now.contains(&id);
+                (ticked != was.contains(&id)).then_some((id, ticked))
+            })
+            .collect())
     }
 
     pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {

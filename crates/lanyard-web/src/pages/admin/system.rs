@@ -194,6 +194,8 @@ struct KeyRow {
 #[template(path = "admin/api_keys.html")]
 struct KeysPage {
     nav: Nav,
+    /// The create form's one-time token ([`FormOnce`]).
+    once: String,
     keys: Vec<KeyRow>,
     /// The create form's values.
     name: String,
@@ -255,6 +257,7 @@ async fn keys_page(
         status,
         &KeysPage {
             nav: signed.nav("api-keys"),
+            once: FormOnce::token()?,
             keys,
             name,
             role,
@@ -282,11 +285,57 @@ async fn keys(
     keys_page(&state, &signed, form, Errors::new(), notice, StatusCode::OK).await
 }
 
+/// One-time tokens of the "Create API Key" form, so reloading the page
+/// that shows a new secret (a re-POST) cannot make a second key unseen.
+/// Per node and bounded: the tokens of the last [`FormOnce::KEEP`] forms
+/// submitted here are remembered.
+struct FormOnce;
+
+static SUBMITTED: std::sync::Mutex<std::collections::VecDeque<String>> =
+    std::sync::Mutex::new(std::collections::VecDeque::new());
+
+impl FormOnce {
+    const KEEP: usize = 4096;
+
+    fn token() -> lanyard_core::Result<String> {
+        let bytes = crate::secrets::random_bytes::<16>()?;
+        Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// Whether `token` is well-formed and not submitted before (it is then
+    /// remembered).
+    fn first_use(token: &str) -> bool {
+        if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return false;
+        }
+        let mut seen = SUBMITTED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.iter().any(|t| t == token) {
+            return false;
+        }
+        if seen.len() >= Self::KEEP {
+            seen.pop_front();
+        }
+        seen.push_back(token.to_owned());
+        true
+    }
+}
+
 async fn create_key(State(state): State<AppState>, post: AdminPost) -> PageResult {
     let w = match AdminWriter::new(&state, &post) {
         Ok(w) => w,
         Err(r) => return Ok(r),
     };
+    if !FormOnce::first_use(post.fields.get("once")) {
+        return Ok(Message::new(
+            "This form was already submitted",
+            "A key was created when this form was first sent, and its secret was shown then, once. \
+             If it was not saved, revoke that key and create a new one.",
+        )
+        .with_link("/admin/api-keys", "Back to API keys")
+        .into_page(StatusCode::CONFLICT));
+    }
     let name = post.fields.get("name").to_owned();
     let role_field = post.fields.get("role").to_owned();
     let mut errors = Errors::new();

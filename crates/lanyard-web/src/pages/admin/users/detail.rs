@@ -10,8 +10,9 @@
 //!   `.../attributes` (one row per value; several rows with one name make a
 //!   multi-valued attribute; a row emptied of name and value is dropped);
 //! - `.../groups`: the ticked groups become the user's groups among those
-//!   the form listed (`shown`), so groups past the list's limit or created
-//!   since the page was shown are left alone;
+//!   the form listed and the admin changed (`Fields::checkbox_changes`), so
+//!   groups past the list's limit, or joined or left elsewhere since the
+//!   page was shown, are left alone;
 //! - `.../suspend`, `.../unsuspend`, `.../unlock`, `.../reset-totp`,
 //!   `.../sessions/{session}/revoke` and `.../sessions/revoke-all`.
 
@@ -22,7 +23,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
-use lanyard_core::directory::{Attributes, ListQuery, UserState};
+use lanyard_core::directory::{ListQuery, UserState};
 use lanyard_core::{Error, GroupId, UserId};
 
 use super::{field_errors, full_name, parse_user_id, when, Errors, Failure, Res};
@@ -30,6 +31,7 @@ use crate::api::groups::changes as group_changes;
 use crate::api::user_sessions;
 use crate::api::users::{self as user_changes, UpdateUserForm};
 use crate::pages::admin::apps::{errors_for, see_other};
+use crate::pages::admin::attr_rows::{self, AttrRow};
 use crate::pages::admin::{AdminPost, AdminSignedIn, AdminWriter, Fields, Nav};
 use crate::pages::page;
 use crate::AppState;
@@ -52,8 +54,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/sessions/revoke-all", post(revoke_all))
 }
 
-/// Empty attribute rows offered after the stored ones (no script adds rows).
-const BLANK_ATTRIBUTE_ROWS: usize = 3;
 /// Groups listed with a checkbox (the user's own groups always are).
 const GROUP_LIST_LIMIT: u32 = 500;
 
@@ -98,23 +98,6 @@ impl DetailsValues {
             username: f.get("username").trim().to_owned(),
             first_name: f.get("first_name").trim().to_owned(),
             last_name: f.get("last_name").trim().to_owned(),
-        }
-    }
-}
-
-/// One attribute value as a row.
-struct AttrRow {
-    name: String,
-    value: String,
-    errors: Vec<String>,
-}
-
-impl AttrRow {
-    fn new(name: &str, value: &str) -> Self {
-        AttrRow {
-            name: name.to_owned(),
-            value: value.to_owned(),
-            errors: Vec::new(),
         }
     }
 }
@@ -207,20 +190,7 @@ async fn detail_page(
     let now = state.clock.now();
     let idle = state.settings.auth.session_idle;
 
-    let mut attrs = attrs.unwrap_or_else(|| {
-        user.attributes
-            .iter()
-            .flat_map(|(name, values)| values.iter().map(move |v| AttrRow::new(name, v)))
-            .collect()
-    });
-    for row in &mut attrs {
-        if let Some(m) = errors.get(&format!("attributes.{}", row.name)) {
-            row.errors.push(m.clone());
-        }
-    }
-    if signed.can_write() {
-        attrs.extend((0..BLANK_ATTRIBUTE_ROWS).map(|_| AttrRow::new("", "")));
-    }
+    let attrs = attr_rows::shown(attrs, &user.attributes, &errors, signed.can_write());
 
     // Every group of the user is listed, even past the list's limit, so
     // that saving the form cannot drop a membership it did not show.
@@ -372,28 +342,6 @@ async fn save_password(
     }
 }
 
-/// The submitted attribute rows, position by position (emptied rows
-/// dropped), and the attribute map they make.
-fn attribute_rows(f: &Fields) -> (Vec<AttrRow>, Attributes) {
-    let names = f.all("attr_name");
-    let values = f.all("attr_value");
-    let mut rows = Vec::new();
-    let mut attributes = Attributes::new();
-    for i in 0..names.len().max(values.len()) {
-        let name = names.get(i).copied().unwrap_or("").trim();
-        let value = values.get(i).copied().unwrap_or("");
-        if name.is_empty() && value.is_empty() {
-            continue;
-        }
-        attributes
-            .entry(name.to_owned())
-            .or_default()
-            .push(value.to_owned());
-        rows.push(AttrRow::new(name, value));
-    }
-    (rows, attributes)
-}
-
 async fn save_attributes(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -401,7 +349,7 @@ async fn save_attributes(
 ) -> Res {
     let id = parse_user_id(&id)?;
     let w = writer_or_refusal!(state, post);
-    let (rows, attributes) = attribute_rows(&post.fields);
+    let (rows, attributes) = attr_rows::submitted(&post.fields);
     match user_changes::replace_attributes(&w, id, attributes).await {
         Ok(_) => back(id, "attributes", "attributes"),
         Err(e) => {
@@ -434,20 +382,19 @@ async fn save_groups(
 ) -> Res {
     let id = parse_user_id(&id)?;
     let w = writer_or_refusal!(state, post);
-    let shown = group_ids(&post.fields.all("shown"))?;
+    let changes = post.fields.checkbox_changes("groups").map_err(Failure)?;
     let ticked = group_ids(&post.fields.all("groups"))?;
     let read = post.signed.reader(&state);
-    let current: BTreeSet<i64> = read
-        .list_groups_of_user(id)
-        .await?
-        .into_iter()
-        .map(|g| g.id.0)
+    read.get_user(id).await?;
+    let add: Vec<GroupId> = changes
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(g, _)| GroupId(*g))
         .collect();
-    let add: Vec<GroupId> = ticked.difference(&current).map(|g| GroupId(*g)).collect();
-    let remove: Vec<GroupId> = current
-        .intersection(&shown)
-        .filter(|g| !ticked.contains(g))
-        .map(|g| GroupId(*g))
+    let remove: Vec<GroupId> = changes
+        .iter()
+        .filter(|(_, on)| !*on)
+        .map(|(g, _)| GroupId(*g))
         .collect();
     // Every group to join must exist before anything changes.
     for g in &add {
