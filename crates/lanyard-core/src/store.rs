@@ -202,8 +202,13 @@ pub trait SignInStore: Send + Sync {
     /// The session with this token hash, live or not (the caller checks
     /// [`Session::is_live`]); `None` when there is none.
     async fn find_session(&self, token_hash: &str) -> Result<Option<Session>>;
-    /// [`Self::find_session`] with the session's user, in one statement.
-    async fn find_session_with_user(&self, token_hash: &str) -> Result<Option<(Session, User)>>;
+    /// [`Self::find_session`] with the session's user and the user's
+    /// groups (ordered as [`UserStore::list_groups_of_user`] orders them),
+    /// in one statement: this runs on every signed-in request.
+    async fn find_session_with_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(Session, User, Vec<Group>)>>;
     /// Records use at `now` (callers throttle this).
     async fn touch_session(&self, id: i64, now: OffsetDateTime) -> Result<()>;
     /// `AwaitingTotp` -> `Complete`.

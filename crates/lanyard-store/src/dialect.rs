@@ -17,6 +17,8 @@ use sqlx::{AnyPool, Executor};
 
 use lanyard_core::Error;
 
+use crate::rows::session_user_columns;
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgresql");
 
@@ -60,6 +62,32 @@ impl Backend {
         match self {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// The session with its user and the user's groups (a JSON array,
+    /// ordered by name like `list_groups_of_user`), by token hash (`$1`):
+    /// `SessionUserRow`. The dialects differ only in the JSON aggregate.
+    pub(crate) fn session_user_query(self) -> &'static str {
+        match self {
+            Backend::Sqlite => concat!(
+                "SELECT ",
+                session_user_columns!(),
+                ", (SELECT json_group_array(json_array(g.id, g.name, g.description, \
+                 g.attributes, g.created_at, g.updated_at) ORDER BY g.name_lc) \
+                 FROM group_members m JOIN groups g ON g.id = m.group_id \
+                 WHERE m.user_id = u.id) AS groups_json \
+                 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+            ),
+            Backend::Postgres => concat!(
+                "SELECT ",
+                session_user_columns!(),
+                ", (SELECT coalesce(json_agg(json_build_array(g.id, g.name, g.description, \
+                 g.attributes, g.created_at, g.updated_at) ORDER BY g.name_lc), '[]')::text \
+                 FROM group_members m JOIN groups g ON g.id = m.group_id \
+                 WHERE m.user_id = u.id) AS groups_json \
+                 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+            ),
         }
     }
 

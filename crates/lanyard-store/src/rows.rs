@@ -499,10 +499,31 @@ pub(crate) struct SessionUserRow {
     user_agent: Option<String>,
     #[sqlx(flatten)]
     user: UserRow,
+    /// The user's groups as a JSON array of
+    /// `[id, name, description, attributes, created_at, updated_at]`.
+    groups_json: String,
 }
 
 impl SessionUserRow {
-    pub(crate) fn into_parts(self) -> Result<(Session, User), Error> {
+    pub(crate) fn into_parts(self) -> Result<(Session, User, Vec<Group>), Error> {
+        type Row = (i64, String, String, String, i64, i64);
+        let rows: Vec<Row> = serde_json::from_str(&self.groups_json)
+            .map_err(|e| Error::Store(format!("bad groups JSON of a session's user: {e}")))?;
+        let groups = rows
+            .into_iter()
+            .map(
+                |(id, name, description, attributes, created_at, updated_at)| {
+                    Group::try_from(GroupRow {
+                        id,
+                        name,
+                        description,
+                        attributes,
+                        created_at,
+                        updated_at,
+                    })
+                },
+            )
+            .collect::<Result<Vec<_>, _>>()?;
         let session = SessionRow {
             id: self.session_id,
             user_id: self.user_id,
@@ -514,7 +535,7 @@ impl SessionUserRow {
             client: self.client,
             user_agent: self.user_agent,
         };
-        Ok((session.try_into()?, self.user.try_into()?))
+        Ok((session.try_into()?, self.user.try_into()?, groups))
     }
 }
 

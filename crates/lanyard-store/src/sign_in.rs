@@ -14,14 +14,13 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use lanyard_core::directory::User;
+use lanyard_core::directory::{Group, User};
 use lanyard_core::session::{NewSession, Session, SessionStage, SignInState};
 use lanyard_core::store::SignInStore;
 use lanyard_core::{AppId, Error, Result, UserId};
 
 use crate::rows::{
-    convert, db, session_columns, session_user_columns, to_ms, SessionRow, SessionUserRow,
-    SignInStateRow,
+    convert, db, session_columns, to_ms, SessionRow, SessionUserRow, SignInStateRow,
 };
 
 /// A user's id with their sign-in state.
@@ -104,16 +103,15 @@ impl SignInStore for SqlStore {
         row.map(Session::try_from).transpose()
     }
 
-    async fn find_session_with_user(&self, token_hash: &str) -> Result<Option<(Session, User)>> {
-        let row: Option<SessionUserRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            session_user_columns!(),
-            " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
+    async fn find_session_with_user(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(Session, User, Vec<Group>)>> {
+        let row: Option<SessionUserRow> = sqlx::query_as(self.backend.session_user_query())
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
         row.map(SessionUserRow::into_parts).transpose()
     }
 

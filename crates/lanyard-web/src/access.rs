@@ -298,7 +298,7 @@ impl FlowAccess {
     pub async fn find_session_with_user(
         &self,
         token_hash: &str,
-    ) -> Result<Option<(Session, User)>> {
+    ) -> Result<Option<(Session, User, Vec<Group>)>> {
         self.store.find_session_with_user(token_hash).await
     }
     pub async fn touch_session(&self, id: i64, now: OffsetDateTime) -> Result<()> {

@@ -19,7 +19,7 @@ use axum::http::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lanyard_core::directory::User;
+use lanyard_core::directory::{Group, User};
 use lanyard_core::session::{token_hash, Session, SessionStage};
 use lanyard_core::{Error, Result, Settings};
 use time::{Duration, OffsetDateTime};
@@ -172,6 +172,8 @@ pub fn to_login(next: &str) -> Response {
 pub struct SignedIn {
     pub session: Session,
     pub user: User,
+    /// The user's groups, read with the session.
+    pub groups: Vec<Group>,
 }
 
 /// Looks the request's session up: `None` without a cookie, or when the
@@ -185,7 +187,8 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Sig
     }
     let flows = state.access.flows();
     // One statement for both: this runs on every signed-in request.
-    let Some((session, user)) = flows.find_session_with_user(&token_hash(token)).await? else {
+    let Some((session, user, groups)) = flows.find_session_with_user(&token_hash(token)).await?
+    else {
         return Ok(None);
     };
     let now = state.clock.now();
@@ -204,7 +207,11 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Sig
             other => other?,
         }
     }
-    Ok(Some(SignedIn { session, user }))
+    Ok(Some(SignedIn {
+        session,
+        user,
+        groups,
+    }))
 }
 
 /// A page for a failed session lookup (a storage error).

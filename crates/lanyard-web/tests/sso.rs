@@ -1286,6 +1286,20 @@ async fn cached_sso_inputs_follow_changes_made_on_another_node() {
             ["arn:aws:iam::123456789012:role/ReadOnly,arn:aws:iam::123456789012:saml-provider/Lanyard"]
         );
 
+        // The user leaves the group (read with the session on every
+        // request, never cached), then joins again.
+        let membership = format!("/api/v1/groups/{}/members/{}", s.group, s.alice);
+        node_a
+            .admin("DELETE", &membership, None)
+            .await
+            .expect(StatusCode::NO_CONTENT);
+        refused(&sso("b").await, StatusCode::FORBIDDEN, "not authorized");
+        node_a
+            .admin("PUT", &membership, None)
+            .await
+            .expect(StatusCode::NO_CONTENT);
+        form_of(&sso("b").await);
+
         // Unbound, then bound again.
         let binding = format!("/api/v1/applications/{}/groups/{}", s.app_id, s.group);
         node_a
@@ -1367,9 +1381,9 @@ async fn cached_sso_inputs_follow_changes_made_on_another_node() {
         let (again, _) = node_a.store_app("aws").await;
         assert_ne!(again, s.app_id);
         refused(&sso("b").await, StatusCode::FORBIDDEN, "not authorized");
-        // Four responses, all from node B, in the one audit log.
+        // Five responses, all from node B, in the one audit log.
         node_b.audit.flush().await;
-        assert_eq!(events(&node_a, "sso.issued").await.len(), 4);
+        assert_eq!(events(&node_a, "sso.issued").await.len(), 5);
         node_b.shutdown().await;
         node_a.shutdown().await;
     }

@@ -433,9 +433,8 @@ async fn issue(
         None => app.config.sso.default_acs().unwrap_or_default().to_owned(),
     };
     let flows = ctx.state.access.flows();
-    let groups = flows.list_groups_of_user(user.id).await?;
     let grants = &ctx.inputs.grants;
-    let content = match sso::decide(&AppFacts::new(app, grants), user, &groups, &acs_url) {
+    let content = match sso::decide(&AppFacts::new(app, grants), user, &who.groups, &acs_url) {
         Ok(content) => content,
         Err(denial) => {
             ctx.deny(user, request_id, denial.code(), denial_detail(&denial));
