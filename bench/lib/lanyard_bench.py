@@ -26,8 +26,8 @@ Subcommands (every one takes --url, the server's base URL):
       and searches over the bulk-loaded users (bulk_load.py's names), R times
       each on one keep-alive connection; prints one "LIST name=.. median_ms=..
       p95_ms=.. items=.." line per query. With --admin-email, signs in at
-      /admin/login and times the Users page too, if it lists users (today it
-      is a coming-soon page, which is said on stderr).
+      /admin/login and times the Users page too (said on stderr when the
+      page does not find its probe user).
 
   check-sso --cookies FILE --slug SLUG [--n K]
       GETs /saml2/SLUG with the first K cookies; fails unless each is a 200
@@ -316,8 +316,8 @@ LIST_QUERIES = [
 
 ADMIN_PAGES = [
     ("admin_users_page", "/admin/users"),
-    ("admin_users_page_search", "/admin/users?search=smith"),
-    ("admin_users_page_search_1", "/admin/users?search=user{one}%40bulk"),
+    ("admin_users_page_search", "/admin/users?q=smith"),
+    ("admin_users_page_search_1", "/admin/users?q=user{one}%40bulk"),
 ]
 
 
@@ -356,7 +356,7 @@ def cmd_admin_list(a) -> None:
             print("PAGE none: admin sign-in at /admin/login did not give a session", file=sys.stderr)
         else:
             c = Client(a.url)
-            probe = f"/admin/users?search=user{a.total // 2}%40bulk"
+            probe = f"/admin/users?q=user{a.total // 2}%40bulk"
             status, _, body = c.request("GET", probe, headers={"Cookie": cookie})
             if status == 200 and f"user{a.total // 2}@bulk.example.com".encode() in body:
                 for name, path in ADMIN_PAGES:
@@ -365,8 +365,8 @@ def cmd_admin_list(a) -> None:
                     print(f"LIST name={name} median_ms={statistics.median(times):.2f} p95_ms={pct(times, 95):.2f} "
                           f"items=html:{len(body)}B path={path}")
             else:
-                print(f"PAGE none: /admin/users does not list users yet (HTTP {status}, {len(body)} bytes: "
-                      f"the coming-soon page); the API figures stand in for it", file=sys.stderr)
+                print(f"PAGE none: /admin/users did not find the probe user (HTTP {status}, {len(body)} bytes)",
+                      file=sys.stderr)
     c = Client(a.url, key=a.key)
     first = c.api("GET", "/api/v1/users?limit=1", want=200)["items"][0]["id"]
     for name, path in LIST_QUERIES:

@@ -209,6 +209,14 @@ pub trait SignInStore: Send + Sync {
         &self,
         token_hash: &str,
     ) -> Result<Option<(Session, User, Vec<Group>)>>;
+    /// For an SSO request: [`Self::find_session_with_user`] and
+    /// [`AppStore::app_sso_version`] of `slug`, in one statement when the
+    /// session exists.
+    async fn find_session_for_app(
+        &self,
+        token_hash: &str,
+        slug: &str,
+    ) -> Result<(Option<(Session, User, Vec<Group>)>, Option<(AppId, i64)>)>;
     /// Records use at `now` (callers throttle this).
     async fn touch_session(&self, id: i64, now: OffsetDateTime) -> Result<()>;
     /// `AwaitingTotp` -> `Complete`.

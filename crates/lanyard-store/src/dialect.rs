@@ -19,6 +19,33 @@ use lanyard_core::Error;
 
 use crate::rows::session_user_columns;
 
+/// The user's (`u`) groups as a JSON array of
+/// `[id, name, description, attributes, created_at, updated_at]`, ordered by
+/// name like `list_groups_of_user`.
+macro_rules! sqlite_groups_json {
+    () => {
+        "(SELECT json_group_array(json_array(g.id, g.name, g.description, g.attributes, \
+         g.created_at, g.updated_at) ORDER BY g.name_lc) \
+         FROM group_members m JOIN groups g ON g.id = m.group_id \
+         WHERE m.user_id = u.id) AS groups_json"
+    };
+}
+macro_rules! postgres_groups_json {
+    () => {
+        "(SELECT coalesce(json_agg(json_build_array(g.id, g.name, g.description, g.attributes, \
+         g.created_at, g.updated_at) ORDER BY g.name_lc), '[]')::text \
+         FROM group_members m JOIN groups g ON g.id = m.group_id \
+         WHERE m.user_id = u.id) AS groups_json"
+    };
+}
+/// The id and SSO version of the app with slug `$2`.
+macro_rules! app_version_columns {
+    () => {
+        "(SELECT id FROM apps WHERE slug = $2) AS app_id, \
+         (SELECT sso_version FROM apps WHERE slug = $2) AS app_version"
+    };
+}
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgresql");
 
@@ -73,20 +100,41 @@ impl Backend {
             Backend::Sqlite => concat!(
                 "SELECT ",
                 session_user_columns!(),
-                ", (SELECT json_group_array(json_array(g.id, g.name, g.description, \
-                 g.attributes, g.created_at, g.updated_at) ORDER BY g.name_lc) \
-                 FROM group_members m JOIN groups g ON g.id = m.group_id \
-                 WHERE m.user_id = u.id) AS groups_json \
-                 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+                ", ",
+                sqlite_groups_json!(),
+                " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
             ),
             Backend::Postgres => concat!(
                 "SELECT ",
                 session_user_columns!(),
-                ", (SELECT coalesce(json_agg(json_build_array(g.id, g.name, g.description, \
-                 g.attributes, g.created_at, g.updated_at) ORDER BY g.name_lc), '[]')::text \
-                 FROM group_members m JOIN groups g ON g.id = m.group_id \
-                 WHERE m.user_id = u.id) AS groups_json \
-                 FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+                ", ",
+                postgres_groups_json!(),
+                " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+            ),
+        }
+    }
+
+    /// [`Self::session_user_query`] plus the id and `sso_version` of the
+    /// app with slug `$2` (NULL when there is none).
+    pub(crate) fn session_app_query(self) -> &'static str {
+        match self {
+            Backend::Sqlite => concat!(
+                "SELECT ",
+                session_user_columns!(),
+                ", ",
+                sqlite_groups_json!(),
+                ", ",
+                app_version_columns!(),
+                " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+            ),
+            Backend::Postgres => concat!(
+                "SELECT ",
+                session_user_columns!(),
+                ", ",
+                postgres_groups_json!(),
+                ", ",
+                app_version_columns!(),
+                " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
             ),
         }
     }

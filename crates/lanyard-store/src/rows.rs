@@ -485,6 +485,15 @@ impl TryFrom<SessionRow> for Session {
     }
 }
 
+/// [`SessionUserRow`] with the id and SSO version of an app (NULL: none).
+#[derive(FromRow)]
+pub(crate) struct SessionAppRow {
+    #[sqlx(flatten)]
+    pub(crate) session: SessionUserRow,
+    pub(crate) app_id: Option<i64>,
+    pub(crate) app_version: Option<i64>,
+}
+
 /// A session with its user (`session_user_columns!`).
 #[derive(FromRow)]
 pub(crate) struct SessionUserRow {

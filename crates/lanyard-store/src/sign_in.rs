@@ -16,11 +16,11 @@ use time::OffsetDateTime;
 
 use lanyard_core::directory::{Group, User};
 use lanyard_core::session::{NewSession, Session, SessionStage, SignInState};
-use lanyard_core::store::SignInStore;
+use lanyard_core::store::{AppStore, SignInStore};
 use lanyard_core::{AppId, Error, Result, UserId};
 
 use crate::rows::{
-    convert, db, session_columns, to_ms, SessionRow, SessionUserRow, SignInStateRow,
+    convert, db, session_columns, to_ms, SessionAppRow, SessionRow, SessionUserRow, SignInStateRow,
 };
 
 /// A user's id with their sign-in state.
@@ -113,6 +113,29 @@ impl SignInStore for SqlStore {
             .await
             .map_err(db)?;
         row.map(SessionUserRow::into_parts).transpose()
+    }
+
+    async fn find_session_for_app(
+        &self,
+        token_hash: &str,
+        slug: &str,
+    ) -> Result<(Option<(Session, User, Vec<Group>)>, Option<(AppId, i64)>)> {
+        let row: Option<SessionAppRow> = sqlx::query_as(self.backend.session_app_query())
+            .bind(token_hash)
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        match row {
+            Some(row) => {
+                let app = row
+                    .app_id
+                    .zip(row.app_version)
+                    .map(|(id, v)| (AppId(id), v));
+                Ok((Some(row.session.into_parts()?), app))
+            }
+            None => Ok((None, self.app_sso_version(slug).await?)),
+        }
     }
 
     async fn touch_session(&self, id: i64, now: OffsetDateTime) -> Result<()> {

@@ -301,6 +301,14 @@ impl FlowAccess {
     ) -> Result<Option<(Session, User, Vec<Group>)>> {
         self.store.find_session_with_user(token_hash).await
     }
+    #[allow(clippy::type_complexity)]
+    pub async fn find_session_for_app(
+        &self,
+        token_hash: &str,
+        slug: &str,
+    ) -> Result<(Option<(Session, User, Vec<Group>)>, Option<(AppId, i64)>)> {
+        self.store.find_session_for_app(token_hash, slug).await
+    }
     pub async fn touch_session(&self, id: i64, now: OffsetDateTime) -> Result<()> {
         self.store.touch_session(id, now).await
     }

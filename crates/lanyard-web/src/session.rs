@@ -179,18 +179,33 @@ pub struct SignedIn {
 /// Looks the request's session up: `None` without a cookie, or when the
 /// session is unknown, ended (idle or absolute limit) or only half done.
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<SignedIn>> {
-    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+    let Some(hash) = session_token_hash(headers) else {
         return Ok(None);
     };
-    if token.len() != 64 {
+    // One statement for the session, its user and their groups: this runs
+    // on every signed-in request.
+    let found = state.access.flows().find_session_with_user(&hash).await?;
+    signed_in(state, found).await
+}
+
+/// The hash of the request's session token, if it carries a well-formed one.
+pub fn session_token_hash(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, SESSION_COOKIE)
+        .filter(|token| token.len() == 64)
+        .map(token_hash)
+}
+
+/// What a looked-up session means for this request: `None` when it is
+/// unknown, ended (deleted now) or only half done; otherwise the signed-in
+/// user, with the session's last use recorded now and then.
+pub async fn signed_in(
+    state: &AppState,
+    found: Option<(Session, User, Vec<Group>)>,
+) -> Result<Option<SignedIn>> {
+    let Some((session, user, groups)) = found else {
         return Ok(None);
-    }
+    };
     let flows = state.access.flows();
-    // One statement for both: this runs on every signed-in request.
-    let Some((session, user, groups)) = flows.find_session_with_user(&token_hash(token)).await?
-    else {
-        return Ok(None);
-    };
     let now = state.clock.now();
     if !session.is_live(now, state.settings.auth.session_idle) {
         // Gone for good: forget it now rather than at the next purge.
@@ -215,7 +230,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Sig
 }
 
 /// A page for a failed session lookup (a storage error).
-fn unavailable(err: &Error) -> Response {
+pub(crate) fn unavailable(err: &Error) -> Response {
     tracing::error!("session lookup failed: {err}");
     Message::new(
         "Something went wrong",
@@ -243,24 +258,6 @@ impl FromRequestParts<AppState> for SignedIn {
             }
             Err(e) => Err(unavailable(&e)),
         }
-    }
-}
-
-/// The signed-in user if there is one; never rejects (except on a storage
-/// error).
-pub struct MaybeSignedIn(pub Option<SignedIn>);
-
-impl FromRequestParts<AppState> for MaybeSignedIn {
-    type Rejection = Response;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> std::result::Result<Self, Response> {
-        current(state, &parts.headers)
-            .await
-            .map(MaybeSignedIn)
-            .map_err(|e| unavailable(&e))
     }
 }
 

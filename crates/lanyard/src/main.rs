@@ -21,12 +21,12 @@ use crate::cli::{AdminCommand, ApiKeyCommand, Cli, Command, ConfigArgs};
 use crate::commands::Failure;
 use crate::config::Loaded;
 
-/// mimalloc instead of glibc malloc: glibc keeps argon2id's 19 MiB working
+/// jemalloc instead of glibc malloc: glibc keeps argon2id's 19 MiB working
 /// blocks in per-thread arenas after the first sign-ins (measured: 188 MiB
-/// idle after 10 sign-ins, 352-589 MiB after a login storm; see
-/// docs/BENCHMARKS.md), mimalloc returns them to the system.
+/// idle after 10 sign-ins, 352-589 MiB after a login storm), and mimalloc
+/// kept 99-108 MiB; jemalloc returns them (see docs/BENCHMARKS.md).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 const EXIT_FAILURE: u8 = 1;
 const EXIT_BAD_CONFIG: u8 = 2;

@@ -53,7 +53,19 @@ impl AppCache {
         flows: &FlowAccess,
         slug: &str,
     ) -> Result<Option<Arc<SsoInputs>>> {
-        let Some((id, version)) = flows.app_sso_version(slug).await? else {
+        let version = flows.app_sso_version(slug).await?;
+        self.at(flows, slug, version).await
+    }
+
+    /// [`Self::get`] with the app's (id, version) already read (`None`: no
+    /// such app), e.g. with the session in one statement.
+    pub(crate) async fn at(
+        &self,
+        flows: &FlowAccess,
+        slug: &str,
+        version: Option<(AppId, i64)>,
+    ) -> Result<Option<Arc<SsoInputs>>> {
+        let Some((id, version)) = version else {
             self.lock().remove(slug);
             return Ok(None);
         };

@@ -60,7 +60,7 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::header::LOCATION;
-use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -89,7 +89,9 @@ pub(crate) use signer::Signer;
 
 use crate::idp::idp_url;
 use crate::secrets::random_bytes;
-use crate::session::{to_login, MaybeSignedIn, SignedIn};
+use crate::session::{
+    session_token_hash, signed_in, to_login, unavailable as session_unavailable, SignedIn,
+};
 use crate::AppState;
 
 /// How old an AuthnRequest may be when it is answered. Longer than the
@@ -135,7 +137,7 @@ async fn redirect_binding(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     uri: Uri,
-    MaybeSignedIn(who): MaybeSignedIn,
+    headers: HeaderMap,
     client: Client,
 ) -> Response {
     let query = uri.query().unwrap_or("");
@@ -147,7 +149,7 @@ async fn redirect_binding(
     } else {
         Intake::IdpInitiated
     };
-    run(&state, &slug, &uri, who, client_addr(&client), intake).await
+    run(&state, &slug, &uri, &headers, client_addr(&client), intake).await
 }
 
 /// `GET /saml2/<slug>/post?SAMLRequest=&RelayState=`: an HTTP-POST message
@@ -156,11 +158,11 @@ async fn post_binding_resumed(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     uri: Uri,
-    MaybeSignedIn(who): MaybeSignedIn,
+    headers: HeaderMap,
     client: Client,
 ) -> Response {
     let intake = Intake::Request(post_message(uri.query().unwrap_or("")));
-    run(&state, &slug, &uri, who, client_addr(&client), intake).await
+    run(&state, &slug, &uri, &headers, client_addr(&client), intake).await
 }
 
 /// `POST /saml2/<slug>`: checks sizes and encodings only, then a 303 to the
@@ -307,16 +309,40 @@ fn flow_name(sp_initiated: bool) -> &'static str {
     }
 }
 
+/// The request's session and the app's SSO inputs: with a session cookie,
+/// the session, its user and groups, and the app's version come in one
+/// statement; the inputs then usually from the per-node cache.
+async fn session_and_app(
+    state: &AppState,
+    headers: &HeaderMap,
+    slug: &str,
+) -> Result<(Option<SignedIn>, Arc<SsoInputs>), Response> {
+    let flows = state.access.flows();
+    let (found, version) = match session_token_hash(headers) {
+        Some(hash) => flows.find_session_for_app(&hash, slug).await,
+        None => flows.app_sso_version(slug).await.map(|v| (None, v)),
+    }
+    .map_err(|e| pages::internal(&e))?;
+    let who = signed_in(state, found)
+        .await
+        .map_err(|e| session_unavailable(&e))?;
+    match state.sso_apps.at(&flows, slug, version).await {
+        Ok(Some(inputs)) => Ok((who, inputs)),
+        Ok(None) => Err(pages::unknown_app()),
+        Err(e) => Err(pages::internal(&e)),
+    }
+}
+
 async fn run(
     state: &AppState,
     slug: &str,
     uri: &Uri,
-    who: Option<SignedIn>,
+    headers: &HeaderMap,
     client: Option<String>,
     intake: Intake,
 ) -> Response {
-    let inputs = match find_app(state, slug).await {
-        Ok(inputs) => inputs,
+    let (who, inputs) = match session_and_app(state, headers, slug).await {
+        Ok(found) => found,
         Err(page) => return page,
     };
     let app = &inputs.app;
