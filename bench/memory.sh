@@ -70,7 +70,11 @@ KEY=$(api_key "$DB")
 READY_EMPTY=$(best_ready)
 
 echo
-echo "Memory and startup, $BACKEND ($(basename "$LANYARD_BIN"), release build, allocator: ${BENCH_PRELOAD:-glibc malloc})"
+# The binary's own global allocator (jemalloc since 2026-11-29), unless a
+# library is preloaded over it.
+allocator="the binary's (jemalloc)"
+grep -q "_rjem_malloc\|jemalloc" "$LANYARD_BIN" 2>/dev/null || allocator="glibc malloc"
+echo "Memory and startup, $BACKEND ($(basename "$LANYARD_BIN"), release build, allocator: ${BENCH_PRELOAD:-$allocator})"
 row "" "RSS_MiB" "peak_MiB" "ready_ms"
 start_lanyard "$DB"
 rss_row "idle, empty database" "$READY_EMPTY"
