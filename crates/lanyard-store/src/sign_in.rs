@@ -31,6 +31,7 @@ struct IdSignInStateRow {
     state: SignInStateRow,
 }
 use crate::sql::Sql;
+use crate::users::unmatchable;
 use crate::SqlStore;
 
 impl SqlStore {
@@ -120,6 +121,10 @@ impl SignInStore for SqlStore {
         token_hash: &str,
         slug: &str,
     ) -> Result<(Option<(Session, User, Vec<Group>)>, Option<(AppId, i64)>)> {
+        if unmatchable(slug) {
+            // No app has such a slug, and PostgreSQL refuses a NUL in text.
+            return Ok((self.find_session_with_user(token_hash).await?, None));
+        }
         let row: Option<SessionAppRow> = sqlx::query_as(self.backend.session_app_query())
             .bind(token_hash)
             .bind(slug)

@@ -1388,3 +1388,25 @@ async fn cached_sso_inputs_follow_changes_made_on_another_node() {
         node_a.shutdown().await;
     }
 }
+
+/// A slug with control characters (a NUL, which PostgreSQL refuses in
+/// text) names no app: the unknown-app page, signed in or not, never a 500.
+#[tokio::test]
+async fn control_characters_in_the_slug_are_an_unknown_app() {
+    for app in common::apps().await {
+        let s = aws_setup(&app, "aws").await;
+        for path in [
+            "/saml2/a%00b",
+            "/saml2/%0A",
+            "/saml2/aws%00/post?SAMLRequest=x",
+        ] {
+            for session in [None, Some(s.session.as_str())] {
+                let r = app.visit("GET", path, session, None).await;
+                refused(&r, StatusCode::NOT_FOUND, "Application not found");
+            }
+        }
+        // The real app still answers.
+        form_of(&app.visit("GET", "/saml2/aws", Some(&s.session), None).await);
+        app.shutdown().await;
+    }
+}
