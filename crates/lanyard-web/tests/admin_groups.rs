@@ -10,41 +10,9 @@ mod common;
 use axum::http::StatusCode;
 use serde_json::json;
 
+use common::admin::signed_in;
 use common::browser::{hidden, location, Browser};
 use common::TestApp;
-
-const PW: &str = "admin passphrase 1";
-
-async fn make_admin(app: &TestApp, email: &str, role: &str) {
-    app.admin(
-        "POST",
-        "/api/v1/admins",
-        Some(json!({"email": email, "role": role, "password": PW})),
-    )
-    .await
-    .expect(StatusCode::CREATED);
-}
-
-/// A browser signed in as a new admin with `role`.
-async fn signed_in<'a>(app: &'a TestApp, email: &str, role: &str) -> Browser<'a> {
-    make_admin(app, email, role).await;
-    let mut b = Browser::new(app);
-    let page = b.get("/admin/login").await;
-    let csrf = hidden(&page.text(), "csrf").expect("a csrf field");
-    let r = b
-        .post(
-            "/admin/login",
-            &[
-                ("email", email),
-                ("password", PW),
-                ("csrf", &csrf),
-                ("next", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-    b
-}
 
 /// Creates a group through the portal's form; returns its id.
 async fn create_group(b: &mut Browser<'_>, name: &str, description: &str) -> i64 {

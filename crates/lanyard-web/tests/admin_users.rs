@@ -13,44 +13,13 @@ use lanyard_core::store::SignInStore;
 use lanyard_core::UserId;
 use serde_json::{json, Value};
 
+use common::admin::signed_in;
 use common::browser::{hidden, location, Browser};
 use common::{Resp, TestApp};
 
-const ADMIN_PW: &str = "admin passphrase 1";
 const USER_PW: &str = "correct horse battery";
 const LOCKED: &str =
     "This account is locked after too many failed sign-ins. Ask an administrator to unlock it.";
-
-async fn make_admin(app: &TestApp, email: &str, role: &str) {
-    app.admin(
-        "POST",
-        "/api/v1/admins",
-        Some(json!({"email": email, "role": role, "password": ADMIN_PW})),
-    )
-    .await
-    .expect(StatusCode::CREATED);
-}
-
-/// A browser signed in to the admin portal as a new admin with `role`.
-async fn signed_in<'a>(app: &'a TestApp, email: &str, role: &str) -> Browser<'a> {
-    make_admin(app, email, role).await;
-    let mut b = Browser::new(app);
-    let page = b.get("/admin/login").await;
-    let csrf = hidden(&page.text(), "csrf").expect("a csrf field");
-    let r = b
-        .post(
-            "/admin/login",
-            &[
-                ("email", email),
-                ("password", ADMIN_PW),
-                ("csrf", &csrf),
-                ("next", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-    b
-}
 
 /// A directory user made through the API, with [`USER_PW`]; returns its id.
 async fn api_user(app: &TestApp, username: &str) -> i64 {
