@@ -13,7 +13,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::error::DatabaseError;
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 use lanyard_core::Error;
 
@@ -38,16 +38,28 @@ macro_rules! postgres_groups_json {
          WHERE m.user_id = u.id) AS groups_json"
     };
 }
-/// The id and SSO version of the app with slug `$2`.
+/// The id and SSO version of the app with slug `$2`, joined as `a` by
+/// `session_app_from!` (one index lookup; two scalar subqueries cost
+/// PostgreSQL a second scan and executor set-up per response).
 macro_rules! app_version_columns {
     () => {
-        "(SELECT id FROM apps WHERE slug = $2) AS app_id, \
-         (SELECT sso_version FROM apps WHERE slug = $2) AS app_version"
+        "a.id AS app_id, a.sso_version AS app_version"
+    };
+}
+
+/// The FROM and WHERE of [`Backend::session_app_query`].
+macro_rules! session_app_from {
+    () => {
+        " FROM sessions s JOIN users u ON u.id = s.user_id \
+         LEFT JOIN apps a ON a.slug = $2 WHERE s.token_hash = $1"
     };
 }
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgresql");
+
+/// A pooled PostgreSQL connection idle this long is pinged before use.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Sent on every new SQLite connection. WAL lets readers run beside the one
 /// writer; `synchronous = NORMAL` is the usual WAL pairing (a power cut may
@@ -125,7 +137,7 @@ impl Backend {
                 sqlite_groups_json!(),
                 ", ",
                 app_version_columns!(),
-                " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+                session_app_from!()
             ),
             Backend::Postgres => concat!(
                 "SELECT ",
@@ -134,7 +146,7 @@ impl Backend {
                 postgres_groups_json!(),
                 ", ",
                 app_version_columns!(),
-                " FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1"
+                session_app_from!()
             ),
         }
     }
@@ -161,6 +173,19 @@ impl Backend {
                 AnyPoolOptions::new()
                     .max_connections(10)
                     .acquire_timeout(Duration::from_secs(10))
+                    // sqlx pings every connection it hands out by default:
+                    // a second round trip per statement. Only one that sat
+                    // idle (a server restart or a dropped link shows there)
+                    // is pinged; a busy one was just used.
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= PING_IF_IDLE_FOR {
+                                conn.ping().await?;
+                            }
+                            Ok(true)
+                        })
+                    })
                     .connect_with(options)
                     .await
             }
@@ -181,7 +206,12 @@ impl Backend {
                             Ok(())
                         })
                     })
-                    .acquire_timeout(Duration::from_secs(10));
+                    .acquire_timeout(Duration::from_secs(10))
+                    // The connection is in this process and cannot hang
+                    // up; sqlx's default ping before each use would be one
+                    // more hand-off to the connection's thread per
+                    // statement.
+                    .test_before_acquire(false);
                 let pool = if in_memory {
                     pool.max_connections(1)
                         .min_connections(1)
