@@ -217,8 +217,10 @@ pub trait SignInStore: Send + Sync {
         token_hash: &str,
         slug: &str,
     ) -> Result<(Option<(Session, User, Vec<Group>)>, Option<(AppId, i64)>)>;
-    /// Records use at `now` (callers throttle this).
-    async fn touch_session(&self, id: i64, now: OffsetDateTime) -> Result<()>;
+    /// Records use at `now` for each of `ids` that still exists and was
+    /// last seen earlier (never moves a last use back); how many changed.
+    /// Callers throttle and batch this.
+    async fn touch_sessions(&self, ids: &[i64], now: OffsetDateTime) -> Result<u64>;
     /// `AwaitingTotp` -> `Complete`.
     async fn complete_session(&self, id: i64, now: OffsetDateTime) -> Result<Session>;
     /// Idempotent.

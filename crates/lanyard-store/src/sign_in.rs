@@ -143,17 +143,23 @@ impl SignInStore for SqlStore {
         }
     }
 
-    async fn touch_session(&self, id: i64, now: OffsetDateTime) -> Result<()> {
-        let done = sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id = $1")
-            .bind(id)
-            .bind(to_ms(now))
-            .execute(&self.pool)
-            .await
-            .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(Error::not_found("session", id));
+    async fn touch_sessions(&self, ids: &[i64], now: OffsetDateTime) -> Result<u64> {
+        let mut touched = 0;
+        for chunk in ids.chunks(self.backend.max_binds() - 1) {
+            let mut sql = Sql::new("UPDATE sessions SET last_seen_at = ");
+            let at = sql.int(to_ms(now));
+            sql.push(&at)
+                .push(" WHERE last_seen_at < ")
+                .push(&at)
+                .push(" AND id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                let p = sql.int(*id);
+                sql.push(if i == 0 { "" } else { ", " }).push(&p);
+            }
+            sql.push(")");
+            touched += sql.execute(&self.pool).await.map_err(db)?;
         }
-        Ok(())
+        Ok(touched)
     }
 
     /// Completing the second factor is use of the session, so it also

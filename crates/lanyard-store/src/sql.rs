@@ -70,6 +70,19 @@ impl Sql {
         q.fetch_all(pool).await
     }
 
+    /// Runs a statement that returns no rows (one-off, like
+    /// [`Sql::fetch_all`]); the number of rows it changed.
+    pub(crate) async fn execute(&self, pool: &AnyPool) -> Result<u64, sqlx::Error> {
+        let mut q = sqlx::query(&self.text).persistent(false);
+        for a in &self.args {
+            q = match a {
+                Arg::Int(i) => q.bind(*i),
+                Arg::Text(s) => q.bind(s.as_str()),
+            };
+        }
+        Ok(q.execute(pool).await?.rows_affected())
+    }
+
     /// `AND (c1 >= lo AND c1 < hi OR c2 >= lo AND c2 < hi ...)`: a
     /// case-insensitive prefix match over lower-cased columns that a plain
     /// index serves on both databases (no LIKE, so nothing to escape).

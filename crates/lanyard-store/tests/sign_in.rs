@@ -92,7 +92,19 @@ store_test!(sessions_are_created_found_touched_and_completed, |store| {
     assert_eq!(other.user_agent.as_deref(), Some("Mozilla/5.0 \u{e9}"));
     assert!(other.id > created.id);
 
-    store.touch_session(created.id, at(100)).await.unwrap();
+    assert_eq!(
+        store
+            .touch_sessions(&[created.id, other.id, 999], at(100))
+            .await
+            .unwrap(),
+        2,
+        "the missing one is skipped"
+    );
+    assert_eq!(
+        store.touch_sessions(&[created.id], at(50)).await.unwrap(),
+        0,
+        "never moved back"
+    );
     let touched = store
         .find_session(&token_hash("tok-1"))
         .await
@@ -120,10 +132,6 @@ store_test!(sessions_are_created_found_touched_and_completed, |store| {
     assert!(!stale.is_live(long_after, Duration::hours(1)));
 
     // Missing sessions and users.
-    assert_eq!(
-        not_found(store.touch_session(999, at(0)).await),
-        session_missing(999)
-    );
     assert_eq!(
         not_found(store.complete_session(999, at(0)).await),
         session_missing(999)
@@ -208,7 +216,7 @@ store_test!(purge_deletes_ended_and_idle_sessions, |store| {
     let mut ended = new_session(ann.id, "ended", 0);
     ended.expires_at = now;
     let ended = store.create_session(&ended).await.unwrap();
-    store.touch_session(ended.id, now).await.unwrap();
+    assert_eq!(store.touch_sessions(&[ended.id], now).await.unwrap(), 1);
     let idle = session(&store, ann.id, "idle", 90_000).await;
     let just_idle = session(&store, ann.id, "edge", 100_000 - 3600).await;
     let live = session(&store, ann.id, "live", 99_000).await;

@@ -309,8 +309,8 @@ impl FlowAccess {
     ) -> Result<(Option<(Session, User, Vec<Group>)>, Option<(AppId, i64)>)> {
         self.store.find_session_for_app(token_hash, slug).await
     }
-    pub async fn touch_session(&self, id: i64, now: OffsetDateTime) -> Result<()> {
-        self.store.touch_session(id, now).await
+    pub async fn touch_sessions(&self, ids: &[i64], now: OffsetDateTime) -> Result<u64> {
+        self.store.touch_sessions(ids, now).await
     }
     pub async fn complete_session(&self, id: i64, now: OffsetDateTime) -> Result<Session> {
         self.store.complete_session(id, now).await

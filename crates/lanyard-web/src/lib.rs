@@ -74,10 +74,13 @@ pub struct AppState {
     pub(crate) passwords: secrets::PasswordHasher,
     /// Per-node sign-in rate limit and session purge schedule.
     pub(crate) sign_in: pages::signin::Throttle,
-    /// Parsed signing keys (by key id) and RSA signing off the async workers.
+    /// Parsed signing keys (by key id); RSA-2048 signs inline, larger keys
+    /// on the blocking pool.
     pub(crate) signer: sso::Signer,
     /// Each app's SSO inputs, reused while its `sso_version` holds.
     pub(crate) sso_apps: sso::AppCache,
+    /// Sessions' last use, written in batches.
+    pub(crate) touches: session::Touches,
 }
 
 impl AppState {
@@ -99,6 +102,7 @@ impl AppState {
             sign_in,
             signer: sso::Signer::new(),
             sso_apps: sso::AppCache::default(),
+            touches: session::Touches::default(),
         }
     }
 }

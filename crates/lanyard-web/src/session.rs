@@ -17,6 +17,9 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lanyard_core::directory::{Group, User};
@@ -24,6 +27,7 @@ use lanyard_core::session::{token_hash, Session, SessionStage};
 use lanyard_core::{Error, Result, Settings};
 use time::{Duration, OffsetDateTime};
 
+use crate::access::FlowAccess;
 use crate::pages::Message;
 use crate::secrets::random_bytes;
 use crate::AppState;
@@ -197,16 +201,20 @@ pub fn session_token_hash(headers: &HeaderMap) -> Option<String> {
 
 /// What a looked-up session means for this request: `None` when it is
 /// unknown, ended (deleted now) or only half done; otherwise the signed-in
-/// user, with the session's last use recorded now and then.
+/// user, with the session's last use recorded now and then (by [`Touches`],
+/// off the request path).
 pub async fn signed_in(
     state: &AppState,
     found: Option<(Session, User, Vec<Group>)>,
 ) -> Result<Option<SignedIn>> {
-    let Some((session, user, groups)) = found else {
+    let Some((mut session, user, groups)) = found else {
         return Ok(None);
     };
     let flows = state.access.flows();
     let now = state.clock.now();
+    if let Some(noted) = state.touches.pending(session.id) {
+        session.last_seen_at = session.last_seen_at.max(noted);
+    }
     if !session.is_live(now, state.settings.auth.session_idle) {
         // Gone for good: forget it now rather than at the next purge.
         flows.delete_session(session.id).await?;
@@ -216,11 +224,7 @@ pub async fn signed_in(
         return Ok(None);
     }
     if now - session.last_seen_at >= TOUCH_INTERVAL {
-        match flows.touch_session(session.id, now).await {
-            // Ended meanwhile (a sign-out or purge on another node).
-            Err(Error::NotFound { .. }) => return Ok(None),
-            other => other?,
-        }
+        state.touches.note(&flows, session.id, now);
     }
     Ok(Some(SignedIn {
         session,
@@ -335,5 +339,95 @@ mod tests {
         assert!(!same_origin(&h, &s));
         h.insert(ORIGIN, HeaderValue::from_static("null"));
         assert!(same_origin(&h, &s), "opaque: the token decides");
+    }
+}
+
+/// Sessions' last use, written in batches off the request path.
+///
+/// A refresh is a write: on PostgreSQL with synchronous commit, a WAL
+/// flush, and on SQLite the single write lock. Awaited in the request (as
+/// it was), the first request of every session each [`TOUCH_INTERVAL`]
+/// waited for that write, and on a busy node the writes came one per
+/// session. Now a request notes the session here and goes on; one task
+/// writes everything noted within [`TOUCH_DELAY`] in one statement
+/// (`touch_sessions`), then stops when nothing more comes.
+///
+/// This node sees a noted use at once ([`Touches::pending`] feeds the
+/// idle check); other nodes see it within [`TOUCH_DELAY`], which is far
+/// inside the minute a stored last use may lag anyway. A use noted just
+/// before the node stops may be lost: the session then looks idle at most
+/// [`TOUCH_INTERVAL`] longer than it is. A session ended meanwhile (a
+/// sign-out on another node) is skipped by the statement.
+#[derive(Clone, Default)]
+pub(crate) struct Touches(Arc<Mutex<TouchQueue>>);
+
+#[derive(Default)]
+struct TouchQueue {
+    /// Session id to the latest use noted.
+    noted: HashMap<i64, OffsetDateTime>,
+    /// Whether a task is writing (or about to).
+    writing: bool,
+}
+
+/// How long uses are gathered before one write.
+pub(crate) const TOUCH_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Most uses waiting; more are not noted (their sessions are refreshed at
+/// their next request after the queue drains).
+const MAX_NOTED: usize = 100_000;
+
+impl Touches {
+    /// Notes that session `id` was used at `now`; starts the writer task if
+    /// it is not running.
+    pub(crate) fn note(&self, flows: &FlowAccess, id: i64, now: OffsetDateTime) {
+        let mut queue = self.lock();
+        if queue.noted.len() >= MAX_NOTED && !queue.noted.contains_key(&id) {
+            return;
+        }
+        let at = queue.noted.entry(id).or_insert(now);
+        *at = (*at).max(now);
+        if queue.writing {
+            return;
+        }
+        queue.writing = true;
+        drop(queue);
+        let (this, flows) = (self.clone(), flows.clone());
+        tokio::spawn(async move { this.write_until_idle(flows).await });
+    }
+
+    /// The latest use of session `id` noted and not yet written.
+    pub(crate) fn pending(&self, id: i64) -> Option<OffsetDateTime> {
+        self.lock().noted.get(&id).copied()
+    }
+
+    async fn write_until_idle(self, flows: FlowAccess) {
+        loop {
+            tokio::time::sleep(TOUCH_DELAY).await;
+            let noted = {
+                let mut queue = self.lock();
+                if queue.noted.is_empty() {
+                    queue.writing = false;
+                    return;
+                }
+                std::mem::take(&mut queue.noted)
+            };
+            // All at the latest use noted, within TOUCH_DELAY of each.
+            let Some(latest) = noted.values().max().copied() else {
+                continue;
+            };
+            let ids: Vec<i64> = noted.into_keys().collect();
+            if let Err(e) = flows.touch_sessions(&ids, latest).await {
+                tracing::warn!(
+                    "could not record the last use of {} sessions: {e}",
+                    ids.len()
+                );
+            }
+        }
+    }
+
+    // The queue is a plain map swapped whole; a panic elsewhere cannot leave
+    // it half-written, so poisoning is ignored.
+    fn lock(&self) -> std::sync::MutexGuard<'_, TouchQueue> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

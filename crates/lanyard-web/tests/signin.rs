@@ -695,6 +695,40 @@ async fn sessions_end_when_idle_and_at_their_absolute_limit() {
     }
 }
 
+/// A use is written off the request path, in a batch, shortly after; all
+/// sessions noted within the batch window land in the store.
+#[tokio::test]
+async fn session_use_is_written_in_a_batch_shortly_after() {
+    for app in common::apps().await {
+        let id = user(&app, "ann").await;
+        let (mut a, mut b) = (Browser::new(&app), Browser::new(&app));
+        a.sign_in("ann", PW).await;
+        b.sign_in("ann", PW).await;
+        let signed_in_at = app.clock_now();
+        app.clock.advance(Duration::minutes(5));
+        assert_eq!(a.get("/portal").await.status, StatusCode::OK);
+        assert_eq!(b.get("/portal").await.status, StatusCode::OK);
+        let used_at = app.clock_now();
+        let mut seen = Vec::new();
+        for _ in 0..50 {
+            seen = app
+                .store
+                .list_user_sessions(UserId(id))
+                .await
+                .unwrap()
+                .iter()
+                .map(|s| s.last_seen_at)
+                .collect();
+            if seen.iter().all(|at| *at == used_at) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(seen, vec![used_at, used_at], "signed in at {signed_in_at}");
+        app.shutdown().await;
+    }
+}
+
 #[tokio::test]
 async fn sign_in_purges_expired_sessions_now_and_then() {
     for app in common::apps().await {
