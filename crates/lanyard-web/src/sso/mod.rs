@@ -255,7 +255,15 @@ fn post_message(query: &str) -> lanyard_saml::Result<UnverifiedAuthnRequest> {
 
 /// The app's SSO inputs, from the per-node cache (one version check).
 async fn find_app(state: &AppState, slug: &str) -> Result<Arc<SsoInputs>, Response> {
-    match state.sso_apps.get(&state.access.flows(), slug).await {
+    inputs_or_page(state.sso_apps.get(&state.access.flows(), slug).await)
+}
+
+/// The cache's answer, or the page for an unknown app or a storage error.
+#[allow(clippy::result_large_err)] // the page is returned as is, at once
+fn inputs_or_page(
+    found: lanyard_core::Result<Option<Arc<SsoInputs>>>,
+) -> Result<Arc<SsoInputs>, Response> {
+    match found {
         Ok(Some(inputs)) => Ok(inputs),
         Ok(None) => Err(pages::unknown_app()),
         Err(e) => Err(pages::internal(&e)),
@@ -326,11 +334,8 @@ async fn session_and_app(
     let who = signed_in(state, found)
         .await
         .map_err(|e| session_unavailable(&e))?;
-    match state.sso_apps.at(&flows, slug, version).await {
-        Ok(Some(inputs)) => Ok((who, inputs)),
-        Ok(None) => Err(pages::unknown_app()),
-        Err(e) => Err(pages::internal(&e)),
-    }
+    let inputs = inputs_or_page(state.sso_apps.at(&flows, slug, version).await)?;
+    Ok((who, inputs))
 }
 
 async fn run(

@@ -95,10 +95,7 @@ async fn add_key(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let activate = post.fields.checked("activate");
     let source = match post.fields.get("source") {
         "generate" => {
@@ -144,10 +141,7 @@ async fn activate_key(
     post: AdminPost,
 ) -> PageResult {
     let (id, key) = (parse_id(&id)?, key_id(&key)?);
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let result = apps_service::activate_key(&w, id, key).await;
     finish(&state, &post, id, "sso", "key_activated", result).await
 }
@@ -158,10 +152,7 @@ async fn delete_key(
     post: AdminPost,
 ) -> PageResult {
     let (id, key) = (parse_id(&id)?, key_id(&key)?);
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let result = apps_service::delete_key(&w, id, key).await;
     finish(&state, &post, id, "sso", "key_deleted", result).await
 }
@@ -172,10 +163,7 @@ async fn import_metadata(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let result = match text_or_file(&post, "sp_metadata", "sp_metadata_file") {
         Ok(xml) if xml.is_empty() => Err(Error::invalid(
             "sp_metadata",
@@ -193,10 +181,7 @@ async fn set_image(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let result = match post.file("image") {
         Some(upload) => apps_service::set_image(&w, id, upload.bytes.clone()).await,
         None => Err(Error::invalid(
@@ -213,10 +198,7 @@ async fn remove_image(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let result = apps_service::remove_image(&w, id).await;
     finish(&state, &post, id, "general", "image_removed", result).await
 }

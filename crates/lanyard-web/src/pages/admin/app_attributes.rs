@@ -354,10 +354,7 @@ async fn save_attributes(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let (rows, rules, errors) = attribute_rows(&post.fields);
     let groups_attribute = post.fields.get("groups_attribute").trim().to_owned();
     if !errors.is_empty() {
@@ -453,10 +450,7 @@ async fn save_entitlements(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let (rows, grants, mut errors) = entitlement_rows(&post.fields);
     if !errors.is_empty() {
         // Every other broken rule at once, from the same checks the save

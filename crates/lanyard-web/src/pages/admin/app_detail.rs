@@ -430,10 +430,7 @@ async fn save_general(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let values = GeneralValues {
         label: post.fields.get("label").to_owned(),
         description: post.fields.get("description").to_owned(),
@@ -473,10 +470,7 @@ async fn save_sso(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let values = SsoValues::from_fields(&post.fields);
     let sso = match values.to_form() {
         Ok(sso) => sso,
@@ -521,10 +515,7 @@ async fn save_groups(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let changes: Vec<_> = match post.fields.checkbox_changes("groups") {
         Ok(c) => c.into_iter().map(|(g, on)| (id, GroupId(g), on)).collect(),
         Err(e) => {
@@ -543,10 +534,7 @@ async fn activate(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     match apps_service::activate_app(&w, id).await {
         Ok(_) => Ok(see_other(&format!(
             "/admin/applications/{id}?tab=sso&saved=activated"
@@ -577,10 +565,7 @@ async fn deactivate(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     apps_service::deactivate_app(&w, id).await?;
     Ok(see_other(&format!(
         "/admin/applications/{id}?tab=sso&saved=deactivated"

@@ -242,10 +242,7 @@ fn delete_page(
 }
 
 async fn delete(State(state): State<AppState>, post: AdminPost) -> PageResult {
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let ids: Vec<i64> = ids_of(&post.fields.all("ids")).into_iter().collect();
     let typed = post.fields.get("confirm_count").trim().to_owned();
     // A non-number is a mismatch like any other: nothing is deleted.
@@ -359,10 +356,7 @@ async fn new_page(signed: AdminSignedIn, Query(q): Query<NewParams>) -> PageResu
 }
 
 async fn create(State(state): State<AppState>, post: AdminPost) -> PageResult {
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let f = &post.fields;
     let template = f.get("template").to_owned();
     let form = CreateAppForm {

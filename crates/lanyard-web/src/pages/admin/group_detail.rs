@@ -346,10 +346,7 @@ async fn save_details(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let name = post.fields.get("name").to_owned();
     let description = post.fields.get("description").to_owned();
     let patch = lanyard_core::directory::GroupPatch {
@@ -384,10 +381,7 @@ fn user_of(fields: &Fields) -> Result<UserId, Errors> {
 /// A change to the membership: done (303 back), or the reason on the page.
 async fn change_members(state: &AppState, post: AdminPost, id: &str, add: bool) -> PageResult {
     let id = parse_id(id)?;
-    let w = match AdminWriter::new(state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(*state, post);
     let user = match user_of(&post.fields) {
         Ok(user) => user,
         Err(errors) => {
@@ -449,10 +443,7 @@ async fn save_attributes(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let (rows, attributes) = attr_rows::submitted(&post.fields);
     match changes::set_attributes(&w, id, attributes).await {
         Ok(_) => Ok(saved(id, "attributes")),
@@ -474,10 +465,7 @@ async fn save_applications(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let changes: Vec<_> = match post.fields.checkbox_changes("apps") {
         Ok(c) => c
             .into_iter()

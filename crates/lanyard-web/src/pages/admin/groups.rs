@@ -231,10 +231,7 @@ async fn new_page(signed: AdminSignedIn) -> PageResult {
 }
 
 async fn create(State(state): State<AppState>, post: AdminPost) -> PageResult {
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let (name, description) = (post.fields.get("name"), post.fields.get("description"));
     let new = NewGroup {
         name: name.to_owned(),
@@ -300,10 +297,7 @@ async fn delete(
     post: AdminPost,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     changes::delete_group(&w, id).await?;
     Ok(see_other("/admin/groups?deleted=1"))
 }

@@ -42,6 +42,17 @@ use crate::access::{Authenticated, ReadAccess, WriteAccess};
 use crate::session::{cookie, same_origin, tokens_match};
 use crate::AppState;
 
+/// The POST's writer, or (for a read-only admin) the 403 page returned from
+/// the handler. Defined before the submodules so all of them can use it.
+macro_rules! writer_or_refusal {
+    ($state:expr, $post:expr) => {
+        match AdminWriter::new(&$state, &$post) {
+            Ok(w) => w,
+            Err(refusal) => return Ok(refusal),
+        }
+    };
+}
+
 pub mod app_assets;
 pub mod app_attributes;
 pub mod app_detail;

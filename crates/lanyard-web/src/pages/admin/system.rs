@@ -323,10 +323,7 @@ impl FormOnce {
 }
 
 async fn create_key(State(state): State<AppState>, post: AdminPost) -> PageResult {
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     if !FormOnce::first_use(post.fields.get("once")) {
         return Ok(Message::new(
             "This form was already submitted",
@@ -402,10 +399,7 @@ async fn revoke_key(
         .parse::<i64>()
         .map(ApiKeyId)
         .map_err(|_| Error::not_found("api key", &id))?;
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     changes::revoke_key(&w, id).await?;
     Ok(see_other("/admin/api-keys?saved=revoked"))
 }

@@ -294,10 +294,7 @@ async fn new_page(signed: AdminSignedIn) -> Res {
 }
 
 async fn create(State(state): State<AppState>, post: AdminPost) -> Res {
-    let w = match AdminWriter::new(&state, &post) {
-        Ok(w) => w,
-        Err(r) => return Ok(r),
-    };
+    let w = writer_or_refusal!(state, post);
     let f = &post.fields;
     let password = f.get("password");
     let form = CreateUserForm {

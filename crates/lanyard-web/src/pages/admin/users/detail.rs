@@ -274,16 +274,6 @@ async fn rejected(state: &AppState, post: &AdminPost, id: UserId, submitted: Sub
     Ok(page(StatusCode::BAD_REQUEST, &view))
 }
 
-/// The POST's writer, or (for a read-only admin) the 403 page.
-macro_rules! writer_or_refusal {
-    ($state:expr, $post:expr) => {
-        match AdminWriter::new(&$state, &$post) {
-            Ok(w) => w,
-            Err(refusal) => return Ok(refusal),
-        }
-    };
-}
-
 async fn save_details(
     State(state): State<AppState>,
     Path(id): Path<String>,
