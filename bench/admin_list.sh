@@ -42,13 +42,8 @@ make_workdir
 machine_line
 busy_note
 
-if [ "$POSTGRES" = 1 ]; then
-  DB=$(pg_new_database); BENCH_PG_DB=$DB; BACKEND=postgres
-else
-  DB="sqlite://$WORKDIR/lanyard.db"; BACKEND=sqlite
-fi
-lanyard_cmd migrate --database "$DB" 2>>"$WORKDIR/server.log"
-KEY=$(api_key "$DB")
+bench_database
+migrate_with_key
 ADMIN=bench-admin@example.com
 echo "bench-admin-password" | lanyard_cmd admin create --email "$ADMIN" --database "$DB" >/dev/null 2>&1 ||
   say "could not create an admin (lanyard admin create); the Users page is not timed"

@@ -43,11 +43,7 @@ make_workdir
 machine_line
 busy_note
 
-if [ "$POSTGRES" = 1 ]; then
-  DB=$(pg_new_database); BENCH_PG_DB=$DB; BACKEND=postgres
-else
-  DB="sqlite://$WORKDIR/lanyard.db"; BACKEND=sqlite
-fi
+bench_database
 
 # Best of three cold starts of a migrated database, in ms.
 best_ready() {

@@ -47,19 +47,12 @@ make_workdir
 machine_line
 busy_note
 
-if [ "$POSTGRES" = 1 ]; then
-  DB=$(pg_new_database); BENCH_PG_DB=$DB; BACKEND=postgres
-else
-  DB="sqlite://$WORKDIR/lanyard.db"; BACKEND=sqlite
-fi
-lanyard_cmd migrate --database "$DB" 2>>"$WORKDIR/server.log"
-KEY=$(api_key "$DB")
+bench_database
+migrate_with_key
 
 # Statements per SSO response, from sqlx's log.
 BENCH_LOG="warn,sqlx::query=debug" start_lanyard "$DB"
-SETUP=$(python3 "$BENCH_LIB/lanyard_bench.py" --url "$LANYARD_URL" setup-sso --key "$KEY" \
-  --users "$USERS" --out "$WORKDIR/cookies.txt")
-read -r SLUG GROUP <<<"$SETUP"
+sso_users "$USERS"
 ONE=$(sed -n 2p "$WORKDIR/cookies.txt")
 curl -s -o /dev/null -H "Cookie: $ONE" "$LANYARD_URL/saml2/$SLUG"  # warm the pool's connections
 sleep 1

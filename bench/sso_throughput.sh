@@ -48,18 +48,11 @@ make_workdir
 machine_line
 busy_note
 
-if [ "$POSTGRES" = 1 ]; then
-  DB=$(pg_new_database); BENCH_PG_DB=$DB; BACKEND=postgres
-else
-  DB="sqlite://$WORKDIR/lanyard.db"; BACKEND=sqlite
-fi
-lanyard_cmd migrate --database "$DB" 2>>"$WORKDIR/server.log"
-KEY=$(api_key "$DB")
+bench_database
+migrate_with_key
 start_lanyard "$DB"
 say "lanyard ($BACKEND) ready at $LANYARD_URL in ${READY_MS} ms; creating and signing in $USERS users"
-SETUP=$(python3 "$BENCH_LIB/lanyard_bench.py" --url "$LANYARD_URL" setup-sso --key "$KEY" \
-  --users "$USERS" --out "$WORKDIR/cookies.txt")
-read -r SLUG GROUP <<<"$SETUP"
+sso_users "$USERS"
 python3 "$BENCH_LIB/lanyard_bench.py" --url "$LANYARD_URL" check-sso --cookies "$WORKDIR/cookies.txt" \
   --slug "$SLUG" --n 3
 URL="$LANYARD_URL/saml2/$SLUG"

@@ -234,6 +234,34 @@ reexec_under_postgres() {
 
 PSQL=${PG_BIN:-/usr/lib/postgresql/15/bin}/psql
 
+# bench_database : a fresh database for this run: a SQLite file in $WORKDIR,
+# or, with POSTGRES=1, a new database on $LANYARD_TEST_POSTGRES (dropped on
+# exit). Sets DB and BACKEND.
+bench_database() {
+  if [ "${POSTGRES:-0}" = 1 ]; then
+    DB=$(pg_new_database); BENCH_PG_DB=$DB; BACKEND=postgres
+  else
+    DB="sqlite://$WORKDIR/lanyard.db"; BACKEND=sqlite
+  fi
+}
+
+# migrate_with_key : migrates $DB and sets KEY, an admin API key for it.
+migrate_with_key() {
+  lanyard_cmd migrate --database "$DB" 2>>"$WORKDIR/server.log"
+  KEY=$(api_key "$DB")
+}
+
+# sso_users N [setup-sso options...] : on the running server, N users made
+# through the REST API and signed in with POST /login (their cookies, one
+# per line, in $WORKDIR/cookies.txt) and an "Amazon AWS" app bound to their
+# group (lib/lanyard_bench.py setup-sso). Sets SLUG and GROUP.
+sso_users() {
+  local n=$1 setup; shift
+  setup=$(python3 "$BENCH_LIB/lanyard_bench.py" --url "$LANYARD_URL" setup-sso --key "$KEY" \
+    --users "$n" --out "$WORKDIR/cookies.txt" "$@")
+  read -r SLUG GROUP <<<"$setup"
+}
+
 # pg_new_database : prints the URL of a fresh database on $LANYARD_TEST_POSTGRES
 # (dropped on exit).
 pg_new_database() {
