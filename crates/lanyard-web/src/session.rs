@@ -1,5 +1,6 @@
 //! Browser sessions at the edge: the session cookie, the [`SignedIn`]
-//! extractor, and CSRF tokens for every state-changing form.
+//! extractor, CSRF tokens for every state-changing form, and the batched
+//! writes of each session's last use ([`Touches`]).
 //!
 //! The cookie `lanyard_session` carries a random token (32 bytes, hex); the
 //! store keeps only its SHA-256 (see `lanyard_core::session`). It is
@@ -14,12 +15,12 @@
 //! comparisons are constant-time, and a request whose `Origin` header names
 //! another origin is refused whatever its token.
 
-use axum::extract::FromRequestParts;
-use axum::http::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
-use axum::http::request::Parts;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use axum::extract::FromRequestParts;
+use axum::http::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use lanyard_core::directory::{Group, User};
