@@ -75,7 +75,9 @@ cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/p
 switches() {
   local t
   for t in /proc/"$LANYARD_PID"/task/*; do
-    awk -v tid="${t##*/}" '/ctxt_switches/ { s += $2 } END { if (s != "") print tid, s }' "$t/status" 2>/dev/null
+    # A thread may exit between the glob and the read (idle blocking-pool
+    # threads leave after 10 s): skip it rather than fail the script.
+    awk -v tid="${t##*/}" '/ctxt_switches/ { s += $2 } END { if (s != "") print tid, s }' "$t/status" 2>/dev/null || true
   done
 }
 switch_delta() {  # BEFORE AFTER : sum over threads of (after - before)
