@@ -298,6 +298,29 @@ pub trait StoreInfo: Send + Sync {
     fn backend_name(&self) -> &'static str;
 }
 
+/// Several changes as one: a use-case makes its change and writes its audit
+/// event through one [`UnitOfWork`], so both are stored or neither is.
+#[async_trait]
+pub trait Transactional: Send + Sync {
+    /// Starts a unit of work: a store whose every method runs in one
+    /// database transaction until [`UnitOfWork::commit`]. Dropping it
+    /// without committing rolls everything back. A unit of work cannot
+    /// begin another (`Store` error).
+    ///
+    /// While one is open it holds a database connection (on SQLite, the
+    /// write lock from the start): do slow work (password hashing, key
+    /// generation) before beginning, and reach the store only through it.
+    async fn begin(&self) -> Result<Box<dyn UnitOfWork>>;
+}
+
+/// An open transaction with the whole store's methods (see
+/// [`Transactional::begin`]).
+#[async_trait]
+pub trait UnitOfWork: Store {
+    /// Makes every change made through this unit of work durable, at once.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
 /// Everything a Lanyard instance stores.
 pub trait Store:
     StoreInfo
@@ -309,6 +332,7 @@ pub trait Store:
     + AppStore
     + SignInStore
     + AdminSessionStore
+    + Transactional
 {
 }
 impl<
@@ -320,7 +344,8 @@ impl<
             + AuditStore
             + AppStore
             + SignInStore
-            + AdminSessionStore,
+            + AdminSessionStore
+            + Transactional,
     > Store for T
 {
 }

@@ -32,7 +32,7 @@ impl AdminSessionStore for SqlStore {
         .bind(to_ms(new.expires_at))
         .bind(new.client.as_deref())
         .bind(new.user_agent.as_deref())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         let Some(id) = id else {
@@ -44,7 +44,7 @@ impl AdminSessionStore for SqlStore {
             " FROM admin_sessions s JOIN admins a ON a.id = s.admin_id WHERE s.id = $1"
         ))
         .bind(id)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         Ok(row.into_parts()?.0)
@@ -57,7 +57,7 @@ impl AdminSessionStore for SqlStore {
             " FROM admin_sessions s JOIN admins a ON a.id = s.admin_id WHERE s.token_hash = $1"
         ))
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         row.map(AdminSessionRow::into_parts).transpose()
@@ -67,7 +67,7 @@ impl AdminSessionStore for SqlStore {
         let done = sqlx::query("UPDATE admin_sessions SET last_seen_at = $2 WHERE id = $1")
             .bind(id)
             .bind(to_ms(now))
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 {
@@ -79,7 +79,7 @@ impl AdminSessionStore for SqlStore {
     async fn delete_admin_session(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM admin_sessions WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         Ok(())
@@ -94,7 +94,7 @@ impl AdminSessionStore for SqlStore {
             sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1 OR last_seen_at < $2")
                 .bind(to_ms(now))
                 .bind(to_ms(idle_before))
-                .execute(&self.pool)
+                .execute(&mut *self.conn().await?)
                 .await
                 .map_err(db)?;
         Ok(done.rows_affected())

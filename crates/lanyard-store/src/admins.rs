@@ -33,7 +33,7 @@ impl AdminStore for SqlStore {
         .bind(role.as_str())
         .bind(password_hash)
         .bind(to_ms(now))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await
         .map_err(|e| {
             let uniques = [Unique {
@@ -57,7 +57,7 @@ impl AdminStore for SqlStore {
             ", password_hash FROM admins WHERE email = $1"
         ))
         .bind(&email)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         row.map(AdminLoginRow::into_parts).transpose()
@@ -69,7 +69,7 @@ impl AdminStore for SqlStore {
             admin_columns!(),
             " FROM admins ORDER BY id"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         convert(rows)
@@ -78,7 +78,7 @@ impl AdminStore for SqlStore {
     async fn delete_admin(&self, id: AdminId) -> Result<()> {
         let done = sqlx::query("DELETE FROM admins WHERE id = $1")
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 {
@@ -108,7 +108,7 @@ impl ApiKeyStore for SqlStore {
         .bind(prefix)
         .bind(hash)
         .bind(to_ms(now))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await
         .map_err(|e| {
             // Keys are 256 random bits, so this is a caller reusing one; name
@@ -133,7 +133,7 @@ impl ApiKeyStore for SqlStore {
             " FROM api_keys WHERE hash = $1 AND revoked_at IS NULL"
         ))
         .bind(hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         row.map(ApiKey::try_from).transpose()
@@ -143,7 +143,7 @@ impl ApiKeyStore for SqlStore {
         let done = sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
             .bind(id.0)
             .bind(to_ms(now))
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 {
@@ -160,7 +160,7 @@ impl ApiKeyStore for SqlStore {
         ))
         .bind(id.0)
         .bind(to_ms(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         row.ok_or_else(|| Error::not_found("api key", id))?
@@ -173,7 +173,7 @@ impl ApiKeyStore for SqlStore {
             api_key_columns!(),
             " FROM api_keys ORDER BY id"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         convert(rows)

@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Connection};
 use time::OffsetDateTime;
 
 use lanyard_core::application::{
@@ -131,7 +131,7 @@ impl SqlStore {
     async fn app_exists(&self, id: AppId) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM apps WHERE id = $1")
             .bind(id.0)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         Ok(n > 0)
@@ -146,7 +146,7 @@ impl SqlStore {
         )
         .bind(app.0)
         .bind(group.0)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         if apps == 0 {
@@ -182,7 +182,8 @@ impl AppStore for SqlStore {
         now: OffsetDateTime,
     ) -> Result<Application> {
         let cols = ConfigColumns::of(&new.config)?;
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(db)?;
         let q = sqlx::query_as::<_, AppRow>(concat!(
             "INSERT INTO apps (slug, template, aws_rules, sso_active, created_at, updated_at, \
              label, label_lc, description, show_in_portal, sso, attributes, groups_attribute, \
@@ -220,7 +221,7 @@ impl AppStore for SqlStore {
             " FROM apps WHERE id = $1"
         ))
         .bind(id.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         row.ok_or_else(|| Error::not_found("application", id))?
@@ -237,7 +238,7 @@ impl AppStore for SqlStore {
             " FROM apps WHERE slug = $1"
         ))
         .bind(slug)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         row.ok_or_else(|| Error::not_found("application", slug))?
@@ -251,7 +252,7 @@ impl AppStore for SqlStore {
         let row: Option<(i64, i64)> =
             sqlx::query_as("SELECT id, sso_version FROM apps WHERE slug = $1")
                 .bind(slug)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&mut *self.conn().await?)
                 .await
                 .map_err(db)?;
         Ok(row.map(|(id, version)| (AppId(id), version)))
@@ -275,7 +276,7 @@ impl AppStore for SqlStore {
         }
         let l = sql.int(fetch_limit(q.limit));
         sql.push(&format!(" ORDER BY id LIMIT {l}"));
-        let rows: Vec<AppRow> = sql.fetch_all(&self.pool).await.map_err(db)?;
+        let rows: Vec<AppRow> = sql.fetch_all(&mut *self.conn().await?).await.map_err(db)?;
         Ok(page(convert(rows)?, q.limit, |a: &Application| a.id.0))
     }
 
@@ -294,7 +295,11 @@ impl AppStore for SqlStore {
         ))
         .bind(id.0)
         .bind(to_ms(now));
-        let row = cols.bind(q).fetch_optional(&self.pool).await.map_err(db)?;
+        let row = cols
+            .bind(q)
+            .fetch_optional(&mut *self.conn().await?)
+            .await
+            .map_err(db)?;
         row.ok_or_else(|| Error::not_found("application", id))?
             .try_into()
     }
@@ -312,7 +317,7 @@ impl AppStore for SqlStore {
         .bind(id.0)
         .bind(flag(active))
         .bind(to_ms(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         row.ok_or_else(|| Error::not_found("application", id))?
@@ -327,7 +332,8 @@ impl AppStore for SqlStore {
         }
         // Keys, bindings, entitlements and the image go with each app
         // (ON DELETE CASCADE).
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(db)?;
         let mut deleted: HashMap<AppId, Application> = HashMap::with_capacity(wanted.len());
         for chunk in wanted.chunks(self.backend.max_binds()) {
             let text = format!(
@@ -362,7 +368,7 @@ impl AppStore for SqlStore {
             " FROM app_keys WHERE app_id = $1 ORDER BY active DESC, created_at DESC, id DESC"
         ))
         .bind(app.0)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         // Every app has its active key, so no rows means no app.
@@ -379,7 +385,8 @@ impl AppStore for SqlStore {
         activate: bool,
         now: OffsetDateTime,
     ) -> Result<AppKey> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(db)?;
         lock_app(&mut tx, app, None).await?;
         if activate {
             // No key has id 0: every current key is deactivated.
@@ -391,7 +398,8 @@ impl AppStore for SqlStore {
     }
 
     async fn activate_app_key(&self, app: AppId, key: AppKeyId) -> Result<AppKey> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(db)?;
         lock_app(&mut tx, app, None).await?;
         // Clear the old flag first: the partial unique index is checked row
         // by row on PostgreSQL, so one statement swapping flags could trip it.
@@ -418,7 +426,7 @@ impl AppStore for SqlStore {
         let done = sqlx::query("DELETE FROM app_keys WHERE id = $1 AND app_id = $2 AND active = 0")
             .bind(key.0)
             .bind(app.0)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         if done.rows_affected() > 0 {
@@ -430,7 +438,7 @@ impl AppStore for SqlStore {
         )
         .bind(app.0)
         .bind(key.0)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         if apps == 0 {
@@ -452,7 +460,7 @@ impl AppStore for SqlStore {
             ", private_key_pem FROM app_keys WHERE app_id = $1 AND active = 1"
         ))
         .bind(app.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         match row {
@@ -472,7 +480,7 @@ impl AppStore for SqlStore {
         )
         .bind(app.0)
         .bind(group.0)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         if done.rows_affected() == 0 {
@@ -485,7 +493,7 @@ impl AppStore for SqlStore {
         let done = sqlx::query("DELETE FROM app_groups WHERE app_id = $1 AND group_id = $2")
             .bind(app.0)
             .bind(group.0)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 {
@@ -501,7 +509,7 @@ impl AppStore for SqlStore {
             " FROM groups JOIN app_groups ON group_id = id WHERE app_id = $1 ORDER BY name_lc"
         ))
         .bind(app.0)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         if rows.is_empty() && !self.app_exists(app).await? {
@@ -518,7 +526,7 @@ impl AppStore for SqlStore {
              ORDER BY label_lc, id"
         ))
         .bind(group.0)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         if rows.is_empty() && !self.group_exists(group).await? {
@@ -538,7 +546,7 @@ impl AppStore for SqlStore {
              WHERE ag.app_id = apps.id AND gm.user_id = $1) ORDER BY label_lc, id"
         ))
         .bind(user.0)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         if rows.is_empty() && !self.user_exists(user).await? {
@@ -553,7 +561,8 @@ impl AppStore for SqlStore {
         grants: &[Grant],
         now: OffsetDateTime,
     ) -> Result<Vec<Grant>> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(db)?;
         lock_app(&mut tx, app, Some(to_ms(now))).await?;
 
         // Every group must exist; the first missing one (in input order) is
@@ -614,7 +623,7 @@ impl AppStore for SqlStore {
     }
 
     async fn list_entitlements(&self, app: AppId) -> Result<Vec<Grant>> {
-        let mut conn = self.pool.acquire().await.map_err(db)?;
+        let mut conn = self.conn().await?;
         let grants = stored_grants(&mut conn, app).await?;
         drop(conn);
         if grants.is_empty() && !self.app_exists(app).await? {
@@ -630,7 +639,8 @@ impl AppStore for SqlStore {
         now: OffsetDateTime,
     ) -> Result<Application> {
         let info = image.map(|(info, _)| info);
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(db)?;
         let row: Option<AppRow> = sqlx::query_as(concat!(
             "UPDATE apps SET image_content_type = $2, image_sha256 = $3, image_size = $4, \
              updated_at = $5 WHERE id = $1 RETURNING ",
@@ -668,7 +678,7 @@ impl AppStore for SqlStore {
              FROM apps a LEFT JOIN app_images i ON i.app_id = a.id WHERE a.id = $1",
         )
         .bind(app.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         let (content_type, sha256, size, bytes) =

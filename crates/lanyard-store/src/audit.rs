@@ -2,6 +2,7 @@
 //! newest first.
 
 use async_trait::async_trait;
+use sqlx::Connection;
 
 use lanyard_core::audit::{AuditEvent, AuditFilter};
 use lanyard_core::directory::{Page, DEFAULT_PAGE, MAX_PAGE};
@@ -23,7 +24,8 @@ impl AuditStore for SqlStore {
         if events.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(db)?;
         let rows_per_insert = (self.backend.max_binds() / WIDTH).max(1);
         for chunk in events.chunks(rows_per_insert) {
             let rows: Vec<String> = (0..chunk.len())
@@ -109,7 +111,7 @@ impl AuditStore for SqlStore {
         }
         let l = sql.int(fetch_limit(limit));
         sql.push(&format!(" ORDER BY id DESC LIMIT {l}"));
-        let rows: Vec<AuditRow> = sql.fetch_all(&self.pool).await.map_err(db)?;
+        let rows: Vec<AuditRow> = sql.fetch_all(&mut *self.conn().await?).await.map_err(db)?;
         Ok(page(convert(rows)?, limit, |e: &AuditEvent| e.id))
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use sqlx::Connection;
 use time::OffsetDateTime;
 
 use lanyard_core::directory::NewUser;
@@ -27,7 +28,8 @@ impl SqlStore {
         users: &[(NewUser, Option<String>)],
         now: OffsetDateTime,
     ) -> Result<Vec<UserId>> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(db)?;
         let mut ids: HashMap<String, i64> = HashMap::with_capacity(users.len());
         let rows_per_insert = (self.backend.max_binds() / USER_WIDTH).max(1);
         for chunk in users.chunks(rows_per_insert) {
@@ -82,7 +84,8 @@ impl SqlStore {
     /// Adds memberships, all or none; existing ones are kept. Every group and
     /// user must exist (a missing one fails the batch with a store error).
     pub async fn bulk_add_members(&self, members: &[(GroupId, UserId)]) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(db)?;
         let rows_per_insert = (self.backend.max_binds() / MEMBER_WIDTH).max(1);
         for chunk in members.chunks(rows_per_insert) {
             let text = format!(

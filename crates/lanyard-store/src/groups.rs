@@ -27,7 +27,7 @@ impl SqlStore {
     pub(crate) async fn group_exists(&self, id: GroupId) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM groups WHERE id = $1")
             .bind(id.0)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         Ok(n > 0)
@@ -43,7 +43,7 @@ impl SqlStore {
         )
         .bind(group.0)
         .bind(user.0)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         if groups == 0 {
@@ -69,7 +69,7 @@ impl GroupStore for SqlStore {
         .bind(&new.description)
         .bind(attributes_to_json(&new.attributes))
         .bind(to_ms(now))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await
         .map_err(|e| write_err(e, &name_unique(&new.name)))?;
         row.try_into()
@@ -82,7 +82,7 @@ impl GroupStore for SqlStore {
             " FROM groups WHERE id = $1"
         ))
         .bind(id.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         row.ok_or_else(|| Error::not_found("group", id))?.try_into()
@@ -106,7 +106,7 @@ impl GroupStore for SqlStore {
         .bind(patch.description.as_deref())
         .bind(patch.attributes.as_ref().map(attributes_to_json))
         .bind(to_ms(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(|e| write_err(e, &name_unique(patch.name.as_deref().unwrap_or_default())))?;
         row.ok_or_else(|| Error::not_found("group", id))?.try_into()
@@ -116,7 +116,7 @@ impl GroupStore for SqlStore {
         // Memberships go with the group (ON DELETE CASCADE).
         let done = sqlx::query("DELETE FROM groups WHERE id = $1")
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 {
@@ -146,7 +146,7 @@ impl GroupStore for SqlStore {
         }
         let l = sql.int(fetch_limit(q.limit));
         sql.push(&format!(" ORDER BY id LIMIT {l}"));
-        let rows: Vec<GroupRow> = sql.fetch_all(&self.pool).await.map_err(db)?;
+        let rows: Vec<GroupRow> = sql.fetch_all(&mut *self.conn().await?).await.map_err(db)?;
         Ok(page(convert(rows)?, q.limit, |g: &Group| g.id.0))
     }
 
@@ -160,7 +160,7 @@ impl GroupStore for SqlStore {
         )
         .bind(group.0)
         .bind(user.0)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         if done.rows_affected() == 0 {
@@ -173,7 +173,7 @@ impl GroupStore for SqlStore {
         let done = sqlx::query("DELETE FROM group_members WHERE group_id = $1 AND user_id = $2")
             .bind(group.0)
             .bind(user.0)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 {
@@ -194,7 +194,7 @@ impl GroupStore for SqlStore {
             let g = sql.int(group.0);
             sql.push(&format!("group_id = {g}"));
             Self::users_page_sql(sql, "user_id", q)
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.conn().await?)
                 .await
                 .map_err(db)?
         };
@@ -223,7 +223,8 @@ impl GroupStore for SqlStore {
             sql.push(if i == 0 { "" } else { ", " }).push(&p);
         }
         sql.push(") ORDER BY g.id");
-        let rows: Vec<(i64, i64, i64)> = sql.fetch_all(&self.pool).await.map_err(db)?;
+        let rows: Vec<(i64, i64, i64)> =
+            sql.fetch_all(&mut *self.conn().await?).await.map_err(db)?;
         Ok(rows
             .into_iter()
             .map(|(id, members, applications)| {

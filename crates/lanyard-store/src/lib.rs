@@ -64,17 +64,67 @@ mod users;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-use sqlx::AnyPool;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
+use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
+use tokio::sync::{MappedMutexGuard, Mutex, MutexGuard};
+
+use lanyard_core::store::{Transactional, UnitOfWork};
 use lanyard_core::Error;
 
 use crate::dialect::Backend;
 
 /// The SQL store. Cheap to clone: clones share one connection pool.
-#[derive(Clone, Debug)]
+///
+/// A store made by [`Transactional::begin`] is a *unit of work*: it holds
+/// one transaction and runs every statement on it (methods that need a
+/// transaction of their own get a savepoint inside it) until
+/// [`UnitOfWork::commit`].
+#[derive(Clone)]
 pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
+    /// Set in a unit of work; `None` inside once it has ended.
+    tx: Option<Arc<Mutex<Option<Transaction<'static, Any>>>>>,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("backend", &self.backend)
+            .field("unit_of_work", &self.tx.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection for one statement (or one method's own transaction): from
+/// the pool, or the unit of work's transaction, held until dropped.
+pub(crate) enum Conn<'a> {
+    Pool(PoolConnection<Any>),
+    Work(MappedMutexGuard<'a, Transaction<'static, Any>>),
+}
+
+impl Deref for Conn<'_> {
+    type Target = AnyConnection;
+
+    fn deref(&self) -> &AnyConnection {
+        match self {
+            Conn::Pool(c) => c,
+            Conn::Work(t) => t,
+        }
+    }
+}
+
+impl DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        match self {
+            Conn::Pool(c) => c,
+            Conn::Work(t) => t,
+        }
+    }
 }
 
 impl lanyard_core::store::StoreInfo for SqlStore {
@@ -83,7 +133,60 @@ impl lanyard_core::store::StoreInfo for SqlStore {
     }
 }
 
+#[async_trait]
+impl Transactional for SqlStore {
+    /// PostgreSQL: `BEGIN` (read committed). SQLite: `BEGIN IMMEDIATE`, so
+    /// the write lock is taken (waiting up to the busy timeout) before the
+    /// first read: a deferred transaction that read first could not
+    /// upgrade to a writer after another connection's commit, and would
+    /// fail at once instead of waiting.
+    async fn begin(&self) -> lanyard_core::Result<Box<dyn UnitOfWork>> {
+        if self.tx.is_some() {
+            return Err(Error::Store(
+                "a unit of work cannot begin another one".into(),
+            ));
+        }
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+        .map_err(rows::db)?;
+        Ok(Box::new(SqlStore {
+            pool: self.pool.clone(),
+            backend: self.backend,
+            tx: Some(Arc::new(Mutex::new(Some(tx)))),
+        }))
+    }
+}
+
+#[async_trait]
+impl UnitOfWork for SqlStore {
+    async fn commit(self: Box<Self>) -> lanyard_core::Result<()> {
+        let tx = match &self.tx {
+            Some(slot) => slot.lock().await.take(),
+            None => None,
+        };
+        match tx {
+            Some(tx) => tx.commit().await.map_err(rows::db),
+            None => Err(Error::Store("commit outside a unit of work".into())),
+        }
+    }
+}
+
 impl SqlStore {
+    /// Where this store's next statement runs: a pooled connection, or the
+    /// unit of work's transaction (waiting while another of its statements
+    /// runs). Hold it for one statement or one method's own transaction,
+    /// never across a call to another store method.
+    pub(crate) async fn conn(&self) -> lanyard_core::Result<Conn<'_>> {
+        match &self.tx {
+            None => self.pool.acquire().await.map(Conn::Pool).map_err(rows::db),
+            Some(slot) => MutexGuard::try_map(slot.lock().await, Option::as_mut)
+                .map(Conn::Work)
+                .map_err(|_| Error::Store("the unit of work has ended".into())),
+        }
+    }
+
     /// Connects to `sqlite://path.db` (created if missing; WAL, foreign keys
     /// on, 5 s busy timeout), `sqlite::memory:` (private, one connection) or
     /// `postgres://...`. Does not migrate: call [`SqlStore::migrate`].
@@ -95,7 +198,11 @@ impl SqlStore {
                 backend.name()
             ))
         })?;
-        Ok(SqlStore { pool, backend })
+        Ok(SqlStore {
+            pool,
+            backend,
+            tx: None,
+        })
     }
 
     /// Applies the migrations not yet applied; running it again is a no-op.

@@ -12,6 +12,7 @@
 //! nothing the UPDATE did not.
 
 use async_trait::async_trait;
+use sqlx::Connection;
 use time::OffsetDateTime;
 
 use lanyard_core::directory::{Group, User};
@@ -53,7 +54,7 @@ impl SqlStore {
     async fn update_user_row(&self, sql: &str, user: UserId) -> Result<()> {
         let done = sqlx::query(sql)
             .bind(user.0)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 {
@@ -82,7 +83,7 @@ impl SignInStore for SqlStore {
         .bind(to_ms(new.expires_at))
         .bind(new.client.as_deref())
         .bind(new.user_agent.as_deref())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         // A token hash stored twice means a broken token generator: a
         // `Store` error, not a conflict for the user to resolve.
@@ -98,7 +99,7 @@ impl SignInStore for SqlStore {
             " FROM sessions WHERE token_hash = $1"
         ))
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         row.map(Session::try_from).transpose()
@@ -110,7 +111,7 @@ impl SignInStore for SqlStore {
     ) -> Result<Option<(Session, User, Vec<Group>)>> {
         let row: Option<SessionUserRow> = sqlx::query_as(self.backend.session_user_query())
             .bind(token_hash)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         row.map(SessionUserRow::into_parts).transpose()
@@ -128,7 +129,7 @@ impl SignInStore for SqlStore {
         let row: Option<SessionAppRow> = sqlx::query_as(self.backend.session_app_query())
             .bind(token_hash)
             .bind(slug)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         match row {
@@ -157,7 +158,7 @@ impl SignInStore for SqlStore {
                 sql.push(if i == 0 { "" } else { ", " }).push(&p);
             }
             sql.push(")");
-            touched += sql.execute(&self.pool).await.map_err(db)?;
+            touched += sql.execute(&mut *self.conn().await?).await.map_err(db)?;
         }
         Ok(touched)
     }
@@ -172,7 +173,7 @@ impl SignInStore for SqlStore {
         .bind(id)
         .bind(SessionStage::Complete.as_str())
         .bind(to_ms(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         row.ok_or_else(|| Error::not_found("session", id))?
@@ -182,7 +183,7 @@ impl SignInStore for SqlStore {
     async fn delete_session(&self, id: i64) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         Ok(())
@@ -195,7 +196,7 @@ impl SignInStore for SqlStore {
             " FROM sessions WHERE user_id = $1 ORDER BY id DESC"
         ))
         .bind(user.0)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         if rows.is_empty() && !self.user_exists(user).await? {
@@ -208,7 +209,7 @@ impl SignInStore for SqlStore {
         let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user.0)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 {
@@ -221,7 +222,7 @@ impl SignInStore for SqlStore {
     async fn revoke_user_sessions(&self, user: UserId) -> Result<u64> {
         let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user.0)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 && !self.user_exists(user).await? {
@@ -238,7 +239,7 @@ impl SignInStore for SqlStore {
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at < $2")
             .bind(to_ms(now))
             .bind(to_ms(idle_before))
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         Ok(done.rows_affected())
@@ -250,7 +251,7 @@ impl SignInStore for SqlStore {
              FROM users WHERE id = $1",
         )
         .bind(user.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         row.ok_or_else(|| Error::not_found("user", user))?
@@ -270,7 +271,8 @@ impl SignInStore for SqlStore {
             sql.push(if i == 0 { "" } else { ", " }).push(&p);
         }
         sql.push(")");
-        let rows: Vec<IdSignInStateRow> = sql.fetch_all(&self.pool).await.map_err(db)?;
+        let rows: Vec<IdSignInStateRow> =
+            sql.fetch_all(&mut *self.conn().await?).await.map_err(db)?;
         rows.into_iter()
             .map(|r| Ok((UserId(r.id), r.state.try_into()?)))
             .collect()
@@ -283,7 +285,7 @@ impl SignInStore for SqlStore {
         )
         .bind(user.0)
         .bind(i64::from(max_failures))
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         self.user_update_applied(done.rows_affected(), user).await
@@ -298,7 +300,7 @@ impl SignInStore for SqlStore {
         let done = sqlx::query("UPDATE users SET totp_pending = $2 WHERE id = $1")
             .bind(user.0)
             .bind(secret)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 {
@@ -316,7 +318,7 @@ impl SignInStore for SqlStore {
         .bind(user.0)
         .bind(step)
         .bind(secret)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         self.user_update_applied(done.rows_affected(), user).await
@@ -336,7 +338,7 @@ impl SignInStore for SqlStore {
         )
         .bind(user.0)
         .bind(step)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         self.user_update_applied(done.rows_affected(), user).await
@@ -355,7 +357,8 @@ impl SignInStore for SqlStore {
         now: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(db)?;
         sqlx::query("DELETE FROM seen_requests WHERE app_id = $1 AND expires_at <= $2")
             .bind(app.0)
             .bind(to_ms(now))

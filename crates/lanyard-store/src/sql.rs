@@ -8,7 +8,7 @@
 //! indexes would go unused.
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, FromRow};
+use sqlx::{AnyConnection, FromRow};
 
 use lanyard_core::directory::{Page, MAX_PAGE};
 
@@ -51,7 +51,7 @@ impl Sql {
         self.arg(Arg::Text(v.into()))
     }
 
-    pub(crate) async fn fetch_all<T>(&self, pool: &AnyPool) -> Result<Vec<T>, sqlx::Error>
+    pub(crate) async fn fetch_all<T>(&self, conn: &mut AnyConnection) -> Result<Vec<T>, sqlx::Error>
     where
         T: for<'r> FromRow<'r, AnyRow> + Send + Unpin,
     {
@@ -67,12 +67,12 @@ impl Sql {
                 Arg::Text(s) => q.bind(s.as_str()),
             };
         }
-        q.fetch_all(pool).await
+        q.fetch_all(conn).await
     }
 
     /// Runs a statement that returns no rows (one-off, like
     /// [`Sql::fetch_all`]); the number of rows it changed.
-    pub(crate) async fn execute(&self, pool: &AnyPool) -> Result<u64, sqlx::Error> {
+    pub(crate) async fn execute(&self, conn: &mut AnyConnection) -> Result<u64, sqlx::Error> {
         let mut q = sqlx::query(&self.text).persistent(false);
         for a in &self.args {
             q = match a {
@@ -80,7 +80,7 @@ impl Sql {
                 Arg::Text(s) => q.bind(s.as_str()),
             };
         }
-        Ok(q.execute(pool).await?.rows_affected())
+        Ok(q.execute(conn).await?.rows_affected())
     }
 
     /// `AND (c1 >= lo AND c1 < hi OR c2 >= lo AND c2 < hi ...)`: a

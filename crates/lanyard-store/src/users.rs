@@ -68,7 +68,7 @@ impl SqlStore {
     pub(crate) async fn user_exists(&self, id: UserId) -> Result<bool> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM users WHERE id = $1")
             .bind(id.0)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         Ok(n > 0)
@@ -100,7 +100,7 @@ impl UserStore for SqlStore {
         .bind(password_hash)
         .bind(attributes_to_json(&new.attributes))
         .bind(to_ms(now))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.conn().await?)
         .await
         .map_err(|e| write_err(e, &user_uniques(Some(&email), Some(&new.username))))?;
         row.try_into()
@@ -113,7 +113,7 @@ impl UserStore for SqlStore {
             " FROM users WHERE id = $1"
         ))
         .bind(id.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         row.ok_or_else(|| Error::not_found("user", id))?.try_into()
@@ -133,7 +133,7 @@ impl UserStore for SqlStore {
              ORDER BY CASE WHEN email = $1 THEN 0 ELSE 1 END LIMIT 1"
         ))
         .bind(&login)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         row.map(UserLoginRow::into_parts).transpose()
@@ -164,7 +164,7 @@ impl UserStore for SqlStore {
         .bind(patch.last_name.as_deref().map(str::to_lowercase))
         .bind(patch.attributes.as_ref().map(attributes_to_json))
         .bind(to_ms(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(|e| {
             write_err(
@@ -188,7 +188,7 @@ impl UserStore for SqlStore {
         .bind(id.0)
         .bind(state.as_str())
         .bind(to_ms(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         row.ok_or_else(|| Error::not_found("user", id))?.try_into()
@@ -200,7 +200,7 @@ impl UserStore for SqlStore {
                 .bind(id.0)
                 .bind(hash)
                 .bind(to_ms(now))
-                .execute(&self.pool)
+                .execute(&mut *self.conn().await?)
                 .await
                 .map_err(db)?;
         if done.rows_affected() == 0 {
@@ -213,7 +213,7 @@ impl UserStore for SqlStore {
         // Memberships go with the user (ON DELETE CASCADE).
         let done = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 {
@@ -238,7 +238,7 @@ impl UserStore for SqlStore {
             "id",
             q,
         );
-        let rows: Vec<UserRow> = sql.fetch_all(&self.pool).await.map_err(db)?;
+        let rows: Vec<UserRow> = sql.fetch_all(&mut *self.conn().await?).await.map_err(db)?;
         Ok(page(convert(rows)?, q.limit, |u: &User| u.id.0))
     }
 
@@ -249,7 +249,7 @@ impl UserStore for SqlStore {
             " FROM groups JOIN group_members ON group_id = id WHERE user_id = $1 ORDER BY name_lc"
         ))
         .bind(id.0)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await
         .map_err(db)?;
         if rows.is_empty() && !self.user_exists(id).await? {
