@@ -3,7 +3,7 @@
 //! bound to it, its AWS entitlements and its portal image.
 //!
 //! [`AppConfig`] is everything an admin edits; create and update both write a
-//! whole, validated config (the web layer merges a partial update onto the
+//! whole, validated config (the use-cases merge a partial update onto the
 //! current one first), so the rules live in one place: [`AppConfig::validate`].
 //! For apps with AWS rules on, validation also runs the AWS checker
 //! ([`crate::aws_rules`]) over what the configuration fixes by itself

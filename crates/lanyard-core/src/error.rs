@@ -15,6 +15,10 @@ pub enum Error {
     Conflict { field: &'static str, value: String },
     #[error("{kind} {id} not found")]
     NotFound { kind: &'static str, id: String },
+    /// The caller is who they say, but their role may not do this; the text
+    /// says why, for them.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// A storage failure. The text is for logs only, never for clients.
     #[error("storage error: {0}")]
     Store(String),

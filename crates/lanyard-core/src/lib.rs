@@ -1,11 +1,15 @@
-//! Lanyard's domain model and use-cases, with no HTTP and no SQL.
+//! Lanyard's domain model and pure decisions, with no HTTP, no SQL and no IO.
 //!
 //! This crate owns what every other layer agrees on: time as an input
 //! ([`clock`]), the typed, already-validated settings ([`settings`]), the
 //! directory and its rules ([`directory`]), admin accounts, roles and API keys
-//! ([`admin`]), password hashing ([`password`]), audit events ([`audit`]) and
-//! the storage traits ([`store`]) that `lanyard-store` implements. The web edge
-//! (`lanyard-web`) and the binary (`lanyard`) depend on it, never the reverse.
+//! ([`admin`]), password hashing ([`password`]), sessions and their limits
+//! ([`session`]), applications and their configuration rules
+//! ([`application`], [`apps`]), the catalog ([`catalog`]), AWS's rules
+//! ([`aws_rules`]), the SSO decision ([`sso`]), audit events ([`audit`]),
+//! errors ([`error`]) and the storage traits ([`store`]) that
+//! `lanyard-store` implements. The use-cases (`lanyard-app`) build on it;
+//! nothing here depends on them.
 
 pub mod admin;
 pub mod application;

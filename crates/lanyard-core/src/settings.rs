@@ -4,7 +4,7 @@
 //! code holding one never re-checks it. Where the values come from (defaults,
 //! TOML file, `LANYARD_*` environment, CLI flags) is the binary's business;
 //! this module owns the types, and the rules of the types that need rules
-//! ([`BaseUrl`]). `lanyard-web` carries the settings in its axum state.
+//! ([`BaseUrl`]). The use-case context (`lanyard_app::Lanyard`) carries them.
 
 use std::fmt;
 use std::net::SocketAddr;

@@ -1,5 +1,5 @@
 //! The SSO decision: may this user get a response for this application, and if
-//! so, exactly what does the assertion say? Pure logic; the web layer loads the
+//! so, exactly what does the assertion say? Pure logic; the use-case loads the
 //! facts, calls [`decide`], then signs (or shows the denial page).
 //!
 //! Implicit deny: a user gets nothing unless one of their groups is bound to the
@@ -31,7 +31,7 @@ pub struct AppFacts<'a> {
 }
 
 /// Who may use an application, as stored: the groups bound to it and the
-/// entitlements granted to groups. Loaded together (the web layer's
+/// entitlements granted to groups. Loaded together (the use-cases'
 /// `app_grants`) and turned into [`AppFacts`] by [`AppFacts::new`], so the
 /// SSO endpoint and the admin's Preview decide from the same inputs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! Storage traits, one per aggregate. `lanyard-store` implements them with sqlx
-//! for SQLite and PostgreSQL; use-cases and the web layer only see these.
+//! for SQLite and PostgreSQL; the use-cases (`lanyard-app`) only see these.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -290,6 +290,15 @@ pub trait AdminSessionStore: Send + Sync {
         now: OffsetDateTime,
         idle_before: OffsetDateTime,
     ) -> Result<u64>;
+    /// Records a one-time form token until `expires_at`: `true` the first
+    /// time, `false` when it is recorded already (a second submission).
+    /// Expired tokens are forgotten.
+    async fn use_form_token(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool>;
 }
 
 /// What kind of database a store keeps its data in.

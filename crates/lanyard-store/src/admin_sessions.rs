@@ -1,5 +1,6 @@
 //! `AdminSessionStore`: admin portal sessions (the rules are those of user
-//! sessions in `lanyard_core::session`; the web layer checks liveness).
+//! sessions in `lanyard_core::session`; the use-cases check liveness), and
+//! the one-time tokens of admin forms that must not act twice.
 //!
 //! A session is looked up together with its admin in one join, so every
 //! admin page costs one query for "who is this and what may they do".
@@ -98,5 +99,29 @@ impl AdminSessionStore for SqlStore {
                 .await
                 .map_err(db)?;
         Ok(done.rows_affected())
+    }
+
+    async fn use_form_token(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool> {
+        let mut conn = self.conn().await?;
+        sqlx::query("DELETE FROM form_tokens WHERE expires_at <= $1")
+            .bind(to_ms(now))
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        let done = sqlx::query(
+            "INSERT INTO form_tokens (token, expires_at) VALUES ($1, $2) \
+             ON CONFLICT (token) DO NOTHING",
+        )
+        .bind(token)
+        .bind(to_ms(expires_at))
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
     }
 }

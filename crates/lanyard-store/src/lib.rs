@@ -30,6 +30,12 @@
 //!   disagree. Prefix search is a range (`col >= 'ann' AND col < 'ano'`), which
 //!   a plain index serves on both (PostgreSQL columns are `COLLATE "C"` so
 //!   ranges are code-point order), needs no LIKE escaping, and is exact.
+//! * **Units of work share the methods.** Every method runs its statements
+//!   on `SqlStore::conn`: a pooled connection, or, in a store made by
+//!   `begin`, the unit of work's one transaction (a method's own
+//!   transaction becomes a savepoint in it). So each query is still written
+//!   once, and a use-case can make several changes and write its audit
+//!   event atomically.
 //! * **Keyset pagination** by id everywhere, fetching one row more than the
 //!   page to know whether `next` exists. Listing and search queries are sent
 //!   as one-off statements so PostgreSQL plans them with the actual values
@@ -44,8 +50,9 @@
 //! | `sql` | the dynamic WHERE builder, prefix ranges, keyset pages, placeholder lists |
 //! | `users`, `groups`, `admins` (admins and API keys), `audit` | one store trait implementation each |
 //! | `apps` | `AppStore`: applications, signing keys, group bindings, entitlements, portal images |
-//! | `admin_sessions` | `AdminSessionStore`: admin portal sessions, joined with their admin |
+//! | `admin_sessions` | `AdminSessionStore`: admin portal sessions, joined with their admin; one-time form tokens |
 //! | `sign_in` | `SignInStore`: sessions, the lockout counter, TOTP secrets and used steps, seen AuthnRequest IDs |
+//! | `lib.rs` | `SqlStore`, its connections and units of work (`Transactional`) |
 //! | `bulk` | batch loading for imports and the benchmark |
 //! | `testing` (feature `testing`) | fresh stores on every backend, `store_test!` |
 

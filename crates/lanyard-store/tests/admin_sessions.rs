@@ -1,13 +1,13 @@
 //! AdminSessionStore on every backend: create (and refuse for a missing
 //! admin), find with the admin joined, touch, delete, purge by both limits,
-//! and the cascade from a deleted admin.
+//! the cascade from a deleted admin, and one-time form tokens.
 
 mod common;
 
 use common::at;
 use lanyard_core::admin::Role;
 use lanyard_core::session::{token_hash, NewAdminSession};
-use lanyard_core::store::{AdminSessionStore, AdminStore};
+use lanyard_core::store::{AdminSessionStore, AdminStore, Transactional};
 use lanyard_core::{AdminId, Error};
 use lanyard_store::store_test;
 use lanyard_store::testing::count_rows;
@@ -119,4 +119,33 @@ store_test!(admin_sessions_purge_by_either_limit, |store| {
         .await
         .unwrap()
         .is_some());
+});
+
+store_test!(form_tokens_are_good_once_until_they_expire, |store| {
+    let token = "0123456789abcdef0123456789abcdef";
+    let until = at(3600);
+    assert!(store.use_form_token(token, at(0), until).await.unwrap());
+    assert!(!store.use_form_token(token, at(10), until).await.unwrap());
+    assert!(store
+        .use_form_token("another", at(10), until)
+        .await
+        .unwrap());
+    // Used in a unit of work that is rolled back: not used.
+    let work = store.begin().await.unwrap();
+    assert!(work
+        .use_form_token("rolled back", at(20), until)
+        .await
+        .unwrap());
+    drop(work);
+    assert!(store
+        .use_form_token("rolled back", at(30), until)
+        .await
+        .unwrap());
+    // Forgotten once expired.
+    assert_eq!(count_rows(&store, "form_tokens").await, 3);
+    assert!(store
+        .use_form_token(token, at(3600), at(7200))
+        .await
+        .unwrap());
+    assert_eq!(count_rows(&store, "form_tokens").await, 1);
 });

@@ -3,7 +3,7 @@
 //! and portal images at `/app-images/<id>` (served from our origin so the
 //! portal's Content-Security-Policy can stay `img-src 'self'`).
 //!
-//! Neither is secret; both read through [`crate::access::PublicAccess`],
+//! Neither is secret; both read through `lanyard_app::Public`,
 //! which can read nothing else. A deleted or unknown app is a 404.
 
 use axum::extract::{Path, State};
@@ -18,7 +18,6 @@ use axum::Router;
 use lanyard_core::{AppId, Error};
 
 use crate::api::ApiError;
-use crate::idp;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -33,10 +32,7 @@ async fn metadata(
     State(state): State<AppState>,
     Path(slug): Path<String>,
 ) -> Result<Response, ApiError> {
-    let public = state.access.public();
-    let app = public.get_app_by_slug(&slug).await?;
-    let keys = public.list_app_keys(app.id).await?;
-    let xml = idp::metadata_xml(&state.settings, &app, &keys)?;
+    let (app, xml) = lanyard_app::apps::metadata::published(&state.lanyard.public(), &slug).await?;
     Ok(xml_download(&app.slug, xml, false))
 }
 
@@ -45,7 +41,7 @@ pub(crate) fn xml_download(slug: &str, xml: String, attachment: bool) -> Respons
     let disposition = format!(
         "{}; filename=\"{}\"",
         if attachment { "attachment" } else { "inline" },
-        idp::metadata_filename(slug)
+        lanyard_app::apps::metadata::metadata_filename(slug)
     );
     let mut response = (
         [(CONTENT_TYPE, "application/samlmetadata+xml; charset=utf-8")],
@@ -66,7 +62,7 @@ async fn image(
     let not_found = || Error::not_found("image", &id);
     let app = id.parse::<i64>().map(AppId).map_err(|_| not_found())?;
     let img = state
-        .access
+        .lanyard
         .public()
         .get_app_image(app)
         .await?

@@ -1,6 +1,6 @@
 //! Browser sessions at the edge: the session cookie, the [`SignedIn`]
-//! extractor, CSRF tokens for every state-changing form, and the batched
-//! writes of each session's last use ([`Touches`]).
+//! extractor, and CSRF tokens for every state-changing form. What a session
+//! means (live, complete, its user) is `lanyard_app::sessions`.
 //!
 //! The cookie `lanyard_session` carries a random token (32 bytes, hex); the
 //! store keeps only its SHA-256 (see `lanyard_core::session`). It is
@@ -15,37 +15,21 @@
 //! comparisons are constant-time, and a request whose `Origin` header names
 //! another origin is refused whatever its token.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
-
 use axum::extract::FromRequestParts;
 use axum::http::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use lanyard_core::directory::{Group, User};
-use lanyard_core::session::{token_hash, Session, SessionStage};
 use lanyard_core::{Error, Result, Settings};
-use time::{Duration, OffsetDateTime};
 
-use crate::access::FlowAccess;
 use crate::pages::Message;
-use crate::secrets::random_bytes;
 use crate::AppState;
 
 pub const SESSION_COOKIE: &str = "lanyard_session";
 pub const CSRF_COOKIE: &str = "lanyard_csrf";
 
-/// How stale `last_seen_at` may get before a request refreshes it.
-pub const TOUCH_INTERVAL: Duration = Duration::seconds(60);
-
-/// 32 random bytes as hex: session tokens, CSRF secrets.
-pub fn new_token() -> Result<String> {
-    Ok(random_bytes::<32>()?
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
-}
+pub use lanyard_app::secrets::new_token;
+pub use lanyard_app::sessions::SignedIn;
 
 /// The value of cookie `name`, if the request has it.
 pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -171,67 +155,13 @@ pub fn to_login(next: &str) -> Response {
         .into_response()
 }
 
-/// A signed-in user: a live, complete session and its user (who may be
-/// suspended: each page decides what that means for it).
-#[derive(Debug, Clone)]
-pub struct SignedIn {
-    pub session: Session,
-    pub user: User,
-    /// The user's groups, read with the session.
-    pub groups: Vec<Group>,
-}
-
-/// Looks the request's session up: `None` without a cookie, or when the
-/// session is unknown, ended (idle or absolute limit) or only half done.
+/// The signed-in user of the request: `None` without a cookie, or when the
+/// session is unknown, ended or only half done.
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<SignedIn>> {
-    let Some(hash) = session_token_hash(headers) else {
-        return Ok(None);
-    };
-    // One statement for the session, its user and their groups: this runs
-    // on every signed-in request.
-    let found = state.access.flows().find_session_with_user(&hash).await?;
-    signed_in(state, found).await
-}
-
-/// The hash of the request's session token, if it carries a well-formed one.
-pub fn session_token_hash(headers: &HeaderMap) -> Option<String> {
-    cookie(headers, SESSION_COOKIE)
-        .filter(|token| token.len() == 64)
-        .map(token_hash)
-}
-
-/// What a looked-up session means for this request: `None` when it is
-/// unknown, ended (deleted now) or only half done; otherwise the signed-in
-/// user, with the session's last use recorded now and then (by [`Touches`],
-/// off the request path).
-pub async fn signed_in(
-    state: &AppState,
-    found: Option<(Session, User, Vec<Group>)>,
-) -> Result<Option<SignedIn>> {
-    let Some((mut session, user, groups)) = found else {
-        return Ok(None);
-    };
-    let flows = state.access.flows();
-    let now = state.clock.now();
-    if let Some(noted) = state.touches.pending(session.id) {
-        session.last_seen_at = session.last_seen_at.max(noted);
+    match cookie(headers, SESSION_COOKIE) {
+        Some(token) => lanyard_app::sessions::current(&state.lanyard, token).await,
+        None => Ok(None),
     }
-    if !session.is_live(now, state.settings.auth.session_idle) {
-        // Gone for good: forget it now rather than at the next purge.
-        flows.delete_session(session.id).await?;
-        return Ok(None);
-    }
-    if session.stage != SessionStage::Complete {
-        return Ok(None);
-    }
-    if now - session.last_seen_at >= TOUCH_INTERVAL {
-        state.touches.note(&flows, session.id, now);
-    }
-    Ok(Some(SignedIn {
-        session,
-        user,
-        groups,
-    }))
 }
 
 /// A page for a failed session lookup (a storage error).
@@ -244,8 +174,19 @@ pub(crate) fn unavailable(err: &Error) -> Response {
     .into_page(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-/// The signed-in user, or a 303 to the sign-in page that comes back here.
-impl FromRequestParts<AppState> for SignedIn {
+/// The signed-in user of a portal page, or a 303 to the sign-in page that
+/// comes back here.
+pub struct Me(pub SignedIn);
+
+impl std::ops::Deref for Me {
+    type Target = SignedIn;
+
+    fn deref(&self) -> &SignedIn {
+        &self.0
+    }
+}
+
+impl FromRequestParts<AppState> for Me {
     type Rejection = Response;
 
     async fn from_request_parts(
@@ -253,7 +194,7 @@ impl FromRequestParts<AppState> for SignedIn {
         state: &AppState,
     ) -> std::result::Result<Self, Response> {
         match current(state, &parts.headers).await {
-            Ok(Some(s)) => Ok(s),
+            Ok(Some(s)) => Ok(Me(s)),
             Ok(None) => {
                 let next = parts
                     .uri
@@ -264,11 +205,6 @@ impl FromRequestParts<AppState> for SignedIn {
             Err(e) => Err(unavailable(&e)),
         }
     }
-}
-
-/// When a new session ends at the latest.
-pub fn session_expiry(state: &AppState, now: OffsetDateTime) -> OffsetDateTime {
-    now + state.settings.auth.session_max
 }
 
 #[cfg(test)]
@@ -340,95 +276,5 @@ mod tests {
         assert!(!same_origin(&h, &s));
         h.insert(ORIGIN, HeaderValue::from_static("null"));
         assert!(same_origin(&h, &s), "opaque: the token decides");
-    }
-}
-
-/// Sessions' last use, written in batches off the request path.
-///
-/// A refresh is a write: on PostgreSQL with synchronous commit, a WAL
-/// flush, and on SQLite the single write lock. Awaited in the request (as
-/// it was), the first request of every session each [`TOUCH_INTERVAL`]
-/// waited for that write, and on a busy node the writes came one per
-/// session. Now a request notes the session here and goes on; one task
-/// writes everything noted within [`TOUCH_DELAY`] in one statement
-/// (`touch_sessions`), then stops when nothing more comes.
-///
-/// This node sees a noted use at once ([`Touches::pending`] feeds the
-/// idle check); other nodes see it within [`TOUCH_DELAY`], which is far
-/// inside the minute a stored last use may lag anyway. A use noted just
-/// before the node stops may be lost: the session then looks idle at most
-/// [`TOUCH_INTERVAL`] longer than it is. A session ended meanwhile (a
-/// sign-out on another node) is skipped by the statement.
-#[derive(Clone, Default)]
-pub(crate) struct Touches(Arc<Mutex<TouchQueue>>);
-
-#[derive(Default)]
-struct TouchQueue {
-    /// Session id to the latest use noted.
-    noted: HashMap<i64, OffsetDateTime>,
-    /// Whether a task is writing (or about to).
-    writing: bool,
-}
-
-/// How long uses are gathered before one write.
-pub(crate) const TOUCH_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// Most uses waiting; more are not noted (their sessions are refreshed at
-/// their next request after the queue drains).
-const MAX_NOTED: usize = 100_000;
-
-impl Touches {
-    /// Notes that session `id` was used at `now`; starts the writer task if
-    /// it is not running.
-    pub(crate) fn note(&self, flows: &FlowAccess, id: i64, now: OffsetDateTime) {
-        let mut queue = self.lock();
-        if queue.noted.len() >= MAX_NOTED && !queue.noted.contains_key(&id) {
-            return;
-        }
-        let at = queue.noted.entry(id).or_insert(now);
-        *at = (*at).max(now);
-        if queue.writing {
-            return;
-        }
-        queue.writing = true;
-        drop(queue);
-        let (this, flows) = (self.clone(), flows.clone());
-        tokio::spawn(async move { this.write_until_idle(flows).await });
-    }
-
-    /// The latest use of session `id` noted and not yet written.
-    pub(crate) fn pending(&self, id: i64) -> Option<OffsetDateTime> {
-        self.lock().noted.get(&id).copied()
-    }
-
-    async fn write_until_idle(self, flows: FlowAccess) {
-        loop {
-            tokio::time::sleep(TOUCH_DELAY).await;
-            let noted = {
-                let mut queue = self.lock();
-                if queue.noted.is_empty() {
-                    queue.writing = false;
-                    return;
-                }
-                std::mem::take(&mut queue.noted)
-            };
-            // All at the latest use noted, within TOUCH_DELAY of each.
-            let Some(latest) = noted.values().max().copied() else {
-                continue;
-            };
-            let ids: Vec<i64> = noted.into_keys().collect();
-            if let Err(e) = flows.touch_sessions(&ids, latest).await {
-                tracing::warn!(
-                    "could not record the last use of {} sessions: {e}",
-                    ids.len()
-                );
-            }
-        }
-    }
-
-    // The queue is a plain map swapped whole; a panic elsewhere cannot leave
-    // it half-written, so poisoning is ignored.
-    fn lock(&self) -> std::sync::MutexGuard<'_, TouchQueue> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

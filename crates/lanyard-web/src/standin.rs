@@ -89,7 +89,7 @@ async fn acs(
     Path(slug): Path<String>,
     Form(form): Form<AcsForm>,
 ) -> Response {
-    let public = state.access.public();
+    let public = state.lanyard.public();
     let Ok(app) = public.get_app_by_slug(&slug).await else {
         return aws_error(INVALID, format!("no SAML provider named {slug:?}"));
     };
@@ -112,8 +112,8 @@ async fn acs(
         Some(x) => x,
         None => return aws_error(INVALID, "SAMLResponse is not base64 of UTF-8 XML"),
     };
-    let acs = acs_url(state.settings.base_url.as_str(), &slug);
-    let now = state.clock.now();
+    let acs = acs_url(state.settings().base_url.as_str(), &slug);
+    let now = state.lanyard.now();
     let mut verified = None;
     let mut last_err = String::new();
     // AWS accepts either audience.

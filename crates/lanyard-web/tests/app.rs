@@ -6,9 +6,10 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::response::Response;
 use http_body_util::BodyExt;
+use lanyard_app::{AuditWriter, Lanyard};
 use lanyard_core::store::Store;
 use lanyard_core::{BaseUrl, FixedClock, Settings};
-use lanyard_web::{app, AppState, AuditWriter};
+use lanyard_web::{app, AppState};
 use serde_json::{json, Value};
 use time::macros::datetime;
 use tower::ServiceExt;
@@ -25,10 +26,13 @@ async fn state() -> AppState {
     // Dropping the writer detaches its task, which ends with the last handle.
     let audit = AuditWriter::start(store.clone()).handle();
     AppState::new(
-        settings,
-        Arc::new(FixedClock::new(datetime!(2025-01-01 00:00:00 UTC))),
-        store,
-        audit,
+        Lanyard::new(
+            settings,
+            Arc::new(FixedClock::new(datetime!(2025-01-01 00:00:00 UTC))),
+            store,
+            audit,
+        )
+        .unwrap(),
     )
 }
 

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::http::StatusCode;
+use lanyard_app::audit::AuditConfig;
+use lanyard_app::AuditWriter;
 use lanyard_core::audit::{AuditEvent, AuditFilter};
 use lanyard_core::directory::Page;
 use lanyard_core::store::AuditStore;
 use lanyard_core::{Error, Result};
 use lanyard_store::SqlStore;
-use lanyard_web::audit::AuditConfig;
-use lanyard_web::AuditWriter;
 use time::macros::datetime;
 use tokio::sync::Notify;
 

@@ -2,19 +2,22 @@
 //! `migrate`, `admin create`, `apikey create`.
 //!
 //! They are for the operator at the machine (bootstrap, recovery), so they
-//! act as the `cli` actor with full rights, and each change is written to the
-//! audit log like any other. Invalid input (bad email, short password, bad
-//! key name) exits with status 2 and a message naming the field; anything
-//! else that fails exits with 1.
+//! act as the `cli` actor with full rights, through the same use-cases as
+//! the REST API (`lanyard_app::admins`): the same rules, and each change
+//! written with its audit event in one transaction. Invalid input (bad
+//! email, short password, bad key name) exits with status 2 and a message
+//! naming the field; anything else that fails exits with 1.
 
 use std::io::{BufRead, IsTerminal, Write};
 
+use std::sync::Arc;
+
 use anyhow::Context;
-use lanyard_core::admin::{check_admin_email, check_key_name, generate_api_key, Actor, Role};
-use lanyard_core::audit::AuditEvent;
-use lanyard_core::password::{check_password, hash_password};
-use lanyard_core::store::{AdminStore, ApiKeyStore, AuditStore};
-use lanyard_core::{Clock, Error, SystemClock};
+use lanyard_app::{admins, AuditWriter, Authenticated, Lanyard, Writer};
+use lanyard_core::admin::{check_admin_email, check_key_name, Role};
+use lanyard_core::password::check_password;
+use lanyard_core::store::Store;
+use lanyard_core::{Error, SystemClock};
 use lanyard_store::SqlStore;
 
 use crate::cli::{AdminCreateArgs, ApiKeyCreateArgs};
@@ -82,89 +85,79 @@ pub fn migrate(loaded: &Loaded) -> anyhow::Result<()> {
     })
 }
 
+/// The operator's session with the database: the use-case layer on the
+/// configured store, acting as the `cli` actor.
+struct Operator {
+    store: SqlStore,
+    audit: AuditWriter,
+    lanyard: Lanyard,
+}
+
+impl Operator {
+    async fn open(loaded: &Loaded) -> anyhow::Result<Operator> {
+        let store = open_store(loaded).await?;
+        let shared: Arc<dyn Store> = Arc::new(store.clone());
+        let audit = AuditWriter::start(shared.clone());
+        let lanyard = Lanyard::new(
+            loaded.settings.clone(),
+            Arc::new(SystemClock),
+            shared,
+            audit.handle(),
+        )?;
+        Ok(Operator {
+            store,
+            audit,
+            lanyard,
+        })
+    }
+
+    fn writer(&self) -> anyhow::Result<Writer> {
+        self.lanyard
+            .writer(&Authenticated::host_operator(), None)
+            .context("the host operator may always write")
+    }
+
+    async fn close(self) {
+        self.audit.shutdown().await;
+        self.store.close().await;
+    }
+}
+
 pub fn admin_create(args: &AdminCreateArgs, loaded: &Loaded) -> Result<(), Failure> {
     // Check what can be checked before asking for a password.
     let email = check_admin_email(&args.email)?;
     let password = read_password(&email)?;
     check_password(&password)?;
-    let hash = hash_password(&password, random()?)?;
     let role: Role = args.role.into();
     runtime()?.block_on(async {
-        let store = open_store(loaded).await?;
-        let now = SystemClock.now();
-        let admin = store.create_admin(&email, role, &hash, now).await?;
-        let summary = serde_json::json!({ "email": admin.email, "role": role.as_str() });
-        audit(
-            &store,
-            "admin.create",
-            format!("admin:{}", admin.id),
-            summary,
-        )
-        .await?;
+        let operator = Operator::open(loaded).await?;
+        let created = admins::create_admin(&operator.writer()?, &email, role, password).await;
+        operator.close().await;
+        let admin = created?;
         eprintln!("created admin {} ({})", admin.email, role.as_str());
-        store.close().await;
         Ok(())
     })
 }
 
 pub fn apikey_create(args: &ApiKeyCreateArgs, loaded: &Loaded) -> Result<(), Failure> {
-    let name = check_key_name(&args.name)?;
+    check_key_name(&args.name)?;
     let role: Role = args.role.into();
-    let key = generate_api_key(random()?);
     runtime()?.block_on(async {
-        let store = open_store(loaded).await?;
-        let now = SystemClock.now();
-        let created = store
-            .create_api_key(&name, role, &key.prefix, &key.hash, now)
-            .await?;
-        let summary = serde_json::json!({
-            "name": created.name, "role": role.as_str(), "prefix": created.prefix,
-        });
-        audit(
-            &store,
-            "apikey.create",
-            format!("apikey:{}", created.id),
-            summary,
-        )
-        .await?;
-        store.close().await;
+        let operator = Operator::open(loaded).await?;
+        let created = admins::create_key(&operator.writer()?, &args.name, role).await;
+        operator.close().await;
+        let (key, secret) = created?;
         // The key alone on stdout, so `KEY=$(lanyard apikey create ...)` works.
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{}", key.secret).context("cannot write the key")?;
+        writeln!(out, "{secret}").context("cannot write the key")?;
         out.flush().context("cannot write the key")?;
         eprintln!(
             "created API key {:?} ({}); it is shown only this once",
-            created.name,
+            key.name,
             role.as_str()
         );
         Ok(())
     })
-}
-
-/// Written at once, not through the batching writer: a command makes one
-/// change and exits.
-async fn audit(
-    store: &SqlStore,
-    action: &str,
-    target: String,
-    summary: serde_json::Value,
-) -> Result<(), Failure> {
-    let event = AuditEvent::new(
-        SystemClock.now(),
-        &Actor::cli().label,
-        action,
-        target,
-        summary.to_string(),
-    );
-    store.append_audit_events(&[event]).await.map_err(|err| {
-        Failure::Other(anyhow::Error::from(err).context("cannot write the audit event"))
-    })
-}
-
-fn random<const N: usize>() -> anyhow::Result<[u8; N]> {
-    let mut out = [0u8; N];
-    aws_lc_rs::rand::fill(&mut out).map_err(|_| anyhow::anyhow!("the system RNG failed"))?;
-    Ok(out)
 }
 
 /// One line from a pipe, or a no-echo prompt (twice) on a terminal.

@@ -21,27 +21,26 @@
 //! free one), so scripts can read it from standard output.
 //!
 //! The passwords are fixed and printed: the demo binds to loopback by
-//! default and its database lives only as long as the process. Everything
-//! goes through the same store and rules as `serve`; the stand-in is the only
-//! extra route, and only this command mounts it.
+//! default and its database lives only as long as the process. The seeding
+//! goes through the same use-cases as the REST API (as the `cli` actor, so
+//! the audit log shows it), and the server is `serve`'s; the stand-in is the
+//! only extra route, and only this command mounts it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use lanyard_core::admin::{generate_api_key, Role};
+use lanyard_app::apps::{self, grants, CreateAppForm, SsoForm};
+use lanyard_app::directory::groups::{self, CreateGroupForm};
+use lanyard_app::directory::users::{self, CreateUserForm};
+use lanyard_app::{admins, AuditWriter, Authenticated, Lanyard, Writer};
+use lanyard_core::admin::Role;
 use lanyard_core::application::Grant;
-use lanyard_core::application::{AppConfig, NewAppKey, NewApplication, PrivateKeyPem};
 use lanyard_core::apps::{AcsUrl, Entitlement};
-use lanyard_core::catalog::Catalog;
-use lanyard_core::directory::{NewGroup, NewUser};
-use lanyard_core::password::hash_password;
-use lanyard_core::store::{AdminStore, ApiKeyStore, AppStore, GroupStore, Store, UserStore};
+use lanyard_core::store::Store;
 use lanyard_core::{BaseUrl, Clock, Settings, SystemClock};
-use lanyard_saml::keys::{CertificateRequest, RsaBits, SigningKey};
 use lanyard_store::SqlStore;
-use lanyard_web::{AppState, AuditWriter};
-use time::Duration;
+use lanyard_web::AppState;
 use tokio::net::TcpListener;
 
 use crate::cli::DemoArgs;
@@ -93,14 +92,18 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         log: args.log.clone(),
         auth: Default::default(),
     };
-    let api_key = seed_admin(&store).await?;
-    if !args.empty {
-        seed_directory(&store, base_url.as_str()).await?;
-    }
-
     let shared: Arc<dyn Store> = Arc::new(store.clone());
     let audit = AuditWriter::start(shared.clone());
-    let state = AppState::new(settings, Arc::new(SystemClock), shared, audit.handle());
+    let lanyard = Lanyard::new(settings, Arc::new(SystemClock), shared, audit.handle())?;
+    let operator = lanyard
+        .writer(&Authenticated::host_operator(), None)
+        .context("the host operator may always write")?;
+    let api_key = seed_admin(&operator).await?;
+    if !args.empty {
+        seed_directory(&operator, base_url.as_str()).await?;
+    }
+
+    let state = AppState::new(lanyard);
     let app = lanyard_web::app(state.clone())
         .merge(lanyard_web::standin::router(state))
         .into_make_service_with_connect_info::<SocketAddr>();
@@ -114,123 +117,73 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     served
 }
 
-fn random<const N: usize>() -> anyhow::Result<[u8; N]> {
-    let mut out = [0u8; N];
-    aws_lc_rs::rand::fill(&mut out).map_err(|_| anyhow::anyhow!("the system RNG failed"))?;
-    Ok(out)
-}
-
-fn hash(password: &str) -> anyhow::Result<String> {
-    Ok(hash_password(password, random()?)?)
-}
-
 /// Seeds the administrator and an administrator API key; returns the key.
-pub async fn seed_admin(store: &SqlStore) -> anyhow::Result<String> {
-    let now = SystemClock.now();
-    store
-        .create_admin(
-            ADMIN_EMAIL,
-            Role::Administrator,
-            &hash(ADMIN_PASSWORD)?,
-            now,
-        )
-        .await?;
-    let key = generate_api_key(random()?);
-    store
-        .create_api_key("demo", Role::Administrator, &key.prefix, &key.hash, now)
-        .await?;
-    Ok(key.secret)
+async fn seed_admin(w: &Writer) -> anyhow::Result<String> {
+    admins::create_admin(w, ADMIN_EMAIL, Role::Administrator, ADMIN_PASSWORD.into()).await?;
+    let (_, secret) = admins::create_key(w, "demo", Role::Administrator).await?;
+    Ok(secret)
 }
 
 /// Seeds the directory (alice, bob, aws-admins) and the Amazon AWS app.
-pub async fn seed_directory(store: &SqlStore, base_url: &str) -> anyhow::Result<()> {
-    let now = SystemClock.now();
-
-    let user = |email: &str, username: &str, first: &str| NewUser {
+async fn seed_directory(w: &Writer, base_url: &str) -> anyhow::Result<()> {
+    let user = |email: &str, username: &str, first: &str, password: &str| CreateUserForm {
         email: email.into(),
         username: username.into(),
         first_name: first.into(),
         last_name: "Example".into(),
         attributes: Default::default(),
+        password: Some(password.into()),
     };
-    let alice = store
-        .create_user(
-            &user("alice@example.com", "alice", "Alice").validate()?,
-            Some(&hash(ALICE_PASSWORD)?),
-            now,
-        )
-        .await?;
-    store
-        .create_user(
-            &user("bob@example.com", "bob", "Bob").validate()?,
-            Some(&hash(BOB_PASSWORD)?),
-            now,
-        )
-        .await?;
-    let group = store
-        .create_group(
-            &NewGroup {
-                name: "aws-admins".into(),
-                description: "May sign in to Amazon AWS".into(),
-                attributes: Default::default(),
-            }
-            .validate()?,
-            now,
-        )
-        .await?;
-    store.add_member(group.id, alice.id).await?;
+    let alice = users::create(
+        w,
+        user("alice@example.com", "alice", "Alice", ALICE_PASSWORD),
+    )
+    .await?;
+    users::create(w, user("bob@example.com", "bob", "Bob", BOB_PASSWORD)).await?;
+    let group = groups::create(
+        w,
+        CreateGroupForm {
+            name: "aws-admins".into(),
+            description: "May sign in to Amazon AWS".into(),
+            attributes: Default::default(),
+        },
+    )
+    .await?;
+    groups::add_member(w, group.id, alice.id).await?;
 
-    let catalog = Catalog::embedded().map_err(anyhow::Error::msg)?;
-    let template = catalog
-        .get("aws-iam")
-        .context("the embedded catalog has no aws-iam template")?;
-    let mut sso = template.sso_settings(base_url, APP_SLUG);
-    sso.acs_urls = vec![
-        AcsUrl {
-            url: lanyard_web::standin::acs_url(base_url, APP_SLUG),
-            is_default: true,
+    let app = apps::create(
+        w,
+        CreateAppForm {
+            template: "aws-iam".into(),
+            label: "Amazon AWS".into(),
+            description: "AWS Management Console (the demo posts to a local stand-in)".into(),
+            slug: Some(APP_SLUG.into()),
+            show_in_portal: Some(true),
+            sso: Some(SsoForm {
+                acs_urls: Some(vec![
+                    AcsUrl {
+                        url: lanyard_web::standin::acs_url(base_url, APP_SLUG),
+                        is_default: true,
+                    },
+                    AcsUrl {
+                        url: "https://signin.aws.amazon.com/saml".into(),
+                        is_default: false,
+                    },
+                ]),
+                ..SsoForm::default()
+            }),
+            attributes: None,
+            groups_attribute: None,
+            sp_metadata: None,
+            validity_days: Some(365),
         },
-        AcsUrl {
-            url: "https://signin.aws.amazon.com/saml".into(),
-            is_default: false,
-        },
-    ];
-    let config = AppConfig {
-        label: "Amazon AWS".into(),
-        description: "AWS Management Console (the demo posts to a local stand-in)".into(),
-        show_in_portal: true,
-        sso,
-        attributes: template.attribute_rules(),
-        groups_attribute: None,
-        sp_certificates: Vec::new(),
+        None,
+    )
+    .await?;
+    if !app.sso_active {
+        apps::activate(w, app.id).await?;
     }
-    .validate(true)?;
-    let signing = SigningKey::generate(&CertificateRequest {
-        common_name: format!("Lanyard SAML IdP ({APP_SLUG})"),
-        bits: RsaBits::B2048,
-        not_before: now - Duration::minutes(5),
-        not_after: now + Duration::days(365),
-        serial: random()?,
-    })?;
-    let key_pem = NewAppKey {
-        certificate_pem: signing.certificate().to_pem(),
-        private_key: PrivateKeyPem::new(signing.private_key_pem()?),
-        not_after: signing.certificate().not_after(),
-    };
-    let app = store
-        .create_app(
-            &NewApplication {
-                slug: APP_SLUG.into(),
-                template: template.key.clone(),
-                aws_rules: true,
-                sso_active: true,
-                config,
-            },
-            &key_pem,
-            now,
-        )
-        .await?;
-    store.bind_group(app.id, group.id).await?;
+    grants::set_binding(w, app.id, group.id, true).await?;
     let grant = |account: &str, role: &str, label: &str| Grant {
         group_id: group.id,
         entitlement: Entitlement {
@@ -241,16 +194,15 @@ pub async fn seed_directory(store: &SqlStore, base_url: &str) -> anyhow::Result<
             max_session_duration: None,
         },
     };
-    store
-        .set_entitlements(
-            app.id,
-            &[
-                grant("123456789012", "Admin", "production"),
-                grant("210987654321", "ReadOnly", "sandbox"),
-            ],
-            now,
-        )
-        .await?;
+    grants::set_entitlements(
+        w,
+        app.id,
+        &[
+            grant("123456789012", "Admin", "production"),
+            grant("210987654321", "ReadOnly", "sandbox"),
+        ],
+    )
+    .await?;
     Ok(())
 }
 

@@ -7,9 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
+use lanyard_app::{AuditWriter, Lanyard};
 use lanyard_core::store::Store;
 use lanyard_core::{BaseUrl, SystemClock};
-use lanyard_web::{AppState, AuditWriter};
+use lanyard_web::AppState;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -56,7 +57,8 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
 
     let shared: Arc<dyn Store> = Arc::new(store.clone());
     let audit = AuditWriter::start(shared.clone());
-    let state = AppState::new(settings, Arc::new(SystemClock), shared, audit.handle());
+    let lanyard = Lanyard::new(settings, Arc::new(SystemClock), shared, audit.handle())?;
+    let state = AppState::new(lanyard);
     // Connect info gives handlers the client address for audit events.
     let app = lanyard_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)

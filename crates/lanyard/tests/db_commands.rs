@@ -350,6 +350,25 @@ async fn apikey_create_prints_a_key_that_authenticates() {
             .unwrap()
             .unwrap();
         assert_eq!(found.role, Role::ReadOnly, "keys default to read-only");
+        // The API's event, by the `cli` actor: name, role and prefix, never
+        // the key.
+        let events = store
+            .list_audit_events(&AuditFilter {
+                action: Some("apikey.create".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(events.items.len(), 2, "{events:?}");
+        let ci = &events.items[1];
+        assert_eq!(ci.actor, "cli");
+        assert!(
+            ci.summary.starts_with(r#"{"name":"ci","prefix":"lyk_"#)
+                && ci.summary.ends_with(r#"","role":"administrator"}"#),
+            "{}",
+            ci.summary
+        );
+        assert!(!ci.summary.contains(&key[12..]));
         store.close().await;
     }
 
@@ -365,7 +384,7 @@ async fn apikey_create_prints_a_key_that_authenticates() {
     assert_eq!(status, 201, "{body}");
     server.stop();
 
-    // The audit writer drained on SIGTERM, with the client's address.
+    // The change's event, written with it, with the client's address.
     let store = open(&db).await;
     let events = store
         .list_audit_events(&AuditFilter {

@@ -158,6 +158,32 @@ fn seeded_demo_has_alice_bob_and_the_aws_app_on_a_free_port() {
         "the app's ACS is the stand-in on the bound port: {apps}"
     );
     assert_standin_mounted(&authority);
+    // Seeded through the API's use-cases: their audit events, by `cli`.
+    let events = api_get(&authority, &key, "/api/v1/audit-events?actor=cli&limit=100");
+    let actions = actions_of(&events);
+    assert_eq!(
+        actions,
+        [
+            "application.set_entitlements",
+            "application.bind_group",
+            "application.create",
+            "group.member.add",
+            "group.create",
+            "user.create",
+            "user.create",
+            "apikey.create",
+            "admin.create",
+        ],
+        "{events}"
+    );
+}
+
+/// The `action` of each event of an audit-events page, newest first.
+fn actions_of(page: &str) -> Vec<String> {
+    page.split("\"action\":\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap_or_default().to_owned())
+        .collect()
 }
 
 #[test]
@@ -170,6 +196,12 @@ fn empty_demo_seeds_only_the_administrator_and_keeps_the_standin() {
     }
     let admins = api_get(&authority, &key, "/api/v1/admins");
     assert!(admins.contains("\"admin@example.com\""), "{admins}");
+    let events = api_get(&authority, &key, "/api/v1/audit-events?actor=cli");
+    assert_eq!(
+        actions_of(&events),
+        ["apikey.create", "admin.create"],
+        "{events}"
+    );
     // The admin sign-in page is served (the admin signs in there).
     let (status, body) = request(&authority, "GET", "/admin/login", &[], "");
     assert_eq!(status, "HTTP/1.1 200 OK", "{body}");

@@ -6,18 +6,17 @@
 
 use axum::http::StatusCode;
 use axum::Json;
-use lanyard_core::admin::{check_admin_email, Admin};
-use lanyard_core::error::FieldErrors;
-use lanyard_core::password::check_password;
-use lanyard_core::{AdminId, Error};
+use lanyard_app::admins;
+use lanyard_core::admin::Admin;
+use lanyard_core::AdminId;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{Caller, Writer};
-use super::error::{ApiError, ApiResult};
+use super::auth::{ApiWriter, Caller};
+use super::error::ApiResult;
 use super::input::{ApiJson, ApiPath, IdPath};
 use super::{RoleView, TAG_ADMINS};
 use crate::error::ErrorBody;
@@ -73,10 +72,6 @@ impl std::fmt::Debug for CreateAdminForm {
     }
 }
 
-fn target(id: AdminId) -> String {
-    format!("admin:{id}")
-}
-
 #[utoipa::path(get, path = "/admins", tag = TAG_ADMINS,
     responses((status = 200, body = Vec<AdminView>)))]
 async fn list_admins(caller: Caller) -> ApiResult<Json<Vec<AdminView>>> {
@@ -88,59 +83,19 @@ async fn list_admins(caller: Caller) -> ApiResult<Json<Vec<AdminView>>> {
     responses((status = 201, body = AdminView), (status = 400, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn create_admin(
-    w: Writer,
+    w: ApiWriter,
     ApiJson(form): ApiJson<CreateAdminForm>,
 ) -> ApiResult<(StatusCode, Json<AdminView>)> {
-    let mut errors = FieldErrors::new();
-    let email = match check_admin_email(&form.email) {
-        Ok(email) => email,
-        Err(Error::Invalid(fields)) => {
-            errors.extend(fields);
-            String::new()
-        }
-        Err(other) => return Err(other.into()),
-    };
-    if let Err(Error::Invalid(fields)) = check_password(&form.password) {
-        errors.extend(fields);
-    }
-    if !errors.is_empty() {
-        return Err(Error::Invalid(errors).into());
-    }
-    let role = form.role.into();
-    if role > w.actor.role {
-        return Err(ApiError::Forbidden(format!(
-            "an admin's role can be at most its creator's ({})",
-            w.actor.role.as_str()
-        )));
-    }
-    let hash = w.hash_password(form.password).await?;
-    let admin = w.store.create_admin(&email, role, &hash, w.now()).await?;
-    w.record(
-        "admin.create",
-        target(admin.id),
-        &serde_json::json!({
-            "email": admin.email, "role": admin.role.as_str(),
-        }),
-    );
+    let admin = admins::create_admin(&w, &form.email, form.role.into(), form.password).await?;
     Ok((StatusCode::CREATED, Json(admin.into())))
 }
 
 #[utoipa::path(delete, path = "/admins/{id}", tag = TAG_ADMINS, params(("id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn delete_admin(w: Writer, ApiPath(IdPath { id }): ApiPath<IdPath>) -> ApiResult<StatusCode> {
-    let id = AdminId(id);
-    let admin = w
-        .store
-        .list_admins()
-        .await?
-        .into_iter()
-        .find(|a| a.id == id)
-        .ok_or_else(|| Error::not_found("admin", id))?;
-    w.store.delete_admin(id).await?;
-    w.record(
-        "admin.delete",
-        target(id),
-        &serde_json::json!({ "email": admin.email }),
-    );
+async fn delete_admin(
+    w: ApiWriter,
+    ApiPath(IdPath { id }): ApiPath<IdPath>,
+) -> ApiResult<StatusCode> {
+    admins::delete_admin(&w, AdminId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

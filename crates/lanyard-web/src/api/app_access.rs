@@ -11,7 +11,7 @@
 //!   both idempotent, 404 when either end is missing). Users are implicitly
 //!   denied: only members of a bound group may sign in to the app.
 //! - AWS entitlements: `/applications/{id}/entitlements`, the whole table
-//!   replaced at once (`apps_service::set_entitlements`, shared with the
+//!   replaced at once (`lanyard_app::apps::grants`, shared with the
 //!   admin portal's Attributes tab).
 
 use axum::http::StatusCode;
@@ -26,16 +26,16 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::app_schema::GrantSchema;
 use super::applications::AppView;
-use super::auth::{Caller, Writer};
+use super::auth::{ApiWriter, Caller};
 use super::error::ApiResult;
 use super::groups::GroupView;
 use super::input::{ApiJson, ApiPath, IdPath};
 use super::TAG_APPS;
-use crate::apps_service;
 use crate::error::ErrorBody;
 use crate::AppState;
+use lanyard_app::apps;
+use lanyard_app::apps::schema::GrantSchema;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -134,7 +134,7 @@ async fn list_keys(caller: Caller, ApiPath(p): ApiPath<IdPath>) -> ApiResult<Jso
     responses((status = 201, body = KeyView), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn add_key(
-    w: Writer,
+    w: ApiWriter,
     ApiPath(p): ApiPath<IdPath>,
     ApiJson(form): ApiJson<NewKeyForm>,
 ) -> ApiResult<(StatusCode, Json<KeyView>)> {
@@ -147,12 +147,12 @@ async fn add_key(
                 )
                 .into());
             }
-            apps_service::KeySource::Upload {
+            apps::keys::KeySource::Upload {
                 private_key_pem,
                 certificate_pem,
             }
         }
-        (None, None) => apps_service::KeySource::Generate {
+        (None, None) => apps::keys::KeySource::Generate {
             validity_days: form.validity_days,
         },
         (Some(_), None) => {
@@ -166,15 +166,15 @@ async fn add_key(
             )
         }
     };
-    let stored = apps_service::add_key(&w, AppId(p.id), source, form.activate).await?;
+    let stored = apps::keys::add(&w, AppId(p.id), source, form.activate).await?;
     Ok((StatusCode::CREATED, Json(stored.try_into()?)))
 }
 
 #[utoipa::path(post, path = "/applications/{id}/keys/{key_id}/activate", tag = TAG_APPS,
     params(("id" = i64, Path), ("key_id" = i64, Path)),
     responses((status = 200, body = KeyView), (status = 404, body = ErrorBody)))]
-async fn activate_key(w: Writer, ApiPath(p): ApiPath<KeyPath>) -> ApiResult<Json<KeyView>> {
-    let key = apps_service::activate_key(&w, AppId(p.id), AppKeyId(p.key_id)).await?;
+async fn activate_key(w: ApiWriter, ApiPath(p): ApiPath<KeyPath>) -> ApiResult<Json<KeyView>> {
+    let key = apps::keys::activate(&w, AppId(p.id), AppKeyId(p.key_id)).await?;
     Ok(Json(key.try_into()?))
 }
 
@@ -183,8 +183,8 @@ async fn activate_key(w: Writer, ApiPath(p): ApiPath<KeyPath>) -> ApiResult<Json
     responses((status = 204),
         (status = 400, description = "The active key cannot be deleted", body = ErrorBody),
         (status = 404, body = ErrorBody)))]
-async fn delete_key(w: Writer, ApiPath(p): ApiPath<KeyPath>) -> ApiResult<StatusCode> {
-    apps_service::delete_key(&w, AppId(p.id), AppKeyId(p.key_id)).await?;
+async fn delete_key(w: ApiWriter, ApiPath(p): ApiPath<KeyPath>) -> ApiResult<StatusCode> {
+    apps::keys::delete(&w, AppId(p.id), AppKeyId(p.key_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -212,22 +212,22 @@ async fn list_app_groups(
     Ok(Json(groups.into_iter().map(GroupView::from).collect()))
 }
 
-async fn bind(w: &Writer, app: AppId, group: GroupId, on: bool) -> ApiResult<StatusCode> {
-    apps_service::set_binding(w, app, group, on).await?;
+async fn bind(w: &ApiWriter, app: AppId, group: GroupId, on: bool) -> ApiResult<StatusCode> {
+    apps::grants::set_binding(w, app, group, on).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 #[utoipa::path(put, path = "/applications/{id}/groups/{group_id}", tag = TAG_APPS,
     params(("id" = i64, Path), ("group_id" = i64, Path)),
     responses((status = 204, description = "Bound (idempotent)"), (status = 404, body = ErrorBody)))]
-async fn bind_group(w: Writer, ApiPath(p): ApiPath<AppGroupPath>) -> ApiResult<StatusCode> {
+async fn bind_group(w: ApiWriter, ApiPath(p): ApiPath<AppGroupPath>) -> ApiResult<StatusCode> {
     bind(&w, AppId(p.id), GroupId(p.group_id), true).await
 }
 
 #[utoipa::path(delete, path = "/applications/{id}/groups/{group_id}", tag = TAG_APPS,
     params(("id" = i64, Path), ("group_id" = i64, Path)),
     responses((status = 204, description = "Unbound (idempotent)"), (status = 404, body = ErrorBody)))]
-async fn unbind_group(w: Writer, ApiPath(p): ApiPath<AppGroupPath>) -> ApiResult<StatusCode> {
+async fn unbind_group(w: ApiWriter, ApiPath(p): ApiPath<AppGroupPath>) -> ApiResult<StatusCode> {
     bind(&w, AppId(p.id), GroupId(p.group_id), false).await
 }
 
@@ -249,14 +249,17 @@ async fn list_group_apps(
 #[utoipa::path(put, path = "/groups/{id}/applications/{app_id}", tag = TAG_APPS,
     params(("id" = i64, Path), ("app_id" = i64, Path)),
     responses((status = 204, description = "Bound (idempotent)"), (status = 404, body = ErrorBody)))]
-async fn bind_from_group(w: Writer, ApiPath(p): ApiPath<GroupAppPath>) -> ApiResult<StatusCode> {
+async fn bind_from_group(w: ApiWriter, ApiPath(p): ApiPath<GroupAppPath>) -> ApiResult<StatusCode> {
     bind(&w, AppId(p.app_id), GroupId(p.id), true).await
 }
 
 #[utoipa::path(delete, path = "/groups/{id}/applications/{app_id}", tag = TAG_APPS,
     params(("id" = i64, Path), ("app_id" = i64, Path)),
     responses((status = 204, description = "Unbound (idempotent)"), (status = 404, body = ErrorBody)))]
-async fn unbind_from_group(w: Writer, ApiPath(p): ApiPath<GroupAppPath>) -> ApiResult<StatusCode> {
+async fn unbind_from_group(
+    w: ApiWriter,
+    ApiPath(p): ApiPath<GroupAppPath>,
+) -> ApiResult<StatusCode> {
     bind(&w, AppId(p.app_id), GroupId(p.id), false).await
 }
 
@@ -305,11 +308,11 @@ async fn get_entitlements(
     responses((status = 200, body = Vec<GrantSchema>), (status = 400, body = ErrorBody),
         (status = 404, description = "No such application, or a row names an unknown group", body = ErrorBody)))]
 async fn set_entitlements(
-    w: Writer,
+    w: ApiWriter,
     ApiPath(p): ApiPath<IdPath>,
     ApiJson(rows): ApiJson<Vec<GrantForm>>,
 ) -> ApiResult<Json<Vec<Grant>>> {
     let grants: Vec<Grant> = rows.into_iter().map(Grant::from).collect();
-    let stored = apps_service::set_entitlements(&w, AppId(p.id), &grants).await?;
+    let stored = apps::grants::set_entitlements(&w, AppId(p.id), &grants).await?;
     Ok(Json(stored))
 }

@@ -25,15 +25,16 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::app_schema::{AttributeRuleSchema, SsoSettingsSchema};
-use super::auth::{Caller, Writer};
+use super::auth::{ApiWriter, Caller};
 use super::error::{ApiError, ApiResult};
 use super::input::{ApiJson, ApiPath, ApiQuery, IdPath};
 use super::{ListParams, TAG_APPS};
-use crate::apps_service::{self, CreateAppForm, Preview, UpdateAppForm};
 use crate::error::ErrorBody;
-use crate::images::MAX_IMAGE_BYTES;
-use crate::{idp, AppState};
+use crate::AppState;
+use lanyard_app::apps::images::MAX_IMAGE_BYTES;
+use lanyard_app::apps::preview::Preview;
+use lanyard_app::apps::schema::{AttributeRuleSchema, SsoSettingsSchema};
+use lanyard_app::apps::{self, CreateAppForm, UpdateAppForm};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -92,12 +93,12 @@ impl AppView {
         let placeholders = app.config.sso.placeholder_fields();
         AppView {
             id: app.id.0,
-            idp_url: idp::idp_url(&state.settings, &app.slug),
-            metadata_url: idp::metadata_url(&state.settings, &app.slug),
+            idp_url: lanyard_app::apps::metadata::idp_url(state.settings(), &app.slug),
+            metadata_url: lanyard_app::apps::metadata::metadata_url(state.settings(), &app.slug),
             image_url: app.image.as_ref().map(|i| {
                 format!(
                     "{}/app-images/{}?v={}",
-                    state.settings.base_url.as_str(),
+                    state.settings().base_url.as_str(),
                     app.id,
                     &i.sha256[..16.min(i.sha256.len())]
                 )
@@ -149,11 +150,11 @@ async fn list_apps(
     responses((status = 201, body = AppView), (status = 400, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn create_app(
-    w: Writer,
+    w: ApiWriter,
     state: axum::extract::State<AppState>,
     ApiJson(form): ApiJson<CreateAppForm>,
 ) -> ApiResult<(StatusCode, Json<AppView>)> {
-    let app = apps_service::create_app(&w, &state.settings, form).await?;
+    let app = apps::create(&w, form, None).await?;
     Ok((StatusCode::CREATED, Json(AppView::new(&state, app))))
 }
 
@@ -173,12 +174,12 @@ async fn get_app(
     responses((status = 200, body = AppView), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn update_app(
-    w: Writer,
+    w: ApiWriter,
     state: axum::extract::State<AppState>,
     ApiPath(p): ApiPath<IdPath>,
     ApiJson(form): ApiJson<UpdateAppForm>,
 ) -> ApiResult<Json<AppView>> {
-    let app = apps_service::update_app(&w, AppId(p.id), form).await?;
+    let app = apps::update(&w, AppId(p.id), form).await?;
     Ok(Json(AppView::new(&state, app)))
 }
 
@@ -188,11 +189,11 @@ async fn update_app(
         (status = 400, description = "A field still holds a template placeholder: `fields` names each", body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn activate_app(
-    w: Writer,
+    w: ApiWriter,
     state: axum::extract::State<AppState>,
     ApiPath(p): ApiPath<IdPath>,
 ) -> ApiResult<Json<AppView>> {
-    let app = apps_service::activate_app(&w, AppId(p.id)).await?;
+    let app = apps::activate(&w, AppId(p.id)).await?;
     Ok(Json(AppView::new(&state, app)))
 }
 
@@ -200,11 +201,11 @@ async fn activate_app(
     params(("id" = i64, Path)),
     responses((status = 200, body = AppView), (status = 404, body = ErrorBody)))]
 async fn deactivate_app(
-    w: Writer,
+    w: ApiWriter,
     state: axum::extract::State<AppState>,
     ApiPath(p): ApiPath<IdPath>,
 ) -> ApiResult<Json<AppView>> {
-    let app = apps_service::deactivate_app(&w, AppId(p.id)).await?;
+    let app = apps::deactivate(&w, AppId(p.id)).await?;
     Ok(Json(AppView::new(&state, app)))
 }
 
@@ -235,10 +236,10 @@ pub struct DeletedApp {
         (status = 400, description = "No ids, or `confirm_count` is not the number of applications: nothing was deleted", body = ErrorBody),
         (status = 404, description = "An id is unknown: nothing was deleted", body = ErrorBody)))]
 async fn delete_apps(
-    w: Writer,
+    w: ApiWriter,
     ApiJson(form): ApiJson<DeleteAppsForm>,
 ) -> ApiResult<Json<DeletedApps>> {
-    let deleted = apps_service::delete_apps(&w, &form.ids, form.confirm_count).await?;
+    let deleted = apps::delete(&w, &form.ids, form.confirm_count).await?;
     Ok(Json(DeletedApps {
         deleted: deleted
             .into_iter()
@@ -256,12 +257,8 @@ async fn delete_apps(
     responses((status = 200, description = "IdP metadata to upload to the SP (e.g. AWS IAM), as the download `Lanyard-<slug>-metadata.xml`",
         content_type = "application/samlmetadata+xml", body = String),
         (status = 404, body = ErrorBody)))]
-async fn export_metadata(
-    caller: Caller,
-    state: axum::extract::State<AppState>,
-    ApiPath(p): ApiPath<IdPath>,
-) -> ApiResult<Response> {
-    let (app, xml) = apps_service::metadata(&caller.read, &state.settings, AppId(p.id)).await?;
+async fn export_metadata(caller: Caller, ApiPath(p): ApiPath<IdPath>) -> ApiResult<Response> {
+    let (app, xml) = apps::metadata::export(&caller.read, AppId(p.id)).await?;
     Ok(crate::public::xml_download(&app.slug, xml, true))
 }
 
@@ -279,7 +276,6 @@ pub struct ZipParams {
         (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn export_metadata_zip(
     caller: Caller,
-    state: axum::extract::State<AppState>,
     ApiQuery(params): ApiQuery<ZipParams>,
 ) -> ApiResult<Response> {
     let mut ids = BTreeSet::new();
@@ -294,7 +290,7 @@ async fn export_metadata_zip(
             .map_err(|_| Error::invalid("ids", format!("{part:?} is not an application id")))?;
         ids.insert(id);
     }
-    let bytes = apps_service::metadata_zip(&caller.read, &state.settings, &ids).await?;
+    let bytes = apps::metadata::export_zip(&caller.read, &ids).await?;
     Ok((
         [
             (CONTENT_TYPE, "application/zip"),
@@ -336,14 +332,14 @@ fn xml_body(headers: &HeaderMap, body: &Bytes) -> ApiResult<String> {
     responses((status = 200, body = AppView), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn import_sp_metadata(
-    w: Writer,
+    w: ApiWriter,
     state: axum::extract::State<AppState>,
     ApiPath(p): ApiPath<IdPath>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<AppView>> {
     let xml = xml_body(&headers, &body)?;
-    let app = apps_service::import_sp_metadata(&w, AppId(p.id), &xml).await?;
+    let app = apps::metadata::import_sp_metadata(&w, AppId(p.id), &xml).await?;
     Ok(Json(AppView::new(&state, app)))
 }
 
@@ -354,7 +350,7 @@ async fn import_sp_metadata(
     responses((status = 200, body = AppView), (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody)))]
 async fn set_image(
-    w: Writer,
+    w: ApiWriter,
     state: axum::extract::State<AppState>,
     ApiPath(p): ApiPath<IdPath>,
     body: Bytes,
@@ -371,7 +367,7 @@ async fn set_image(
         )
         .into());
     }
-    let app = apps_service::set_image(&w, id, body).await?;
+    let app = apps::images::set(&w, id, body.to_vec()).await?;
     Ok(Json(AppView::new(&state, app)))
 }
 
@@ -379,12 +375,12 @@ async fn set_image(
     params(("id" = i64, Path)),
     responses((status = 200, body = AppView), (status = 404, body = ErrorBody)))]
 async fn delete_image(
-    w: Writer,
+    w: ApiWriter,
     state: axum::extract::State<AppState>,
     ApiPath(p): ApiPath<IdPath>,
 ) -> ApiResult<Json<AppView>> {
     let id = AppId(p.id);
-    let app = apps_service::remove_image(&w, id).await?;
+    let app = apps::images::remove(&w, id).await?;
     Ok(Json(AppView::new(&state, app)))
 }
 
@@ -407,6 +403,6 @@ async fn preview(
     ApiQuery(params): ApiQuery<PreviewParams>,
 ) -> ApiResult<Json<Preview>> {
     let preview =
-        apps_service::preview(&caller.read, AppId(p.id), &params.user, params.acs_url).await?;
+        apps::preview::preview(&caller.read, AppId(p.id), &params.user, params.acs_url).await?;
     Ok(Json(preview))
 }

@@ -3,16 +3,15 @@
 //! Paginated backwards by id: pass a page's `next` as `before` for older
 //! events. `since`/`until` are RFC 3339 instants (inclusive/exclusive as the
 //! store defines them); `actor`, `target` and `action` match exactly.
-//! [`AuditParams::into_filter`] (the paging rules) is shared with the admin
-//! portal's Audit log page (`pages::admin::system`).
+//! The paging rules (`lanyard_app::audit::AuditParams`) are shared with the
+//! admin portal's Audit log page.
 
 use axum::Json;
-use lanyard_core::audit::{AuditEvent, AuditFilter};
-use lanyard_core::directory::{DEFAULT_PAGE, MAX_PAGE};
-use lanyard_core::Error;
-use serde::{Deserialize, Serialize};
+use lanyard_app::audit::AuditParams;
+use lanyard_core::audit::AuditEvent;
+use serde::Serialize;
 use time::OffsetDateTime;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -69,52 +68,6 @@ impl From<AuditEvent> for AuditEventView {
 pub struct AuditEventPage {
     pub items: Vec<AuditEventView>,
     pub next: Option<i64>,
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AuditParams {
-    pub actor: Option<String>,
-    pub target: Option<String>,
-    pub action: Option<String>,
-    /// Events at or after this instant (RFC 3339).
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    #[param(value_type = Option<String>, format = DateTime)]
-    pub since: Option<OffsetDateTime>,
-    /// Events before this instant (RFC 3339).
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    #[param(value_type = Option<String>, format = DateTime)]
-    pub until: Option<OffsetDateTime>,
-    /// Events with an id lower than this (a previous page's `next`).
-    pub before: Option<i64>,
-    /// 1-500, default 50.
-    pub limit: Option<u32>,
-}
-
-impl AuditParams {
-    /// The store's filter, once `limit` and `before` are in range.
-    pub(crate) fn into_filter(self) -> Result<AuditFilter, Error> {
-        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
-        if limit == 0 || limit > MAX_PAGE {
-            return Err(Error::invalid(
-                "limit",
-                format!("must be between 1 and {MAX_PAGE}"),
-            ));
-        }
-        if self.before.is_some_and(|b| b < 0) {
-            return Err(Error::invalid("before", "must not be negative"));
-        }
-        Ok(AuditFilter {
-            actor: self.actor,
-            target: self.target,
-            action: self.action,
-            since: self.since,
-            until: self.until,
-            before: self.before,
-            limit: Some(limit),
-        })
-    }
 }
 
 #[utoipa::path(get, path = "/audit-events", tag = TAG_AUDIT, params(AuditParams),

@@ -2,9 +2,9 @@
 //! ("Amazon AWS IAM", "AWS IAM Identity Center", "Custom SAML App"), searchable
 //! by name and keyword, with their default SSO settings and help text.
 //!
-//! The catalog is data compiled into the binary (`lanyard-core/catalog`), so it
-//! is parsed once, lazily; a parse failure is a build defect (caught by
-//! lanyard-core's unit tests) and answers 500 here rather than panicking.
+//! The catalog is data compiled into the binary (`lanyard-core/catalog`),
+//! parsed once when the server starts (a parse failure is a build defect,
+//! caught by lanyard-core's unit tests, and stops the start).
 
 use axum::Json;
 use lanyard_core::catalog::Template;
@@ -20,8 +20,6 @@ use super::input::ApiQuery;
 use super::TAG_CATALOG;
 use crate::error::ErrorBody;
 use crate::AppState;
-
-pub use crate::apps_service::catalog;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(search_catalog))
@@ -112,10 +110,10 @@ pub struct CatalogParams {
 #[utoipa::path(get, path = "/catalog", tag = TAG_CATALOG, params(CatalogParams),
     responses((status = 200, body = Vec<TemplateView>), (status = 400, body = ErrorBody)))]
 async fn search_catalog(
-    _caller: Caller,
+    caller: Caller,
     ApiQuery(params): ApiQuery<CatalogParams>,
 ) -> ApiResult<Json<Vec<TemplateView>>> {
-    let catalog = catalog()?;
+    let catalog = caller.read.catalog();
     let query = params.search.unwrap_or_default();
     if query.chars().count() > 200 {
         return Err(Error::invalid("search", "must be at most 200 characters").into());

@@ -2,8 +2,9 @@
 //!
 //! Domain errors (`lanyard_core::Error`) keep their meaning: `Invalid` -> 400
 //! `invalid` with per-field messages, `Conflict` -> 409 naming the field,
-//! `NotFound` -> 404, `Store` -> 500 `internal` with a generic message (the
-//! detail goes to the log only). The edge adds its own cases: missing or bad
+//! `NotFound` -> 404, `Forbidden` -> 403, `Store` -> 500 `internal` with a
+//! generic message (the detail goes to the log only). The edge adds its own
+//! cases: missing or bad
 //! credentials (401 with `WWW-Authenticate: Bearer`), a role that may not
 //! write (403), and malformed requests (bad JSON, bad UTF-8, oversized or
 //! non-JSON bodies, bad query or path values).
@@ -77,6 +78,9 @@ impl IntoResponse for ApiError {
             ApiError::Domain(err @ Error::NotFound { .. }) => {
                 ErrorResponse::new(StatusCode::NOT_FOUND, "not_found", err.to_string())
             }
+            ApiError::Domain(Error::Forbidden(message)) | ApiError::Forbidden(message) => {
+                ErrorResponse::new(StatusCode::FORBIDDEN, "forbidden", message)
+            }
             ApiError::Domain(Error::Store(detail)) => {
                 tracing::error!("internal error: {detail}");
                 ErrorResponse::new(
@@ -95,9 +99,6 @@ impl IntoResponse for ApiError {
                     "Bearer realm=\"lanyard\""
                 });
                 ErrorResponse::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-            }
-            ApiError::Forbidden(message) => {
-                ErrorResponse::new(StatusCode::FORBIDDEN, "forbidden", message)
             }
             ApiError::BadRequest { field, message } => ErrorResponse::new(
                 StatusCode::BAD_REQUEST,

@@ -5,11 +5,12 @@
 //! key's role can be at most its creator's. Revoking (`DELETE`) keeps the key
 //! listed with `revoked_at` set, so the audit trail still names it.
 //!
-//! Minting and revoking live in [`changes`], shared with the admin portal's
-//! API keys page (`pages::admin::system`).
+//! Minting and revoking are `lanyard_app::admins`, shared with the admin
+//! portal's API keys page.
 
 use axum::http::StatusCode;
 use axum::Json;
+use lanyard_app::admins;
 use lanyard_core::admin::ApiKey;
 use lanyard_core::ApiKeyId;
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{Caller, Writer};
+use super::auth::{ApiWriter, Caller};
 use super::error::ApiResult;
 use super::input::{ApiJson, ApiPath, IdPath};
 use super::{RoleView, TAG_KEYS};
@@ -84,10 +85,6 @@ pub struct CreatedApiKey {
     pub secret: String,
 }
 
-fn target(id: ApiKeyId) -> String {
-    format!("apikey:{id}")
-}
-
 #[utoipa::path(get, path = "/api-keys", tag = TAG_KEYS,
     responses((status = 200, body = Vec<ApiKeyView>)))]
 async fn list_keys(caller: Caller) -> ApiResult<Json<Vec<ApiKeyView>>> {
@@ -98,11 +95,10 @@ async fn list_keys(caller: Caller) -> ApiResult<Json<Vec<ApiKeyView>>> {
 #[utoipa::path(post, path = "/api-keys", tag = TAG_KEYS, request_body = CreateApiKeyForm,
     responses((status = 201, body = CreatedApiKey), (status = 400, body = ErrorBody)))]
 async fn create_key(
-    w: Writer,
+    w: ApiWriter,
     ApiJson(form): ApiJson<CreateApiKeyForm>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-    let creator = w.actor.role;
-    let (key, secret) = changes::create_key(&w, creator, &form.name, form.role.into()).await?;
+    let (key, secret) = admins::create_key(&w, &form.name, form.role.into()).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {
@@ -116,64 +112,8 @@ async fn create_key(
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = TAG_KEYS, params(("id" = i64, Path)),
     responses((status = 200, body = ApiKeyView), (status = 404, body = ErrorBody)))]
 async fn revoke_key(
-    w: Writer,
+    w: ApiWriter,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<ApiKeyView>> {
-    Ok(Json(changes::revoke_key(&w, ApiKeyId(id)).await?.into()))
-}
-
-/// Minting and revoking, shared with the admin portal: the rules (name,
-/// role at most the creator's) and the audit events.
-pub(crate) mod changes {
-    use lanyard_core::admin::{check_key_name, ApiKey, Role};
-    use lanyard_core::{ApiKeyId, Result};
-
-    use super::target;
-    use crate::api::error::{ApiError, ApiResult};
-    use crate::apps_service::Change;
-    use crate::secrets::new_api_key;
-
-    /// Mints a key named `name` with `role` for a creator holding `creator`;
-    /// returns it with its secret, which exists nowhere else afterwards.
-    /// A role above the creator's is `Forbidden`.
-    pub(crate) async fn create_key(
-        w: &impl Change,
-        creator: Role,
-        name: &str,
-        role: Role,
-    ) -> ApiResult<(ApiKey, String)> {
-        let name = check_key_name(name)?;
-        if role > creator {
-            return Err(ApiError::Forbidden(format!(
-                "a key's role can be at most its creator's ({})",
-                creator.as_str()
-            )));
-        }
-        let generated = new_api_key()?;
-        let key = w
-            .store()
-            .create_api_key(&name, role, &generated.prefix, &generated.hash, w.now())
-            .await?;
-        w.record(
-            "apikey.create",
-            target(key.id),
-            &serde_json::json!({
-                "name": key.name, "role": key.role.as_str(), "prefix": key.prefix,
-            }),
-        );
-        Ok((key, generated.secret))
-    }
-
-    /// Revokes the key (it stays listed, with `revoked_at`).
-    pub(crate) async fn revoke_key(w: &impl Change, id: ApiKeyId) -> Result<ApiKey> {
-        let key = w.store().revoke_api_key(id, w.now()).await?;
-        w.record(
-            "apikey.revoke",
-            target(key.id),
-            &serde_json::json!({
-                "name": key.name, "prefix": key.prefix,
-            }),
-        );
-        Ok(key)
-    }
+    Ok(Json(admins::revoke_key(&w, ApiKeyId(id)).await?.into()))
 }

@@ -11,10 +11,9 @@
 //! committed copy, checked by the `openapi` test.
 //!
 //! Cross-cutting pieces: [`error`] (the error enum and its HTTP mapping),
-//! [`auth`] (the `Caller` / `Writer` extractors), [`input`] (JSON, query and
+//! [`auth`] (the `Caller` / `ApiWriter` extractors), [`input`] (JSON, query and
 //! path extractors answering in our error shape).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::http::header::CONTENT_TYPE;
@@ -31,24 +30,21 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::AppState;
 
-pub(crate) use app_schema::{
-    AcsUrlSchema, AssertionContentSchema, AttributeRuleSchema, NameIdSourceSchema, ViolationSchema,
-};
 pub(crate) use error::ApiError;
+pub(crate) use lanyard_app::directory::AttributesSchema;
 
 mod admins;
 mod app_access;
-mod app_schema;
 mod applications;
-pub(crate) mod audit;
+mod audit;
 mod auth;
 mod catalog;
 mod error;
-pub(crate) mod groups;
+mod groups;
 mod input;
-pub(crate) mod keys;
-pub(crate) mod user_sessions;
-pub(crate) mod users;
+mod keys;
+mod user_sessions;
+mod users;
 
 const TAG_USERS: &str = "users";
 const TAG_GROUPS: &str = "groups";
@@ -211,14 +207,6 @@ pub fn openapi_json() -> String {
     json.push('\n');
     json
 }
-
-/// Custom attributes: name -> one or more values. Names are 1-128 of
-/// letters, digits, `_ - . :`; 1-50 values of at most 1024 characters each;
-/// at most 100 names. A user's own value wins over its groups' values.
-#[derive(ToSchema)]
-#[schema(as = Attributes, example = json!({"department": ["engineering"], "aws_role": ["arn:aws:iam::123456789012:role/Dev"]}))]
-#[allow(dead_code)] // a schema only: handlers use `lanyard_core::directory::Attributes`
-pub struct AttributesSchema(BTreeMap<String, Vec<String>>);
 
 /// Pagination and search for list endpoints.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -8,12 +8,12 @@
 //! second factor (enrolled or pending), so the next sign-in needs only the
 //! password and the user can enroll again. Every write is audited.
 //!
-//! The writes ([`revoke_all`], [`revoke_one`], [`unlock_sign_in`],
-//! [`remove_totp`]) are `pub(crate)` functions over [`Change`], shared with
-//! the admin portal's user page so both record the same events.
+//! The writes are `lanyard_app::directory::security`, shared with the admin
+//! portal's user page so both record the same events.
 
 use axum::http::StatusCode;
 use axum::Json;
+use lanyard_app::directory::security;
 use lanyard_core::session::{Session, SessionStage, SignInState};
 use lanyard_core::UserId;
 use serde::{Deserialize, Serialize};
@@ -22,12 +22,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{Caller, Writer};
+use super::auth::{ApiWriter, Caller};
 use super::error::ApiResult;
 use super::input::{ApiPath, IdPath};
-use super::users::target;
 use super::TAG_USERS;
-use crate::apps_service::Change;
 use crate::error::ErrorBody;
 use crate::AppState;
 
@@ -122,63 +120,6 @@ struct SessionPath {
     session_id: i64,
 }
 
-/// Ends all of the user's sessions and records `user.sessions.revoke`;
-/// returns how many ended.
-pub(crate) async fn revoke_all(w: &impl Change, id: UserId) -> lanyard_core::Result<u64> {
-    let revoked = w.store().revoke_user_sessions(id).await?;
-    w.record(
-        "user.sessions.revoke",
-        target(id),
-        &serde_json::json!({ "revoked": revoked }),
-    );
-    Ok(revoked)
-}
-
-/// Ends one session of the user (`NotFound` when it is not theirs) and
-/// records `user.session.revoke`.
-pub(crate) async fn revoke_one(
-    w: &impl Change,
-    id: UserId,
-    session: i64,
-) -> lanyard_core::Result<()> {
-    w.store().revoke_user_session(id, session).await?;
-    w.record(
-        "user.session.revoke",
-        target(id),
-        &serde_json::json!({ "session": session }),
-    );
-    Ok(())
-}
-
-/// Sets the failure counter back to 0 and records `user.unlock` with the
-/// count it had; returns the state afterwards.
-pub(crate) async fn unlock_sign_in(
-    w: &impl Change,
-    id: UserId,
-) -> lanyard_core::Result<SignInState> {
-    let before = w.store().sign_in_state(id).await?;
-    w.store().reset_login_failures(id).await?;
-    w.record(
-        "user.unlock",
-        target(id),
-        &serde_json::json!({ "failures_before": before.failures }),
-    );
-    w.store().sign_in_state(id).await
-}
-
-/// Removes the user's TOTP (enrolled and pending) and records
-/// `user.totp.reset`; returns the state afterwards.
-pub(crate) async fn remove_totp(w: &impl Change, id: UserId) -> lanyard_core::Result<SignInState> {
-    let before = w.store().sign_in_state(id).await?;
-    w.store().reset_totp(id).await?;
-    w.record(
-        "user.totp.reset",
-        target(id),
-        &serde_json::json!({ "was_enabled": before.totp_enabled() }),
-    );
-    w.store().sign_in_state(id).await
-}
-
 /// The user's sessions, newest first (ended ones stay listed, `live:
 /// false`, until they are purged).
 #[utoipa::path(get, path = "/users/{id}/sessions", tag = TAG_USERS, params(("id" = i64, Path)),
@@ -189,8 +130,8 @@ async fn list_sessions(
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<Vec<SessionView>>> {
     let sessions = caller.read.list_user_sessions(UserId(id)).await?;
-    let now = state.clock.now();
-    let idle = state.settings.auth.session_idle;
+    let now = state.lanyard.now();
+    let idle = state.settings().auth.session_idle;
     Ok(Json(
         sessions
             .into_iter()
@@ -203,10 +144,10 @@ async fn list_sessions(
 #[utoipa::path(delete, path = "/users/{id}/sessions", tag = TAG_USERS, params(("id" = i64, Path)),
     responses((status = 200, body = Revoked), (status = 404, body = ErrorBody)))]
 async fn revoke_sessions(
-    w: Writer,
+    w: ApiWriter,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<Revoked>> {
-    let revoked = revoke_all(&w, UserId(id)).await?;
+    let revoked = security::revoke_all(&w, UserId(id)).await?;
     Ok(Json(Revoked { revoked }))
 }
 
@@ -214,8 +155,8 @@ async fn revoke_sessions(
 #[utoipa::path(delete, path = "/users/{id}/sessions/{session_id}", tag = TAG_USERS,
     params(("id" = i64, Path), ("session_id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-async fn revoke_session(w: Writer, ApiPath(p): ApiPath<SessionPath>) -> ApiResult<StatusCode> {
-    revoke_one(&w, UserId(p.id), p.session_id).await?;
+async fn revoke_session(w: ApiWriter, ApiPath(p): ApiPath<SessionPath>) -> ApiResult<StatusCode> {
+    security::revoke_one(&w, UserId(p.id), p.session_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -228,21 +169,24 @@ async fn get_sign_in(
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<SignInView>> {
     let s = caller.read.sign_in_state(UserId(id)).await?;
-    Ok(Json(SignInView::new(&s, state.settings.auth.max_failures)))
+    Ok(Json(SignInView::new(
+        &s,
+        state.settings().auth.max_failures,
+    )))
 }
 
 /// Sets the failure counter back to 0, so a locked user may sign in again.
 #[utoipa::path(post, path = "/users/{id}/unlock", tag = TAG_USERS, params(("id" = i64, Path)),
     responses((status = 200, body = SignInView), (status = 404, body = ErrorBody)))]
 async fn unlock(
-    w: Writer,
+    w: ApiWriter,
     state: axum::extract::State<AppState>,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<SignInView>> {
-    let after = unlock_sign_in(&w, UserId(id)).await?;
+    let after = security::unlock(&w, UserId(id)).await?;
     Ok(Json(SignInView::new(
         &after,
-        state.settings.auth.max_failures,
+        state.settings().auth.max_failures,
     )))
 }
 
@@ -250,13 +194,13 @@ async fn unlock(
 #[utoipa::path(delete, path = "/users/{id}/totp", tag = TAG_USERS, params(("id" = i64, Path)),
     responses((status = 200, body = SignInView), (status = 404, body = ErrorBody)))]
 async fn reset_totp(
-    w: Writer,
+    w: ApiWriter,
     state: axum::extract::State<AppState>,
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<SignInView>> {
-    let after = remove_totp(&w, UserId(id)).await?;
+    let after = security::reset_totp(&w, UserId(id)).await?;
     Ok(Json(SignInView::new(
         &after,
-        state.settings.auth.max_failures,
+        state.settings().auth.max_failures,
     )))
 }

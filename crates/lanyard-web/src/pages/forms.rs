@@ -77,6 +77,15 @@ impl Client {
     }
 }
 
+impl From<Client> for lanyard_app::Client {
+    fn from(c: Client) -> Self {
+        lanyard_app::Client {
+            addr: c.addr,
+            user_agent: c.user_agent,
+        }
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 

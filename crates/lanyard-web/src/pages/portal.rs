@@ -12,16 +12,9 @@
 //! comes from our own `/app-images/<id>` with a content version, so the
 //! page's CSP stays `img-src 'self'`.
 //!
-//! TOTP enrollment: each visit to the page while TOTP is off makes a new
-//! secret and stores it as *pending*; the first correct code confirms it
-//! (and its time step counts as used). Once on, the page does not offer a
-//! new secret: replacing a second factor takes an admin's reset, so a
-//! stolen session cannot swap it.
-//!
-//! Password change asks for the current password, which claims a sign-in
-//! attempt slot like `/login` does (a stolen session cannot guess it
-//! without locking the account). Success ends every session of the user
-//! and gives this browser a new one.
+//! TOTP enrollment and password change are `lanyard_app::portal`'s
+//! use-cases; this door checks the session's CSRF token and shows the
+//! result.
 
 use askama::Template;
 use axum::extract::State;
@@ -29,19 +22,17 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use lanyard_core::audit::AuditEvent;
-use lanyard_core::directory::{User, UserState};
-use lanyard_core::password::check_password;
-use lanyard_core::session::{token_hash, NewSession, SessionStage};
-use lanyard_core::Error;
+use lanyard_app::portal::{self, PasswordChange, TotpConfirmation};
+use lanyard_core::directory::UserState;
+use qrcode::render::svg;
+use qrcode::{EcLevel, QrCode};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::forms::{cross_origin, csrf_refused, Client, PageForm, PageResult};
 use super::signin::LOCKED;
 use super::{page, Message};
-use crate::session::{new_token, same_origin, session_cookie, tokens_match, SignedIn};
-use crate::{totp, AppState};
+use crate::session::{same_origin, session_cookie, tokens_match, Me, SignedIn};
+use crate::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -129,7 +120,7 @@ fn refuse_form(
     csrf: &str,
     again: &str,
 ) -> Option<Response> {
-    if !same_origin(headers, &state.settings) {
+    if !same_origin(headers, state.settings()) {
         return Some(cross_origin());
     }
     if !tokens_match(&me.session.csrf_secret, csrf) {
@@ -141,30 +132,11 @@ fn refuse_form(
     None
 }
 
-fn record(
-    state: &AppState,
-    client: &Client,
-    user: &User,
-    action: &str,
-    summary: serde_json::Value,
-) {
-    state.audit.record(
-        AuditEvent::new(
-            state.clock.now(),
-            &format!("user:{}", user.email),
-            action,
-            format!("user:{}", user.id),
-            summary.to_string(),
-        )
-        .from_source(client.source()),
-    );
-}
-
-async fn portal(State(state): State<AppState>, me: SignedIn) -> PageResult {
+async fn portal(State(state): State<AppState>, me: Me) -> PageResult {
     if me.user.state == UserState::Suspended {
         return Ok(suspended());
     }
-    let apps = state.access.flows().list_portal_apps(me.user.id).await?;
+    let apps = portal::tiles(&state.lanyard, &me).await?;
     let tiles = apps
         .into_iter()
         .map(|app| Tile {
@@ -190,27 +162,37 @@ async fn portal(State(state): State<AppState>, me: SignedIn) -> PageResult {
     ))
 }
 
-fn enrollment(secret: String, email: &str) -> lanyard_core::Result<Enrollment> {
-    let uri = totp::otpauth_uri(&secret, email)?;
-    let qr_svg = totp::qr_svg(&uri)?;
+/// An enrollment as the page shows it: the secret, its URI, a QR code.
+fn shown(e: portal::Enrollment) -> lanyard_core::Result<Enrollment> {
+    let qr_svg = qr_svg(&e.uri)?;
     Ok(Enrollment {
-        secret,
-        uri,
+        secret: e.secret,
+        uri: e.uri,
         qr_svg,
     })
 }
 
-async fn totp_page(State(state): State<AppState>, me: SignedIn) -> PageResult {
+/// The URI as a QR code in an `<svg>` element (no XML declaration, so it
+/// can sit inline in a page; it has no script or style, so the page's CSP
+/// needs no exception).
+fn qr_svg(uri: &str) -> lanyard_core::Result<String> {
+    let code = QrCode::with_error_correction_level(uri.as_bytes(), EcLevel::M)
+        .map_err(|e| lanyard_core::Error::Store(format!("QR code: {e}")))?;
+    let image = code
+        .render::<svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build();
+    let start = image.find("<svg").unwrap_or(0);
+    Ok(image[start..].to_owned())
+}
+
+async fn totp_page(State(state): State<AppState>, me: Me) -> PageResult {
     if me.user.state == UserState::Suspended {
         return Ok(suspended());
     }
-    let flows = state.access.flows();
-    let enrollment = if flows.sign_in_state(me.user.id).await?.totp_enabled() {
-        None
-    } else {
-        let secret = totp::new_secret()?;
-        flows.set_totp_pending(me.user.id, Some(&secret)).await?;
-        Some(enrollment(secret, &me.user.email)?)
+    let enrollment = match portal::start_totp(&state.lanyard, &me).await? {
+        Some(e) => Some(shown(e)?),
+        None => None,
     };
     Ok(page(
         StatusCode::OK,
@@ -225,7 +207,7 @@ async fn totp_page(State(state): State<AppState>, me: SignedIn) -> PageResult {
 
 async fn totp_confirm(
     State(state): State<AppState>,
-    me: SignedIn,
+    me: Me,
     client: Client,
     headers: HeaderMap,
     PageForm(form): PageForm<CodeForm>,
@@ -233,49 +215,40 @@ async fn totp_confirm(
     if let Some(refusal) = refuse_form(&state, &headers, &me, &form.csrf, "/portal/totp") {
         return Ok(refusal);
     }
-    let flows = state.access.flows();
-    let sign_in = flows.sign_in_state(me.user.id).await?;
-    let pending = match (sign_in.totp_enabled(), sign_in.totp_pending) {
-        (false, Some(pending)) => pending,
+    let (again, error) = match portal::confirm_totp(&state.lanyard, &me, &form.code, &client.into())
+        .await?
+    {
+        TotpConfirmation::Enabled => {
+            return Ok(Message::new(
+                "Two-step sign-in is on",
+                "From now on, signing in asks for a code from your authenticator app.",
+            )
+            .with_link("/portal", "Back to your applications")
+            .into_page(StatusCode::OK))
+        }
         // Already on, or no secret shown yet: the page says what to do.
-        _ => return Ok(Redirect::to("/portal/totp").into_response()),
+        TotpConfirmation::NothingPending => return Ok(Redirect::to("/portal/totp").into_response()),
+        TotpConfirmation::WrongCode(again) => (
+            again,
+            "Wrong code. Check that the app shows Lanyard's new entry and try again.",
+        ),
+        TotpConfirmation::Replaced(again) => (
+            again,
+            "The setup was replaced in another window. Start again with the new code below.",
+        ),
     };
-    let step = totp::check(&pending, &form.code, state.clock.now())?;
-    let confirmed = match step {
-        Some(step) => flows.confirm_totp(me.user.id, &pending, step).await?,
-        None => false,
-    };
-    if !confirmed {
-        let error = if step.is_none() {
-            "Wrong code. Check that the app shows Lanyard's new entry and try again."
-        } else {
-            "The setup was replaced in another window. Start again with the new code below."
-        };
-        // A confirmation lost to a race leaves no pending secret to show.
-        let again = match flows.sign_in_state(me.user.id).await?.totp_pending {
-            Some(p) => Some(enrollment(p, &me.user.email)?),
-            None => return Ok(Redirect::to("/portal/totp").into_response()),
-        };
-        return Ok(page(
-            StatusCode::OK,
-            &TotpPage {
-                email: &me.user.email,
-                csrf: &me.session.csrf_secret,
-                enrollment: again,
-                error: Some(error),
-            },
-        ));
-    }
-    record(&state, &client, &me.user, "user.totp.enroll", json!({}));
-    Ok(Message::new(
-        "Two-step sign-in is on",
-        "From now on, signing in asks for a code from your authenticator app.",
-    )
-    .with_link("/portal", "Back to your applications")
-    .into_page(StatusCode::OK))
+    Ok(page(
+        StatusCode::OK,
+        &TotpPage {
+            email: &me.user.email,
+            csrf: &me.session.csrf_secret,
+            enrollment: Some(shown(again)?),
+            error: Some(error),
+        },
+    ))
 }
 
-async fn password_page(me: SignedIn) -> PageResult {
+async fn password_page(me: Me) -> PageResult {
     if me.user.state == UserState::Suspended {
         return Ok(suspended());
     }
@@ -295,7 +268,7 @@ fn password_form(me: &SignedIn, status: StatusCode, error: Option<&str>) -> Resp
 
 async fn password_change(
     State(state): State<AppState>,
-    me: SignedIn,
+    me: Me,
     client: Client,
     headers: HeaderMap,
     PageForm(form): PageForm<PasswordForm>,
@@ -303,85 +276,34 @@ async fn password_change(
     if let Some(refusal) = refuse_form(&state, &headers, &me, &form.csrf, "/portal/password") {
         return Ok(refusal);
     }
-    if form.new != form.confirm {
-        return Ok(password_form(
-            &me,
-            StatusCode::OK,
-            Some("The new passwords do not match."),
-        ));
-    }
-    if let Err(Error::Invalid(fields)) = check_password(&form.new) {
-        let message = fields
-            .get("password")
-            .map_or("The new password is not allowed.".to_owned(), |m| {
-                format!("The new password {m}.")
-            });
-        return Ok(password_form(&me, StatusCode::OK, Some(&message)));
-    }
-    let flows = state.access.flows();
-    let max = state.settings.auth.max_failures;
-    if !flows.claim_login_attempt(me.user.id, max).await? {
-        record(
-            &state,
-            &client,
-            &me.user,
-            "user.password.change_failed",
-            json!({ "reason": "locked" }),
-        );
-        return Ok(password_form(&me, StatusCode::FORBIDDEN, Some(LOCKED)));
-    }
-    let hash = flows
-        .find_user_by_login(&me.user.email)
-        .await?
-        .and_then(|(_, hash)| hash);
-    if !state.passwords.verify(form.current, hash).await? {
-        record(
-            &state,
-            &client,
-            &me.user,
-            "user.password.change_failed",
-            json!({ "reason": "wrong_password" }),
-        );
-        return Ok(password_form(
-            &me,
-            StatusCode::OK,
-            Some("The current password is wrong."),
-        ));
-    }
-    flows.reset_login_failures(me.user.id).await?;
-    let hash = state.passwords.hash(form.new).await?;
-    let now = state.clock.now();
-    flows.set_password_hash(me.user.id, &hash, now).await?;
-    // Every session ends (another one may be an intruder's); this browser
-    // gets a new one with the same absolute end.
-    let ended = flows.revoke_user_sessions(me.user.id).await?;
-    let token = new_token()?;
-    let session = flows
-        .create_session(&NewSession {
-            token_hash: token_hash(&token),
-            user_id: me.user.id,
-            stage: SessionStage::Complete,
-            csrf_secret: new_token()?,
-            now,
-            expires_at: me.session.expires_at,
-            client: client.source(),
-            user_agent: client.user_agent.clone(),
-        })
-        .await?;
-    record(
-        &state,
-        &client,
-        &me.user,
-        "user.password.change",
-        json!({ "other_sessions_ended": ended.saturating_sub(1), "session": session.id }),
-    );
+    let changed = portal::change_password(
+        &state.lanyard,
+        &me,
+        form.current,
+        form.new,
+        &form.confirm,
+        &client.into(),
+    )
+    .await?;
+    let refuse = |status, message: &str| Ok(password_form(&me, status, Some(message)));
+    let token = match changed {
+        PasswordChange::Mismatch => {
+            return refuse(StatusCode::OK, "The new passwords do not match.")
+        }
+        PasswordChange::Refused(message) => return refuse(StatusCode::OK, &message),
+        PasswordChange::Locked => return refuse(StatusCode::FORBIDDEN, LOCKED),
+        PasswordChange::WrongCurrent => {
+            return refuse(StatusCode::OK, "The current password is wrong.")
+        }
+        PasswordChange::Changed { token } => token,
+    };
     let mut response = Message::new(
         "Password changed",
         "Your password is changed, and you are signed out everywhere else.",
     )
     .with_link("/portal", "Back to your applications")
     .into_page(StatusCode::OK);
-    let (name, value) = session_cookie(&state.settings, &token);
+    let (name, value) = session_cookie(state.settings(), &token);
     response.headers_mut().append(name, value);
     Ok(response)
 }

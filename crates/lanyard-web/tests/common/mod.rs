@@ -16,12 +16,13 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
+use lanyard_app::{Audit, AuditWriter, Lanyard};
 use lanyard_core::admin::{generate_api_key, Role};
 use lanyard_core::audit::AuditFilter;
 use lanyard_core::store::{ApiKeyStore, AuditStore, Store};
 use lanyard_core::{BaseUrl, FixedClock, Settings};
 use lanyard_store::SqlStore;
-use lanyard_web::{app, AppState, Audit, AuditWriter};
+use lanyard_web::{app, AppState};
 use serde_json::Value;
 use time::macros::datetime;
 use tower::ServiceExt;
@@ -74,11 +75,21 @@ pub async fn apps() -> Vec<TestApp> {
 impl TestApp {
     pub async fn new(backend: &'static str, store: SqlStore) -> Self {
         let clock = Arc::new(FixedClock::new(datetime!(2025-03-01 12:00:00 UTC)));
+        let mut this = TestApp::node(backend, store, clock);
+        this.admin_key = this.make_key("admin", Role::Administrator).await.0;
+        this.reader_key = this.make_key("reader", Role::ReadOnly).await.0;
+        this
+    }
+
+    /// A server on `store` with nothing per node yet (caches, rate limits,
+    /// the audit writer's queue).
+    fn node(backend: &'static str, store: SqlStore, clock: Arc<FixedClock>) -> Self {
         let shared: Arc<dyn Store> = Arc::new(store.clone());
         let writer = AuditWriter::start(shared.clone());
         let audit = writer.handle();
-        let state = AppState::new(settings(), clock.clone(), shared, audit.clone());
-        let mut this = TestApp {
+        let lanyard = Lanyard::new(settings(), clock.clone(), shared, audit.clone()).unwrap();
+        let state = AppState::new(lanyard);
+        TestApp {
             backend,
             store,
             clock,
@@ -89,10 +100,17 @@ impl TestApp {
             reader_key: String::new(),
             key_hashes: Vec::new(),
             bodies: Default::default(),
-        };
-        this.admin_key = this.make_key("admin", Role::Administrator).await.0;
-        this.reader_key = this.make_key("reader", Role::ReadOnly).await.0;
-        this
+        }
+    }
+
+    /// Another node on the same database and clock (or this one after a
+    /// restart): nothing per node carried over, the same API keys.
+    pub fn another_node(&self) -> Self {
+        let mut other = TestApp::node(self.backend, self.store.clone(), self.clock.clone());
+        other.admin_key = self.admin_key.clone();
+        other.reader_key = self.reader_key.clone();
+        other.key_hashes = self.key_hashes.clone();
+        other
     }
 
     /// A key made straight in the store: (secret, id).

@@ -13,7 +13,7 @@
 //! - `POST /admin/applications/{id}/image` (a file) and `.../image/delete`:
 //!   the user portal image.
 //!
-//! Every change goes through `apps_service` (the REST API's rules and
+//! Every change goes through `lanyard_app::apps` (the REST API's rules and
 //! audit events); a rejection re-renders the tab with the rule's message.
 
 use axum::extract::{Path, State};
@@ -24,9 +24,9 @@ use lanyard_core::{AppId, AppKeyId, Error};
 use super::app_detail::{rejected, Submitted};
 use super::apps::{invalid, parse_id, see_other};
 use super::{AdminPost, AdminWriter};
-use crate::apps_service::{self, KeySource};
 use crate::pages::forms::{PageError, PageResult};
 use crate::AppState;
+use lanyard_app::apps::{self, keys::KeySource};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -128,7 +128,7 @@ async fn add_key(
         _ => Err(Error::invalid("source", "choose generate or upload")),
     };
     let result = match source {
-        Ok(source) => apps_service::add_key(&w, id, source, activate).await,
+        Ok(source) => apps::keys::add(&w, id, source, activate).await,
         Err(e) => Err(e),
     };
     let done = if activate { "key_rotated" } else { "key_added" };
@@ -142,7 +142,7 @@ async fn activate_key(
 ) -> PageResult {
     let (id, key) = (parse_id(&id)?, key_id(&key)?);
     let w = writer_or_refusal!(state, post);
-    let result = apps_service::activate_key(&w, id, key).await;
+    let result = apps::keys::activate(&w, id, key).await;
     finish(&state, &post, id, "sso", "key_activated", result).await
 }
 
@@ -153,7 +153,7 @@ async fn delete_key(
 ) -> PageResult {
     let (id, key) = (parse_id(&id)?, key_id(&key)?);
     let w = writer_or_refusal!(state, post);
-    let result = apps_service::delete_key(&w, id, key).await;
+    let result = apps::keys::delete(&w, id, key).await;
     finish(&state, &post, id, "sso", "key_deleted", result).await
 }
 
@@ -169,7 +169,7 @@ async fn import_metadata(
             "sp_metadata",
             "is empty: choose the SP's metadata file or paste its XML",
         )),
-        Ok(xml) => apps_service::import_sp_metadata(&w, id, &xml).await,
+        Ok(xml) => apps::metadata::import_sp_metadata(&w, id, &xml).await,
         Err(e) => Err(e),
     };
     finish(&state, &post, id, "sso", "metadata_imported", result).await
@@ -183,7 +183,7 @@ async fn set_image(
     let id = parse_id(&id)?;
     let w = writer_or_refusal!(state, post);
     let result = match post.file("image") {
-        Some(upload) => apps_service::set_image(&w, id, upload.bytes.clone()).await,
+        Some(upload) => apps::images::set(&w, id, upload.bytes.clone().to_vec()).await,
         None => Err(Error::invalid(
             "image",
             "no file was chosen: pick a PNG, JPEG or WebP image",
@@ -199,6 +199,6 @@ async fn remove_image(
 ) -> PageResult {
     let id = parse_id(&id)?;
     let w = writer_or_refusal!(state, post);
-    let result = apps_service::remove_image(&w, id).await;
+    let result = apps::images::remove(&w, id).await;
     finish(&state, &post, id, "general", "image_removed", result).await
 }

@@ -2,11 +2,11 @@
 //!
 //! - attribute rows (constants and user mappings) and the groups attribute,
 //!   saved by `POST /admin/applications/{id}/attributes` through
-//!   `apps_service::update_app` (the whole config validated, the AWS rules
+//!   `lanyard_app::apps::update` (the whole config validated, the AWS rules
 //!   named, as in `PATCH /api/v1/applications/{id}`);
 //! - the AWS entitlement table, saved whole by
 //!   `POST /admin/applications/{id}/entitlements` through
-//!   `apps_service::set_entitlements` (as `PUT .../entitlements`).
+//!   `lanyard_app::apps::grants::set_entitlements` (as `PUT .../entitlements`).
 //!
 //! Plain HTML without script: the form lists the rows plus a few empty ones;
 //! an empty row is ignored and a ticked "Remove" drops its row. A rejected
@@ -27,10 +27,10 @@ use lanyard_core::{Error, GroupId};
 use super::app_detail::AppHead;
 use super::apps::{errors_for, invalid, parse_id, see_other, Errors};
 use super::{AdminPost, AdminSignedIn, AdminWriter, Fields, Nav};
-use crate::apps_service::{self, UpdateAppForm};
 use crate::pages::forms::{PageError, PageResult};
 use crate::pages::page;
 use crate::AppState;
+use lanyard_app::apps::{self, UpdateAppForm};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -366,7 +366,7 @@ async fn save_attributes(
         groups_attribute: Some(groups_attribute.clone()),
         ..Default::default()
     };
-    match apps_service::update_app(&w, id, form).await {
+    match apps::update(&w, id, form).await {
         Ok(_) => Ok(see_other(&format!(
             "/admin/applications/{id}?tab=attributes&saved=1"
         ))),
@@ -462,7 +462,7 @@ async fn save_entitlements(
         }
         return rejected(&state, &post, id, None, Some(rows), errors).await;
     }
-    match apps_service::set_entitlements(&w, id, &grants).await {
+    match apps::grants::set_entitlements(&w, id, &grants).await {
         Ok(_) => Ok(see_other(&format!(
             "/admin/applications/{id}?tab=attributes&saved=1"
         ))),

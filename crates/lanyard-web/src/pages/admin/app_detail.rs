@@ -23,10 +23,10 @@ use lanyard_saml::keys::Certificate;
 
 use super::apps::{errors_for, invalid, parse_id, see_other, Errors};
 use super::{AdminPost, AdminSignedIn, AdminWriter, Fields, Nav};
-use crate::apps_service::{self, SsoForm, UpdateAppForm};
 use crate::pages::forms::{PageError, PageResult};
 use crate::pages::page;
-use crate::{idp, AppState};
+use crate::AppState;
+use lanyard_app::apps::{self, SsoForm, UpdateAppForm};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -268,7 +268,7 @@ impl AppHead {
             label: app.config.label.clone(),
             template: app.template.clone(),
             slug: app.slug.clone(),
-            idp_url: idp::idp_url(&state.settings, &app.slug),
+            idp_url: lanyard_app::apps::metadata::idp_url(state.settings(), &app.slug),
             active: app.sso_active,
             notice,
         }
@@ -308,7 +308,7 @@ async fn detail_page(
         errors,
     } = submitted;
     let read = signed.reader(state);
-    let now = state.clock.now();
+    let now = state.lanyard.now();
     let rfc3339 = |t: time::OffsetDateTime| {
         t.format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default()
@@ -356,7 +356,7 @@ async fn detail_page(
         nav: signed.nav("applications"),
         head: AppHead::new(state, &app, tab, notice),
         placeholders: app.config.sso.placeholder_fields(),
-        metadata_url: idp::metadata_url(&state.settings, &app.slug),
+        metadata_url: lanyard_app::apps::metadata::metadata_url(state.settings(), &app.slug),
         sso: sso.unwrap_or_else(|| SsoValues::of(&app)),
         general: general.unwrap_or_else(|| GeneralValues {
             label: app.config.label.clone(),
@@ -442,7 +442,7 @@ async fn save_general(
         show_in_portal: Some(values.show_in_portal),
         ..Default::default()
     };
-    match apps_service::update_app(&w, id, form).await {
+    match apps::update(&w, id, form).await {
         Ok(_) => Ok(see_other(&format!(
             "/admin/applications/{id}?tab=general&saved=1"
         ))),
@@ -487,7 +487,7 @@ async fn save_sso(
         sso: Some(sso),
         ..Default::default()
     };
-    match apps_service::update_app(&w, id, form).await {
+    match apps::update(&w, id, form).await {
         Ok(_) => Ok(see_other(&format!(
             "/admin/applications/{id}?tab=sso&saved=1"
         ))),
@@ -522,7 +522,7 @@ async fn save_groups(
             return rejected(&state, &post, id, "groups", Submitted::errors(invalid(e)?)).await
         }
     };
-    apps_service::apply_bindings(&w, &changes).await?;
+    apps::grants::apply_bindings(&w, &changes).await?;
     Ok(see_other(&format!(
         "/admin/applications/{id}?tab=groups&saved=1"
     )))
@@ -535,7 +535,7 @@ async fn activate(
 ) -> PageResult {
     let id = parse_id(&id)?;
     let w = writer_or_refusal!(state, post);
-    match apps_service::activate_app(&w, id).await {
+    match apps::activate(&w, id).await {
         Ok(_) => Ok(see_other(&format!(
             "/admin/applications/{id}?tab=sso&saved=activated"
         ))),
@@ -566,7 +566,7 @@ async fn deactivate(
 ) -> PageResult {
     let id = parse_id(&id)?;
     let w = writer_or_refusal!(state, post);
-    apps_service::deactivate_app(&w, id).await?;
+    apps::deactivate(&w, id).await?;
     Ok(see_other(&format!(
         "/admin/applications/{id}?tab=sso&saved=deactivated"
     )))
@@ -578,6 +578,6 @@ async fn export_one(
     Path(id): Path<String>,
 ) -> PageResult {
     let id = parse_id(&id)?;
-    let (app, xml) = apps_service::metadata(&signed.reader(&state), &state.settings, id).await?;
+    let (app, xml) = apps::metadata::export(&signed.reader(&state), id).await?;
     Ok(crate::public::xml_download(&app.slug, xml, true))
 }

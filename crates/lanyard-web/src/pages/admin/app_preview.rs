@@ -6,7 +6,7 @@
 //! AWS rule it breaks with what AWS would answer.
 //!
 //! The page and `GET /api/v1/applications/{id}/preview` call one function,
-//! `apps_service::preview`, which feeds `sso::decide` the same facts as a
+//! `lanyard_app::apps::preview`, which feeds `sso::decide` the same facts as a
 //! real sign-in. Reading only: read-only admins use it too.
 
 use std::collections::BTreeMap;
@@ -21,10 +21,10 @@ use lanyard_core::Error;
 use super::app_detail::AppHead;
 use super::apps::Errors;
 use super::{AdminSignedIn, Nav};
-use crate::apps_service;
 use crate::pages::forms::PageResult;
 use crate::pages::page;
 use crate::AppState;
+use lanyard_app::apps;
 
 /// The outcome for the chosen user.
 struct Outcome {
@@ -92,7 +92,7 @@ pub(super) async fn show(
     let mut outcome = None;
     if !user.is_empty() {
         let read = signed.reader(state);
-        match apps_service::preview(&read, app.id, &user, acs_url.clone()).await {
+        match apps::preview::preview(&read, app.id, &user, acs_url.clone()).await {
             Ok(p) => {
                 outcome = Some(Outcome {
                     user_id: p.user_id,

@@ -16,8 +16,8 @@
 //!   zip, or the typed-count confirmation page, whose form posts to
 //!   `POST /admin/applications/delete`.
 //!
-//! Every change goes through `apps_service` (the same rules as the REST
-//! API) with an [`AdminWriter`]; every POST is an [`AdminPost`] (session,
+//! Every change goes through `lanyard_app::apps` (the same rules as the
+//! REST API) with an [`AdminWriter`]; every POST is an [`AdminPost`] (session,
 //! origin, CSRF).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,10 +33,10 @@ use lanyard_core::directory::ListQuery;
 use lanyard_core::{AppId, Error};
 
 use super::{read_only_refused, AdminPost, AdminSignedIn, AdminWriter, Fields, Nav};
-use crate::apps_service::{self, catalog, CreateAppForm};
 use crate::pages::forms::{PageError, PageResult};
 use crate::pages::page;
 use crate::AppState;
+use lanyard_app::apps::{self, CreateAppForm};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -190,7 +190,7 @@ async fn selection(
             StatusCode::OK,
         ));
     }
-    let bytes = apps_service::metadata_zip(&read, &state.settings, &ids).await?;
+    let bytes = apps::metadata::export_zip(&read, &ids).await?;
     Ok((
         [
             (CONTENT_TYPE, "application/zip"),
@@ -204,10 +204,7 @@ async fn selection(
         .into_response())
 }
 
-async fn rows_of(
-    read: &crate::access::ReadAccess,
-    ids: &BTreeSet<i64>,
-) -> Result<Vec<Row>, PageError> {
+async fn rows_of(read: &lanyard_app::Reader, ids: &BTreeSet<i64>) -> Result<Vec<Row>, PageError> {
     let mut apps = Vec::with_capacity(ids.len());
     for &id in ids {
         let a = read.get_app(AppId(id)).await?;
@@ -247,7 +244,7 @@ async fn delete(State(state): State<AppState>, post: AdminPost) -> PageResult {
     let typed = post.fields.get("confirm_count").trim().to_owned();
     // A non-number is a mismatch like any other: nothing is deleted.
     let confirm = typed.parse::<u64>().unwrap_or(u64::MAX);
-    match apps_service::delete_apps(&w, &ids, confirm).await {
+    match apps::delete(&w, &ids, confirm).await {
         Ok(deleted) => Ok(see_other(&format!(
             "/admin/applications?deleted={}",
             deleted.len()
@@ -316,12 +313,17 @@ struct NewParams {
     template: Option<String>,
 }
 
-async fn new_page(signed: AdminSignedIn, Query(q): Query<NewParams>) -> PageResult {
+async fn new_page(
+    signed: AdminSignedIn,
+    State(state): State<AppState>,
+    Query(q): Query<NewParams>,
+) -> PageResult {
     if !signed.can_write() {
         return Ok(read_only_refused(signed.who.actor()));
     }
     let search = q.search.unwrap_or_default();
-    let catalog = catalog()?;
+    let read = signed.reader(&state);
+    let catalog = read.catalog();
     let selected = q
         .template
         .as_deref()
@@ -371,41 +373,23 @@ async fn create(State(state): State<AppState>, post: AdminPost) -> PageResult {
         sp_metadata: None,
         validity_days: None,
     };
-    // The image is checked before anything is created, so a bad file
-    // leaves no half-made application behind.
-    let image = post.file("image").map(|u| u.bytes.clone());
-    let checked = match &image {
-        Some(bytes) => {
-            let bytes = bytes.clone();
-            tokio::task::spawn_blocking(move || crate::images::check_image(&bytes).map(|_| ()))
-                .await
-                .map_err(|e| Error::Store(format!("image check task failed: {e}")))?
-        }
-        None => Ok(()),
-    };
-    let created = match checked {
-        Ok(()) => apps_service::create_app(&w, &state.settings, form).await,
-        Err(e) => Err(e),
-    };
-    match created {
-        Ok(app) => {
-            let app = match image {
-                Some(bytes) => apps_service::set_image(&w, app.id, bytes).await?,
-                None => app,
-            };
-            Ok(page(
-                StatusCode::OK,
-                &CreatedPage {
-                    nav: post.signed.nav("applications"),
-                    id: app.id.0,
-                    label: app.config.label,
-                    active: app.sso_active,
-                },
-            ))
-        }
+    let image = post.file("image").map(|u| u.bytes.to_vec());
+    match apps::create(&w, form, image).await {
+        Ok(app) => Ok(page(
+            StatusCode::OK,
+            &CreatedPage {
+                nav: post.signed.nav("applications"),
+                id: app.id.0,
+                label: app.config.label,
+                active: app.sso_active,
+            },
+        )),
         Err(e) => {
             let errors = invalid(e)?;
-            let selected = catalog()?
+            let selected = post
+                .signed
+                .reader(&state)
+                .catalog()
                 .get(&template)
                 .map(|t| (t.key.clone(), t.name.clone()));
             Ok(page(

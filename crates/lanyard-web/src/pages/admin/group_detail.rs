@@ -14,7 +14,8 @@
 //!   the API's `/groups/{id}/applications/{app_id}` door;
 //! - the way to the delete confirmation (in [`super::groups`]).
 //!
-//! Changes go through `api::groups::changes` (the REST API's functions);
+//! Changes go through `lanyard_app::directory::groups` (the REST API's
+//! use-cases);
 //! every POST is an [`AdminPost`] with an [`AdminWriter`]. A rejected save
 //! shows the page again (400) with the submitted values and the messages.
 
@@ -34,12 +35,12 @@ use super::apps::{errors_for, invalid, see_other, Errors};
 use super::attr_rows::{self, AttrRow};
 use super::groups::{bad_query, counts_of, href, list_query, parse_id};
 use super::{AdminPost, AdminSignedIn, AdminWriter, Fields, Nav};
-use crate::access::ReadAccess;
-use crate::api::groups::changes;
-use crate::apps_service;
 use crate::pages::forms::{PageError, PageResult};
 use crate::pages::page;
 use crate::AppState;
+use lanyard_app::apps;
+use lanyard_app::directory::groups::{self as changes, UpdateGroupForm};
+use lanyard_app::Reader;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -140,7 +141,7 @@ fn utc(at: time::OffsetDateTime) -> String {
 
 /// Every application, by label (pages of 500, at most [`MAX_APPS`]);
 /// `true` when some were left out.
-async fn all_apps(read: &ReadAccess) -> lanyard_core::Result<(Vec<Application>, bool)> {
+async fn all_apps(read: &Reader) -> lanyard_core::Result<(Vec<Application>, bool)> {
     let mut apps = Vec::new();
     let mut after = None;
     loop {
@@ -160,7 +161,7 @@ async fn all_apps(read: &ReadAccess) -> lanyard_core::Result<(Vec<Application>, 
 /// [`CANDIDATES`] matches, less the members among them (found by walking
 /// the members with the same search up to the last candidate's id).
 async fn candidates(
-    read: &ReadAccess,
+    read: &Reader,
     group: GroupId,
     search: &str,
 ) -> lanyard_core::Result<(Vec<Candidate>, bool)> {
@@ -349,12 +350,12 @@ async fn save_details(
     let w = writer_or_refusal!(state, post);
     let name = post.fields.get("name").to_owned();
     let description = post.fields.get("description").to_owned();
-    let patch = lanyard_core::directory::GroupPatch {
+    let form = UpdateGroupForm {
         name: Some(name.clone()),
         description: Some(description.clone()),
         attributes: None,
     };
-    match changes::update_group(&w, id, patch).await {
+    match changes::update(&w, id, form).await {
         Ok(_) => Ok(saved(id, "details")),
         Err(e) => {
             let errors = invalid(e)?;
@@ -479,6 +480,6 @@ async fn save_applications(
             return rejected(&state, &post, id, submitted).await;
         }
     };
-    apps_service::apply_bindings(&w, &changes).await?;
+    apps::grants::apply_bindings(&w, &changes).await?;
     Ok(saved(id, "applications"))
 }

@@ -10,8 +10,8 @@
 //!   goes with the group, then the delete (303 to the list, "Group
 //!   deleted.").
 //!
-//! Changes go through `api::groups::changes`, the functions the REST API
-//! uses (the rules of `lanyard_core::directory`, the same audit events).
+//! Changes go through `lanyard_app::directory::groups`, the use-cases the
+//! REST API uses (the rules of `lanyard_core::directory`, the same audit events).
 //! Every POST is an [`AdminPost`] (session, origin, CSRF) and writes through
 //! an [`AdminWriter`] (a read-only admin gets a 403 page).
 
@@ -23,16 +23,16 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use lanyard_core::directory::{Attributes, GroupCounts, ListQuery, NewGroup};
+use lanyard_core::directory::{Attributes, GroupCounts, ListQuery};
 use lanyard_core::{Error, GroupId};
 
 use super::apps::{errors_for, invalid, see_other, Errors};
 use super::{read_only_refused, AdminPost, AdminSignedIn, AdminWriter, Nav};
-use crate::access::ReadAccess;
-use crate::api::groups::changes;
 use crate::pages::forms::{PageError, PageResult};
 use crate::pages::{page, Message};
 use crate::AppState;
+use lanyard_app::directory::groups::{self as group_changes, CreateGroupForm};
+use lanyard_app::Reader;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -104,7 +104,7 @@ pub(super) fn href(path: &str, pairs: &[(&str, &str)]) -> String {
 
 /// The member and bound-application counts of one group (zero for a group
 /// that is gone).
-pub(super) async fn counts_of(read: &ReadAccess, id: GroupId) -> lanyard_core::Result<GroupCounts> {
+pub(super) async fn counts_of(read: &Reader, id: GroupId) -> lanyard_core::Result<GroupCounts> {
     Ok(read
         .count_group_relations(&[id])
         .await?
@@ -233,12 +233,12 @@ async fn new_page(signed: AdminSignedIn) -> PageResult {
 async fn create(State(state): State<AppState>, post: AdminPost) -> PageResult {
     let w = writer_or_refusal!(state, post);
     let (name, description) = (post.fields.get("name"), post.fields.get("description"));
-    let new = NewGroup {
+    let form = CreateGroupForm {
         name: name.to_owned(),
         description: description.to_owned(),
         attributes: Attributes::new(),
     };
-    match changes::create_group(&w, new).await {
+    match group_changes::create(&w, form).await {
         Ok(group) => Ok(see_other(&format!(
             "/admin/groups/{}?saved=created",
             group.id
@@ -298,6 +298,6 @@ async fn delete(
 ) -> PageResult {
     let id = parse_id(&id)?;
     let w = writer_or_refusal!(state, post);
-    changes::delete_group(&w, id).await?;
+    group_changes::delete(&w, id).await?;
     Ok(see_other("/admin/groups?deleted=1"))
 }

@@ -1,19 +1,12 @@
 //! Admin sign-in and sign-out: `GET/POST /admin/login`, `POST /admin/logout`.
 //!
-//! Order of checks on `POST /admin/login`, as for `/login`: `Origin` and the
-//! double-submit CSRF cookie `lanyard_admin_csrf` (403 page), then the
-//! per-address rate limit shared with `/login` (429 page), then the admin is
-//! looked up by email; an unknown email still costs one argon2 verification
-//! (against a dummy hash) and gets the same message as a wrong password.
-//!
-//! Lockout: admins have no failure counter (the `admins` table has none);
-//! the per-address rate limit is what slows guessing. A per-admin counter
-//! like the users' `claim_login_attempt` is follow-up work.
-//!
-//! A session the browser already had is ended first (no fixation), and
-//! expired admin sessions are purged at each admin sign-in (rare, and one
-//! indexed DELETE). Audit: `admin.sign_in`, `admin.sign_in_failed` (reason
-//! `unknown_admin`, `wrong_password`, `rate_limited`), `admin.sign_out`.
+//! `POST /admin/login` checks `Origin` and the double-submit CSRF cookie
+//! `lanyard_admin_csrf` first (403 page), then runs the sign-in state
+//! machine users have (`lanyard_app::sign_in::admin`: the per-address rate
+//! limit shared with `/login`, lookup by email, password; see there for
+//! what admins do not have yet) and maps its outcome to a page and the
+//! `lanyard_admin` cookie. An unknown email and a wrong password get the
+//! same message.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -22,22 +15,18 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use lanyard_core::audit::AuditEvent;
-use lanyard_core::session::{token_hash, NewAdminSession};
+use lanyard_app::sessions::is_token;
+use lanyard_app::sign_in::{self, Attempt, Outcome};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{ADMIN_COOKIE, ADMIN_CSRF_COOKIE, ADMIN_PATH};
 use crate::pages::forms::{cross_origin, too_many_attempts, Client, PageForm, PageResult};
-use crate::pages::page;
-use crate::ratelimit::Verdict;
+use crate::pages::{page, Message};
 use crate::session::{cookie, cookie_at, new_token, safe_next, same_origin, tokens_match};
 use crate::AppState;
 
 /// The message for an unknown email and a wrong password alike.
 pub const WRONG_CREDENTIALS: &str = "Wrong email or password.";
-
-const MAX_LOGIN: usize = 320;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -78,10 +67,6 @@ struct CsrfForm {
     csrf: String,
 }
 
-pub(super) fn is_token(t: &str) -> bool {
-    t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
 /// A local path under `/admin`, else the applications list.
 fn admin_next(next: Option<&str>) -> String {
     let n = safe_next(next);
@@ -96,26 +81,6 @@ fn see_other(location: &str) -> Response {
     let value =
         HeaderValue::from_str(location).unwrap_or(HeaderValue::from_static("/admin/applications"));
     (StatusCode::SEE_OTHER, [(LOCATION, value)]).into_response()
-}
-
-fn record(
-    state: &AppState,
-    client: &Client,
-    actor: &str,
-    action: &str,
-    target: String,
-    summary: serde_json::Value,
-) {
-    state.audit.record(
-        AuditEvent::new(
-            state.clock.now(),
-            actor,
-            action,
-            target,
-            summary.to_string(),
-        )
-        .from_source(client.source()),
-    );
 }
 
 async fn login_page(
@@ -145,7 +110,7 @@ async fn login_page(
         response.headers_mut().append(
             SET_COOKIE,
             cookie_at(
-                &state.settings,
+                state.settings(),
                 ADMIN_CSRF_COOKIE,
                 &token,
                 ADMIN_PATH,
@@ -162,7 +127,7 @@ async fn login(
     headers: HeaderMap,
     PageForm(form): PageForm<LoginForm>,
 ) -> PageResult {
-    if !same_origin(&headers, &state.settings) {
+    if !same_origin(&headers, state.settings()) {
         return Ok(cross_origin());
     }
     let next = admin_next(Some(&form.next));
@@ -172,103 +137,41 @@ async fn login(
     ) {
         return Ok(super::admin_csrf_refused());
     }
-    let now = state.clock.now();
-    let email: String = form.email.trim().chars().take(MAX_LOGIN).collect();
-    if let Verdict::Limited { first } = state.sign_in.check(client.addr, now) {
-        if first {
-            record(
-                &state,
-                &client,
-                "anonymous",
-                "admin.sign_in_failed",
-                format!("login:{email}"),
-                json!({"reason": "rate_limited"}),
-            );
-        }
-        return Ok(too_many_attempts());
-    }
-    let refuse = || {
-        Ok(page(
+    let email: String = form.email.trim().chars().take(sign_in::MAX_LOGIN).collect();
+    let attempt = Attempt {
+        login: email.clone(),
+        password: form.password,
+        client: client.into(),
+        presented_token: cookie(&headers, ADMIN_COOKIE).map(str::to_owned),
+    };
+    let refuse = |message: &str| {
+        page(
             StatusCode::OK,
             &LoginPage {
                 csrf: &form.csrf,
                 next: &next,
                 email: &email,
-                error: Some(WRONG_CREDENTIALS),
+                error: Some(message),
             },
-        ))
+        )
     };
-    let sign_in = state.access.admin_sign_in();
-    let found = if email.is_empty() {
-        None
-    } else {
-        sign_in.find_admin_by_email(&email).await?
-    };
-    let Some((admin, hash)) = found else {
-        state.passwords.verify(form.password, None).await?;
-        record(
-            &state,
-            &client,
-            "anonymous",
-            "admin.sign_in_failed",
-            format!("login:{email}"),
-            json!({"reason": "unknown_admin"}),
-        );
-        return refuse();
-    };
-    let actor = format!("admin:{}", admin.email);
-    let target = format!("admin:{}", admin.id);
-    if !state
-        .passwords
-        .verify(form.password.clone(), Some(hash))
-        .await?
-    {
-        record(
-            &state,
-            &client,
-            &actor,
-            "admin.sign_in_failed",
-            target,
-            json!({"reason": "wrong_password"}),
-        );
-        return refuse();
-    }
-    if let Some(token) = cookie(&headers, ADMIN_COOKIE).filter(|t| is_token(t)) {
-        if let Some((old, _)) = sign_in.find_admin_session(&token_hash(token)).await? {
-            sign_in.delete_admin_session(old.id).await?;
+    let token = match sign_in::admin(&state.lanyard, attempt).await? {
+        Outcome::SignedIn { token } => token,
+        Outcome::RateLimited => return Ok(too_many_attempts()),
+        Outcome::WrongCredentials => return Ok(refuse(WRONG_CREDENTIALS)),
+        // Admin accounts have no lock, suspension or second factor yet.
+        Outcome::Locked | Outcome::Suspended | Outcome::NeedsSecondFactor { .. } => {
+            return Ok(
+                Message::new("You are not signed in", "This account cannot sign in now.")
+                    .into_page(StatusCode::FORBIDDEN),
+            )
         }
-    }
-    let token = new_token()?;
-    let session = sign_in
-        .create_admin_session(&NewAdminSession {
-            token_hash: token_hash(&token),
-            admin_id: admin.id,
-            csrf_secret: new_token()?,
-            now,
-            expires_at: now + state.settings.auth.session_max,
-            client: client.source(),
-            user_agent: client.user_agent.clone(),
-        })
-        .await?;
-    if let Err(err) = sign_in
-        .purge_admin_sessions(now, now - state.settings.auth.session_idle)
-        .await
-    {
-        tracing::warn!("purging expired admin sessions failed: {err}");
-    }
-    record(
-        &state,
-        &client,
-        &actor,
-        "admin.sign_in",
-        target,
-        json!({"session": session.id}),
-    );
+    };
     let mut response = see_other(&next);
     response.headers_mut().append(
         SET_COOKIE,
         cookie_at(
-            &state.settings,
+            state.settings(),
             ADMIN_COOKIE,
             &token,
             ADMIN_PATH,
@@ -286,31 +189,23 @@ async fn logout(
     headers: HeaderMap,
     PageForm(form): PageForm<CsrfForm>,
 ) -> PageResult {
-    if !same_origin(&headers, &state.settings) {
+    if !same_origin(&headers, state.settings()) {
         return Ok(cross_origin());
     }
-    let sign_in = state.access.admin_sign_in();
     if let Some(token) = cookie(&headers, ADMIN_COOKIE).filter(|t| is_token(t)) {
-        if let Some((session, admin)) = sign_in.find_admin_session(&token_hash(token)).await? {
+        let l = &state.lanyard;
+        if let Some((session, admin)) = lanyard_app::sessions::presented_admin(l, token).await? {
             if !tokens_match(&session.csrf_secret, &form.csrf) {
                 return Ok(super::admin_csrf_refused());
             }
-            sign_in.delete_admin_session(session.id).await?;
-            record(
-                &state,
-                &client,
-                &format!("admin:{}", admin.email),
-                "admin.sign_out",
-                format!("admin:{}", session.admin_id),
-                json!({"session": session.id}),
-            );
+            lanyard_app::sessions::sign_out_admin(l, &session, &admin, &client.into()).await?;
         }
     }
     let mut response = see_other("/admin/login");
     response.headers_mut().append(
         SET_COOKIE,
         cookie_at(
-            &state.settings,
+            state.settings(),
             ADMIN_COOKIE,
             "",
             ADMIN_PATH,

@@ -6,9 +6,8 @@
 //! - [`AdminSignedIn`]: the extractor for every admin page. It reads the
 //!   `lanyard_admin` cookie (`Path=/admin`, `HttpOnly`, `SameSite=Strict`,
 //!   `Secure` on https) and authenticates it through
-//!   [`crate::access::StoreAccess::authenticate_admin_session`], so pages
-//!   reach the store only through the same `ReadAccess` / `WriteAccess`
-//!   capabilities as the REST API. Without a live session: a 303 to
+//!   `Lanyard::authenticate_admin_session`, so pages reach the rules only
+//!   through the same `Reader` / `Writer` capabilities as the REST API. Without a live session: a 303 to
 //!   `/admin/login?next=<this page>`.
 //! - [`AdminPost`]: the extractor for every state-changing admin request:
 //!   a signed-in admin, `Origin` (when sent) ours, and the form's `csrf`
@@ -31,14 +30,12 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
+use lanyard_app::{Authenticated, Reader, Writer};
 use lanyard_core::admin::{Actor, Admin};
-use lanyard_core::audit::AuditEvent;
 use lanyard_core::session::AdminSession;
-use time::OffsetDateTime;
 
 use super::forms::{cross_origin, Client};
 use super::Message;
-use crate::access::{Authenticated, ReadAccess, WriteAccess};
 use crate::session::{cookie, same_origin, tokens_match};
 use crate::AppState;
 
@@ -99,8 +96,8 @@ pub struct AdminSignedIn {
 }
 
 impl AdminSignedIn {
-    pub fn reader(&self, state: &AppState) -> ReadAccess {
-        state.access.reader(&self.who)
+    pub fn reader(&self, state: &AppState) -> Reader {
+        state.lanyard.reader(&self.who)
     }
 
     pub fn can_write(&self) -> bool {
@@ -136,17 +133,18 @@ async fn current(
     state: &AppState,
     headers: &HeaderMap,
 ) -> lanyard_core::Result<Option<AdminSignedIn>> {
-    let Some(token) = cookie(headers, ADMIN_COOKIE).filter(|t| login::is_token(t)) else {
+    let Some(token) = cookie(headers, ADMIN_COOKIE).filter(|t| lanyard_app::sessions::is_token(t))
+    else {
         return Ok(None);
     };
     Ok(state
-        .access
-        .authenticate_admin_session(token, state.clock.now(), state.settings.auth.session_idle)
+        .lanyard
+        .authenticate_admin_session(token)
         .await?
-        .map(|(who, session, admin)| AdminSignedIn {
-            who,
-            session,
-            admin,
+        .map(|s| AdminSignedIn {
+            who: s.who,
+            session: s.session,
+            admin: s.admin,
         }))
 }
 
@@ -305,7 +303,7 @@ impl FromRequest<AppState> for AdminPost {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let signed = AdminSignedIn::from_request_parts(&mut parts, state).await?;
-        if !same_origin(&parts.headers, &state.settings) {
+        if !same_origin(&parts.headers, state.settings()) {
             return Err(cross_origin());
         }
         let Ok(client) = Client::from_request_parts(&mut parts, state).await;
@@ -383,12 +381,14 @@ async fn read_multipart(
 }
 
 /// A write handle for one admin request, with its audit context.
-pub struct AdminWriter {
-    actor: Actor,
-    store: WriteAccess,
-    now: OffsetDateTime,
-    source: Option<String>,
-    audit: crate::audit::Audit,
+pub struct AdminWriter(Writer);
+
+impl std::ops::Deref for AdminWriter {
+    type Target = Writer;
+
+    fn deref(&self) -> &Writer {
+        &self.0
+    }
 }
 
 impl AdminWriter {
@@ -396,16 +396,11 @@ impl AdminWriter {
     #[allow(clippy::result_large_err)]
     pub fn new(state: &AppState, post: &AdminPost) -> Result<Self, Response> {
         let who = &post.signed.who;
-        let Some(store) = state.access.writer(who) else {
-            return Err(read_only_refused(who.actor()));
-        };
-        Ok(AdminWriter {
-            actor: who.actor().clone(),
-            store,
-            now: state.clock.now(),
-            source: post.client.source(),
-            audit: state.audit.clone(),
-        })
+        state
+            .lanyard
+            .writer(who, post.client.source())
+            .map(AdminWriter)
+            .ok_or_else(|| read_only_refused(who.actor()))
     }
 }
 
@@ -421,25 +416,4 @@ pub fn read_only_refused(actor: &Actor) -> Response {
     )
     .with_link("/admin/applications", "Back to the admin portal")
     .into_page(StatusCode::FORBIDDEN)
-}
-
-impl crate::apps_service::Change for AdminWriter {
-    fn store(&self) -> &WriteAccess {
-        &self.store
-    }
-    fn now(&self) -> OffsetDateTime {
-        self.now
-    }
-    fn record(&self, action: &str, target: String, summary: &serde_json::Value) {
-        self.audit.record(
-            AuditEvent::new(
-                self.now,
-                &self.actor.label,
-                action,
-                target,
-                summary.to_string(),
-            )
-            .from_source(self.source.clone()),
-        );
-    }
 }

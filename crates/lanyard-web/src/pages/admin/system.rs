@@ -6,7 +6,7 @@
 //! - `GET /admin/api-keys`: the keys (never their secrets: the store has only
 //!   hashes), `POST /admin/api-keys` mints one and shows its secret on the
 //!   answer, once; `POST /admin/api-keys/{id}/revoke` revokes. Minting and
-//!   revoking are `api::keys::changes`, as in the REST API.
+//!   revoking are `lanyard_app::admins`, as in the REST API.
 //! - `GET /admin/settings`: the effective settings that matter and the admin
 //!   accounts, read-only (settings come from the config file, the
 //!   environment and flags at startup).
@@ -22,10 +22,10 @@ use lanyard_core::{ApiKeyId, Error};
 
 use super::apps::{errors_for, see_other, Errors};
 use super::{AdminPost, AdminSignedIn, AdminWriter, Nav};
-use crate::api::audit::AuditParams;
-use crate::api::keys::changes;
-use crate::api::ApiError;
-use crate::pages::forms::{PageError, PageResult};
+use lanyard_app::admins;
+use lanyard_app::audit::AuditParams;
+
+use crate::pages::forms::PageResult;
 use crate::pages::{page, Message};
 use crate::AppState;
 
@@ -194,7 +194,7 @@ struct KeyRow {
 #[template(path = "admin/api_keys.html")]
 struct KeysPage {
     nav: Nav,
-    /// The create form's one-time token ([`FormOnce`]).
+    /// The create form's one-time token (`admins::create_key_once`).
     once: String,
     keys: Vec<KeyRow>,
     /// The create form's values.
@@ -257,7 +257,7 @@ async fn keys_page(
         status,
         &KeysPage {
             nav: signed.nav("api-keys"),
-            once: FormOnce::token()?,
+            once: admins::form_token()?,
             keys,
             name,
             role,
@@ -285,54 +285,8 @@ async fn keys(
     keys_page(&state, &signed, form, Errors::new(), notice, StatusCode::OK).await
 }
 
-/// One-time tokens of the "Create API Key" form, so reloading the page
-/// that shows a new secret (a re-POST) cannot make a second key unseen.
-/// Per node and bounded: the tokens of the last [`FormOnce::KEEP`] forms
-/// submitted here are remembered.
-struct FormOnce;
-
-static SUBMITTED: std::sync::Mutex<std::collections::VecDeque<String>> =
-    std::sync::Mutex::new(std::collections::VecDeque::new());
-
-impl FormOnce {
-    const KEEP: usize = 4096;
-
-    fn token() -> lanyard_core::Result<String> {
-        let bytes = crate::secrets::random_bytes::<16>()?;
-        Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
-    }
-
-    /// Whether `token` is well-formed and not submitted before (it is then
-    /// remembered).
-    fn first_use(token: &str) -> bool {
-        if token.len() != 32 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return false;
-        }
-        let mut seen = SUBMITTED
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if seen.iter().any(|t| t == token) {
-            return false;
-        }
-        if seen.len() >= Self::KEEP {
-            seen.pop_front();
-        }
-        seen.push_back(token.to_owned());
-        true
-    }
-}
-
 async fn create_key(State(state): State<AppState>, post: AdminPost) -> PageResult {
     let w = writer_or_refusal!(state, post);
-    if !FormOnce::first_use(post.fields.get("once")) {
-        return Ok(Message::new(
-            "This form was already submitted",
-            "A key was created when this form was first sent, and its secret was shown then, once. \
-             If it was not saved, revoke that key and create a new one.",
-        )
-        .with_link("/admin/api-keys", "Back to API keys")
-        .into_page(StatusCode::CONFLICT));
-    }
     let name = post.fields.get("name").to_owned();
     let role_field = post.fields.get("role").to_owned();
     let mut errors = Errors::new();
@@ -356,9 +310,15 @@ async fn create_key(State(state): State<AppState>, post: AdminPost) -> PageResul
         )
         .await;
     };
-    let creator = post.signed.who.actor().role;
-    match changes::create_key(&w, creator, &name, role).await {
-        Ok((key, secret)) => Ok(page(
+    match admins::create_key_once(&w, post.fields.get("once"), &name, role).await {
+        Ok(None) => Ok(Message::new(
+            "This form was already submitted",
+            "A key was created when this form was first sent, and its secret was shown then, once. \
+             If it was not saved, revoke that key and create a new one.",
+        )
+        .with_link("/admin/api-keys", "Back to API keys")
+        .into_page(StatusCode::CONFLICT)),
+        Ok(Some((key, secret))) => Ok(page(
             StatusCode::OK,
             &KeyCreatedPage {
                 nav: post.signed.nav("api-keys"),
@@ -368,7 +328,7 @@ async fn create_key(State(state): State<AppState>, post: AdminPost) -> PageResul
                 secret,
             },
         )),
-        Err(ApiError::Domain(Error::Invalid(errors))) => {
+        Err(Error::Invalid(errors)) => {
             let form = (name, role_field);
             keys_page(
                 &state,
@@ -380,13 +340,10 @@ async fn create_key(State(state): State<AppState>, post: AdminPost) -> PageResul
             )
             .await
         }
-        Err(ApiError::Forbidden(message)) => Ok(Message::new("Not allowed", message)
+        Err(Error::Forbidden(message)) => Ok(Message::new("Not allowed", message)
             .with_link("/admin/api-keys", "Back to API keys")
             .into_page(StatusCode::FORBIDDEN)),
-        Err(ApiError::Domain(e)) => Err(e.into()),
-        Err(other) => Err(PageError::from(Error::Store(format!(
-            "minting an API key: {other:?}"
-        )))),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -400,7 +357,7 @@ async fn revoke_key(
         .map(ApiKeyId)
         .map_err(|_| Error::not_found("api key", &id))?;
     let w = writer_or_refusal!(state, post);
-    changes::revoke_key(&w, id).await?;
+    admins::revoke_key(&w, id).await?;
     Ok(see_other("/admin/api-keys?saved=revoked"))
 }
 
@@ -433,7 +390,7 @@ fn plural(n: i64, unit: &str) -> String {
 }
 
 async fn settings(signed: AdminSignedIn, State(state): State<AppState>) -> PageResult {
-    let s = &state.settings;
+    let s = state.settings();
     let auth = &s.auth;
     let read = signed.reader(&state);
     // The kind only: the web layer never sees the database URL (it may hold

@@ -11,9 +11,9 @@
 //!   user is a 303 to its page.
 //! - One user's page and its saves live in [`detail`].
 //!
-//! Every rule and every audit event is the REST API's: the changes are the
-//! `pub(crate)` functions of `api::users`, `api::user_sessions` and
-//! `api::groups::changes` (memberships), called with an [`AdminWriter`]. Failures become pages ([`Failure`]): an unknown
+//! Every rule and every audit event is the REST API's: the changes are
+//! `lanyard_app::directory`'s use-cases, called with an [`AdminWriter`].
+//! Failures become pages ([`Failure`]): an unknown
 //! user is a 404 pointing back to the list, input the rules refuse a 400,
 //! never a panic.
 
@@ -35,11 +35,11 @@ use time::{OffsetDateTime, UtcOffset};
 
 use super::apps::{errors_for, see_other, Errors};
 use super::{read_only_refused, AdminPost, AdminSignedIn, AdminWriter, Fields, Nav};
-use crate::access::ReadAccess;
-use crate::api::users::{self as user_changes, CreateUserForm};
 use crate::pages::forms::PageError;
 use crate::pages::{page, Message};
 use crate::AppState;
+use lanyard_app::directory::users::{self, CreateUserForm};
+use lanyard_app::Reader;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -138,7 +138,7 @@ fn full_name(u: &User) -> String {
 /// Whether each user is locked out and has TOTP, by id, in one store
 /// statement for the page; a user deleted meanwhile is left out.
 async fn sign_in_flags(
-    read: &ReadAccess,
+    read: &Reader,
     ids: &[UserId],
     max_failures: u32,
 ) -> Result<HashMap<UserId, (bool, bool)>, Error> {
@@ -215,7 +215,7 @@ async fn list(
     )?;
     let users = read.list_users(&query).await?;
     let ids: Vec<UserId> = users.items.iter().map(|u| u.id).collect();
-    let flags = sign_in_flags(&read, &ids, state.settings.auth.max_failures).await?;
+    let flags = sign_in_flags(&read, &ids, state.settings().auth.max_failures).await?;
     let rows = users
         .items
         .iter()
@@ -314,7 +314,7 @@ async fn create(State(state): State<AppState>, post: AdminPost) -> Res {
         last_name: form.last_name.clone(),
         errors: Errors::new(),
     };
-    match user_changes::create(&w, &state.passwords, form).await {
+    match users::create(&w, form).await {
         Ok(user) => Ok(see_other(&format!(
             "/admin/users/{}?saved=created",
             user.id

@@ -27,14 +27,13 @@ use lanyard_core::directory::{ListQuery, UserState};
 use lanyard_core::{Error, GroupId, UserId};
 
 use super::{field_errors, full_name, parse_user_id, when, Errors, Failure, Res};
-use crate::api::groups::changes as group_changes;
-use crate::api::user_sessions;
-use crate::api::users::{self as user_changes, UpdateUserForm};
 use crate::pages::admin::apps::{errors_for, see_other};
 use crate::pages::admin::attr_rows::{self, AttrRow};
 use crate::pages::admin::{AdminPost, AdminSignedIn, AdminWriter, Fields, Nav};
 use crate::pages::page;
 use crate::AppState;
+use lanyard_app::directory::security;
+use lanyard_app::directory::users::{self, UpdateUserForm};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -186,9 +185,9 @@ async fn detail_page(
         groups: ticked,
         errors,
     } = submitted;
-    let max_failures = state.settings.auth.max_failures;
-    let now = state.clock.now();
-    let idle = state.settings.auth.session_idle;
+    let max_failures = state.settings().auth.max_failures;
+    let now = state.lanyard.now();
+    let idle = state.settings().auth.session_idle;
 
     let attrs = attr_rows::shown(attrs, &user.attributes, &errors, signed.can_write());
 
@@ -298,7 +297,7 @@ async fn save_details(
     {
         return back(id, "unchanged", "details");
     }
-    match user_changes::update(&w, id, form).await {
+    match users::update(&w, id, form).await {
         Ok(_) => back(id, "details", "details"),
         Err(e) => {
             let submitted = Submitted {
@@ -319,7 +318,7 @@ async fn save_password(
     let id = parse_user_id(&id)?;
     let w = writer_or_refusal!(state, post);
     let password = post.fields.get("password").to_owned();
-    match user_changes::replace_password(&w, &state.passwords, id, password).await {
+    match users::set_password(&w, id, password).await {
         Ok(()) => back(id, "password", "password"),
         Err(e) => {
             // The password is never sent back.
@@ -340,7 +339,7 @@ async fn save_attributes(
     let id = parse_user_id(&id)?;
     let w = writer_or_refusal!(state, post);
     let (rows, attributes) = attr_rows::submitted(&post.fields);
-    match user_changes::replace_attributes(&w, id, attributes).await {
+    match users::set_attributes(&w, id, attributes).await {
         Ok(_) => back(id, "attributes", "attributes"),
         Err(e) => {
             let submitted = Submitted {
@@ -374,43 +373,34 @@ async fn save_groups(
     let w = writer_or_refusal!(state, post);
     let changes = post.fields.checkbox_changes("groups").map_err(Failure)?;
     let ticked = group_ids(&post.fields.all("groups"))?;
-    let read = post.signed.reader(&state);
-    read.get_user(id).await?;
-    let add: Vec<GroupId> = changes
+    let join: Vec<GroupId> = changes
         .iter()
         .filter(|(_, on)| *on)
         .map(|(g, _)| GroupId(*g))
         .collect();
-    let remove: Vec<GroupId> = changes
+    let leave: Vec<GroupId> = changes
         .iter()
         .filter(|(_, on)| !*on)
         .map(|(g, _)| GroupId(*g))
         .collect();
-    // Every group to join must exist before anything changes.
-    for g in &add {
-        match read.get_group(*g).await {
-            Ok(_) => {}
-            Err(Error::NotFound { .. }) => {
-                let submitted = Submitted {
-                    groups: Some(ticked),
-                    errors: Errors::from([(
-                        "groups".to_owned(),
-                        format!("group {g} does not exist (any more)"),
-                    )]),
-                    ..Default::default()
-                };
-                return rejected(&state, &post, id, submitted).await;
-            }
-            Err(e) => return Err(e.into()),
+    match users::change_groups(&w, id, &join, &leave).await {
+        Ok(()) => {}
+        // Every group to join must exist: otherwise nothing changed.
+        Err(Error::NotFound {
+            kind: "group",
+            id: g,
+        }) => {
+            let submitted = Submitted {
+                groups: Some(ticked),
+                errors: Errors::from([(
+                    "groups".to_owned(),
+                    format!("group {g} does not exist (any more)"),
+                )]),
+                ..Default::default()
+            };
+            return rejected(&state, &post, id, submitted).await;
         }
-    }
-    // The REST API's `PUT` / `DELETE /api/v1/groups/{id}/members/{user_id}`,
-    // audit events included.
-    for g in add {
-        group_changes::add_member(&w, g, id).await?;
-    }
-    for g in remove {
-        group_changes::remove_member(&w, g, id).await?;
+        Err(e) => return Err(e.into()),
     }
     back(id, "groups", "groups")
 }
@@ -418,7 +408,7 @@ async fn save_groups(
 async fn set_state(state: AppState, id: String, post: AdminPost, to: UserState) -> Res {
     let id = parse_user_id(&id)?;
     let w = writer_or_refusal!(state, post);
-    user_changes::change_state(&w, id, to).await?;
+    users::set_state(&w, id, to).await?;
     let saved = match to {
         UserState::Suspended => "suspended",
         UserState::Active => "unsuspended",
@@ -437,14 +427,14 @@ async fn unsuspend(State(state): State<AppState>, Path(id): Path<String>, post: 
 async fn unlock(State(state): State<AppState>, Path(id): Path<String>, post: AdminPost) -> Res {
     let id = parse_user_id(&id)?;
     let w = writer_or_refusal!(state, post);
-    user_sessions::unlock_sign_in(&w, id).await?;
+    security::unlock(&w, id).await?;
     back(id, "unlocked", "security")
 }
 
 async fn reset_totp(State(state): State<AppState>, Path(id): Path<String>, post: AdminPost) -> Res {
     let id = parse_user_id(&id)?;
     let w = writer_or_refusal!(state, post);
-    user_sessions::remove_totp(&w, id).await?;
+    security::reset_totp(&w, id).await?;
     back(id, "totp", "security")
 }
 
@@ -459,13 +449,13 @@ async fn revoke_session(
         .parse::<i64>()
         .map_err(|_| Failure(Error::not_found("session", &session)))?;
     let w = writer_or_refusal!(state, post);
-    user_sessions::revoke_one(&w, id, session).await?;
+    security::revoke_one(&w, id, session).await?;
     back(id, "revoked", "sessions")
 }
 
 async fn revoke_all(State(state): State<AppState>, Path(id): Path<String>, post: AdminPost) -> Res {
     let id = parse_user_id(&id)?;
     let w = writer_or_refusal!(state, post);
-    user_sessions::revoke_all(&w, id).await?;
+    security::revoke_all(&w, id).await?;
     back(id, "revoked-all", "sessions")
 }

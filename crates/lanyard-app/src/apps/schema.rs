@@ -1,7 +1,8 @@
 //! OpenAPI schemas for the application types the API carries as they are
 //! (`lanyard_core::apps::SsoSettings` and friends serialize themselves; the
 //! core has no OpenAPI dependency). Each struct here only describes a JSON
-//! shape; `tests/openapi.rs` keeps the document in step with the handlers.
+//! shape; lanyard-web's `openapi` test keeps the document in step with the
+//! handlers.
 
 #![allow(dead_code)] // schemas only
 

@@ -21,7 +21,9 @@ use lanyard_core::application::{AppKey, Application, PrivateKeyPem};
 use lanyard_core::sso::AppGrants;
 use lanyard_core::{AppId, Error, Result};
 
-use crate::access::FlowAccess;
+use lanyard_core::store::Store;
+
+use crate::access::load_app_grants;
 
 /// Apps kept per node; past it, an arbitrary entry makes room.
 pub const MAX_CACHED_APPS: usize = 4096;
@@ -46,22 +48,12 @@ pub(crate) struct AppCache {
 }
 
 impl AppCache {
-    /// The inputs of the app with this slug; `None` when there is no such
-    /// app.
-    pub(crate) async fn get(
-        &self,
-        flows: &FlowAccess,
-        slug: &str,
-    ) -> Result<Option<Arc<SsoInputs>>> {
-        let version = flows.app_sso_version(slug).await?;
-        self.at(flows, slug, version).await
-    }
-
-    /// [`Self::get`] with the app's (id, version) already read (`None`: no
-    /// such app), e.g. with the session in one statement.
+    /// The inputs of the app with this slug, given its (id, version) as the
+    /// store just answered (`None`: no such app, e.g. read with the session
+    /// in one statement).
     pub(crate) async fn at(
         &self,
-        flows: &FlowAccess,
+        store: &dyn Store,
         slug: &str,
         version: Option<(AppId, i64)>,
     ) -> Result<Option<Arc<SsoInputs>>> {
@@ -76,13 +68,15 @@ impl AppCache {
         {
             return Ok(Some(hit.inputs.clone()));
         }
-        let app = match flows.get_app_by_slug(slug).await {
+        let app = match store.get_app_by_slug(slug).await {
             Ok(app) => app,
             Err(Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let (grants, (key, private_key)) =
-            tokio::try_join!(flows.app_grants(app.id), flows.active_signing_key(app.id))?;
+        let (grants, (key, private_key)) = tokio::try_join!(
+            load_app_grants(store, app.id),
+            store.active_signing_key(app.id)
+        )?;
         let inputs = Arc::new(SsoInputs {
             grants,
             key,

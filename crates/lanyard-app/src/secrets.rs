@@ -1,6 +1,6 @@
-//! Things made from secrets and randomness at the web edge: random bytes,
-//! fresh API keys, and argon2id password hashes computed and verified off
-//! the async runtime.
+//! Things made from secrets and randomness: random bytes, tokens, fresh API
+//! keys, and argon2id password hashes computed and verified off the async
+//! runtime.
 //!
 //! Hashing costs ~19 MiB and tens of milliseconds of CPU per password, so it
 //! runs on tokio's blocking pool, and a semaphore caps how many run at once:
@@ -15,10 +15,19 @@ use lanyard_core::{Error, Result};
 use tokio::sync::Semaphore;
 
 /// `N` bytes from the operating system's CSPRNG (via aws-lc).
-pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N]> {
+pub fn random_bytes<const N: usize>() -> Result<[u8; N]> {
     let mut out = [0u8; N];
     aws_lc_rs::rand::fill(&mut out).map_err(|_| Error::Store("the system RNG failed".into()))?;
     Ok(out)
+}
+
+/// 32 random bytes as hex: session tokens, CSRF secrets, one-time form
+/// tokens.
+pub fn new_token() -> Result<String> {
+    Ok(random_bytes::<32>()?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 /// A new API key; its secret must be shown once and never stored.

@@ -10,8 +10,11 @@
 use std::io::Cursor;
 
 use image::{ImageFormat, ImageReader, Limits};
-use lanyard_core::application::ImageInfo;
-use lanyard_core::{Error, Result};
+use lanyard_core::application::{Application, ImageInfo};
+use lanyard_core::{AppId, Error, Result};
+
+use super::target;
+use crate::Writer;
 
 /// Largest accepted upload.
 pub const MAX_IMAGE_BYTES: usize = 512 * 1024;
@@ -73,6 +76,45 @@ pub fn check_image(bytes: &[u8]) -> Result<ImageInfo> {
         sha256: digest.as_ref().iter().map(|b| format!("{b:02x}")).collect(),
         size: bytes.len() as i64,
     })
+}
+
+/// [`check_image`] on the blocking pool; the bytes come back with their
+/// facts.
+pub(crate) async fn checked(bytes: Vec<u8>) -> Result<(ImageInfo, Vec<u8>)> {
+    tokio::task::spawn_blocking(move || check_image(&bytes).map(|info| (info, bytes)))
+        .await
+        .map_err(|e| Error::Store(format!("image check task failed: {e}")))?
+}
+
+/// Sets `id`'s user portal image after checking it (format sniffed from
+/// the bytes, fully decoded, size and dimension limits), off the async
+/// threads.
+pub async fn set(w: &Writer, id: AppId, bytes: Vec<u8>) -> Result<Application> {
+    let (info, bytes) = checked(bytes).await?;
+    let mut work = w.begin().await?;
+    let app = work
+        .set_app_image(id, Some((&info, &bytes)), w.now())
+        .await?;
+    work.record(
+        "application.set_image",
+        target(id),
+        &serde_json::json!(info),
+    );
+    work.commit().await?;
+    Ok(app)
+}
+
+/// Removes `id`'s user portal image.
+pub async fn remove(w: &Writer, id: AppId) -> Result<Application> {
+    let mut work = w.begin().await?;
+    let app = work.set_app_image(id, None, w.now()).await?;
+    work.record(
+        "application.delete_image",
+        target(id),
+        &serde_json::json!({}),
+    );
+    work.commit().await?;
+    Ok(app)
 }
 
 #[cfg(test)]

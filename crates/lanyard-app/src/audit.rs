@@ -1,7 +1,14 @@
-//! The audit writer: state changes are recorded without waiting for the
-//! database.
+//! The audit log's batched writer, and its paging rules ([`AuditParams`]).
 //!
-//! Handlers call [`Audit::record`], which hands the event to a bounded channel
+//! Changes write their events in their own unit of work (see `work`);
+//! sign-in and SSO events, which come by the thousand and change nothing
+//! an admin made, go through the batched writer instead, so a sign-in does
+//! not wait for an audit write. The log lists events in the order they were
+//! written (by id), so a batched event may follow a change committed up to
+//! one [`AuditConfig::interval`] after it; each event's `at` is its own
+//! time.
+//!
+//! Flows call [`Audit::record`], which hands the event to a bounded channel
 //! with `try_send` and returns at once. One background task (the
 //! [`AuditWriter`]) collects events and writes them with
 //! `AuditStore::append_audit_events`, one transaction per batch: when
@@ -20,11 +27,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lanyard_core::audit::AuditEvent;
+use lanyard_core::audit::{AuditEvent, AuditFilter};
+use lanyard_core::directory::{DEFAULT_PAGE, MAX_PAGE};
 use lanyard_core::store::AuditStore;
+use lanyard_core::Error;
+use serde::Deserialize;
+use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
+use utoipa::IntoParams;
 
 /// Tuning of the writer; [`Default`] is what `serve` uses.
 #[derive(Debug, Clone, Copy)]
@@ -258,5 +270,54 @@ impl Pending {
             dropped_total = total,
             "audit events dropped (write failed)"
         );
+    }
+}
+
+/// A query of the audit log (the REST API's parameters, the admin portal's
+/// filters): `actor`, `target` and `action` match exactly; `since`/`until`
+/// are instants (inclusive/exclusive); pages go backwards by id.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    pub actor: Option<String>,
+    pub target: Option<String>,
+    pub action: Option<String>,
+    /// Events at or after this instant (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub since: Option<OffsetDateTime>,
+    /// Events before this instant (RFC 3339).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[param(value_type = Option<String>, format = DateTime)]
+    pub until: Option<OffsetDateTime>,
+    /// Events with an id lower than this (a previous page's `next`).
+    pub before: Option<i64>,
+    /// 1-500, default 50.
+    pub limit: Option<u32>,
+}
+
+impl AuditParams {
+    /// The store's filter, once `limit` and `before` are in range.
+    pub fn into_filter(self) -> Result<AuditFilter, Error> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(Error::invalid(
+                "limit",
+                format!("must be between 1 and {MAX_PAGE}"),
+            ));
+        }
+        if self.before.is_some_and(|b| b < 0) {
+            return Err(Error::invalid("before", "must not be negative"));
+        }
+        Ok(AuditFilter {
+            actor: self.actor,
+            target: self.target,
+            action: self.action,
+            since: self.since,
+            until: self.until,
+            before: self.before,
+            limit: Some(limit),
+        })
     }
 }

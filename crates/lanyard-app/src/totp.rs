@@ -1,5 +1,5 @@
-//! TOTP second factors at the web edge (RFC 6238 through totp-rs): new
-//! secrets, code checks, the `otpauth://` URI and its QR code.
+//! TOTP second factors (RFC 6238 through totp-rs): new secrets, code
+//! checks and the `otpauth://` URI (the portal draws it as a QR code).
 //!
 //! Parameters are the ones every authenticator app supports: HMAC-SHA1,
 //! 6 digits, 30 s steps, and one step of skew either way (a code from the
@@ -9,8 +9,6 @@
 //! makes a code good once even inside its window.
 
 use lanyard_core::{Error, Result};
-use qrcode::render::svg;
-use qrcode::{EcLevel, QrCode};
 use time::OffsetDateTime;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
@@ -68,20 +66,6 @@ pub fn otpauth_uri(secret_base32: &str, account: &str) -> Result<String> {
         .map_err(|e| Error::Store(format!("otpauth URI: {e}")))
 }
 
-/// The URI as a QR code in an `<svg>` element (no XML declaration, so it
-/// can sit inline in a page; it has no script or style, so the page's CSP
-/// needs no exception).
-pub fn qr_svg(uri: &str) -> Result<String> {
-    let code = QrCode::with_error_correction_level(uri.as_bytes(), EcLevel::M)
-        .map_err(|e| Error::Store(format!("QR code: {e}")))?;
-    let image = code
-        .render::<svg::Color<'_>>()
-        .min_dimensions(200, 200)
-        .build();
-    let start = image.find("<svg").unwrap_or(0);
-    Ok(image[start..].to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,7 +111,7 @@ mod tests {
     }
 
     #[test]
-    fn uri_and_qr() {
+    fn otpauth_uris_name_the_issuer_and_account() {
         let uri = otpauth_uri(RFC_KEY, "ann@example.com").unwrap();
         assert!(
             uri.starts_with("otpauth://totp/Lanyard:ann%40example.com?"),
@@ -136,8 +120,5 @@ mod tests {
         assert!(uri.contains(&format!("secret={RFC_KEY}")), "{uri}");
         assert!(uri.contains("issuer=Lanyard"), "{uri}");
         assert!(otpauth_uri(RFC_KEY, "a:b").is_ok());
-        let svg = qr_svg(&uri).unwrap();
-        assert!(svg.starts_with("<svg xmlns="), "{svg}");
-        assert!(!svg.contains("<script") && !svg.contains("style"));
     }
 }

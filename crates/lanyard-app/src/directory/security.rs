@@ -1,0 +1,70 @@
+//! What an admin does about a user's signing in: end their sessions (one or
+//! all; sessions live in the database, so every node sees it at the next
+//! request), unlock (the failure counter back to 0), and remove their TOTP
+//! second factor (enrolled and pending), so the next sign-in needs only the
+//! password and the user can enroll again.
+
+use lanyard_core::session::SignInState;
+use lanyard_core::{Result, UserId};
+
+use super::users::target;
+use crate::Writer;
+
+/// Ends all of the user's sessions and records `user.sessions.revoke`;
+/// returns how many ended.
+pub async fn revoke_all(w: &Writer, id: UserId) -> Result<u64> {
+    let mut work = w.begin().await?;
+    let revoked = work.revoke_user_sessions(id).await?;
+    work.record(
+        "user.sessions.revoke",
+        target(id),
+        &serde_json::json!({ "revoked": revoked }),
+    );
+    work.commit().await?;
+    Ok(revoked)
+}
+
+/// Ends one session of the user (`NotFound` when it is not theirs) and
+/// records `user.session.revoke`.
+pub async fn revoke_one(w: &Writer, id: UserId, session: i64) -> Result<()> {
+    let mut work = w.begin().await?;
+    work.revoke_user_session(id, session).await?;
+    work.record(
+        "user.session.revoke",
+        target(id),
+        &serde_json::json!({ "session": session }),
+    );
+    work.commit().await
+}
+
+/// Sets the failure counter back to 0 and records `user.unlock` with the
+/// count it had; returns the state afterwards.
+pub async fn unlock(w: &Writer, id: UserId) -> Result<SignInState> {
+    let mut work = w.begin().await?;
+    let before = work.sign_in_state(id).await?;
+    work.reset_login_failures(id).await?;
+    work.record(
+        "user.unlock",
+        target(id),
+        &serde_json::json!({ "failures_before": before.failures }),
+    );
+    let after = work.sign_in_state(id).await?;
+    work.commit().await?;
+    Ok(after)
+}
+
+/// Removes the user's TOTP (enrolled and pending) and records
+/// `user.totp.reset`; returns the state afterwards.
+pub async fn reset_totp(w: &Writer, id: UserId) -> Result<SignInState> {
+    let mut work = w.begin().await?;
+    let before = work.sign_in_state(id).await?;
+    work.reset_totp(id).await?;
+    work.record(
+        "user.totp.reset",
+        target(id),
+        &serde_json::json!({ "was_enabled": before.totp_enabled() }),
+    );
+    let after = work.sign_in_state(id).await?;
+    work.commit().await?;
+    Ok(after)
+}

@@ -1,0 +1,465 @@
+//! Issuing a SAML response, or refusing to: the single sign-on use-case
+//! behind `/saml2/<slug>` (the door in `lanyard-web` reads the bindings
+//! and renders the pages).
+//!
+//! One flow serves IdP-initiated sign-in and AuthnRequests of either
+//! binding, in this order: the app by slug, with its grants and signing key
+//! from the per-node cache ([`cache`]: one version check per request;
+//! `UnknownApp` when unknown or deleted); the AuthnRequest's checks
+//! (`BadRequest` with the protocol error: signature with the SP's
+//! certificates when the app requires signed requests or the request is
+//! signed, Issuer = the SP entity ID, Destination = this IdP URL,
+//! IssueInstant within [`REQUEST_MAX_AGE`] / [`REQUEST_CLOCK_SKEW`], the
+//! requested ACS URL or index registered); the session (none: `SignIn`,
+//! and the door sends the browser to sign in and back to the same request,
+//! which is verified again then); the decision (`lanyard_core::sso::decide`,
+//! `Denied` per denial); replay (the request ID is remembered in the store
+//! only now, when a response is about to be issued, so the sign-in detour
+//! does not burn it; a second use is `BadRequest`); signing ([`signer`]);
+//! and the form that posts the response to the ACS (`Post`).
+//!
+//! Audit (batched): `sso.issued` for every response, `sso.denied` (with the
+//! reason code) for every refusal of a signed-in user. A request that fails
+//! its checks before anyone is signed in is only logged: it names nobody,
+//! and anyone could otherwise fill the audit log from outside.
+//!
+//! Not handled yet: `ForceAuthn` (an existing session is used as is),
+//! `IsPassive` (a user without a session is sent to sign in rather than
+//! answered with a `NoPassive` status), the requested
+//! `NameIDPolicy/@Format` (the app's configured format is always used),
+//! and error Responses to the SP in general (refusals are pages). An
+//! `AssertionConsumerServiceIndex` is the position in the app's ACS list
+//! (0-based), which is the SP metadata's order when it was imported.
+//!
+//! Timing follows AWS (shared/AWS_SAML.md section 2) through
+//! `Response::for_sso`: IssueInstant = now, NotBefore = now - 60 s,
+//! NotOnOrAfter = now + 5 min, all from the injected clock.
+
+mod cache;
+mod signer;
+
+use std::sync::Arc;
+
+use lanyard_core::application::Application;
+use lanyard_core::apps::SignatureAlgorithm as AppAlgorithm;
+use lanyard_core::audit::AuditEvent;
+use lanyard_core::directory::User;
+use lanyard_core::session::{token_hash, Session};
+use lanyard_core::sso::{self, AppFacts, AssertionContent, Denial};
+use lanyard_core::Result;
+use lanyard_saml::response::{new_id, Attribute, NameId, SsoParams};
+use lanyard_saml::{
+    AcsEndpoint, AlgorithmPolicy, Binding, Certificate, SignatureAlgorithm, SigningOptions,
+    SpPolicy, UnverifiedAuthnRequest, VerifiedAuthnRequest, VerifyContext,
+};
+use serde_json::json;
+use time::{Duration, OffsetDateTime};
+
+pub(crate) use cache::AppCache;
+use cache::SsoInputs;
+pub(crate) use signer::Signer;
+pub use signer::{INLINE_MAX_BITS, MAX_CACHED_KEYS};
+
+use crate::apps::metadata::idp_url;
+use crate::secrets::random_bytes;
+use crate::sessions::{self, SignedIn};
+use crate::{Client, Lanyard};
+
+/// How old an AuthnRequest may be when it is answered. Longer than the
+/// 5 minutes a response lives: the user may have to sign in (password and
+/// TOTP) between the SP's redirect and the answer, and the same request is
+/// verified again when they come back. Replays are refused by ID memory,
+/// not by this window.
+pub const REQUEST_MAX_AGE: Duration = Duration::minutes(10);
+/// How far ahead of our clock an SP's IssueInstant may be (Shibboleth's
+/// default skew).
+pub const REQUEST_CLOCK_SKEW: Duration = Duration::minutes(3);
+
+/// Longest protocol error text kept in an audit event (it may quote the
+/// request).
+const MAX_AUDITED_ERROR: usize = 300;
+
+/// What arrived: nothing (IdP-initiated) or an AuthnRequest, read by the
+/// door but not yet checked (a read error is kept, to be answered once the
+/// app is known).
+pub enum Intake {
+    IdpInitiated,
+    Request(lanyard_saml::Result<UnverifiedAuthnRequest>),
+}
+
+/// One SSO request as the door read it.
+pub struct SsoRequest<'a> {
+    pub slug: &'a str,
+    pub intake: Intake,
+    /// The browser's session token, if it sent one.
+    pub session_token: Option<&'a str>,
+    pub client: Client,
+}
+
+/// The response form: the door renders it as a page that posts to the ACS.
+#[derive(Debug)]
+pub struct SamlPost {
+    pub label: String,
+    pub acs_url: String,
+    /// The signed `<Response>`, base64.
+    pub saml_response: String,
+    pub relay_state: Option<String>,
+}
+
+/// What the use-case answers.
+#[derive(Debug)]
+pub enum SsoOutcome {
+    /// No app has this slug (any more).
+    UnknownApp,
+    /// The AuthnRequest broke a protocol rule (or was replayed).
+    BadRequest {
+        label: String,
+        error: lanyard_saml::Error,
+    },
+    /// Nobody is signed in: sign in, then come back to the same request.
+    SignIn,
+    /// The signed-in user may not have a response from this app.
+    Denied { label: String, denial: Denial },
+    /// A signed response to post.
+    Post(SamlPost),
+}
+
+/// The first step of the POST binding, before the same-site GET that
+/// carries the cookie: the app's label for the error page, or `None` for an
+/// unknown app.
+pub async fn app_label(l: &Lanyard, slug: &str) -> Result<Option<String>> {
+    let store = l.store();
+    let version = store.app_sso_version(slug).await?;
+    Ok(l.0
+        .sso_apps
+        .at(store, slug, version)
+        .await?
+        .map(|inputs| inputs.app.config.label.clone()))
+}
+
+/// Answers one SSO request (see the module docs for the order).
+pub async fn respond(l: &Lanyard, request: SsoRequest<'_>) -> Result<SsoOutcome> {
+    let store = l.store();
+    // With a session cookie, the session, its user and groups, and the
+    // app's version come in one statement; the app's inputs then usually
+    // from the per-node cache.
+    let (found, version) = match request.session_token.filter(|t| t.len() == 64) {
+        Some(token) => {
+            store
+                .find_session_for_app(&token_hash(token), request.slug)
+                .await?
+        }
+        None => (None, store.app_sso_version(request.slug).await?),
+    };
+    let who = sessions::resolve(l, found).await?;
+    let Some(inputs) = l.0.sso_apps.at(store, request.slug, version).await? else {
+        return Ok(SsoOutcome::UnknownApp);
+    };
+    let ctx = Ctx {
+        l,
+        app: &inputs.app,
+        inputs: &inputs,
+        now: l.now(),
+        client: request.client.source(),
+    };
+    let label = || inputs.app.config.label.clone();
+    let verified = match request.intake {
+        Intake::IdpInitiated => None,
+        Intake::Request(read) => match read.and_then(|r| {
+            let binding = r.binding();
+            verify(&ctx, r).map(|v| (v, binding))
+        }) {
+            Ok(verified) => Some(verified),
+            Err(error) => {
+                tracing::info!(app = %inputs.app.slug, "refused an AuthnRequest: {error}");
+                if let Some(who) = &who {
+                    ctx.deny(
+                        &who.user,
+                        None,
+                        "invalid_request",
+                        json!({
+                            "flow": "sp_initiated",
+                            "error": error.to_string().chars().take(MAX_AUDITED_ERROR).collect::<String>(),
+                        }),
+                    );
+                }
+                return Ok(SsoOutcome::BadRequest {
+                    label: label(),
+                    error,
+                });
+            }
+        },
+    };
+    let Some(who) = who else {
+        return Ok(SsoOutcome::SignIn);
+    };
+    issue(&ctx, &who, verified.as_ref().map(|(r, b)| (r, *b))).await
+}
+
+/// One request's context, for the checks and the audit events.
+struct Ctx<'a> {
+    l: &'a Lanyard,
+    app: &'a Application,
+    /// The app's grants and signing key (`app` is `inputs.app`).
+    inputs: &'a Arc<SsoInputs>,
+    now: OffsetDateTime,
+    client: Option<String>,
+}
+
+impl Ctx<'_> {
+    fn record(&self, user: &User, action: &str, summary: serde_json::Value) {
+        self.l.audit().record(
+            AuditEvent::new(
+                self.now,
+                &format!("user:{}", user.email),
+                action,
+                format!("application:{}", self.app.id),
+                summary.to_string(),
+            )
+            .from_source(self.client.clone()),
+        );
+    }
+
+    fn deny(&self, user: &User, request: Option<&str>, reason: &str, detail: serde_json::Value) {
+        let mut summary = json!({
+            "app": self.app.slug,
+            "user": user.id,
+            "flow": flow_name(request.is_some()),
+            "request_id": request,
+            "reason": reason,
+        });
+        if let (Some(s), serde_json::Value::Object(extra)) = (summary.as_object_mut(), detail) {
+            s.extend(extra);
+        }
+        self.record(user, "sso.denied", summary);
+    }
+}
+
+fn flow_name(sp_initiated: bool) -> &'static str {
+    if sp_initiated {
+        "sp_initiated"
+    } else {
+        "idp_initiated"
+    }
+}
+
+/// The AuthnRequest's checks against the app's settings.
+fn verify(
+    ctx: &Ctx<'_>,
+    request: UnverifiedAuthnRequest,
+) -> lanyard_saml::Result<VerifiedAuthnRequest> {
+    let sso = &ctx.app.config.sso;
+    let acs: Vec<AcsEndpoint> = sso
+        .acs_urls
+        .iter()
+        .enumerate()
+        .map(|(i, a)| AcsEndpoint {
+            binding: lanyard_saml::ns::BINDING_POST.to_owned(),
+            location: a.url.clone(),
+            // The position in the app's list: what an index from metadata
+            // we exported (or imported in order) refers to.
+            index: u16::try_from(i).ok(),
+            is_default: a.is_default,
+        })
+        .collect();
+    let certificates: Vec<Certificate> = ctx
+        .app
+        .config
+        .sp_certificates
+        .iter()
+        .filter_map(|c| match Certificate::from_base64(c) {
+            Ok(cert) => Some(cert),
+            Err(e) => {
+                tracing::warn!(app = %ctx.app.slug, "unusable SP certificate: {e}");
+                None
+            }
+        })
+        .collect();
+    let sso_url = idp_url(ctx.l.settings(), &ctx.app.slug);
+    let sso_urls = [sso_url.as_str()];
+    request.verify(&VerifyContext {
+        sp: SpPolicy {
+            entity_id: &sso.sp_entity_id,
+            acs: &acs,
+            certificates: &certificates,
+            require_signed_requests: sso.require_signed_requests,
+            // SHA-1 request signatures only from an SP the admin marked
+            // as legacy (the app answers with RSA-SHA1 too).
+            algorithms: AlgorithmPolicy {
+                allow_sha1: sso.algorithm == AppAlgorithm::RsaSha1,
+            },
+        },
+        sso_urls: &sso_urls,
+        now: ctx.now,
+        max_age: REQUEST_MAX_AGE,
+        clock_skew: REQUEST_CLOCK_SKEW,
+        // Replay is checked against the store once a response is about to
+        // be issued (see the module docs).
+        seen_before: &|_| false,
+    })
+}
+
+/// Decides for the signed-in user and, if allowed, signs the response.
+async fn issue(
+    ctx: &Ctx<'_>,
+    who: &SignedIn,
+    sp_request: Option<(&VerifiedAuthnRequest, Binding)>,
+) -> Result<SsoOutcome> {
+    let app = ctx.app;
+    let request = sp_request.map(|(r, _)| r);
+    let user = &who.user;
+    let request_id = request.map(|r| r.id.as_str());
+    let acs_url = match request {
+        Some(r) => r.acs_url.clone(),
+        None => app.config.sso.default_acs().unwrap_or_default().to_owned(),
+    };
+    let grants = &ctx.inputs.grants;
+    let content = match sso::decide(&AppFacts::new(app, grants), user, &who.groups, &acs_url) {
+        Ok(content) => content,
+        Err(denial) => {
+            ctx.deny(user, request_id, denial.code(), denial_detail(&denial));
+            return Ok(SsoOutcome::Denied {
+                label: app.config.label.clone(),
+                denial,
+            });
+        }
+    };
+    if let Some(r) = request {
+        let fresh = ctx
+            .l
+            .store()
+            .remember_request_id(
+                app.id,
+                &r.id,
+                ctx.now,
+                r.issue_instant.max(ctx.now) + REQUEST_MAX_AGE + REQUEST_CLOCK_SKEW,
+            )
+            .await?;
+        if !fresh {
+            ctx.deny(user, request_id, "replayed", json!({}));
+            return Ok(SsoOutcome::BadRequest {
+                label: app.config.label.clone(),
+                error: lanyard_saml::Error::Replayed(r.id.clone()),
+            });
+        }
+    }
+    let (key, private_key) = (ctx.inputs.key.clone(), ctx.inputs.private_key.clone());
+    let key_id = key.id;
+    let response = response_for(ctx, &content, &who.session, request)?;
+    let response_id = response.id.clone();
+    let signed = ctx
+        .l
+        .0
+        .signer
+        .sign(key, private_key, response, signing_options(app))
+        .await?;
+    let relay_state = match request {
+        Some(r) => r.relay_state.clone(),
+        None => app.config.sso.default_relay_state.clone(),
+    };
+    ctx.record(
+        user,
+        "sso.issued",
+        json!({
+            "app": app.slug,
+            "user": user.id,
+            "flow": flow_name(request.is_some()),
+            "binding": sp_request.map(|(_, b)| match b {
+                Binding::Redirect => "redirect",
+                Binding::Post => "post",
+            }),
+            "request_id": request_id,
+            "response_id": response_id,
+            "acs_url": content.acs_url,
+            "key": key_id,
+        }),
+    );
+    Ok(SsoOutcome::Post(SamlPost {
+        label: app.config.label.clone(),
+        acs_url: content.acs_url,
+        saml_response: signed.to_base64(),
+        relay_state,
+    }))
+}
+
+/// What a `sso.denied` event says besides the reason code.
+fn denial_detail(denial: &Denial) -> serde_json::Value {
+    match denial {
+        Denial::Placeholders { fields } => json!({ "fields": fields }),
+        Denial::NoNameId { source } => json!({ "name_id_source": source }),
+        Denial::BreaksRules { violations, .. } => json!({ "violations": violations }),
+        _ => json!({}),
+    }
+}
+
+fn signing_options(app: &Application) -> SigningOptions {
+    let sso = &app.config.sso;
+    SigningOptions {
+        sign_assertion: sso.sign_assertion,
+        sign_response: sso.sign_response,
+        algorithm: match sso.algorithm {
+            AppAlgorithm::RsaSha256 => SignatureAlgorithm::RsaSha256,
+            AppAlgorithm::RsaSha1 => SignatureAlgorithm::RsaSha1,
+        },
+    }
+}
+
+/// The unsigned Response: AWS timing from `Response::for_sso`, fresh random
+/// IDs, the session's sign-in time and end.
+fn response_for(
+    ctx: &Ctx<'_>,
+    content: &AssertionContent,
+    session: &Session,
+    request: Option<&VerifiedAuthnRequest>,
+) -> Result<lanyard_saml::Response> {
+    let id = || random_bytes::<16>().map(new_id);
+    Ok(lanyard_saml::Response::for_sso(SsoParams {
+        now: ctx.now,
+        response_id: id()?,
+        assertion_id: id()?,
+        session_index: id()?,
+        idp_entity_id: ctx.app.config.sso.idp_entity_id.clone(),
+        acs_url: content.acs_url.clone(),
+        audience: content.audience.clone(),
+        name_id: NameId {
+            value: content.name_id.clone(),
+            format: content.name_id_format.clone(),
+        },
+        in_response_to: request.map(|r| r.id.clone()),
+        authn_instant: session.created_at,
+        session_not_on_or_after: Some(session.expires_at),
+        attributes: content
+            .attributes
+            .iter()
+            .map(|(name, values)| Attribute {
+                name: name.clone(),
+                name_format: Some(name_format(name).to_owned()),
+                values: values.clone(),
+            })
+            .collect(),
+    }))
+}
+
+/// URI names (AWS's `https://aws.amazon.com/SAML/Attributes/...`, `urn:oid:`)
+/// say so; plain names are `basic`.
+fn name_format(name: &str) -> &'static str {
+    if name.contains(':') {
+        lanyard_saml::ns::ATTRNAME_URI
+    } else {
+        lanyard_saml::ns::ATTRNAME_BASIC
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_name_formats() {
+        assert_eq!(
+            name_format("https://aws.amazon.com/SAML/Attributes/Role"),
+            lanyard_saml::ns::ATTRNAME_URI
+        );
+        assert_eq!(name_format("memberOf"), lanyard_saml::ns::ATTRNAME_BASIC);
+    }
+}
