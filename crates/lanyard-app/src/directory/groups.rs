@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{summary_of, AttributesSchema};
+use crate::work::Work;
 use crate::Writer;
 
 /// A group to create.
@@ -128,23 +129,33 @@ pub async fn delete(w: &Writer, id: GroupId) -> Result<Group> {
 /// Adds `user` to `group` (idempotent; `NotFound` names the missing end).
 pub async fn add_member(w: &Writer, group: GroupId, user: UserId) -> Result<()> {
     let mut work = w.begin().await?;
-    work.add_member(group, user).await?;
-    work.record(
-        "group.member.add",
-        target(group),
-        &serde_json::json!({ "user": user }),
-    );
+    set_member(&mut work, group, user, true).await?;
     work.commit().await
 }
 
 /// Removes `user` from `group` (idempotent; `NotFound` names the missing end).
 pub async fn remove_member(w: &Writer, group: GroupId, user: UserId) -> Result<()> {
     let mut work = w.begin().await?;
-    work.remove_member(group, user).await?;
-    work.record(
-        "group.member.remove",
-        target(group),
-        &serde_json::json!({ "user": user }),
-    );
+    set_member(&mut work, group, user, false).await?;
     work.commit().await
+}
+
+/// Adds (`member`) or removes `user` in `group` within `work`, with the
+/// `group.member.add` / `.remove` event: from the group's side or the
+/// user's.
+pub(crate) async fn set_member(
+    work: &mut Work<'_>,
+    group: GroupId,
+    user: UserId,
+    member: bool,
+) -> Result<()> {
+    let action = if member {
+        work.add_member(group, user).await?;
+        "group.member.add"
+    } else {
+        work.remove_member(group, user).await?;
+        "group.member.remove"
+    };
+    work.record(action, target(group), &serde_json::json!({ "user": user }));
+    Ok(())
 }

@@ -262,20 +262,10 @@ pub async fn change_groups(
         work.get_group(*g).await?;
     }
     for g in join {
-        work.add_member(*g, id).await?;
-        work.record(
-            "group.member.add",
-            super::groups::target(*g),
-            &serde_json::json!({ "user": id }),
-        );
+        super::groups::set_member(&mut work, *g, id, true).await?;
     }
     for g in leave {
-        work.remove_member(*g, id).await?;
-        work.record(
-            "group.member.remove",
-            super::groups::target(*g),
-            &serde_json::json!({ "user": id }),
-        );
+        super::groups::set_member(&mut work, *g, id, false).await?;
     }
     work.commit().await
 }
