@@ -70,7 +70,8 @@ echo
 # library is preloaded over it.
 allocator="the binary's (jemalloc)"
 grep -q "_rjem_malloc\|jemalloc" "$LANYARD_BIN" 2>/dev/null || allocator="glibc malloc"
-echo "Memory and startup, $BACKEND ($(basename "$LANYARD_BIN"), release build, allocator: ${BENCH_PRELOAD:-$allocator})"
+case "$LANYARD_BIN" in */debug/*) build="dev build: figures for a smoke run only" ;; *) build="release build" ;; esac
+echo "Memory and startup, $BACKEND ($(basename "$LANYARD_BIN"), $build, allocator: ${BENCH_PRELOAD:-$allocator})"
 row "" "RSS_MiB" "peak_MiB" "ready_ms"
 start_lanyard "$DB"
 rss_row "idle, empty database" "$READY_EMPTY"

@@ -321,3 +321,7 @@ impl AuditParams {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "audit_tests.rs"]
+mod tests;

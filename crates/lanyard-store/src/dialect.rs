@@ -59,7 +59,7 @@ static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgresql");
 
 /// A pooled PostgreSQL connection idle this long is pinged before use.
-const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
+pub(crate) const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// Sent on every new SQLite connection. WAL lets readers run beside the one
 /// writer; `synchronous = NORMAL` is the usual WAL pairing (a power cut may
@@ -165,7 +165,13 @@ impl Backend {
     /// Opens a pool. SQLite files are created if missing; an in-memory SQLite
     /// database lives exactly as long as its one connection, so the pool keeps
     /// that single connection forever.
-    pub(crate) async fn connect(self, url: &str) -> Result<AnyPool, sqlx::Error> {
+    /// `ping_if_idle_for`: a pooled PostgreSQL connection idle this long is
+    /// pinged before use ([`PING_IF_IDLE_FOR`] but in tests).
+    pub(crate) async fn connect(
+        self,
+        url: &str,
+        ping_if_idle_for: Duration,
+    ) -> Result<AnyPool, sqlx::Error> {
         sqlx::any::install_default_drivers();
         match self {
             Backend::Postgres => {
@@ -178,9 +184,9 @@ impl Backend {
                     // idle (a server restart or a dropped link shows there)
                     // is pinged; a busy one was just used.
                     .test_before_acquire(false)
-                    .before_acquire(|conn, meta| {
+                    .before_acquire(move |conn, meta| {
                         Box::pin(async move {
-                            if meta.idle_for >= PING_IF_IDLE_FOR {
+                            if meta.idle_for >= ping_if_idle_for {
                                 conn.ping().await?;
                             }
                             Ok(true)

@@ -198,8 +198,18 @@ impl SqlStore {
     /// on, 5 s busy timeout), `sqlite::memory:` (private, one connection) or
     /// `postgres://...`. Does not migrate: call [`SqlStore::migrate`].
     pub async fn connect(url: &str) -> Result<SqlStore, Error> {
+        Self::connect_pinging(url, dialect::PING_IF_IDLE_FOR).await
+    }
+
+    /// [`SqlStore::connect`], with PostgreSQL connections idle for
+    /// `ping_if_idle_for` pinged before use (the default is one second;
+    /// tests use zero to see a dropped connection replaced at once).
+    pub async fn connect_pinging(
+        url: &str,
+        ping_if_idle_for: std::time::Duration,
+    ) -> Result<SqlStore, Error> {
         let backend = Backend::of_url(url)?;
-        let pool = backend.connect(url).await.map_err(|e| {
+        let pool = backend.connect(url, ping_if_idle_for).await.map_err(|e| {
             Error::Store(format!(
                 "connecting to the {} database: {e}",
                 backend.name()

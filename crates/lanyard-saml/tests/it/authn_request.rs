@@ -1,9 +1,7 @@
 //! AuthnRequest intake: accepted shapes and every rejection with its error.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine as _;
-use common::*;
 use lanyard_saml::authn_request::{RequestLimits, SpPolicy, UnverifiedAuthnRequest, VerifyContext};
 use lanyard_saml::binding::{deflate, percent_encode};
 use lanyard_saml::dsig::sign_root;

@@ -7,12 +7,12 @@
 //! and canonicalization is a fixpoint. Case counts are small so that the whole
 //! file runs in a few seconds in a debug build; the fuzz targets go deeper.
 
-mod vector_gen;
-
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::OnceLock;
 
+use crate::vector_gen;
+use crate::vector_gen::{acs, now, ACS_URL, SP, SSO_URL};
 use base64::Engine as _;
 use lanyard_saml::authn_request::{RequestLimits, SpPolicy, UnverifiedAuthnRequest, VerifyContext};
 use lanyard_saml::binding::{deflate, percent_encode};
@@ -23,7 +23,6 @@ use lanyard_saml::{ns, AlgorithmPolicy, Certificate, Error, SpMetadata};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::RngSeed;
-use vector_gen::{acs, now, ACS_URL, SP, SSO_URL};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 const ROOMY: Limits = Limits {

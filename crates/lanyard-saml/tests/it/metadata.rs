@@ -1,8 +1,6 @@
 //! IdP metadata output and SP metadata parsing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use lanyard_saml::xml::{parse, Limits};
 use lanyard_saml::{Error, IdpMetadata, SpMetadata};
 

@@ -2,9 +2,7 @@
 //! canonical form equals the general canonicalizer's, tampering is caught, and
 //! bad field values are refused with the rule they break.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use lanyard_saml::c14n::canonicalize;
 use lanyard_saml::dsig::verify_element_signature;
 use lanyard_saml::xml::{parse, Limits};

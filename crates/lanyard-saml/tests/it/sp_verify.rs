@@ -1,9 +1,7 @@
 //! The SP-side verifier against our own responses: every signing mode passes,
 //! and each broken property fails with its specific error.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use lanyard_saml::sp::{verify_response, Expectations};
 use lanyard_saml::{AlgorithmPolicy, Certificate, Error, SigningOptions};
 use time::Duration;

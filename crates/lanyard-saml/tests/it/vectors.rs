@@ -6,17 +6,16 @@
 //!
 //! `cargo test -p lanyard-saml --test vectors -- --ignored regenerate`
 
-mod vector_gen;
-
 use std::path::Path;
 
+use crate::vector_gen;
+use crate::vector_gen::{acs, now, ACS_URL, SP, SSO_URL};
 use base64::Engine as _;
 use lanyard_saml::authn_request::{RequestLimits, SpPolicy, UnverifiedAuthnRequest, VerifyContext};
 use lanyard_saml::dsig::{verify_element_signature, verify_root_signature};
 use lanyard_saml::xml::{parse, Limits};
 use lanyard_saml::{ns, AlgorithmPolicy, Certificate, Error, SpMetadata};
 use time::Duration;
-use vector_gen::{acs, now, ACS_URL, SP, SSO_URL};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 const XPATH: &str = "http://www.w3.org/TR/1999/REC-xpath-19991116";

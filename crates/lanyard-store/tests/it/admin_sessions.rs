@@ -2,9 +2,7 @@
 //! admin), find with the admin joined, touch, delete, purge by both limits,
 //! the cascade from a deleted admin, and one-time form tokens.
 
-mod common;
-
-use common::at;
+use crate::common::at;
 use lanyard_core::admin::Role;
 use lanyard_core::session::{token_hash, NewAdminSession};
 use lanyard_core::store::{AdminSessionStore, AdminStore, Transactional};

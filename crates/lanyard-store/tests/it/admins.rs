@@ -1,8 +1,6 @@
 //! AdminStore and ApiKeyStore on every backend.
 
-mod common;
-
-use common::at;
+use crate::common::at;
 use lanyard_core::admin::{generate_api_key, Role};
 use lanyard_core::store::{AdminStore, ApiKeyStore};
 use lanyard_core::{AdminId, ApiKeyId, Error};

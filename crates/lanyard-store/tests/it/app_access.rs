@@ -2,10 +2,8 @@
 //! the portal's list, entitlement tables, and what deleting a group or a
 //! user takes with it.
 
-mod common;
-
-use common::apps::{app_missing, create, grant, key, labels, new_app, not_found};
-use common::{at, new_group, new_user};
+use crate::common::apps::{app_missing, create, grant, key, labels, new_app, not_found};
+use crate::common::{at, new_group, new_user};
 use lanyard_core::application::Grant;
 use lanyard_core::store::{AppStore, GroupStore, UserStore};
 use lanyard_core::{AppId, GroupId, UserId};

@@ -2,10 +2,8 @@
 //! active, the active key cannot be deleted, another app's key is not found,
 //! and concurrent rotations are taken in turn.
 
-mod common;
-
-use common::apps::{active_ids, app_missing, create, key, not_found};
-use common::at;
+use crate::common::apps::{active_ids, app_missing, create, key, not_found};
+use crate::common::at;
 use lanyard_core::store::AppStore;
 use lanyard_core::{AppId, AppKeyId, Error};
 use lanyard_store::testing::count_rows;

@@ -3,10 +3,9 @@
 //! deletion that takes keys, bindings, entitlements and the image along, and
 //! portal images.
 
-mod common;
-
-use common::apps::{app_missing, config, create, grant, image, key, new_app, not_found};
-use common::{at, new_group, query};
+use crate::common;
+use crate::common::apps::{app_missing, config, create, grant, image, key, new_app, not_found};
+use crate::common::{at, new_group, query};
 use lanyard_core::apps::{NameIdSource, SignatureAlgorithm};
 use lanyard_core::directory::ListQuery;
 use lanyard_core::store::{AppStore, GroupStore};

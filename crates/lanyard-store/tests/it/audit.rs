@@ -1,8 +1,6 @@
 //! AuditStore on every backend: batches, filters, newest-first keyset pages.
 
-mod common;
-
-use common::at;
+use crate::common::at;
 use lanyard_core::audit::{AuditEvent, AuditFilter};
 use lanyard_core::store::AuditStore;
 use lanyard_core::Error;

@@ -2,9 +2,8 @@
 //! timeout) rather than fail; PostgreSQL takes them in parallel. Units of
 //! work that read before they write wait their turn too.
 
-mod common;
-
-use common::{all, at, new_user};
+use crate::common;
+use crate::common::{all, at, new_user};
 use lanyard_core::audit::{AuditEvent, AuditFilter};
 use lanyard_core::store::{AuditStore, GroupStore, Transactional, UserStore};
 use lanyard_store::{store_test, SqlStore};

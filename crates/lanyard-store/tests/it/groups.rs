@@ -1,9 +1,7 @@
 //! GroupStore on every backend: CRUD, name conflicts, membership (idempotent,
 //! cascading), members listing, and a user's groups.
 
-mod common;
-
-use common::{all, at, attrs, new_group, new_user, query};
+use crate::common::{all, at, attrs, new_group, new_user, query};
 use lanyard_core::directory::{GroupPatch, ListQuery};
 use lanyard_core::store::{GroupStore, UserStore};
 use lanyard_core::{Error, GroupId, UserId};

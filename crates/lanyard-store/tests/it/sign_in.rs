@@ -3,12 +3,10 @@
 //! enrolment and single-use steps, AuthnRequest replay memory, the cascades
 //! from users and apps, and the two atomic checks under parallel callers.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::apps::{app_missing, create, not_found};
-use common::{at, new_user};
+use crate::common::apps::{app_missing, create, not_found};
+use crate::common::{at, new_user};
 use lanyard_core::directory::User;
 use lanyard_core::session::{token_hash, NewSession, Session, SessionStage, SignInState};
 use lanyard_core::store::{AppStore, SignInStore, UserStore};

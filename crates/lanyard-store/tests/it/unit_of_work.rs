@@ -3,10 +3,8 @@
 //! a transaction of their own (an app with its key, an entitlement table)
 //! run inside one as a savepoint.
 
-mod common;
-
-use common::apps::{grant, key, new_app};
-use common::{all, at, new_group, new_user};
+use crate::common::apps::{grant, key, new_app};
+use crate::common::{all, at, new_group, new_user};
 use lanyard_core::audit::{AuditEvent, AuditFilter};
 use lanyard_core::store::{AppStore, AuditStore, GroupStore, Transactional, UserStore};
 use lanyard_core::Error;

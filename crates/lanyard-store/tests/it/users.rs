@@ -1,8 +1,6 @@
 //! UserStore on every backend: CRUD, conflicts, logins, paging and search.
 
-mod common;
-
-use common::{all, at, attrs, new_user, query};
+use crate::common::{all, at, attrs, new_user, query};
 use lanyard_core::directory::{NewUser, UserPatch, UserState};
 use lanyard_core::store::UserStore;
 use lanyard_core::{Error, UserId};

@@ -4,8 +4,6 @@
 //! and 403 on every write, changing nothing; an administrator key -> 2xx
 //! everywhere.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
@@ -16,7 +14,7 @@ use lanyard_core::store::{AdminStore, ApiKeyStore, AppStore, GroupStore, SignInS
 use serde_json::{json, Value};
 use time::Duration;
 
-use common::TestApp;
+use crate::common::TestApp;
 
 /// Every (method, path template) in the OpenAPI document.
 fn routes() -> Vec<(String, String)> {
@@ -42,7 +40,7 @@ fn raw_body_for(method: &str, path: &str) -> Option<(&'static str, Vec<u8>)> {
         }
         ("POST", "/api/v1/applications/{id}/sp-metadata") => Some((
             "application/samlmetadata+xml",
-            include_bytes!("fixtures/aws-sp-metadata.xml").to_vec(),
+            include_bytes!("../fixtures/aws-sp-metadata.xml").to_vec(),
         )),
         _ => None,
     }
@@ -232,58 +230,55 @@ async fn concrete_path(app: &mut TestApp, template: &str, n: usize) -> (String, 
     (path, application)
 }
 
-#[tokio::test]
-async fn every_route_needs_a_key() {
-    for mut app in common::apps().await {
-        let (revoked, revoked_id) = app.make_key("old", Role::Administrator).await;
-        app.admin("DELETE", &format!("/api/v1/api-keys/{revoked_id}"), None)
-            .await
-            .expect(StatusCode::OK);
-        let mut n = 0;
-        for (method, template) in routes() {
-            n += 1;
-            let (path, made) = concrete_path(&mut app, &template, n).await;
-            let body = (method != "GET")
-                .then(|| body_for(&method, &template, n, made))
-                .flatten();
-            let bytes = body.map(|b| serde_json::to_vec(&b).unwrap());
+web_test!(every_route_needs_a_key, |mut app| {
+    let (revoked, revoked_id) = app.make_key("old", Role::Administrator).await;
+    app.admin("DELETE", &format!("/api/v1/api-keys/{revoked_id}"), None)
+        .await
+        .expect(StatusCode::OK);
+    let mut n = 0;
+    for (method, template) in routes() {
+        n += 1;
+        let (path, made) = concrete_path(&mut app, &template, n).await;
+        let body = (method != "GET")
+            .then(|| body_for(&method, &template, n, made))
+            .flatten();
+        let bytes = body.map(|b| serde_json::to_vec(&b).unwrap());
 
-            let r = app.raw(&method, &path, None, bytes.clone()).await;
+        let r = app.raw(&method, &path, None, bytes.clone()).await;
+        r.expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+        assert_eq!(
+            r.headers["www-authenticate"], "Bearer realm=\"lanyard\"",
+            "{method} {path}"
+        );
+
+        for bad in ["lyk_0000", revoked.as_str()] {
+            let r = app.raw(&method, &path, Some(bad), bytes.clone()).await;
             r.expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
-            assert_eq!(
-                r.headers["www-authenticate"], "Bearer realm=\"lanyard\"",
+            assert!(
+                r.headers["www-authenticate"]
+                    .to_str()
+                    .unwrap()
+                    .contains("invalid_token"),
                 "{method} {path}"
             );
-
-            for bad in ["lyk_0000", revoked.as_str()] {
-                let r = app.raw(&method, &path, Some(bad), bytes.clone()).await;
-                r.expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
-                assert!(
-                    r.headers["www-authenticate"]
-                        .to_str()
-                        .unwrap()
-                        .contains("invalid_token"),
-                    "{method} {path}"
-                );
-            }
-            let req = axum::http::Request::builder()
-                .method(method.as_str())
-                .uri(&path)
-                .header("authorization", format!("Basic {}", app.admin_key))
-                .body(axum::body::Body::empty())
-                .unwrap();
-            app.send(req)
-                .await
-                .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
         }
-        assert!(n >= 28, "only {n} routes in the document");
-        app.shutdown().await;
+        let req = axum::http::Request::builder()
+            .method(method.as_str())
+            .uri(&path)
+            .header("authorization", format!("Basic {}", app.admin_key))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.send(req)
+            .await
+            .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
     }
-}
+    assert!(n >= 28, "only {n} routes in the document");
+    app.shutdown().await;
+});
 
-#[tokio::test]
-async fn read_only_keys_read_everything_and_write_nothing() {
-    for mut app in common::apps().await {
+web_test!(
+    read_only_keys_read_everything_and_write_nothing,
+    |mut app| {
         let reader = app.reader_key.clone();
         let events_before = app.audit_events().await.len();
         let (mut reads, mut writes) = (0, 0);
@@ -323,314 +318,305 @@ async fn read_only_keys_read_everything_and_write_nothing() {
         );
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn administrator_keys_may_do_everything() {
-    for mut app in common::apps().await {
-        let mut writes = 0;
-        for (n, (method, template)) in routes().into_iter().enumerate() {
-            let (path, made) = concrete_path(&mut app, &template, n).await;
-            let body = (method != "GET")
-                .then(|| body_for(&method, &template, n, made))
-                .flatten();
-            let r = match raw_body_for(&method, &template) {
-                Some((ct, bytes)) => {
-                    let key = app.admin_key.clone();
-                    app.upload(&method, &path, &key, ct, bytes).await
-                }
-                None => app.admin(&method, &path, body).await,
-            };
-            assert!(
-                r.status.is_success(),
-                "{method} {path}: {} {}",
-                r.status,
-                r.text()
-            );
-            if method != "GET" {
-                writes += 1;
+web_test!(administrator_keys_may_do_everything, |mut app| {
+    let mut writes = 0;
+    for (n, (method, template)) in routes().into_iter().enumerate() {
+        let (path, made) = concrete_path(&mut app, &template, n).await;
+        let body = (method != "GET")
+            .then(|| body_for(&method, &template, n, made))
+            .flatten();
+        let r = match raw_body_for(&method, &template) {
+            Some((ct, bytes)) => {
+                let key = app.admin_key.clone();
+                app.upload(&method, &path, &key, ct, bytes).await
             }
-        }
-        // Each write left exactly one audit event, by this key, from the client.
-        let events = app.audit_events().await;
-        assert_eq!(events.len(), writes);
-        for e in &events {
-            assert!(e.actor.starts_with("apikey:admin#"), "{e:?}");
-            assert_eq!(e.source.as_deref(), Some("192.0.2.7"), "{e:?}");
-            assert!(!e.summary.contains("long enough pw"), "{e:?}");
-        }
-        app.shutdown().await;
-    }
-}
-
-#[tokio::test]
-async fn key_use_is_recorded_at_most_once_a_minute() {
-    for mut app in common::apps().await {
-        let (key, id) = app.make_key("touchy", Role::ReadOnly).await;
-        let last_used = |app: &TestApp| {
-            let store = app.store.clone();
-            async move {
-                let keys = store.list_api_keys().await.unwrap();
-                keys.into_iter()
-                    .find(|k| k.id.0 == id)
-                    .unwrap()
-                    .last_used_at
-            }
+            None => app.admin(&method, &path, body).await,
         };
-        assert_eq!(last_used(&app).await, None);
-        let t0 = app.clock_now();
-        app.call("GET", "/api/v1/users", &key, None)
-            .await
-            .expect(StatusCode::OK);
-        assert_eq!(last_used(&app).await, Some(t0));
-        app.clock.advance(Duration::seconds(59));
-        app.call("GET", "/api/v1/users", &key, None)
-            .await
-            .expect(StatusCode::OK);
-        assert_eq!(
-            last_used(&app).await,
-            Some(t0),
-            "not refreshed within a minute"
-        );
-        app.clock.advance(Duration::seconds(2));
-        app.call("GET", "/api/v1/users", &key, None)
-            .await
-            .expect(StatusCode::OK);
-        assert_eq!(last_used(&app).await, Some(t0 + Duration::seconds(61)));
-        app.shutdown().await;
-    }
-}
-
-#[tokio::test]
-async fn api_keys_secret_is_shown_once_and_works() {
-    for app in common::apps().await {
-        let r = app
-            .admin(
-                "POST",
-                "/api/v1/api-keys",
-                Some(json!({"name": "ci", "role": "read_only"})),
-            )
-            .await;
-        let created = r.expect(StatusCode::CREATED);
-        let secret = created["secret"].as_str().unwrap().to_owned();
-        assert!(secret.starts_with("lyk_"));
-        assert_eq!(created["key"]["role"], "read_only");
-        assert!(secret.starts_with(created["key"]["prefix"].as_str().unwrap()));
-
-        // The new key works, as read-only.
-        app.call("GET", "/api/v1/groups", &secret, None)
-            .await
-            .expect(StatusCode::OK);
-        app.call(
-            "POST",
-            "/api/v1/groups",
-            &secret,
-            Some(json!({"name": "x"})),
-        )
-        .await
-        .expect_error(StatusCode::FORBIDDEN, "forbidden");
-
-        // Lists never show the secret.
-        let list = app.get("/api/v1/api-keys").await;
-        assert!(!list.text().contains(&secret[12..]), "{}", list.text());
-        assert_eq!(list.expect(StatusCode::OK).as_array().unwrap().len(), 3);
-
-        app.admin(
-            "POST",
-            "/api/v1/api-keys",
-            Some(json!({"name": " ", "role": "read_only"})),
-        )
-        .await
-        .expect_invalid("name");
-        app.admin(
-            "POST",
-            "/api/v1/api-keys",
-            Some(json!({"name": "x", "role": "root"})),
-        )
-        .await
-        .expect_invalid("role");
-
-        // Revoked: 401 from then on, still listed with revoked_at.
-        let id = created["key"]["id"].as_i64().unwrap();
-        let revoked = app
-            .admin("DELETE", &format!("/api/v1/api-keys/{id}"), None)
-            .await
-            .expect(StatusCode::OK);
-        assert!(revoked["revoked_at"].is_string());
-        app.call("GET", "/api/v1/groups", &secret, None)
-            .await
-            .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
-        let events = app.audit_events().await;
-        assert!(events.iter().all(|e| !e.summary.contains(&secret[4..])));
-        app.shutdown().await;
-    }
-}
-
-#[tokio::test]
-async fn admins_are_created_listed_and_deleted() {
-    for app in common::apps().await {
-        let r = app
-            .admin(
-                "POST",
-                "/api/v1/admins",
-                Some(json!({"email": "Root@Example.com", "role": "administrator", "password": "hunter2hunter2"})),
-            )
-            .await;
-        assert!(!r.text().contains("hunter2"), "{}", r.text());
-        let admin = r.expect(StatusCode::CREATED);
-        assert_eq!(admin["email"], "root@example.com");
-        let (stored, hash) = app
-            .store
-            .find_admin_by_email("root@example.com")
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(lanyard_core::password::verify_password(
-            "hunter2hunter2",
-            &hash
-        ));
-        assert_eq!(stored.id.0, admin["id"].as_i64().unwrap());
-
-        app.admin(
-            "POST",
-            "/api/v1/admins",
-            Some(json!({"email": "root@example.com", "role": "read_only", "password": "hunter2hunter2"})),
-        )
-        .await
-        .expect_error(StatusCode::CONFLICT, "conflict");
-        let v = app
-            .admin(
-                "POST",
-                "/api/v1/admins",
-                Some(json!({"email": "x", "role": "read_only", "password": "x"})),
-            )
-            .await
-            .expect_error(StatusCode::BAD_REQUEST, "invalid");
         assert!(
-            v["fields"]["email"].is_string() && v["fields"]["password"].is_string(),
-            "{v}"
+            r.status.is_success(),
+            "{method} {path}: {} {}",
+            r.status,
+            r.text()
         );
-
-        let list = app.get("/api/v1/admins").await.expect(StatusCode::OK);
-        assert_eq!(list.as_array().unwrap().len(), 1);
-        app.admin("DELETE", &format!("/api/v1/admins/{}", admin["id"]), None)
-            .await
-            .expect(StatusCode::NO_CONTENT);
-        app.admin("DELETE", &format!("/api/v1/admins/{}", admin["id"]), None)
-            .await
-            .expect_error(StatusCode::NOT_FOUND, "not_found");
-        assert_eq!(
-            app.get("/api/v1/admins").await.expect(StatusCode::OK),
-            json!([])
-        );
-        app.shutdown().await;
+        if method != "GET" {
+            writes += 1;
+        }
     }
-}
+    // Each write left exactly one audit event, by this key, from the client.
+    let events = app.audit_events().await;
+    assert_eq!(events.len(), writes);
+    for e in &events {
+        assert!(e.actor.starts_with("apikey:admin#"), "{e:?}");
+        assert_eq!(e.source.as_deref(), Some("192.0.2.7"), "{e:?}");
+        assert!(!e.summary.contains("long enough pw"), "{e:?}");
+    }
+    app.shutdown().await;
+});
 
-#[tokio::test]
-async fn private_data_never_leaves() {
-    for app in common::apps().await {
-        let user = app
-            .admin(
-                "POST",
-                "/api/v1/users",
-                Some(json!({"email": "sec@example.com", "username": "sec", "password": "user pass 123"})),
-            )
-            .await
-            .expect(StatusCode::CREATED);
-        app.admin(
+web_test!(key_use_is_recorded_at_most_once_a_minute, |mut app| {
+    let (key, id) = app.make_key("touchy", Role::ReadOnly).await;
+    let last_used = |app: &TestApp| {
+        let store = app.store.clone();
+        async move {
+            let keys = store.list_api_keys().await.unwrap();
+            keys.into_iter()
+                .find(|k| k.id.0 == id)
+                .unwrap()
+                .last_used_at
+        }
+    };
+    assert_eq!(last_used(&app).await, None);
+    let t0 = app.clock_now();
+    app.call("GET", "/api/v1/users", &key, None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(last_used(&app).await, Some(t0));
+    app.clock.advance(Duration::seconds(59));
+    app.call("GET", "/api/v1/users", &key, None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        last_used(&app).await,
+        Some(t0),
+        "not refreshed within a minute"
+    );
+    app.clock.advance(Duration::seconds(2));
+    app.call("GET", "/api/v1/users", &key, None)
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(last_used(&app).await, Some(t0 + Duration::seconds(61)));
+    app.shutdown().await;
+});
+
+web_test!(api_keys_secret_is_shown_once_and_works, |app| {
+    let r = app
+        .admin(
+            "POST",
+            "/api/v1/api-keys",
+            Some(json!({"name": "ci", "role": "read_only"})),
+        )
+        .await;
+    let created = r.expect(StatusCode::CREATED);
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("lyk_"));
+    assert_eq!(created["key"]["role"], "read_only");
+    assert!(secret.starts_with(created["key"]["prefix"].as_str().unwrap()));
+
+    // The new key works, as read-only.
+    app.call("GET", "/api/v1/groups", &secret, None)
+        .await
+        .expect(StatusCode::OK);
+    app.call(
+        "POST",
+        "/api/v1/groups",
+        &secret,
+        Some(json!({"name": "x"})),
+    )
+    .await
+    .expect_error(StatusCode::FORBIDDEN, "forbidden");
+
+    // Lists never show the secret.
+    let list = app.get("/api/v1/api-keys").await;
+    assert!(!list.text().contains(&secret[12..]), "{}", list.text());
+    assert_eq!(list.expect(StatusCode::OK).as_array().unwrap().len(), 3);
+
+    app.admin(
+        "POST",
+        "/api/v1/api-keys",
+        Some(json!({"name": " ", "role": "read_only"})),
+    )
+    .await
+    .expect_invalid("name");
+    app.admin(
+        "POST",
+        "/api/v1/api-keys",
+        Some(json!({"name": "x", "role": "root"})),
+    )
+    .await
+    .expect_invalid("role");
+
+    // Revoked: 401 from then on, still listed with revoked_at.
+    let id = created["key"]["id"].as_i64().unwrap();
+    let revoked = app
+        .admin("DELETE", &format!("/api/v1/api-keys/{id}"), None)
+        .await
+        .expect(StatusCode::OK);
+    assert!(revoked["revoked_at"].is_string());
+    app.call("GET", "/api/v1/groups", &secret, None)
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "unauthorized");
+    let events = app.audit_events().await;
+    assert!(events.iter().all(|e| !e.summary.contains(&secret[4..])));
+    app.shutdown().await;
+});
+
+web_test!(admins_are_created_listed_and_deleted, |app| {
+    let r = app
+        .admin(
             "POST",
             "/api/v1/admins",
-            Some(json!({"email": "adm@example.com", "role": "read_only", "password": "admin pass 123"})),
+            Some(json!({"email": "Root@Example.com", "role": "administrator", "password": "hunter2hunter2"})),
+        )
+        .await;
+    assert!(!r.text().contains("hunter2"), "{}", r.text());
+    let admin = r.expect(StatusCode::CREATED);
+    assert_eq!(admin["email"], "root@example.com");
+    let (stored, hash) = app
+        .store
+        .find_admin_by_email("root@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(lanyard_core::password::verify_password(
+        "hunter2hunter2",
+        &hash
+    ));
+    assert_eq!(stored.id.0, admin["id"].as_i64().unwrap());
+
+    app.admin(
+        "POST",
+        "/api/v1/admins",
+        Some(
+            json!({"email": "root@example.com", "role": "read_only", "password": "hunter2hunter2"}),
+        ),
+    )
+    .await
+    .expect_error(StatusCode::CONFLICT, "conflict");
+    let v = app
+        .admin(
+            "POST",
+            "/api/v1/admins",
+            Some(json!({"email": "x", "role": "read_only", "password": "x"})),
+        )
+        .await
+        .expect_error(StatusCode::BAD_REQUEST, "invalid");
+    assert!(
+        v["fields"]["email"].is_string() && v["fields"]["password"].is_string(),
+        "{v}"
+    );
+
+    let list = app.get("/api/v1/admins").await.expect(StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    app.admin("DELETE", &format!("/api/v1/admins/{}", admin["id"]), None)
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    app.admin("DELETE", &format!("/api/v1/admins/{}", admin["id"]), None)
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
+    assert_eq!(
+        app.get("/api/v1/admins").await.expect(StatusCode::OK),
+        json!([])
+    );
+    app.shutdown().await;
+});
+
+web_test!(private_data_never_leaves, |app| {
+    let user = app
+        .admin(
+            "POST",
+            "/api/v1/users",
+            Some(
+                json!({"email": "sec@example.com", "username": "sec", "password": "user pass 123"}),
+            ),
         )
         .await
         .expect(StatusCode::CREATED);
-        let created = app
-            .admin(
-                "POST",
-                "/api/v1/api-keys",
-                Some(json!({"name": "k", "role": "read_only"})),
-            )
-            .await
-            .expect(StatusCode::CREATED);
-        let secret = created["secret"].as_str().unwrap().to_owned();
-        let hash = lanyard_core::admin::hash_api_key(&secret);
-        let (_, user_hash) = app.store.find_user_by_login("sec").await.unwrap().unwrap();
-        let user_hash = user_hash.unwrap();
-        let g = app.create_group("g").await;
-        app.admin(
-            "PUT",
-            &format!("/api/v1/groups/{}/members/{}", g["id"], user["id"]),
-            None,
+    app.admin(
+        "POST",
+        "/api/v1/admins",
+        Some(
+            json!({"email": "adm@example.com", "role": "read_only", "password": "admin pass 123"}),
+        ),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let created = app
+        .admin(
+            "POST",
+            "/api/v1/api-keys",
+            Some(json!({"name": "k", "role": "read_only"})),
         )
         .await
-        .expect(StatusCode::NO_CONTENT);
+        .expect(StatusCode::CREATED);
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    let hash = lanyard_core::admin::hash_api_key(&secret);
+    let (_, user_hash) = app.store.find_user_by_login("sec").await.unwrap().unwrap();
+    let user_hash = user_hash.unwrap();
+    let g = app.create_group("g").await;
+    app.admin(
+        "PUT",
+        &format!("/api/v1/groups/{}/members/{}", g["id"], user["id"]),
+        None,
+    )
+    .await
+    .expect(StatusCode::NO_CONTENT);
 
-        let a = app
-            .admin(
-                "POST",
-                "/api/v1/applications",
-                Some(json!({"template": "aws-iam", "label": "AWS"})),
-            )
-            .await
-            .expect(StatusCode::CREATED);
-        let (_, private_key) = app
-            .store
-            .active_signing_key(lanyard_core::AppId(a["id"].as_i64().unwrap()))
-            .await
-            .unwrap();
-        // A full line from the end of the PEM: private material (the first
-        // lines encode the public modulus, which certificates carry).
-        let key_line = private_key
-            .expose()
-            .lines()
-            .rev()
-            .nth(2)
-            .unwrap()
-            .to_owned();
+    let a = app
+        .admin(
+            "POST",
+            "/api/v1/applications",
+            Some(json!({"template": "aws-iam", "label": "AWS"})),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let (_, private_key) = app
+        .store
+        .active_signing_key(lanyard_core::AppId(a["id"].as_i64().unwrap()))
+        .await
+        .unwrap();
+    // A full line from the end of the PEM: private material (the first
+    // lines encode the public modulus, which certificates carry).
+    let key_line = private_key
+        .expose()
+        .lines()
+        .rev()
+        .nth(2)
+        .unwrap()
+        .to_owned();
 
-        // Audit events are part of what is read back.
-        app.audit.flush().await;
-        for (method, template) in routes() {
-            if method != "GET" {
-                continue;
-            }
-            // The objects made above, which hold the secrets.
-            let id = if template.starts_with("/api/v1/groups/") {
-                &g["id"]
-            } else if template.starts_with("/api/v1/applications") {
-                &a["id"]
-            } else {
-                &user["id"]
-            };
-            let mut path = template.replace("{id}", &id.to_string());
-            if template.ends_with("/preview") {
-                path.push_str(&format!("?user={}", user["id"]));
-            } else if template == "/api/v1/applications/metadata" {
-                path.push_str(&format!("?ids={}", a["id"]));
-            }
-            let r = app.get(&path).await;
-            assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
-            let text = r.text();
-            for needle in [
-                "user pass 123",
-                "admin pass 123",
-                secret.as_str(),
-                &secret[12..],
-                hash.as_str(),
-                user_hash.as_str(),
-                "argon2",
-                "\"password\"",
-                "password_hash",
-                "PRIVATE KEY",
-                key_line.as_str(),
-            ] {
-                assert!(
-                    !text.contains(needle),
-                    "GET {path} leaks {needle:?}: {text}"
-                );
-            }
+    // Audit events are part of what is read back.
+    app.audit.flush().await;
+    for (method, template) in routes() {
+        if method != "GET" {
+            continue;
         }
-        app.shutdown().await;
+        // The objects made above, which hold the secrets.
+        let id = if template.starts_with("/api/v1/groups/") {
+            &g["id"]
+        } else if template.starts_with("/api/v1/applications") {
+            &a["id"]
+        } else {
+            &user["id"]
+        };
+        let mut path = template.replace("{id}", &id.to_string());
+        if template.ends_with("/preview") {
+            path.push_str(&format!("?user={}", user["id"]));
+        } else if template == "/api/v1/applications/metadata" {
+            path.push_str(&format!("?ids={}", a["id"]));
+        }
+        let r = app.get(&path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
+        let text = r.text();
+        for needle in [
+            "user pass 123",
+            "admin pass 123",
+            secret.as_str(),
+            &secret[12..],
+            hash.as_str(),
+            user_hash.as_str(),
+            "argon2",
+            "\"password\"",
+            "password_hash",
+            "PRIVATE KEY",
+            key_line.as_str(),
+        ] {
+            assert!(
+                !text.contains(needle),
+                "GET {path} leaks {needle:?}: {text}"
+            );
+        }
     }
-}
+    app.shutdown().await;
+});

@@ -6,18 +6,17 @@
 //! back, non-images refused, removal), Copy Metadata URL, read-only admins
 //! and CSRF on multipart forms.
 
-mod common;
-
 use axum::http::StatusCode;
 
-use common::admin::{create_app, signed_in};
-use common::TestApp;
+use crate::common;
+use crate::common::admin::{create_app, signed_in};
+use crate::common::TestApp;
 
-const SP_METADATA: &str = include_str!("../../lanyard-saml/test_vectors/metadata/sp-ok.xml");
-const SP_KEY: &str = include_str!("../../lanyard-saml/test_vectors/sp-test-only.key.pem");
-const SP_CERT: &str = include_str!("../../lanyard-saml/test_vectors/sp-test-only.crt.pem");
-const KEY_1024: &str = include_str!("fixtures/rsa1024-test-only.key.pem");
-const CERT_1024: &str = include_str!("fixtures/rsa1024-test-only.crt.pem");
+const SP_METADATA: &str = include_str!("../../../lanyard-saml/test_vectors/metadata/sp-ok.xml");
+const SP_KEY: &str = include_str!("../../../lanyard-saml/test_vectors/sp-test-only.key.pem");
+const SP_CERT: &str = include_str!("../../../lanyard-saml/test_vectors/sp-test-only.crt.pem");
+const KEY_1024: &str = include_str!("../fixtures/rsa1024-test-only.key.pem");
+const CERT_1024: &str = include_str!("../fixtures/rsa1024-test-only.crt.pem");
 
 /// The app's keys as the REST API lists them: (id, active, subject).
 async fn keys(app: &TestApp, id: i64) -> Vec<(i64, bool, String)> {
@@ -50,9 +49,9 @@ fn png(w: u32, h: u32) -> Vec<u8> {
     out.into_inner()
 }
 
-#[tokio::test]
-async fn keys_rotate_by_clicking_and_the_signing_key_cannot_be_deleted() {
-    for app in common::apps().await {
+web_test!(
+    keys_rotate_by_clicking_and_the_signing_key_cannot_be_deleted,
+    |app| {
         let mut b = signed_in(&app, "root@example.com", "administrator").await;
         let id = create_app(&mut b, "Rotate").await;
         let sso = format!("/admin/applications/{id}?tab=sso");
@@ -205,101 +204,98 @@ async fn keys_rotate_by_clicking_and_the_signing_key_cannot_be_deleted() {
         );
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn uploaded_keys_must_match_and_be_large_enough() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = create_app(&mut b, "Upload").await;
-        let sso = format!("/admin/applications/{id}?tab=sso");
-        let csrf = b.csrf_of(&sso).await;
-        let path = format!("/admin/applications/{id}/keys");
-        let fields = [
-            ("csrf", csrf.as_str()),
-            ("source", "upload"),
-            ("activate", "1"),
-        ];
+web_test!(uploaded_keys_must_match_and_be_large_enough, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = create_app(&mut b, "Upload").await;
+    let sso = format!("/admin/applications/{id}?tab=sso");
+    let csrf = b.csrf_of(&sso).await;
+    let path = format!("/admin/applications/{id}/keys");
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("source", "upload"),
+        ("activate", "1"),
+    ];
 
-        // 1024 bits: refused, the rule named.
-        let r = b
-            .post_multipart(
-                &path,
-                &fields,
-                &[
-                    ("private_key_file", "k.pem", KEY_1024.as_bytes()),
-                    ("certificate_file", "c.pem", CERT_1024.as_bytes()),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert!(
-            r.text()
-                .contains("is a 1024-bit key; at least 2048 bits are required"),
-            "{}",
-            r.text()
-        );
-        // A certificate of another key.
-        let r = b
-            .post_multipart(
-                &path,
-                &[
-                    fields[0],
-                    fields[1],
-                    ("private_key_pem", SP_KEY),
-                    ("certificate_pem", CERT_1024),
-                ],
-                &[],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert!(
-            r.text().contains("does not match the private key"),
-            "{}",
-            r.text()
-        );
-        // Half a pair.
-        let r = b
-            .post_multipart(
-                &path,
-                &[fields[0], fields[1], ("private_key_pem", SP_KEY)],
-                &[],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert!(r.text().contains("Certificate is required"), "{}", r.text());
-        assert_eq!(keys(&app, id).await.len(), 1);
+    // 1024 bits: refused, the rule named.
+    let r = b
+        .post_multipart(
+            &path,
+            &fields,
+            &[
+                ("private_key_file", "k.pem", KEY_1024.as_bytes()),
+                ("certificate_file", "c.pem", CERT_1024.as_bytes()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .contains("is a 1024-bit key; at least 2048 bits are required"),
+        "{}",
+        r.text()
+    );
+    // A certificate of another key.
+    let r = b
+        .post_multipart(
+            &path,
+            &[
+                fields[0],
+                fields[1],
+                ("private_key_pem", SP_KEY),
+                ("certificate_pem", CERT_1024),
+            ],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.text().contains("does not match the private key"),
+        "{}",
+        r.text()
+    );
+    // Half a pair.
+    let r = b
+        .post_multipart(
+            &path,
+            &[fields[0], fields[1], ("private_key_pem", SP_KEY)],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("Certificate is required"), "{}", r.text());
+    assert_eq!(keys(&app, id).await.len(), 1);
 
-        // The pair as files, made the signing key at once.
-        let r = b
-            .post_multipart(
-                &path,
-                &fields,
-                &[
-                    ("private_key_file", "sp.key", SP_KEY.as_bytes()),
-                    ("certificate_file", "sp.crt", SP_CERT.as_bytes()),
-                ],
-            )
-            .await;
-        see_other_to(
-            &r,
-            &format!("/admin/applications/{id}?tab=sso&saved=key_rotated"),
-        );
-        let now = keys(&app, id).await;
-        assert_eq!(now.len(), 2);
-        let signing = now.iter().find(|k| k.1).unwrap();
-        let want = lanyard_saml::keys::Certificate::from_pem(SP_CERT).unwrap();
-        assert_eq!(signing.2, want.subject());
-        // The page shows the certificate, never the key.
-        let page = b.get(&sso).await.text();
-        assert!(page.contains(&want.sha256_fingerprint()), "{page}");
-        app.shutdown().await;
-    }
-}
+    // The pair as files, made the signing key at once.
+    let r = b
+        .post_multipart(
+            &path,
+            &fields,
+            &[
+                ("private_key_file", "sp.key", SP_KEY.as_bytes()),
+                ("certificate_file", "sp.crt", SP_CERT.as_bytes()),
+            ],
+        )
+        .await;
+    see_other_to(
+        &r,
+        &format!("/admin/applications/{id}?tab=sso&saved=key_rotated"),
+    );
+    let now = keys(&app, id).await;
+    assert_eq!(now.len(), 2);
+    let signing = now.iter().find(|k| k.1).unwrap();
+    let want = lanyard_saml::keys::Certificate::from_pem(SP_CERT).unwrap();
+    assert_eq!(signing.2, want.subject());
+    // The page shows the certificate, never the key.
+    let page = b.get(&sso).await.text();
+    assert!(page.contains(&want.sha256_fingerprint()), "{page}");
+    app.shutdown().await;
+});
 
-#[tokio::test]
-async fn sp_metadata_imports_from_a_file_or_pasted_and_hostile_xml_changes_nothing() {
-    for app in common::apps().await {
+web_test!(
+    sp_metadata_imports_from_a_file_or_pasted_and_hostile_xml_changes_nothing,
+    |app| {
         let mut b = signed_in(&app, "root@example.com", "administrator").await;
         let id = create_app(&mut b, "Wiki").await;
         let sso = format!("/admin/applications/{id}?tab=sso");
@@ -384,11 +380,11 @@ async fn sp_metadata_imports_from_a_file_or_pasted_and_hostile_xml_changes_nothi
         assert!(page.contains(&md.entity_id), "{page}");
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn the_portal_image_uploads_with_multipart_and_only_images_are_kept() {
-    for app in common::apps().await {
+web_test!(
+    the_portal_image_uploads_with_multipart_and_only_images_are_kept,
+    |app| {
         let mut b = signed_in(&app, "root@example.com", "administrator").await;
         let id = create_app(&mut b, "Pictured").await;
         let general = format!("/admin/applications/{id}?tab=general");
@@ -438,11 +434,11 @@ async fn the_portal_image_uploads_with_multipart_and_only_images_are_kept() {
         );
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn copy_metadata_url_read_only_admins_and_csrf_on_multipart_forms() {
-    for app in common::apps().await {
+web_test!(
+    copy_metadata_url_read_only_admins_and_csrf_on_multipart_forms,
+    |app| {
         let mut admin = signed_in(&app, "root@example.com", "administrator").await;
         let id = create_app(&mut admin, "Shared").await;
         let sso = format!("/admin/applications/{id}?tab=sso");
@@ -509,11 +505,11 @@ async fn copy_metadata_url_read_only_admins_and_csrf_on_multipart_forms() {
         assert_eq!(keys(&app, id).await.len(), 1);
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn a_new_application_takes_its_image_and_a_bad_one_creates_nothing() {
-    for app in common::apps().await {
+web_test!(
+    a_new_application_takes_its_image_and_a_bad_one_creates_nothing,
+    |app| {
         let mut b = signed_in(&app, "root@example.com", "administrator").await;
         let form = b
             .get("/admin/applications/new?template=aws-iam")
@@ -563,4 +559,4 @@ async fn a_new_application_takes_its_image_and_a_bad_one_creates_nothing() {
         assert_eq!(served.bytes[..], bytes[..]);
         app.shutdown().await;
     }
-}
+);

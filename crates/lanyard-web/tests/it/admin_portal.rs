@@ -5,16 +5,15 @@
 //! activate, export of the selection as a zip, delete with the typed count),
 //! escaping of hostile labels, and the page headers.
 
-mod common;
-
 use std::io::Read;
 
 use axum::http::StatusCode;
 use serde_json::json;
 
-use common::admin::{admin_sign_in, create_app, make_admin, signed_in, PW};
-use common::browser::{hidden, location, Browser};
-use common::TestApp;
+use crate::common;
+use crate::common::admin::{admin_sign_in, create_app, make_admin, signed_in, PW};
+use crate::common::browser::{hidden, location, Browser};
+use crate::common::TestApp;
 
 async fn events(app: &TestApp, action: &str) -> usize {
     app.audit_events()
@@ -24,9 +23,9 @@ async fn events(app: &TestApp, action: &str) -> usize {
         .count()
 }
 
-#[tokio::test]
-async fn admins_sign_in_and_out_with_one_message_for_unknown_and_wrong() {
-    for app in common::apps().await {
+web_test!(
+    admins_sign_in_and_out_with_one_message_for_unknown_and_wrong,
+    |app| {
         make_admin(&app, "root@example.com", "administrator").await;
         let mut b = Browser::new(&app);
 
@@ -109,50 +108,47 @@ async fn admins_sign_in_and_out_with_one_message_for_unknown_and_wrong() {
         assert_eq!(events(&app, "admin.sign_out").await, 1);
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn admin_posts_need_the_session_token_and_our_origin() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = create_app(&mut b, "Amazon AWS").await;
-        let path = format!("/admin/applications/{id}/deactivate");
+web_test!(admin_posts_need_the_session_token_and_our_origin, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = create_app(&mut b, "Amazon AWS").await;
+    let path = format!("/admin/applications/{id}/deactivate");
 
-        let r = b.post(&path, &[("csrf", "0".repeat(64).as_str())]).await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
-        let r = b.post(&path, &[]).await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = b.post(&path, &[("csrf", "0".repeat(64).as_str())]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    let r = b.post(&path, &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
 
-        let csrf = b.csrf_of(&format!("/admin/applications/{id}")).await;
-        b.origin = Some("https://evil.example".into());
-        let r = b.post(&path, &[("csrf", &csrf)]).await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN);
-        b.origin = Some("http://127.0.0.1:8080".into());
+    let csrf = b.csrf_of(&format!("/admin/applications/{id}")).await;
+    b.origin = Some("https://evil.example".into());
+    let r = b.post(&path, &[("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    b.origin = Some("http://127.0.0.1:8080".into());
 
-        // Nothing changed: still active.
-        let app_json = app.get(&format!("/api/v1/applications/{id}")).await;
-        assert_eq!(app_json.expect(StatusCode::OK)["sso_active"], true);
+    // Nothing changed: still active.
+    let app_json = app.get(&format!("/api/v1/applications/{id}")).await;
+    assert_eq!(app_json.expect(StatusCode::OK)["sso_active"], true);
 
-        // The sign-in form's double-submit cookie is checked as well.
-        let mut fresh = Browser::new(&app);
-        let r = fresh
-            .post(
-                "/admin/login",
-                &[
-                    ("email", "root@example.com"),
-                    ("password", PW),
-                    ("csrf", "x"),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN);
-        app.shutdown().await;
-    }
-}
+    // The sign-in form's double-submit cookie is checked as well.
+    let mut fresh = Browser::new(&app);
+    let r = fresh
+        .post(
+            "/admin/login",
+            &[
+                ("email", "root@example.com"),
+                ("password", PW),
+                ("csrf", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    app.shutdown().await;
+});
 
-#[tokio::test]
-async fn read_only_admins_see_no_write_buttons_and_cannot_write() {
-    for app in common::apps().await {
+web_test!(
+    read_only_admins_see_no_write_buttons_and_cannot_write,
+    |app| {
         let mut admin = signed_in(&app, "root@example.com", "administrator").await;
         let id = create_app(&mut admin, "Amazon AWS").await;
         let mut ro = signed_in(&app, "viewer@example.com", "read_only").await;
@@ -211,11 +207,11 @@ async fn read_only_admins_see_no_write_buttons_and_cannot_write() {
         assert_eq!(all["items"][0]["sso_active"], true);
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn applications_are_created_from_the_catalog_with_inline_errors() {
-    for app in common::apps().await {
+web_test!(
+    applications_are_created_from_the_catalog_with_inline_errors,
+    |app| {
         let mut b = signed_in(&app, "root@example.com", "administrator").await;
         let list = b.get("/admin/applications").await.text();
         assert!(list.contains("+ Add New Application"));
@@ -280,130 +276,124 @@ async fn applications_are_created_from_the_catalog_with_inline_errors() {
         assert_eq!(ev.actor, "admin:root@example.com");
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn sso_settings_are_edited_with_the_rule_named_inline() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = create_app(&mut b, "Amazon AWS").await;
-        let page = b.get(&format!("/admin/applications/{id}?tab=sso")).await;
-        assert_eq!(page.status, StatusCode::OK);
-        let text = page.text();
-        assert!(text.contains("Export Metadata"));
-        assert!(text.contains("http://127.0.0.1:8080/saml2/amazon-aws/metadata"));
-        assert!(text.contains("days left"), "{text}");
-        assert!(text.contains("Deactivate SSO"));
-        let csrf = hidden(&text, "csrf").unwrap();
+web_test!(sso_settings_are_edited_with_the_rule_named_inline, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = create_app(&mut b, "Amazon AWS").await;
+    let page = b.get(&format!("/admin/applications/{id}?tab=sso")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let text = page.text();
+    assert!(text.contains("Export Metadata"));
+    assert!(text.contains("http://127.0.0.1:8080/saml2/amazon-aws/metadata"));
+    assert!(text.contains("days left"), "{text}");
+    assert!(text.contains("Deactivate SSO"));
+    let csrf = hidden(&text, "csrf").unwrap();
 
-        let mut fields = vec![
-            ("csrf", csrf.as_str()),
-            ("idp_entity_id", "https://idp.example.com/aws"),
-            ("sp_entity_id", "urn:amazon:webservices"),
-            ("acs_urls", "https://sp.example.com/acs"),
-            ("default_relay_state", ""),
-            ("name_id", "email"),
-            ("name_id_attribute", ""),
-            (
-                "name_id_format",
-                "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
-            ),
-            ("algorithm", "rsa_sha256"),
-            ("sign_assertion", "1"),
-        ];
-        let path = format!("/admin/applications/{id}/sso");
-        let r = b.post(&path, &fields).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
-        let text = r.text();
-        assert!(
-            text.contains("ACS URL [aws.recipient] must be an AWS sign-in endpoint"),
-            "{text}"
-        );
-        // The submitted value is kept for correction.
-        assert!(
-            text.contains(">https://sp.example.com/acs</textarea>"),
-            "{text}"
-        );
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("idp_entity_id", "https://idp.example.com/aws"),
+        ("sp_entity_id", "urn:amazon:webservices"),
+        ("acs_urls", "https://sp.example.com/acs"),
+        ("default_relay_state", ""),
+        ("name_id", "email"),
+        ("name_id_attribute", ""),
+        (
+            "name_id_format",
+            "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+        ),
+        ("algorithm", "rsa_sha256"),
+        ("sign_assertion", "1"),
+    ];
+    let path = format!("/admin/applications/{id}/sso");
+    let r = b.post(&path, &fields).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let text = r.text();
+    assert!(
+        text.contains("ACS URL [aws.recipient] must be an AWS sign-in endpoint"),
+        "{text}"
+    );
+    // The submitted value is kept for correction.
+    assert!(
+        text.contains(">https://sp.example.com/acs</textarea>"),
+        "{text}"
+    );
 
-        fields[3] = (
-            "acs_urls",
-            "https://us-east-1.signin.aws.amazon.com/saml\nhttps://signin.aws.amazon.com/saml",
-        );
-        let r = b.post(&path, &fields).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-        let v = app
-            .get(&format!("/api/v1/applications/{id}"))
-            .await
-            .expect(StatusCode::OK);
-        assert_eq!(v["sso"]["idp_entity_id"], "https://idp.example.com/aws");
-        assert_eq!(
-            v["sso"]["acs_urls"],
-            json!([
-                {"url": "https://us-east-1.signin.aws.amazon.com/saml", "is_default": true},
-                {"url": "https://signin.aws.amazon.com/saml", "is_default": false}
-            ])
-        );
-        assert_eq!(v["sso"]["sign_response"], false);
-        let saved = b.get(location(&r)).await.text();
-        assert!(saved.contains("Saved."), "{saved}");
+    fields[3] = (
+        "acs_urls",
+        "https://us-east-1.signin.aws.amazon.com/saml\nhttps://signin.aws.amazon.com/saml",
+    );
+    let r = b.post(&path, &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let v = app
+        .get(&format!("/api/v1/applications/{id}"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(v["sso"]["idp_entity_id"], "https://idp.example.com/aws");
+    assert_eq!(
+        v["sso"]["acs_urls"],
+        json!([
+            {"url": "https://us-east-1.signin.aws.amazon.com/saml", "is_default": true},
+            {"url": "https://signin.aws.amazon.com/saml", "is_default": false}
+        ])
+    );
+    assert_eq!(v["sso"]["sign_response"], false);
+    let saved = b.get(location(&r)).await.text();
+    assert!(saved.contains("Saved."), "{saved}");
 
-        // Neither signature: the rule is named next to the checkboxes.
-        fields.retain(|(k, _)| *k != "sign_assertion");
-        let r = b.post(&path, &fields).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert!(
-            r.text()
-                .contains("Signing sign the Assertion, the Response, or both"),
-            "{}",
-            r.text()
-        );
-        app.shutdown().await;
-    }
-}
+    // Neither signature: the rule is named next to the checkboxes.
+    fields.retain(|(k, _)| *k != "sign_assertion");
+    let r = b.post(&path, &fields).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .contains("Signing sign the Assertion, the Response, or both"),
+        "{}",
+        r.text()
+    );
+    app.shutdown().await;
+});
 
-#[tokio::test]
-async fn sso_is_deactivated_and_activated_from_the_sso_tab() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = create_app(&mut b, "Amazon AWS").await;
-        let csrf = b.csrf_of(&format!("/admin/applications/{id}")).await;
-        let r = b
-            .post(
-                &format!("/admin/applications/{id}/deactivate"),
-                &[("csrf", &csrf)],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER);
-        let page = b.get(location(&r)).await.text();
-        assert!(page.contains("SSO deactivated."), "{page}");
-        assert!(page.contains("Activate SSO"));
-        assert!(b
-            .get("/admin/applications")
-            .await
-            .text()
-            .contains("deactivated"));
+web_test!(sso_is_deactivated_and_activated_from_the_sso_tab, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = create_app(&mut b, "Amazon AWS").await;
+    let csrf = b.csrf_of(&format!("/admin/applications/{id}")).await;
+    let r = b
+        .post(
+            &format!("/admin/applications/{id}/deactivate"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = b.get(location(&r)).await.text();
+    assert!(page.contains("SSO deactivated."), "{page}");
+    assert!(page.contains("Activate SSO"));
+    assert!(b
+        .get("/admin/applications")
+        .await
+        .text()
+        .contains("deactivated"));
 
-        let r = b
-            .post(
-                &format!("/admin/applications/{id}/activate"),
-                &[("csrf", &csrf)],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER);
-        let v = app
-            .get(&format!("/api/v1/applications/{id}"))
-            .await
-            .expect(StatusCode::OK);
-        assert_eq!(v["sso_active"], true);
-        assert_eq!(events(&app, "application.deactivate").await, 1);
-        assert_eq!(events(&app, "application.activate").await, 1);
-        app.shutdown().await;
-    }
-}
+    let r = b
+        .post(
+            &format!("/admin/applications/{id}/activate"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let v = app
+        .get(&format!("/api/v1/applications/{id}"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(v["sso_active"], true);
+    assert_eq!(events(&app, "application.deactivate").await, 1);
+    assert_eq!(events(&app, "application.activate").await, 1);
+    app.shutdown().await;
+});
 
-#[tokio::test]
-async fn selected_apps_export_as_a_zip_and_delete_with_the_typed_count() {
-    for app in common::apps().await {
+web_test!(
+    selected_apps_export_as_a_zip_and_delete_with_the_typed_count,
+    |app| {
         let mut b = signed_in(&app, "root@example.com", "administrator").await;
         let one = create_app(&mut b, "Amazon AWS").await;
         let two = create_app(&mut b, "Amazon AWS").await;
@@ -489,109 +479,103 @@ async fn selected_apps_export_as_a_zip_and_delete_with_the_typed_count() {
         assert_eq!(events(&app, "application.delete").await, 2);
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn user_groups_tab_binds_and_unbinds() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = create_app(&mut b, "Amazon AWS").await;
-        let g1 = app.create_group("engineers").await["id"].as_i64().unwrap();
-        let g2 = app.create_group("auditors").await["id"].as_i64().unwrap();
-        let page = b
-            .get(&format!("/admin/applications/{id}?tab=groups"))
-            .await
-            .text();
-        assert!(
-            page.contains("engineers") && page.contains("auditors"),
-            "{page}"
-        );
-        let tab = format!("/admin/applications/{id}?tab=groups");
-        let path = format!("/admin/applications/{id}/groups");
-        let r = b.save_checkboxes(&tab, &path, "groups", &[g1, g2]).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER);
-        let bound = |v: serde_json::Value| -> Vec<i64> {
-            let mut ids: Vec<i64> = v
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|g| g["id"].as_i64().unwrap())
-                .collect();
-            ids.sort();
-            ids
-        };
-        let groups_path = format!("/api/v1/applications/{id}/groups");
-        let mut both = vec![g1, g2];
-        both.sort();
-        assert_eq!(
-            bound(app.get(&groups_path).await.expect(StatusCode::OK)),
-            both
-        );
-        let r = b.save_checkboxes(&tab, &path, "groups", &[g2]).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER);
-        assert_eq!(
-            bound(app.get(&groups_path).await.expect(StatusCode::OK)),
-            vec![g2]
-        );
-        // A binding made elsewhere after the tab was rendered survives a
-        // save of that (stale) tab: only boxes the admin changed count.
-        let stale = b.get(&tab).await.text();
-        app.admin("PUT", &format!("{groups_path}/{g1}"), None)
-            .await
-            .expect(StatusCode::NO_CONTENT);
-        let mut fields = vec![("csrf".to_owned(), hidden(&stale, "csrf").unwrap())];
-        for f in ["groups_shown", "groups_was"] {
-            for v in common::browser::hidden_all(&stale, f) {
-                fields.push((f.to_owned(), v));
-            }
-        }
-        fields.push(("groups".to_owned(), g2.to_string()));
-        let pairs: Vec<(&str, &str)> = fields
+web_test!(user_groups_tab_binds_and_unbinds, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = create_app(&mut b, "Amazon AWS").await;
+    let g1 = app.create_group("engineers").await["id"].as_i64().unwrap();
+    let g2 = app.create_group("auditors").await["id"].as_i64().unwrap();
+    let page = b
+        .get(&format!("/admin/applications/{id}?tab=groups"))
+        .await
+        .text();
+    assert!(
+        page.contains("engineers") && page.contains("auditors"),
+        "{page}"
+    );
+    let tab = format!("/admin/applications/{id}?tab=groups");
+    let path = format!("/admin/applications/{id}/groups");
+    let r = b.save_checkboxes(&tab, &path, "groups", &[g1, g2]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let bound = |v: serde_json::Value| -> Vec<i64> {
+        let mut ids: Vec<i64> = v
+            .as_array()
+            .unwrap()
             .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .map(|g| g["id"].as_i64().unwrap())
             .collect();
-        let r = b.post(&path, &pairs).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER);
-        assert_eq!(
-            bound(app.get(&groups_path).await.expect(StatusCode::OK)),
-            both
-        );
-        app.shutdown().await;
-    }
-}
-
-#[tokio::test]
-async fn hostile_labels_render_inert_and_pages_carry_the_csp() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let label = "<script>alert(1)</script>\"quoted\" 'single'";
-        let id = create_app(&mut b, label).await;
-        for path in [
-            "/admin/applications".to_owned(),
-            format!("/admin/applications/{id}"),
-            format!("/admin/applications/selection?action=delete&ids={id}"),
-        ] {
-            let r = b.get(&path).await;
-            assert_eq!(r.status, StatusCode::OK, "{path}");
-            let text = r.text();
-            assert!(!text.contains("<script>alert"), "{path}: {text}");
-            assert!(
-                text.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
-                "{path}"
-            );
-            assert!(text.contains("&#34;quoted&#34; &#39;single&#39;"), "{path}");
-            let csp = r.headers["content-security-policy"].to_str().unwrap();
-            assert!(csp.contains("script-src 'self'"), "{csp}");
-            assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-            assert!(!csp.contains("unsafe-inline"), "{csp}");
-            assert_eq!(r.headers["x-content-type-options"], "nosniff");
-            assert!(r.headers.contains_key("referrer-policy"));
+        ids.sort();
+        ids
+    };
+    let groups_path = format!("/api/v1/applications/{id}/groups");
+    let mut both = vec![g1, g2];
+    both.sort();
+    assert_eq!(
+        bound(app.get(&groups_path).await.expect(StatusCode::OK)),
+        both
+    );
+    let r = b.save_checkboxes(&tab, &path, "groups", &[g2]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        bound(app.get(&groups_path).await.expect(StatusCode::OK)),
+        vec![g2]
+    );
+    // A binding made elsewhere after the tab was rendered survives a
+    // save of that (stale) tab: only boxes the admin changed count.
+    let stale = b.get(&tab).await.text();
+    app.admin("PUT", &format!("{groups_path}/{g1}"), None)
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    let mut fields = vec![("csrf".to_owned(), hidden(&stale, "csrf").unwrap())];
+    for f in ["groups_shown", "groups_was"] {
+        for v in common::browser::hidden_all(&stale, f) {
+            fields.push((f.to_owned(), v));
         }
-        let login = Browser::new(&app).get("/admin/login").await;
-        assert!(login.headers.contains_key("content-security-policy"));
-        app.shutdown().await;
     }
-}
+    fields.push(("groups".to_owned(), g2.to_string()));
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = b.post(&path, &pairs).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        bound(app.get(&groups_path).await.expect(StatusCode::OK)),
+        both
+    );
+    app.shutdown().await;
+});
+
+web_test!(hostile_labels_render_inert_and_pages_carry_the_csp, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let label = "<script>alert(1)</script>\"quoted\" 'single'";
+    let id = create_app(&mut b, label).await;
+    for path in [
+        "/admin/applications".to_owned(),
+        format!("/admin/applications/{id}"),
+        format!("/admin/applications/selection?action=delete&ids={id}"),
+    ] {
+        let r = b.get(&path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        let text = r.text();
+        assert!(!text.contains("<script>alert"), "{path}: {text}");
+        assert!(
+            text.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{path}"
+        );
+        assert!(text.contains("&#34;quoted&#34; &#39;single&#39;"), "{path}");
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert_eq!(r.headers["x-content-type-options"], "nosniff");
+        assert!(r.headers.contains_key("referrer-policy"));
+    }
+    let login = Browser::new(&app).get("/admin/login").await;
+    assert!(login.headers.contains_key("content-security-policy"));
+    app.shutdown().await;
+});
 
 const SESSION_DURATION: &str = "https://aws.amazon.com/SAML/Attributes/SessionDuration";
 const ROLE_SESSION_NAME: &str = "https://aws.amazon.com/SAML/Attributes/RoleSessionName";
@@ -631,266 +615,258 @@ fn entitlement_fields<'a>(csrf: &'a str, rows: &[[&'a str; 6]]) -> Vec<(&'a str,
     fields
 }
 
-#[tokio::test]
-async fn attributes_are_saved_with_aws_rules_named_inline() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = create_app(&mut b, "Amazon AWS").await;
-        let tab = format!("/admin/applications/{id}?tab=attributes");
-        let page = b.get(&tab).await;
-        assert_eq!(page.status, StatusCode::OK);
-        let text = page.text();
-        // The template's rows, and empty rows to add more.
-        assert!(
-            text.contains(&format!("value=\"{SESSION_DURATION}\"")),
-            "{text}"
-        );
-        assert!(text.contains("value=\"3600\""), "{text}");
-        assert!(text.contains(&format!("value=\"{ROLE_SESSION_NAME}\"")));
-        assert!(
-            text.contains("<option value=\"user_field\" selected>"),
-            "{text}"
-        );
-        assert!(text.contains("<button type=\"submit\">Save attributes</button>"));
-        assert!(text.contains("AWS entitlements"));
-        let csrf = hidden(&text, "csrf").unwrap();
-        let path = format!("/admin/applications/{id}/attributes");
+web_test!(attributes_are_saved_with_aws_rules_named_inline, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = create_app(&mut b, "Amazon AWS").await;
+    let tab = format!("/admin/applications/{id}?tab=attributes");
+    let page = b.get(&tab).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let text = page.text();
+    // The template's rows, and empty rows to add more.
+    assert!(
+        text.contains(&format!("value=\"{SESSION_DURATION}\"")),
+        "{text}"
+    );
+    assert!(text.contains("value=\"3600\""), "{text}");
+    assert!(text.contains(&format!("value=\"{ROLE_SESSION_NAME}\"")));
+    assert!(
+        text.contains("<option value=\"user_field\" selected>"),
+        "{text}"
+    );
+    assert!(text.contains("<button type=\"submit\">Save attributes</button>"));
+    assert!(text.contains("AWS entitlements"));
+    let csrf = hidden(&text, "csrf").unwrap();
+    let path = format!("/admin/applications/{id}/attributes");
 
-        // A constant changed, a mapping added, a blank row ignored.
-        let mut fields = attribute_fields(
-            &csrf,
-            &[
-                (SESSION_DURATION, "constant", "7200"),
-                (ROLE_SESSION_NAME, "user_field", "email"),
-                (
-                    "https://example.com/department",
-                    "user_attribute",
-                    "department",
-                ),
-                ("", "constant", ""),
-            ],
-        );
-        fields.push(("groups_attribute", "memberOf"));
-        let r = b.post(&path, &fields).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-        let saved = b.get(location(&r)).await.text();
-        assert!(saved.contains("Saved."), "{saved}");
-        assert!(saved.contains("value=\"7200\""), "{saved}");
-        assert!(saved.contains("value=\"memberOf\""), "{saved}");
-        let v = app
-            .get(&format!("/api/v1/applications/{id}"))
-            .await
-            .expect(StatusCode::OK);
-        assert_eq!(
-            v["attributes"],
-            json!([
-                {"name": SESSION_DURATION, "source": {"kind": "constant", "value": "7200"}},
-                {"name": ROLE_SESSION_NAME, "source": {"kind": "user_field", "value": "email"}},
-                {"name": "https://example.com/department", "source": {"kind": "user_attribute", "value": "department"}}
-            ])
-        );
-        assert_eq!(v["groups_attribute"], "memberOf");
-
-        // A SessionDuration AWS refuses: the rule next to its row, the
-        // submitted value kept, nothing saved.
-        let mut bad = attribute_fields(
-            &csrf,
-            &[
-                (ROLE_SESSION_NAME, "user_field", "email"),
-                (SESSION_DURATION, "constant", "99999"),
-            ],
-        );
-        bad.push(("groups_attribute", ""));
-        let r = b.post(&path, &bad).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
-        let text = r.text();
-        assert!(
-            text.contains("<p class=\"field-error\">[aws.session_duration.range] SessionDuration"),
-            "{text}"
-        );
-        assert!(text.contains("<code>attributes[1]</code>"), "{text}");
-        assert!(text.contains("value=\"99999\""), "{text}");
-        // An unknown user field is named too.
-        let r = b
-            .post(
-                &path,
-                &attribute_fields(&csrf, &[("Email", "user_field", "mail")]),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert!(
-            r.text().contains("Value unknown user field &#34;mail&#34;"),
-            "{}",
-            r.text()
-        );
-        let after = app
-            .get(&format!("/api/v1/applications/{id}"))
-            .await
-            .expect(StatusCode::OK);
-        assert_eq!(after["attributes"], v["attributes"]);
-        assert_eq!(after["groups_attribute"], "memberOf");
-
-        // Remove drops a row; an empty groups attribute removes it.
-        let mut fields = attribute_fields(
-            &csrf,
-            &[
-                (SESSION_DURATION, "constant", "7200"),
-                (ROLE_SESSION_NAME, "user_field", "email"),
-                (
-                    "https://example.com/department",
-                    "user_attribute",
-                    "department",
-                ),
-            ],
-        );
-        fields.extend([("attr_remove", "2"), ("groups_attribute", "")]);
-        let r = b.post(&path, &fields).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-        let v = app
-            .get(&format!("/api/v1/applications/{id}"))
-            .await
-            .expect(StatusCode::OK);
-        assert_eq!(v["attributes"].as_array().unwrap().len(), 2);
-        assert_eq!(v["groups_attribute"], serde_json::Value::Null);
-        assert_eq!(events(&app, "application.update").await, 2);
-        app.shutdown().await;
-    }
-}
-
-#[tokio::test]
-async fn entitlements_are_saved_and_shown_with_errors_inline() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = create_app(&mut b, "Amazon AWS").await;
-        let g = app.create_group("engineers").await["id"].as_i64().unwrap();
-        let gs = g.to_string();
-        let tab = format!("/admin/applications/{id}?tab=attributes");
-        let text = b.get(&tab).await.text();
-        assert!(
-            text.contains(&format!("<option value=\"{g}\">engineers</option>")),
-            "{text}"
-        );
-        assert!(text.contains("<button type=\"submit\">Save entitlements</button>"));
-        let csrf = hidden(&text, "csrf").unwrap();
-        let path = format!("/admin/applications/{id}/entitlements");
-
-        let r = b
-            .post(
-                &path,
-                &entitlement_fields(
-                    &csrf,
-                    &[
-                        [&gs, "123456789012", "Admin", "Lanyard", "prod", "7200"],
-                        ["", "", "", "", "", ""],
-                    ],
-                ),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-        let shown = b.get(location(&r)).await.text();
-        assert!(shown.contains("Saved."), "{shown}");
-        assert!(shown.contains(ROLE_VALUE), "{shown}");
-        assert!(
-            shown.contains(&format!(
-                "<option value=\"{g}\" selected>engineers</option>"
-            )),
-            "{shown}"
-        );
-        assert!(shown.contains("value=\"prod\""), "{shown}");
-        let stored = app
-            .get(&format!("/api/v1/applications/{id}/entitlements"))
-            .await
-            .expect(StatusCode::OK);
-        assert_eq!(
-            stored,
-            json!([{"group_id": g, "account_id": "123456789012", "role_name": "Admin",
-                "provider_name": "Lanyard", "account_label": "prod", "max_session_duration": 7200}])
-        );
-
-        // A bad account id and a duration that is no number: both named
-        // next to the row, the values kept, nothing saved.
-        let r = b
-            .post(
-                &path,
-                &entitlement_fields(&csrf, &[[&gs, "1234", "Admin", "Lanyard", "", "soon"]]),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
-        let text = r.text();
-        assert!(
-            text.contains(
-                "<p class=\"field-error\">Account ID must be a 12-digit AWS account id</p>"
+    // A constant changed, a mapping added, a blank row ignored.
+    let mut fields = attribute_fields(
+        &csrf,
+        &[
+            (SESSION_DURATION, "constant", "7200"),
+            (ROLE_SESSION_NAME, "user_field", "email"),
+            (
+                "https://example.com/department",
+                "user_attribute",
+                "department",
             ),
-            "{text}"
-        );
-        assert!(
-            text.contains("Max session duration must be a whole number of seconds"),
-            "{text}"
-        );
-        assert!(text.contains("value=\"1234\""), "{text}");
-        // IAM's own range, from the shared rules.
-        let r = b
-            .post(
-                &path,
-                &entitlement_fields(
-                    &csrf,
-                    &[[&gs, "123456789012", "Admin", "Lanyard", "", "60"]],
-                ),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert!(
-            r.text()
-                .contains("Max session duration must be between 3600 and 43200 seconds"),
-            "{}",
-            r.text()
-        );
-        // A row without a group.
-        let r = b
-            .post(
-                &path,
-                &entitlement_fields(&csrf, &[["", "123456789012", "Admin", "Lanyard", "", ""]]),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert!(r.text().contains("Group choose a group"), "{}", r.text());
-        assert_eq!(
-            app.get(&format!("/api/v1/applications/{id}/entitlements"))
-                .await
-                .expect(StatusCode::OK),
-            stored
-        );
+            ("", "constant", ""),
+        ],
+    );
+    fields.push(("groups_attribute", "memberOf"));
+    let r = b.post(&path, &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let saved = b.get(location(&r)).await.text();
+    assert!(saved.contains("Saved."), "{saved}");
+    assert!(saved.contains("value=\"7200\""), "{saved}");
+    assert!(saved.contains("value=\"memberOf\""), "{saved}");
+    let v = app
+        .get(&format!("/api/v1/applications/{id}"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        v["attributes"],
+        json!([
+            {"name": SESSION_DURATION, "source": {"kind": "constant", "value": "7200"}},
+            {"name": ROLE_SESSION_NAME, "source": {"kind": "user_field", "value": "email"}},
+            {"name": "https://example.com/department", "source": {"kind": "user_attribute", "value": "department"}}
+        ])
+    );
+    assert_eq!(v["groups_attribute"], "memberOf");
 
-        // Removing the row empties the table.
-        let mut fields = entitlement_fields(
-            &csrf,
-            &[[&gs, "123456789012", "Admin", "Lanyard", "prod", "7200"]],
-        );
-        fields.push(("ent_remove", "0"));
-        let r = b.post(&path, &fields).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-        assert_eq!(
-            app.get(&format!("/api/v1/applications/{id}/entitlements"))
-                .await
-                .expect(StatusCode::OK),
-            json!([])
-        );
-        assert_eq!(events(&app, "application.set_entitlements").await, 2);
-        app.shutdown().await;
-    }
-}
+    // A SessionDuration AWS refuses: the rule next to its row, the
+    // submitted value kept, nothing saved.
+    let mut bad = attribute_fields(
+        &csrf,
+        &[
+            (ROLE_SESSION_NAME, "user_field", "email"),
+            (SESSION_DURATION, "constant", "99999"),
+        ],
+    );
+    bad.push(("groups_attribute", ""));
+    let r = b.post(&path, &bad).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let text = r.text();
+    assert!(
+        text.contains("<p class=\"field-error\">[aws.session_duration.range] SessionDuration"),
+        "{text}"
+    );
+    assert!(text.contains("<code>attributes[1]</code>"), "{text}");
+    assert!(text.contains("value=\"99999\""), "{text}");
+    // An unknown user field is named too.
+    let r = b
+        .post(
+            &path,
+            &attribute_fields(&csrf, &[("Email", "user_field", "mail")]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.text().contains("Value unknown user field &#34;mail&#34;"),
+        "{}",
+        r.text()
+    );
+    let after = app
+        .get(&format!("/api/v1/applications/{id}"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(after["attributes"], v["attributes"]);
+    assert_eq!(after["groups_attribute"], "memberOf");
 
-#[tokio::test]
-async fn read_only_admins_see_attributes_and_previews_but_cannot_save() {
-    for app in common::apps().await {
+    // Remove drops a row; an empty groups attribute removes it.
+    let mut fields = attribute_fields(
+        &csrf,
+        &[
+            (SESSION_DURATION, "constant", "7200"),
+            (ROLE_SESSION_NAME, "user_field", "email"),
+            (
+                "https://example.com/department",
+                "user_attribute",
+                "department",
+            ),
+        ],
+    );
+    fields.extend([("attr_remove", "2"), ("groups_attribute", "")]);
+    let r = b.post(&path, &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let v = app
+        .get(&format!("/api/v1/applications/{id}"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(v["attributes"].as_array().unwrap().len(), 2);
+    assert_eq!(v["groups_attribute"], serde_json::Value::Null);
+    assert_eq!(events(&app, "application.update").await, 2);
+    app.shutdown().await;
+});
+
+web_test!(entitlements_are_saved_and_shown_with_errors_inline, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = create_app(&mut b, "Amazon AWS").await;
+    let g = app.create_group("engineers").await["id"].as_i64().unwrap();
+    let gs = g.to_string();
+    let tab = format!("/admin/applications/{id}?tab=attributes");
+    let text = b.get(&tab).await.text();
+    assert!(
+        text.contains(&format!("<option value=\"{g}\">engineers</option>")),
+        "{text}"
+    );
+    assert!(text.contains("<button type=\"submit\">Save entitlements</button>"));
+    let csrf = hidden(&text, "csrf").unwrap();
+    let path = format!("/admin/applications/{id}/entitlements");
+
+    let r = b
+        .post(
+            &path,
+            &entitlement_fields(
+                &csrf,
+                &[
+                    [&gs, "123456789012", "Admin", "Lanyard", "prod", "7200"],
+                    ["", "", "", "", "", ""],
+                ],
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let shown = b.get(location(&r)).await.text();
+    assert!(shown.contains("Saved."), "{shown}");
+    assert!(shown.contains(ROLE_VALUE), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "<option value=\"{g}\" selected>engineers</option>"
+        )),
+        "{shown}"
+    );
+    assert!(shown.contains("value=\"prod\""), "{shown}");
+    let stored = app
+        .get(&format!("/api/v1/applications/{id}/entitlements"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        stored,
+        json!([{"group_id": g, "account_id": "123456789012", "role_name": "Admin",
+            "provider_name": "Lanyard", "account_label": "prod", "max_session_duration": 7200}])
+    );
+
+    // A bad account id and a duration that is no number: both named
+    // next to the row, the values kept, nothing saved.
+    let r = b
+        .post(
+            &path,
+            &entitlement_fields(&csrf, &[[&gs, "1234", "Admin", "Lanyard", "", "soon"]]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let text = r.text();
+    assert!(
+        text.contains("<p class=\"field-error\">Account ID must be a 12-digit AWS account id</p>"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Max session duration must be a whole number of seconds"),
+        "{text}"
+    );
+    assert!(text.contains("value=\"1234\""), "{text}");
+    // IAM's own range, from the shared rules.
+    let r = b
+        .post(
+            &path,
+            &entitlement_fields(
+                &csrf,
+                &[[&gs, "123456789012", "Admin", "Lanyard", "", "60"]],
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .contains("Max session duration must be between 3600 and 43200 seconds"),
+        "{}",
+        r.text()
+    );
+    // A row without a group.
+    let r = b
+        .post(
+            &path,
+            &entitlement_fields(&csrf, &[["", "123456789012", "Admin", "Lanyard", "", ""]]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("Group choose a group"), "{}", r.text());
+    assert_eq!(
+        app.get(&format!("/api/v1/applications/{id}/entitlements"))
+            .await
+            .expect(StatusCode::OK),
+        stored
+    );
+
+    // Removing the row empties the table.
+    let mut fields = entitlement_fields(
+        &csrf,
+        &[[&gs, "123456789012", "Admin", "Lanyard", "prod", "7200"]],
+    );
+    fields.push(("ent_remove", "0"));
+    let r = b.post(&path, &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(
+        app.get(&format!("/api/v1/applications/{id}/entitlements"))
+            .await
+            .expect(StatusCode::OK),
+        json!([])
+    );
+    assert_eq!(events(&app, "application.set_entitlements").await, 2);
+    app.shutdown().await;
+});
+
+web_test!(
+    read_only_admins_see_attributes_and_previews_but_cannot_save,
+    |app| {
         let mut admin = signed_in(&app, "root@example.com", "administrator").await;
         let id = create_app(&mut admin, "Amazon AWS").await;
         let g = app.create_group("engineers").await["id"].as_i64().unwrap();
         app.admin("PUT", &format!("/api/v1/applications/{id}/entitlements"), Some(json!([
-            {"group_id": g, "account_id": "123456789012", "role_name": "Admin", "provider_name": "Lanyard"}
-        ])))
-        .await
-        .expect(StatusCode::OK);
+        {"group_id": g, "account_id": "123456789012", "role_name": "Admin", "provider_name": "Lanyard"}
+    ])))
+    .await
+    .expect(StatusCode::OK);
         app.create_user("alice@example.com", "alice").await;
         let mut ro = signed_in(&app, "viewer@example.com", "read_only").await;
 
@@ -954,11 +930,11 @@ async fn read_only_admins_see_attributes_and_previews_but_cannot_save() {
         assert_eq!(events(&app, "application.set_entitlements").await, 1);
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn preview_tab_shows_the_decision_the_assertion_and_broken_rules() {
-    for app in common::apps().await {
+web_test!(
+    preview_tab_shows_the_decision_the_assertion_and_broken_rules,
+    |app| {
         let mut b = signed_in(&app, "root@example.com", "administrator").await;
         let id = create_app(&mut b, "Amazon AWS").await;
         let g = app.create_group("engineers").await["id"].as_i64().unwrap();
@@ -1029,10 +1005,10 @@ async fn preview_tab_shows_the_decision_the_assertion_and_broken_rules() {
 
         // A value AWS would refuse: the rule and what AWS would say.
         app.admin("PATCH", &format!("/api/v1/applications/{id}"), Some(json!({"attributes": [
-            {"name": ROLE_SESSION_NAME, "source": {"kind": "user_attribute", "value": "session"}}
-        ]})))
-        .await
-        .expect(StatusCode::OK);
+        {"name": ROLE_SESSION_NAME, "source": {"kind": "user_attribute", "value": "session"}}
+    ]})))
+    .await
+    .expect(StatusCode::OK);
         app.admin(
             "PUT",
             &format!("/api/v1/users/{alice}/attributes"),
@@ -1073,112 +1049,109 @@ async fn preview_tab_shows_the_decision_the_assertion_and_broken_rules() {
         );
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn hostile_attribute_values_render_inert() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = create_app(&mut b, "Amazon AWS").await;
-        let evil = "<script>alert(1)</script>\"q\"";
-        let g = app.create_group(evil).await["id"].as_i64().unwrap();
-        let alice = app.create_user("alice@example.com", "alice").await["id"]
-            .as_i64()
-            .unwrap();
-        app.admin("PUT", &format!("/api/v1/groups/{g}/members/{alice}"), None)
-            .await
-            .expect(StatusCode::NO_CONTENT);
-        app.admin(
-            "PUT",
-            &format!("/api/v1/applications/{id}/groups/{g}"),
-            None,
-        )
+web_test!(hostile_attribute_values_render_inert, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = create_app(&mut b, "Amazon AWS").await;
+    let evil = "<script>alert(1)</script>\"q\"";
+    let g = app.create_group(evil).await["id"].as_i64().unwrap();
+    let alice = app.create_user("alice@example.com", "alice").await["id"]
+        .as_i64()
+        .unwrap();
+    app.admin("PUT", &format!("/api/v1/groups/{g}/members/{alice}"), None)
         .await
         .expect(StatusCode::NO_CONTENT);
-        app.admin(
-            "PUT",
-            &format!("/api/v1/users/{alice}/attributes"),
-            Some(json!({"note": [evil]})),
+    app.admin(
+        "PUT",
+        &format!("/api/v1/applications/{id}/groups/{g}"),
+        None,
+    )
+    .await
+    .expect(StatusCode::NO_CONTENT);
+    app.admin(
+        "PUT",
+        &format!("/api/v1/users/{alice}/attributes"),
+        Some(json!({"note": [evil]})),
+    )
+    .await
+    .expect(StatusCode::OK);
+    let csrf = b
+        .csrf_of(&format!("/admin/applications/{id}?tab=attributes"))
+        .await;
+    let mut fields = attribute_fields(
+        &csrf,
+        &[
+            (SESSION_DURATION, "constant", "3600"),
+            (ROLE_SESSION_NAME, "user_field", "email"),
+            ("https://example.com/label", "constant", evil),
+            ("https://example.com/note", "user_attribute", "note"),
+        ],
+    );
+    fields.push(("groups_attribute", "groups"));
+    let r = b
+        .post(&format!("/admin/applications/{id}/attributes"), &fields)
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let gs = g.to_string();
+    let r = b
+        .post(
+            &format!("/admin/applications/{id}/entitlements"),
+            &entitlement_fields(
+                &csrf,
+                &[[&gs, "123456789012", "Admin", "Lanyard", evil, ""]],
+            ),
         )
-        .await
-        .expect(StatusCode::OK);
-        let csrf = b
-            .csrf_of(&format!("/admin/applications/{id}?tab=attributes"))
-            .await;
-        let mut fields = attribute_fields(
-            &csrf,
-            &[
-                (SESSION_DURATION, "constant", "3600"),
-                (ROLE_SESSION_NAME, "user_field", "email"),
-                ("https://example.com/label", "constant", evil),
-                ("https://example.com/note", "user_attribute", "note"),
-            ],
-        );
-        fields.push(("groups_attribute", "groups"));
-        let r = b
-            .post(&format!("/admin/applications/{id}/attributes"), &fields)
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-        let gs = g.to_string();
-        let r = b
-            .post(
-                &format!("/admin/applications/{id}/entitlements"),
-                &entitlement_fields(
-                    &csrf,
-                    &[[&gs, "123456789012", "Admin", "Lanyard", evil, ""]],
-                ),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-        // A rejected form echoes hostile input escaped as well.
-        let rejected = b
-            .post(
-                &format!("/admin/applications/{id}/entitlements"),
-                &entitlement_fields(&csrf, &[[&gs, evil, "Admin", "Lanyard", "", ""]]),
-            )
-            .await;
-        assert_eq!(rejected.status, StatusCode::BAD_REQUEST);
-        for (what, text) in [
-            (
-                "attributes",
-                b.get(&format!("/admin/applications/{id}?tab=attributes"))
-                    .await
-                    .text(),
-            ),
-            ("rejected", rejected.text()),
-            (
-                "preview",
-                b.get(&format!("/admin/applications/{id}?tab=preview&user=alice"))
-                    .await
-                    .text(),
-            ),
-            (
-                "unknown user",
-                b.get(&format!(
-                    "/admin/applications/{id}?tab=preview&user=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
-                ))
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    // A rejected form echoes hostile input escaped as well.
+    let rejected = b
+        .post(
+            &format!("/admin/applications/{id}/entitlements"),
+            &entitlement_fields(&csrf, &[[&gs, evil, "Admin", "Lanyard", "", ""]]),
+        )
+        .await;
+    assert_eq!(rejected.status, StatusCode::BAD_REQUEST);
+    for (what, text) in [
+        (
+            "attributes",
+            b.get(&format!("/admin/applications/{id}?tab=attributes"))
                 .await
                 .text(),
-            ),
-        ] {
-            assert!(!text.contains("<script>"), "{what}: {text}");
-            assert!(
-                text.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
-                "{what}: {text}"
-            );
-        }
-        let preview = b
-            .get(&format!("/admin/applications/{id}?tab=preview&user=alice"))
+        ),
+        ("rejected", rejected.text()),
+        (
+            "preview",
+            b.get(&format!("/admin/applications/{id}?tab=preview&user=alice"))
+                .await
+                .text(),
+        ),
+        (
+            "unknown user",
+            b.get(&format!(
+                "/admin/applications/{id}?tab=preview&user=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+            ))
             .await
-            .text();
+            .text(),
+        ),
+    ] {
+        assert!(!text.contains("<script>"), "{what}: {text}");
         assert!(
-            preview.contains("Decision: <code>issue</code>"),
-            "{preview}"
+            text.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
+            "{what}: {text}"
         );
-        assert!(
-            preview.contains("<code>&#60;script&#62;alert(1)&#60;/script&#62;&#34;q&#34;</code>"),
-            "{preview}"
-        );
-        app.shutdown().await;
     }
-}
+    let preview = b
+        .get(&format!("/admin/applications/{id}?tab=preview&user=alice"))
+        .await
+        .text();
+    assert!(
+        preview.contains("Decision: <code>issue</code>"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("<code>&#60;script&#62;alert(1)&#60;/script&#62;&#34;q&#34;</code>"),
+        "{preview}"
+    );
+    app.shutdown().await;
+});

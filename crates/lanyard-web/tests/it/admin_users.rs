@@ -6,16 +6,14 @@
 //! Read-only admins see no write buttons and are refused; a POST without
 //! the session's CSRF token is refused; hostile values render inert.
 
-mod common;
-
 use axum::http::StatusCode;
 use lanyard_core::store::SignInStore;
 use lanyard_core::UserId;
 use serde_json::{json, Value};
 
-use common::admin::signed_in;
-use common::browser::{hidden, location, Browser};
-use common::{Resp, TestApp};
+use crate::common::admin::signed_in;
+use crate::common::browser::{hidden, location, Browser};
+use crate::common::{Resp, TestApp};
 
 const USER_PW: &str = "correct horse battery";
 const LOCKED: &str =
@@ -87,9 +85,9 @@ async fn sign_in(app: &TestApp, login: &str, password: &str) -> Resp {
     Browser::new(app).sign_in(login, password).await
 }
 
-#[tokio::test]
-async fn users_are_created_through_the_form_and_found_in_the_list() {
-    for app in common::apps().await {
+web_test!(
+    users_are_created_through_the_form_and_found_in_the_list,
+    |app| {
         let mut b = signed_in(&app, "root@example.com", "administrator").await;
 
         let list = b.get("/admin/users").await;
@@ -234,67 +232,64 @@ async fn users_are_created_through_the_form_and_found_in_the_list() {
         assert!(text.contains("No users match"), "{text}");
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn the_list_pages_forward_and_back() {
-    for app in common::apps().await {
-        for i in 0..55 {
-            app.create_user(&format!("u{i:02}@example.com"), &format!("u{i:02}"))
-                .await;
-        }
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let first = b.get("/admin/users").await.text();
-        assert_eq!(first.matches("<tr>").count(), 51, "{first}"); // + header
-        assert!(first.contains(">u00</a>") && first.contains(">u49</a>"));
-        assert!(!first.contains(">u50</a>"));
-        assert!(!first.contains("Previous"), "{first}");
-        let next = first
-            .split("href=\"/admin/users?")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .expect("a Next link")
-            .replace("&#38;", "&");
-        assert!(first.contains("Next &rarr;"));
-
-        let second = b.get(&format!("/admin/users?{next}")).await;
-        assert_eq!(second.status, StatusCode::OK);
-        let second = second.text();
-        assert!(second.contains(">u50</a>") && second.contains(">u54</a>"));
-        assert!(!second.contains(">u49</a>"), "{second}");
-        assert!(!second.contains("Next &rarr;"), "{second}");
-        let previous = second
-            .split("href=\"/admin/users?")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .expect("a Previous link")
-            .replace("&#38;", "&");
-        assert!(second.contains("&larr; Previous"));
-        let back = b.get(&format!("/admin/users?{previous}")).await.text();
-        assert!(
-            back.contains(">u00</a>") && back.contains(">u49</a>"),
-            "{back}"
-        );
-
-        // Garbage cursors are the first page, not an error; an overlong
-        // search is a 400 page.
-        let r = b.get("/admin/users?after=abc&trail=x,y").await;
-        assert_eq!(r.status, StatusCode::OK);
-        assert!(r.text().contains(">u00</a>"));
-        let r = b.get(&format!("/admin/users?q={}", "a".repeat(300))).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert!(
-            r.text().contains("must be at most 254 characters"),
-            "{}",
-            r.text()
-        );
-        app.shutdown().await;
+web_test!(the_list_pages_forward_and_back, |app| {
+    for i in 0..55 {
+        app.create_user(&format!("u{i:02}@example.com"), &format!("u{i:02}"))
+            .await;
     }
-}
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let first = b.get("/admin/users").await.text();
+    assert_eq!(first.matches("<tr>").count(), 51, "{first}"); // + header
+    assert!(first.contains(">u00</a>") && first.contains(">u49</a>"));
+    assert!(!first.contains(">u50</a>"));
+    assert!(!first.contains("Previous"), "{first}");
+    let next = first
+        .split("href=\"/admin/users?")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a Next link")
+        .replace("&#38;", "&");
+    assert!(first.contains("Next &rarr;"));
 
-#[tokio::test]
-async fn details_and_password_are_saved_and_the_user_can_then_sign_in() {
-    for app in common::apps().await {
+    let second = b.get(&format!("/admin/users?{next}")).await;
+    assert_eq!(second.status, StatusCode::OK);
+    let second = second.text();
+    assert!(second.contains(">u50</a>") && second.contains(">u54</a>"));
+    assert!(!second.contains(">u49</a>"), "{second}");
+    assert!(!second.contains("Next &rarr;"), "{second}");
+    let previous = second
+        .split("href=\"/admin/users?")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a Previous link")
+        .replace("&#38;", "&");
+    assert!(second.contains("&larr; Previous"));
+    let back = b.get(&format!("/admin/users?{previous}")).await.text();
+    assert!(
+        back.contains(">u00</a>") && back.contains(">u49</a>"),
+        "{back}"
+    );
+
+    // Garbage cursors are the first page, not an error; an overlong
+    // search is a 400 page.
+    let r = b.get("/admin/users?after=abc&trail=x,y").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text().contains(">u00</a>"));
+    let r = b.get(&format!("/admin/users?q={}", "a".repeat(300))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.text().contains("must be at most 254 characters"),
+        "{}",
+        r.text()
+    );
+    app.shutdown().await;
+});
+
+web_test!(
+    details_and_password_are_saved_and_the_user_can_then_sign_in,
+    |app| {
         let mut b = signed_in(&app, "root@example.com", "administrator").await;
         let id = app.create_user("ann@example.com", "ann").await["id"]
             .as_i64()
@@ -406,271 +401,259 @@ async fn details_and_password_are_saved_and_the_user_can_then_sign_in() {
         assert_eq!(location(&r), "/portal");
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn attributes_are_saved_with_the_api_rules() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = api_user(&app, "ann").await;
+web_test!(attributes_are_saved_with_the_api_rules, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = api_user(&app, "ann").await;
 
-        let rows = [
+    let rows = [
+        ("attr_name", "department"),
+        ("attr_value", "eng"),
+        ("attr_name", "team"),
+        ("attr_value", "blue"),
+        ("attr_name", "team"),
+        ("attr_value", "red"),
+        ("attr_name", ""),
+        ("attr_value", ""),
+    ];
+    let r = post_on_user_page(&mut b, id, "/attributes", &rows).await;
+    let page = expect_back(&mut b, &r, id, "attributes", "attributes").await;
+    assert!(page.contains("Attributes saved."));
+    assert!(page.contains("value=\"department\"") && page.contains("value=\"red\""));
+    let attrs = app
+        .get(&format!("/api/v1/users/{id}/attributes"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        attrs,
+        json!({"department": ["eng"], "team": ["blue", "red"]})
+    );
+    let set = events(&app, "user.attributes.set").await;
+    assert_eq!(set.len(), 1);
+    assert_eq!(summary(&set[0])["attributes"], attrs);
+
+    // A name the API refuses is refused here with the API's message,
+    // next to its row, and nothing changes.
+    let r = post_on_user_page(
+        &mut b,
+        id,
+        "/attributes",
+        &[
+            ("attr_name", "bad name"),
+            ("attr_value", "x"),
             ("attr_name", "department"),
-            ("attr_value", "eng"),
-            ("attr_name", "team"),
-            ("attr_value", "blue"),
-            ("attr_name", "team"),
-            ("attr_value", "red"),
+            ("attr_value", "ops"),
             ("attr_name", ""),
-            ("attr_value", ""),
-        ];
-        let r = post_on_user_page(&mut b, id, "/attributes", &rows).await;
-        let page = expect_back(&mut b, &r, id, "attributes", "attributes").await;
-        assert!(page.contains("Attributes saved."));
-        assert!(page.contains("value=\"department\"") && page.contains("value=\"red\""));
-        let attrs = app
-            .get(&format!("/api/v1/users/{id}/attributes"))
-            .await
-            .expect(StatusCode::OK);
-        assert_eq!(
-            attrs,
-            json!({"department": ["eng"], "team": ["blue", "red"]})
-        );
-        let set = events(&app, "user.attributes.set").await;
-        assert_eq!(set.len(), 1);
-        assert_eq!(summary(&set[0])["attributes"], attrs);
-
-        // A name the API refuses is refused here with the API's message,
-        // next to its row, and nothing changes.
-        let r = post_on_user_page(
-            &mut b,
-            id,
-            "/attributes",
-            &[
-                ("attr_name", "bad name"),
-                ("attr_value", "x"),
-                ("attr_name", "department"),
-                ("attr_value", "ops"),
-                ("attr_name", ""),
-                ("attr_value", "orphan value"),
-            ],
-        )
-        .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
-        let text = r.text();
-        assert!(
-            text.contains(
-                "Attribute “bad name”: attribute names are 1-128 characters of letters, digits"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("Attribute name: attribute names are 1-128 characters"),
-            "{text}"
-        );
-        assert!(text.contains("value=\"orphan value\""), "{text}");
-        let api_rule = app
-            .admin(
-                "PUT",
-                &format!("/api/v1/users/{id}/attributes"),
-                Some(json!({"bad name": ["x"]})),
-            )
-            .await
-            .expect_invalid("attributes.bad name");
-        assert!(
-            text.contains(&api_rule.replace('\'', "&#39;")),
-            "{api_rule}: {text}"
-        );
-        let again = app
-            .get(&format!("/api/v1/users/{id}/attributes"))
-            .await
-            .expect(StatusCode::OK);
-        assert_eq!(again, attrs);
-
-        // Emptying a row removes its value.
-        let r = post_on_user_page(
-            &mut b,
-            id,
-            "/attributes",
-            &[
-                ("attr_name", "department"),
-                ("attr_value", "eng"),
-                ("attr_name", ""),
-                ("attr_value", ""),
-                ("attr_name", "team"),
-                ("attr_value", "red"),
-            ],
-        )
-        .await;
-        expect_back(&mut b, &r, id, "attributes", "attributes").await;
-        let attrs = app
-            .get(&format!("/api/v1/users/{id}/attributes"))
-            .await
-            .expect(StatusCode::OK);
-        assert_eq!(attrs, json!({"department": ["eng"], "team": ["red"]}));
-        app.shutdown().await;
-    }
-}
-
-#[tokio::test]
-async fn group_membership_becomes_the_ticked_groups() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = api_user(&app, "ann").await;
-        let g: Vec<i64> = {
-            let mut ids = Vec::new();
-            for name in ["Admins", "Engineering", "Sales"] {
-                ids.push(app.create_group(name).await["id"].as_i64().unwrap());
-            }
-            ids
-        };
-        app.admin(
+            ("attr_value", "orphan value"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    let text = r.text();
+    assert!(
+        text.contains(
+            "Attribute “bad name”: attribute names are 1-128 characters of letters, digits"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("Attribute name: attribute names are 1-128 characters"),
+        "{text}"
+    );
+    assert!(text.contains("value=\"orphan value\""), "{text}");
+    let api_rule = app
+        .admin(
             "PUT",
-            &format!("/api/v1/groups/{}/members/{id}", g[0]),
-            None,
+            &format!("/api/v1/users/{id}/attributes"),
+            Some(json!({"bad name": ["x"]})),
         )
         .await
-        .expect(StatusCode::NO_CONTENT);
+        .expect_invalid("attributes.bad name");
+    assert!(
+        text.contains(&api_rule.replace('\'', "&#39;")),
+        "{api_rule}: {text}"
+    );
+    let again = app
+        .get(&format!("/api/v1/users/{id}/attributes"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(again, attrs);
 
-        let page = b.get(&format!("/admin/users/{id}")).await.text();
-        assert!(
-            page.contains(&format!(
-                "<input type=\"checkbox\" name=\"groups\" value=\"{}\" checked> Admins</label>",
-                g[0]
-            )),
-            "{page}"
-        );
-        assert!(page.contains(">Save Groups</button>"));
+    // Emptying a row removes its value.
+    let r = post_on_user_page(
+        &mut b,
+        id,
+        "/attributes",
+        &[
+            ("attr_name", "department"),
+            ("attr_value", "eng"),
+            ("attr_name", ""),
+            ("attr_value", ""),
+            ("attr_name", "team"),
+            ("attr_value", "red"),
+        ],
+    )
+    .await;
+    expect_back(&mut b, &r, id, "attributes", "attributes").await;
+    let attrs = app
+        .get(&format!("/api/v1/users/{id}/attributes"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(attrs, json!({"department": ["eng"], "team": ["red"]}));
+    app.shutdown().await;
+});
 
-        let r = b
-            .save_checkboxes(
-                &format!("/admin/users/{id}"),
-                &format!("/admin/users/{id}/groups"),
-                "groups",
-                &[g[1], g[2]],
-            )
-            .await;
-        let page = expect_back(&mut b, &r, id, "groups", "groups").await;
-        assert!(page.contains("Groups saved."));
-        let mine: Vec<String> = app
-            .get(&format!("/api/v1/users/{id}/groups"))
-            .await
-            .expect(StatusCode::OK)
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|g| g["name"].as_str().unwrap().to_owned())
-            .collect();
-        assert_eq!(mine, ["Engineering", "Sales"]);
-        let added = events(&app, "group.member.add").await;
-        // One by the API above, two by the page.
-        assert_eq!(added.len(), 3);
-        assert_eq!(added[1].actor, "admin:root@example.com");
-        assert_eq!(summary(&added[1]), json!({"user": id}));
-        let removed = events(&app, "group.member.remove").await;
-        assert_eq!(removed.len(), 1);
-        assert_eq!(removed[0].target, format!("group:{}", g[0]));
+web_test!(group_membership_becomes_the_ticked_groups, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = api_user(&app, "ann").await;
+    let g: Vec<i64> = {
+        let mut ids = Vec::new();
+        for name in ["Admins", "Engineering", "Sales"] {
+            ids.push(app.create_group(name).await["id"].as_i64().unwrap());
+        }
+        ids
+    };
+    app.admin(
+        "PUT",
+        &format!("/api/v1/groups/{}/members/{id}", g[0]),
+        None,
+    )
+    .await
+    .expect(StatusCode::NO_CONTENT);
 
-        // A group that is gone is named, and nothing changes; junk ids are
-        // a 400.
-        let r = post_on_user_page(
-            &mut b,
-            id,
-            "/groups",
-            &[("groups_shown", "999999"), ("groups", "999999")],
+    let page = b.get(&format!("/admin/users/{id}")).await.text();
+    assert!(
+        page.contains(&format!(
+            "<input type=\"checkbox\" name=\"groups\" value=\"{}\" checked> Admins</label>",
+            g[0]
+        )),
+        "{page}"
+    );
+    assert!(page.contains(">Save Groups</button>"));
+
+    let r = b
+        .save_checkboxes(
+            &format!("/admin/users/{id}"),
+            &format!("/admin/users/{id}/groups"),
+            "groups",
+            &[g[1], g[2]],
         )
         .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert!(
-            r.text()
-                .contains("Groups: group 999999 does not exist (any more)"),
-            "{}",
-            r.text()
-        );
-        let r = post_on_user_page(&mut b, id, "/groups", &[("groups", "abc")]).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert_eq!(events(&app, "group.member.add").await.len(), 3);
-        assert_eq!(events(&app, "group.member.remove").await.len(), 1);
-        app.shutdown().await;
+    let page = expect_back(&mut b, &r, id, "groups", "groups").await;
+    assert!(page.contains("Groups saved."));
+    let mine: Vec<String> = app
+        .get(&format!("/api/v1/users/{id}/groups"))
+        .await
+        .expect(StatusCode::OK)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(mine, ["Engineering", "Sales"]);
+    let added = events(&app, "group.member.add").await;
+    // One by the API above, two by the page.
+    assert_eq!(added.len(), 3);
+    assert_eq!(added[1].actor, "admin:root@example.com");
+    assert_eq!(summary(&added[1]), json!({"user": id}));
+    let removed = events(&app, "group.member.remove").await;
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0].target, format!("group:{}", g[0]));
+
+    // A group that is gone is named, and nothing changes; junk ids are
+    // a 400.
+    let r = post_on_user_page(
+        &mut b,
+        id,
+        "/groups",
+        &[("groups_shown", "999999"), ("groups", "999999")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .contains("Groups: group 999999 does not exist (any more)"),
+        "{}",
+        r.text()
+    );
+    let r = post_on_user_page(&mut b, id, "/groups", &[("groups", "abc")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(events(&app, "group.member.add").await.len(), 3);
+    assert_eq!(events(&app, "group.member.remove").await.len(), 1);
+    app.shutdown().await;
+});
+
+web_test!(suspension_refuses_sign_in_until_unsuspended, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = api_user(&app, "ann").await;
+
+    let r = post_on_user_page(&mut b, id, "/suspend", &[]).await;
+    let page = expect_back(&mut b, &r, id, "suspended", "security").await;
+    assert!(page.contains(">Unsuspend</button>"), "{page}");
+    assert!(!page.contains(">Suspend</button>"), "{page}");
+    assert_eq!(api_user_json(&app, id).await["state"], "suspended");
+    let list = b.get("/admin/users").await.text();
+    assert!(
+        list.contains("<span class=\"badge\">suspended</span>"),
+        "{list}"
+    );
+
+    let r = sign_in(&app, "ann", USER_PW).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.text().contains("This account is suspended."));
+
+    let r = post_on_user_page(&mut b, id, "/unsuspend", &[]).await;
+    expect_back(&mut b, &r, id, "unsuspended", "security").await;
+    assert_eq!(api_user_json(&app, id).await["state"], "active");
+    assert_eq!(
+        sign_in(&app, "ann", USER_PW).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(events(&app, "user.suspend").await.len(), 1);
+    assert_eq!(events(&app, "user.unsuspend").await.len(), 1);
+    app.shutdown().await;
+});
+
+web_test!(a_locked_user_is_unlocked, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = api_user(&app, "ann").await;
+    let page = b.get(&format!("/admin/users/{id}")).await.text();
+    assert!(!page.contains(">Unlock</button>"), "{page}");
+
+    for _ in 0..5 {
+        sign_in(&app, "ann", "wrong password!").await;
     }
-}
+    let r = sign_in(&app, "ann", USER_PW).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.text().contains(LOCKED));
 
-#[tokio::test]
-async fn suspension_refuses_sign_in_until_unsuspended() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = api_user(&app, "ann").await;
+    let list = b.get("/admin/users").await.text();
+    assert!(
+        list.contains("<span class=\"badge\">locked</span>"),
+        "{list}"
+    );
+    let page = b.get(&format!("/admin/users/{id}")).await.text();
+    assert!(page.contains("5 of 5"), "{page}");
+    assert!(page.contains(">Unlock</button>"), "{page}");
 
-        let r = post_on_user_page(&mut b, id, "/suspend", &[]).await;
-        let page = expect_back(&mut b, &r, id, "suspended", "security").await;
-        assert!(page.contains(">Unsuspend</button>"), "{page}");
-        assert!(!page.contains(">Suspend</button>"), "{page}");
-        assert_eq!(api_user_json(&app, id).await["state"], "suspended");
-        let list = b.get("/admin/users").await.text();
-        assert!(
-            list.contains("<span class=\"badge\">suspended</span>"),
-            "{list}"
-        );
+    let r = post_on_user_page(&mut b, id, "/unlock", &[]).await;
+    let page = expect_back(&mut b, &r, id, "unlocked", "security").await;
+    assert!(!page.contains(">Unlock</button>"), "{page}");
+    assert!(page.contains("0 of 5"));
+    let unlocked = events(&app, "user.unlock").await;
+    assert_eq!(unlocked.len(), 1);
+    assert_eq!(summary(&unlocked[0]), json!({"failures_before": 5}));
+    assert_eq!(
+        sign_in(&app, "ann", USER_PW).await.status,
+        StatusCode::SEE_OTHER
+    );
+    app.shutdown().await;
+});
 
-        let r = sign_in(&app, "ann", USER_PW).await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN);
-        assert!(r.text().contains("This account is suspended."));
-
-        let r = post_on_user_page(&mut b, id, "/unsuspend", &[]).await;
-        expect_back(&mut b, &r, id, "unsuspended", "security").await;
-        assert_eq!(api_user_json(&app, id).await["state"], "active");
-        assert_eq!(
-            sign_in(&app, "ann", USER_PW).await.status,
-            StatusCode::SEE_OTHER
-        );
-        assert_eq!(events(&app, "user.suspend").await.len(), 1);
-        assert_eq!(events(&app, "user.unsuspend").await.len(), 1);
-        app.shutdown().await;
-    }
-}
-
-#[tokio::test]
-async fn a_locked_user_is_unlocked() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = api_user(&app, "ann").await;
-        let page = b.get(&format!("/admin/users/{id}")).await.text();
-        assert!(!page.contains(">Unlock</button>"), "{page}");
-
-        for _ in 0..5 {
-            sign_in(&app, "ann", "wrong password!").await;
-        }
-        let r = sign_in(&app, "ann", USER_PW).await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN);
-        assert!(r.text().contains(LOCKED));
-
-        let list = b.get("/admin/users").await.text();
-        assert!(
-            list.contains("<span class=\"badge\">locked</span>"),
-            "{list}"
-        );
-        let page = b.get(&format!("/admin/users/{id}")).await.text();
-        assert!(page.contains("5 of 5"), "{page}");
-        assert!(page.contains(">Unlock</button>"), "{page}");
-
-        let r = post_on_user_page(&mut b, id, "/unlock", &[]).await;
-        let page = expect_back(&mut b, &r, id, "unlocked", "security").await;
-        assert!(!page.contains(">Unlock</button>"), "{page}");
-        assert!(page.contains("0 of 5"));
-        let unlocked = events(&app, "user.unlock").await;
-        assert_eq!(unlocked.len(), 1);
-        assert_eq!(summary(&unlocked[0]), json!({"failures_before": 5}));
-        assert_eq!(
-            sign_in(&app, "ann", USER_PW).await.status,
-            StatusCode::SEE_OTHER
-        );
-        app.shutdown().await;
-    }
-}
-
-#[tokio::test]
-async fn totp_is_reset_and_the_next_sign_in_needs_only_the_password() {
-    for app in common::apps().await {
+web_test!(
+    totp_is_reset_and_the_next_sign_in_needs_only_the_password,
+    |app| {
         let mut b = signed_in(&app, "root@example.com", "administrator").await;
         let id = api_user(&app, "ann").await;
         let page = b.get(&format!("/admin/users/{id}")).await.text();
@@ -706,68 +689,65 @@ async fn totp_is_reset_and_the_next_sign_in_needs_only_the_password() {
         assert_eq!(location(&r), "/portal");
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn revoked_sessions_stop_working() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = api_user(&app, "ann").await;
-        let other = api_user(&app, "bob").await;
+web_test!(revoked_sessions_stop_working, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = api_user(&app, "ann").await;
+    let other = api_user(&app, "bob").await;
 
-        let mut ann = Browser::new(&app);
-        assert_eq!(
-            ann.sign_in("ann", USER_PW).await.status,
-            StatusCode::SEE_OTHER
-        );
-        assert_eq!(ann.get("/portal").await.status, StatusCode::OK);
-        let mut ann2 = Browser::new(&app).at_addr([198, 51, 100, 9]);
-        ann2.sign_in("ann", USER_PW).await;
-        let mut bob = Browser::new(&app);
-        bob.sign_in("bob", USER_PW).await;
+    let mut ann = Browser::new(&app);
+    assert_eq!(
+        ann.sign_in("ann", USER_PW).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(ann.get("/portal").await.status, StatusCode::OK);
+    let mut ann2 = Browser::new(&app).at_addr([198, 51, 100, 9]);
+    ann2.sign_in("ann", USER_PW).await;
+    let mut bob = Browser::new(&app);
+    bob.sign_in("bob", USER_PW).await;
 
-        let page = b.get(&format!("/admin/users/{id}")).await.text();
-        assert!(page.contains("<code>192.0.2.7</code>"), "{page}");
-        assert!(page.contains("<code>198.51.100.9</code>"), "{page}");
-        assert!(page.contains("2025-03-01 12:00 UTC"), "{page}");
-        assert!(page.contains(">Revoke all</button>"), "{page}");
-        let sessions = app.store.list_user_sessions(UserId(id)).await.unwrap();
-        let first = sessions
-            .iter()
-            .find(|s| s.client.as_deref() == Some("192.0.2.7"))
-            .unwrap()
-            .id;
-        assert!(page.contains(&format!("/admin/users/{id}/sessions/{first}/revoke")));
+    let page = b.get(&format!("/admin/users/{id}")).await.text();
+    assert!(page.contains("<code>192.0.2.7</code>"), "{page}");
+    assert!(page.contains("<code>198.51.100.9</code>"), "{page}");
+    assert!(page.contains("2025-03-01 12:00 UTC"), "{page}");
+    assert!(page.contains(">Revoke all</button>"), "{page}");
+    let sessions = app.store.list_user_sessions(UserId(id)).await.unwrap();
+    let first = sessions
+        .iter()
+        .find(|s| s.client.as_deref() == Some("192.0.2.7"))
+        .unwrap()
+        .id;
+    assert!(page.contains(&format!("/admin/users/{id}/sessions/{first}/revoke")));
 
-        // Another user's session is not this user's to revoke.
-        let bobs = app.store.list_user_sessions(UserId(other)).await.unwrap()[0].id;
-        let r = post_on_user_page(&mut b, id, &format!("/sessions/{bobs}/revoke"), &[]).await;
-        assert_eq!(r.status, StatusCode::NOT_FOUND);
-        assert_eq!(bob.get("/portal").await.status, StatusCode::OK);
+    // Another user's session is not this user's to revoke.
+    let bobs = app.store.list_user_sessions(UserId(other)).await.unwrap()[0].id;
+    let r = post_on_user_page(&mut b, id, &format!("/sessions/{bobs}/revoke"), &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(bob.get("/portal").await.status, StatusCode::OK);
 
-        let r = post_on_user_page(&mut b, id, &format!("/sessions/{first}/revoke"), &[]).await;
-        expect_back(&mut b, &r, id, "revoked", "sessions").await;
-        let r = ann.get("/portal").await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER);
-        assert!(location(&r).starts_with("/login"), "{}", location(&r));
-        assert_eq!(ann2.get("/portal").await.status, StatusCode::OK);
-        let one = events(&app, "user.session.revoke").await;
-        assert_eq!(summary(&one[0]), json!({"session": first}));
+    let r = post_on_user_page(&mut b, id, &format!("/sessions/{first}/revoke"), &[]).await;
+    expect_back(&mut b, &r, id, "revoked", "sessions").await;
+    let r = ann.get("/portal").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(location(&r).starts_with("/login"), "{}", location(&r));
+    assert_eq!(ann2.get("/portal").await.status, StatusCode::OK);
+    let one = events(&app, "user.session.revoke").await;
+    assert_eq!(summary(&one[0]), json!({"session": first}));
 
-        let r = post_on_user_page(&mut b, id, "/sessions/revoke-all", &[]).await;
-        let page = expect_back(&mut b, &r, id, "revoked-all", "sessions").await;
-        assert!(page.contains("No live sign-in sessions."), "{page}");
-        assert_eq!(ann2.get("/portal").await.status, StatusCode::SEE_OTHER);
-        assert_eq!(bob.get("/portal").await.status, StatusCode::OK);
-        let all = events(&app, "user.sessions.revoke").await;
-        assert_eq!(summary(&all[0]), json!({"revoked": 1}));
-        app.shutdown().await;
-    }
-}
+    let r = post_on_user_page(&mut b, id, "/sessions/revoke-all", &[]).await;
+    let page = expect_back(&mut b, &r, id, "revoked-all", "sessions").await;
+    assert!(page.contains("No live sign-in sessions."), "{page}");
+    assert_eq!(ann2.get("/portal").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(bob.get("/portal").await.status, StatusCode::OK);
+    let all = events(&app, "user.sessions.revoke").await;
+    assert_eq!(summary(&all[0]), json!({"revoked": 1}));
+    app.shutdown().await;
+});
 
-#[tokio::test]
-async fn read_only_admins_see_no_write_buttons_and_change_nothing() {
-    for app in common::apps().await {
+web_test!(
+    read_only_admins_see_no_write_buttons_and_change_nothing,
+    |app| {
         let id = api_user(&app, "ann").await;
         let group = app.create_group("Engineering").await["id"]
             .as_i64()
@@ -879,167 +859,158 @@ async fn read_only_admins_see_no_write_buttons_and_change_nothing() {
         assert_eq!(writes, ["admin.sign_in"], "{writes:?}");
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn posts_without_the_session_token_are_refused() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = api_user(&app, "ann").await;
-        for (path, fields) in [
-            (format!("/admin/users/{id}/suspend"), vec![]),
-            (
-                format!("/admin/users/{id}/password"),
-                vec![("password", "another password")],
-            ),
-            (
-                "/admin/users/new".to_owned(),
-                vec![("email", "x@example.com"), ("username", "x")],
-            ),
-        ] {
-            let r = b.post(&path, &fields).await;
-            assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
-            assert!(r.text().contains("Request refused"));
-            let mut wrong = vec![("csrf", "0000")];
-            wrong.extend(fields.iter().copied());
-            let r = b.post(&path, &wrong).await;
-            assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
-        }
-        assert_eq!(api_user_json(&app, id).await["state"], "active");
-        assert_eq!(
-            app.get("/api/v1/users").await.expect(StatusCode::OK)["items"]
-                .as_array()
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_eq!(
-            sign_in(&app, "ann", "another password").await.status,
-            StatusCode::OK
-        );
-        assert!(events(&app, "user.suspend").await.is_empty());
-        app.shutdown().await;
+web_test!(posts_without_the_session_token_are_refused, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = api_user(&app, "ann").await;
+    for (path, fields) in [
+        (format!("/admin/users/{id}/suspend"), vec![]),
+        (
+            format!("/admin/users/{id}/password"),
+            vec![("password", "another password")],
+        ),
+        (
+            "/admin/users/new".to_owned(),
+            vec![("email", "x@example.com"), ("username", "x")],
+        ),
+    ] {
+        let r = b.post(&path, &fields).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(r.text().contains("Request refused"));
+        let mut wrong = vec![("csrf", "0000")];
+        wrong.extend(fields.iter().copied());
+        let r = b.post(&path, &wrong).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
     }
-}
+    assert_eq!(api_user_json(&app, id).await["state"], "active");
+    assert_eq!(
+        app.get("/api/v1/users").await.expect(StatusCode::OK)["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        sign_in(&app, "ann", "another password").await.status,
+        StatusCode::OK
+    );
+    assert!(events(&app, "user.suspend").await.is_empty());
+    app.shutdown().await;
+});
 
-#[tokio::test]
-async fn hostile_values_render_inert() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = api_user(&app, "ann").await;
-        let script = "<script>alert(1)</script>\"";
-        let r = post_on_user_page(
-            &mut b,
-            id,
-            "/details",
-            &[
-                ("email", "ann@example.com"),
-                ("username", "ann"),
-                ("first_name", script),
-                ("last_name", "' onmouseover='alert(2)"),
-            ],
-        )
-        .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-        let r = post_on_user_page(
-            &mut b,
-            id,
-            "/attributes",
-            &[
-                ("attr_name", "homepage"),
-                ("attr_value", "javascript:alert(3)"),
-                ("attr_name", "note"),
-                ("attr_value", "\"><img src=x onerror=alert(4)>"),
-            ],
-        )
-        .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
-        assert_eq!(api_user_json(&app, id).await["first_name"], script);
+web_test!(hostile_values_render_inert, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = api_user(&app, "ann").await;
+    let script = "<script>alert(1)</script>\"";
+    let r = post_on_user_page(
+        &mut b,
+        id,
+        "/details",
+        &[
+            ("email", "ann@example.com"),
+            ("username", "ann"),
+            ("first_name", script),
+            ("last_name", "' onmouseover='alert(2)"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let r = post_on_user_page(
+        &mut b,
+        id,
+        "/attributes",
+        &[
+            ("attr_name", "homepage"),
+            ("attr_value", "javascript:alert(3)"),
+            ("attr_name", "note"),
+            ("attr_value", "\"><img src=x onerror=alert(4)>"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(api_user_json(&app, id).await["first_name"], script);
 
-        let escaped = "&#60;script&#62;alert(1)&#60;/script&#62;&#34;";
-        for path in [
-            format!("/admin/users/{id}"),
-            "/admin/users".to_owned(),
-            "/admin/users?q=%3Cscript%3Ealert(1)".to_owned(),
-        ] {
-            let r = b.get(&path).await;
-            let text = r.text();
-            assert!(!text.contains("<script>alert"), "{path}: {text}");
-            assert!(!text.contains("<img src=x"), "{path}: {text}");
-            assert!(!text.contains("' onmouseover"), "{path}: {text}");
-            assert!(!text.contains("href=\"javascript:"), "{path}: {text}");
-            let csp = r.headers["content-security-policy"].to_str().unwrap();
-            assert!(csp.contains("script-src 'self'"), "{csp}");
-        }
-        let page = b.get(&format!("/admin/users/{id}")).await.text();
-        assert!(page.contains(escaped), "{page}");
-        assert!(
-            page.contains("&#34;&#62;&#60;img src=x onerror=alert(4)&#62;"),
-            "{page}"
-        );
-        assert!(page.contains("value=\"javascript:alert(3)\""), "{page}");
-        let search = b.get("/admin/users?q=%3Cscript%3Ealert(1)").await.text();
-        assert!(
-            search.contains("value=\"&#60;script&#62;alert(1)\""),
-            "{search}"
-        );
-        app.shutdown().await;
+    let escaped = "&#60;script&#62;alert(1)&#60;/script&#62;&#34;";
+    for path in [
+        format!("/admin/users/{id}"),
+        "/admin/users".to_owned(),
+        "/admin/users?q=%3Cscript%3Ealert(1)".to_owned(),
+    ] {
+        let r = b.get(&path).await;
+        let text = r.text();
+        assert!(!text.contains("<script>alert"), "{path}: {text}");
+        assert!(!text.contains("<img src=x"), "{path}: {text}");
+        assert!(!text.contains("' onmouseover"), "{path}: {text}");
+        assert!(!text.contains("href=\"javascript:"), "{path}: {text}");
+        let csp = r.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{csp}");
     }
-}
+    let page = b.get(&format!("/admin/users/{id}")).await.text();
+    assert!(page.contains(escaped), "{page}");
+    assert!(
+        page.contains("&#34;&#62;&#60;img src=x onerror=alert(4)&#62;"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"javascript:alert(3)\""), "{page}");
+    let search = b.get("/admin/users?q=%3Cscript%3Ealert(1)").await.text();
+    assert!(
+        search.contains("value=\"&#60;script&#62;alert(1)\""),
+        "{search}"
+    );
+    app.shutdown().await;
+});
 
-#[tokio::test]
-async fn unknown_users_and_bad_input_get_4xx_pages() {
-    for app in common::apps().await {
-        let mut b = signed_in(&app, "root@example.com", "administrator").await;
-        let id = api_user(&app, "ann").await;
-        for path in ["/admin/users/999999", "/admin/users/abc", "/admin/users/-1"] {
-            let r = b.get(path).await;
-            assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
-            assert!(r.text().contains("User not found"), "{}", r.text());
-            assert!(r.text().contains("href=\"/admin/users\""));
-        }
-        let csrf = b.csrf_of(&format!("/admin/users/{id}")).await;
-        for path in [
-            "/admin/users/999999/suspend",
-            "/admin/users/999999/password",
-            "/admin/users/999999/details",
-            "/admin/users/999999/attributes",
-            "/admin/users/999999/groups",
-            "/admin/users/999999/unlock",
-            "/admin/users/999999/reset-totp",
-            "/admin/users/999999/sessions/revoke-all",
-            "/admin/users/x/suspend",
-        ] {
-            let r = b
-                .post(
-                    path,
-                    &[
-                        ("csrf", &csrf),
-                        ("password", USER_PW),
-                        ("email", "a@b.cd"),
-                        ("username", "a"),
-                    ],
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.text());
-        }
-        for session in ["x", "999999"] {
-            let r = b
-                .post(
-                    &format!("/admin/users/{id}/sessions/{session}/revoke"),
-                    &[("csrf", &csrf)],
-                )
-                .await;
-            assert_eq!(r.status, StatusCode::NOT_FOUND, "{session}");
-        }
-        // A notice is one of ours or none: the query's words never show.
-        let page = b
-            .get(&format!("/admin/users/{id}?saved=Hacked"))
-            .await
-            .text();
-        assert!(!page.contains("Hacked"), "{page}");
-        assert!(!page.contains("class=\"notice\""), "{page}");
-        assert_eq!(api_user_json(&app, id).await["state"], "active");
-        app.shutdown().await;
+web_test!(unknown_users_and_bad_input_get_4xx_pages, |app| {
+    let mut b = signed_in(&app, "root@example.com", "administrator").await;
+    let id = api_user(&app, "ann").await;
+    for path in ["/admin/users/999999", "/admin/users/abc", "/admin/users/-1"] {
+        let r = b.get(path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(r.text().contains("User not found"), "{}", r.text());
+        assert!(r.text().contains("href=\"/admin/users\""));
     }
-}
+    let csrf = b.csrf_of(&format!("/admin/users/{id}")).await;
+    for path in [
+        "/admin/users/999999/suspend",
+        "/admin/users/999999/password",
+        "/admin/users/999999/details",
+        "/admin/users/999999/attributes",
+        "/admin/users/999999/groups",
+        "/admin/users/999999/unlock",
+        "/admin/users/999999/reset-totp",
+        "/admin/users/999999/sessions/revoke-all",
+        "/admin/users/x/suspend",
+    ] {
+        let r = b
+            .post(
+                path,
+                &[
+                    ("csrf", &csrf),
+                    ("password", USER_PW),
+                    ("email", "a@b.cd"),
+                    ("username", "a"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.text());
+    }
+    for session in ["x", "999999"] {
+        let r = b
+            .post(
+                &format!("/admin/users/{id}/sessions/{session}/revoke"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{session}");
+    }
+    // A notice is one of ours or none: the query's words never show.
+    let page = b
+        .get(&format!("/admin/users/{id}?saved=Hacked"))
+        .await
+        .text();
+    assert!(!page.contains("Hacked"), "{page}");
+    assert!(!page.contains("class=\"notice\""), "{page}");
+    assert_eq!(api_user_json(&app, id).await["state"], "active");
+    app.shutdown().await;
+});

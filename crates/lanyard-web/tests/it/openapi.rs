@@ -4,8 +4,6 @@
 //!
 //! To regenerate: `LANYARD_UPDATE_OPENAPI=1 cargo test -p lanyard-web --test openapi`
 
-mod common;
-
 use std::path::PathBuf;
 
 use axum::http::StatusCode;
@@ -40,17 +38,14 @@ fn committed_openapi_matches_the_code() {
     }
 }
 
-#[tokio::test]
-async fn the_document_is_served_without_a_key() {
-    for app in common::apps().await {
-        let r = app.raw("GET", "/api/v1/openapi.json", None, None).await;
-        assert_eq!(r.status, StatusCode::OK);
-        assert_eq!(r.headers["content-type"], "application/json");
-        assert_eq!(r.text(), lanyard_web::openapi_json());
-        let doc = r.json();
-        assert_eq!(doc["openapi"], "3.1.0");
-        assert!(doc["paths"]["/api/v1/users/{id}"]["patch"].is_object());
-        assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
-        app.shutdown().await;
-    }
-}
+web_test!(the_document_is_served_without_a_key, |app| {
+    let r = app.raw("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["content-type"], "application/json");
+    assert_eq!(r.text(), lanyard_web::openapi_json());
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/v1/users/{id}"]["patch"].is_object());
+    assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
+    app.shutdown().await;
+});

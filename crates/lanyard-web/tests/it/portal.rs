@@ -2,15 +2,13 @@
 //! that labels and descriptions render inert, the tile links and images,
 //! the suspended page, and the password change.
 
-mod common;
-
 use axum::http::StatusCode;
 use lanyard_core::store::SignInStore;
 use lanyard_core::UserId;
 use serde_json::json;
 
-use common::browser::{hidden, location, Browser};
-use common::TestApp;
+use crate::common::browser::{hidden, location, Browser};
+use crate::common::TestApp;
 
 const PW: &str = "correct horse battery";
 
@@ -34,9 +32,9 @@ fn png() -> Vec<u8> {
     out.into_inner()
 }
 
-#[tokio::test]
-async fn root_goes_to_the_portal_and_the_portal_needs_a_session() {
-    for app in common::apps().await {
+web_test!(
+    root_goes_to_the_portal_and_the_portal_needs_a_session,
+    |app| {
         let mut b = Browser::new(&app);
         let r = b.get("/").await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -48,11 +46,11 @@ async fn root_goes_to_the_portal_and_the_portal_needs_a_session() {
         }
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn the_portal_shows_exactly_the_active_shown_bound_apps() {
-    for app in common::apps().await {
+web_test!(
+    the_portal_shows_exactly_the_active_shown_bound_apps,
+    |app| {
         let ann = user(&app, "ann").await;
         let group = app.create_group("staff").await["id"].as_i64().unwrap();
         let other = app.create_group("others").await["id"].as_i64().unwrap();
@@ -179,27 +177,24 @@ async fn the_portal_shows_exactly_the_active_shown_bound_apps() {
         assert!(html.contains("No applications"));
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn the_sign_out_button_works_from_the_portal() {
-    for app in common::apps().await {
-        user(&app, "ann").await;
-        let mut b = Browser::new(&app);
-        b.sign_in("ann", PW).await;
-        let html = b.get("/portal").await.text();
-        assert!(html.contains("action=\"/logout\""));
-        let csrf = hidden(&html, "csrf").unwrap();
-        let r = b.post("/logout", &[("csrf", &csrf)]).await;
-        assert_eq!(location(&r), "/login");
-        assert_eq!(b.get("/portal").await.status, StatusCode::SEE_OTHER);
-        app.shutdown().await;
-    }
-}
+web_test!(the_sign_out_button_works_from_the_portal, |app| {
+    user(&app, "ann").await;
+    let mut b = Browser::new(&app);
+    b.sign_in("ann", PW).await;
+    let html = b.get("/portal").await.text();
+    assert!(html.contains("action=\"/logout\""));
+    let csrf = hidden(&html, "csrf").unwrap();
+    let r = b.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(location(&r), "/login");
+    assert_eq!(b.get("/portal").await.status, StatusCode::SEE_OTHER);
+    app.shutdown().await;
+});
 
-#[tokio::test]
-async fn password_change_needs_the_current_password_and_ends_other_sessions() {
-    for app in common::apps().await {
+web_test!(
+    password_change_needs_the_current_password_and_ends_other_sessions,
+    |app| {
         let id = user(&app, "ann").await;
         let mut elsewhere = Browser::new(&app).at_addr([192, 0, 2, 50]);
         elsewhere.sign_in("ann", PW).await;
@@ -315,29 +310,26 @@ async fn password_change_needs_the_current_password_and_ends_other_sessions() {
         }
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn suspended_users_see_only_a_suspension_page() {
-    for app in common::apps().await {
-        let id = user(&app, "ann").await;
-        let mut b = Browser::new(&app);
-        b.sign_in("ann", PW).await;
-        let csrf = b.csrf_of("/portal").await;
-        app.admin("POST", &format!("/api/v1/users/{id}/suspend"), None)
-            .await
-            .expect(StatusCode::OK);
-        for path in ["/portal", "/portal/totp", "/portal/password"] {
-            let r = b.get(path).await;
-            assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
-            assert!(r.text().contains("Your account is suspended"));
-        }
-        let r = b
-            .post("/portal/totp", &[("csrf", &csrf), ("code", "123456")])
-            .await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN);
-        let state = app.store.sign_in_state(UserId(id)).await.unwrap();
-        assert!(state.totp_pending.is_none(), "no enrollment started");
-        app.shutdown().await;
+web_test!(suspended_users_see_only_a_suspension_page, |app| {
+    let id = user(&app, "ann").await;
+    let mut b = Browser::new(&app);
+    b.sign_in("ann", PW).await;
+    let csrf = b.csrf_of("/portal").await;
+    app.admin("POST", &format!("/api/v1/users/{id}/suspend"), None)
+        .await
+        .expect(StatusCode::OK);
+    for path in ["/portal", "/portal/totp", "/portal/password"] {
+        let r = b.get(path).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(r.text().contains("Your account is suspended"));
     }
-}
+    let r = b
+        .post("/portal/totp", &[("csrf", &csrf), ("code", "123456")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let state = app.store.sign_in_state(UserId(id)).await.unwrap();
+    assert!(state.totp_pending.is_none(), "no enrollment started");
+    app.shutdown().await;
+});

@@ -3,13 +3,11 @@
 //! assumed role after the choice; tampered, stale or misaddressed responses
 //! get AWS's own error text.
 
-mod common;
-
 use axum::http::StatusCode;
 use serde_json::json;
 
-use common::browser::hidden;
-use common::TestApp;
+use crate::common::browser::hidden;
+use crate::common::TestApp;
 
 const STANDIN_ACS: &str = "http://127.0.0.1:8080/aws-standin/aws/saml";
 
@@ -63,9 +61,9 @@ async fn issued(app: &TestApp) -> (String, String) {
     (token, response)
 }
 
-#[tokio::test]
-async fn a_good_response_reaches_the_console_through_the_role_chooser() {
-    for app in common::apps().await {
+web_test!(
+    a_good_response_reaches_the_console_through_the_role_chooser,
+    |app| {
         let (_, response) = issued(&app).await;
         let chooser = app
             .visit(
@@ -111,52 +109,49 @@ async fn a_good_response_reaches_the_console_through_the_role_chooser() {
         assert_eq!(r.status, StatusCode::BAD_REQUEST);
         app.shutdown().await;
     }
-}
+);
 
-#[tokio::test]
-async fn bad_responses_get_aws_error_text() {
-    for app in common::apps().await {
-        let (_, response) = issued(&app).await;
-        let invalid = "Your request included an invalid SAML response.";
-        // Tampered: the signed NameID changed after signing.
-        use base64::Engine as _;
-        let b64 = base64::engine::general_purpose::STANDARD;
-        let xml = String::from_utf8(b64.decode(&response).unwrap()).unwrap();
-        assert!(xml.contains(">alice@example.com<"));
-        let tampered = b64.encode(xml.replace(">alice@example.com<", ">mallory@example.com<"));
-        for (body, why) in [
-            (form(&[("SAMLResponse", &tampered)]), "tampered"),
-            (form(&[("SAMLResponse", "not base64!")]), "garbage"),
-        ] {
-            let r = app
-                .visit("POST", "/aws-standin/aws/saml", None, Some(body))
-                .await;
-            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{why}");
-            assert!(r.text().contains(invalid), "{why}: {}", r.text());
-        }
-        // The same response posted to another provider's ACS: not for it.
+web_test!(bad_responses_get_aws_error_text, |app| {
+    let (_, response) = issued(&app).await;
+    let invalid = "Your request included an invalid SAML response.";
+    // Tampered: the signed NameID changed after signing.
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let xml = String::from_utf8(b64.decode(&response).unwrap()).unwrap();
+    assert!(xml.contains(">alice@example.com<"));
+    let tampered = b64.encode(xml.replace(">alice@example.com<", ">mallory@example.com<"));
+    for (body, why) in [
+        (form(&[("SAMLResponse", &tampered)]), "tampered"),
+        (form(&[("SAMLResponse", "not base64!")]), "garbage"),
+    ] {
         let r = app
-            .visit(
-                "POST",
-                "/aws-standin/other/saml",
-                None,
-                Some(form(&[("SAMLResponse", &response)])),
-            )
+            .visit("POST", "/aws-standin/aws/saml", None, Some(body))
             .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert!(r.text().contains("no SAML provider named"), "{}", r.text());
-        // Six minutes later: expired, as AWS would say.
-        app.clock.advance(time::Duration::minutes(6));
-        let r = app
-            .visit(
-                "POST",
-                "/aws-standin/aws/saml",
-                None,
-                Some(form(&[("SAMLResponse", &response)])),
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST);
-        assert!(r.text().contains(invalid), "{}", r.text());
-        app.shutdown().await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{why}");
+        assert!(r.text().contains(invalid), "{why}: {}", r.text());
     }
-}
+    // The same response posted to another provider's ACS: not for it.
+    let r = app
+        .visit(
+            "POST",
+            "/aws-standin/other/saml",
+            None,
+            Some(form(&[("SAMLResponse", &response)])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains("no SAML provider named"), "{}", r.text());
+    // Six minutes later: expired, as AWS would say.
+    app.clock.advance(time::Duration::minutes(6));
+    let r = app
+        .visit(
+            "POST",
+            "/aws-standin/aws/saml",
+            None,
+            Some(form(&[("SAMLResponse", &response)])),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.text().contains(invalid), "{}", r.text());
+    app.shutdown().await;
+});

@@ -2,8 +2,6 @@
 //! and a small HTTP client over `app().oneshot(...)` that checks every
 //! response for leaked secrets.
 
-#![allow(dead_code)]
-
 pub mod admin;
 pub mod browser;
 
@@ -62,15 +60,48 @@ pub fn key_bytes() -> [u8; 32] {
     b
 }
 
-/// The app on a fresh store for each available backend.
-pub async fn apps() -> Vec<TestApp> {
-    let mut out = Vec::new();
-    for (backend, store) in lanyard_store::testing::test_stores().await {
-        out.push(TestApp::new(backend, store).await);
-    }
-    assert!(!out.is_empty(), "no backend available");
-    out
+/// Runs one web test body on each backend as its own `#[test]`, named
+/// `<test>::sqlite` and `<test>::postgres`, so a failure names its backend
+/// (the PostgreSQL half is skipped, and says so, without
+/// `LANYARD_TEST_POSTGRES`). The body gets a [`TestApp`] on a fresh store.
+///
+/// ```ignore
+/// web_test!(health_is_ok, |app| {
+///     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+/// });
+/// ```
+macro_rules! web_test {
+    ($name:ident, |mut $app:ident| $body:block) => {
+        web_test!(@each $name, mut $app, $body);
+    };
+    ($name:ident, |$app:ident| $body:block) => {
+        web_test!(@each $name, $app, $body);
+    };
+    (@each $name:ident, $($app:ident)+, $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn sqlite() {
+                $crate::common::run("sqlite", |store| async move {
+                    let $($app)+ = $crate::common::TestApp::new("sqlite", store).await;
+                    $body
+                });
+            }
+
+            #[test]
+            fn postgres() {
+                $crate::common::run("postgres", |store| async move {
+                    let $($app)+ = $crate::common::TestApp::new("postgres", store).await;
+                    $body
+                });
+            }
+        }
+    };
 }
+
+pub use lanyard_store::testing::run;
 
 impl TestApp {
     pub async fn new(backend: &'static str, store: SqlStore) -> Self {

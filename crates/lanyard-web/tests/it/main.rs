@@ -1,0 +1,27 @@
+//! lanyard-web's integration tests, one binary (ripgrep's layout): the
+//! whole app on real stores, driven through `app().oneshot(...)` by an API
+//! client and a browser stand-in ([`common`]). Each `web_test!` runs on
+//! SQLite and on PostgreSQL as its own test (`<name>::sqlite`,
+//! `<name>::postgres`).
+
+#[macro_use]
+mod common;
+
+mod access;
+mod admin_app_assets;
+mod admin_groups;
+mod admin_portal;
+mod admin_system;
+mod admin_users;
+mod app;
+mod applications;
+mod audit;
+mod bad_input;
+mod catalog;
+mod groups;
+mod openapi;
+mod portal;
+mod signin;
+mod sso;
+mod standin;
+mod users;
