@@ -35,9 +35,10 @@ the metadata the server EXPORTS:
                   /login/totp -> code -> response accepted by both libraries;
                   the same code again is refused as already used
   denied-*        unauthorized user, deactivated app, suspended user (mid-
-                  session and at sign-in), locked user (5 wrong passwords then
-                  the right one), unknown user, deleted app, unknown slug:
-                  status + phrase, and no SAMLResponse in any body of the chain
+                  session: the suspension ended the session, so sign-in; and
+                  at sign-in), locked user (5 wrong passwords then the right
+                  one), unknown user, deleted app, unknown slug: status +
+                  phrase, and no SAMLResponse in any body of the chain
   audit           /api/v1/audit-events: user.sign_in, user.sign_in_failed
                   (wrong_password, locked, suspended, unknown_user),
                   sso.issued (both flows), sso.denied with its reasons

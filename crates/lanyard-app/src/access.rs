@@ -208,6 +208,11 @@ impl Reader {
     pub async fn list_audit_events(&self, filter: &AuditFilter) -> Result<Page<AuditEvent>> {
         self.store().list_audit_events(filter).await
     }
+    /// Sign-in and SSO events this node wrote to its log instead of the
+    /// audit log since it started (the queue was full).
+    pub fn audit_logged_instead(&self) -> u64 {
+        self.lanyard.audit().logged_instead()
+    }
     pub async fn get_app(&self, id: AppId) -> Result<Application> {
         self.store().get_app(id).await
     }

@@ -8,6 +8,7 @@
 //! returns: the store keeps its SHA-256, lists show its prefix.
 
 use lanyard_core::admin::{check_admin_email, check_key_name, Admin, ApiKey, Role};
+use lanyard_core::audit::{AuditAction, AuditTarget};
 use lanyard_core::error::FieldErrors;
 use lanyard_core::password::check_password;
 use lanyard_core::{AdminId, ApiKeyId, Error, Result};
@@ -15,12 +16,12 @@ use lanyard_core::{AdminId, ApiKeyId, Error, Result};
 use crate::secrets::new_api_key;
 use crate::Writer;
 
-fn admin_target(id: AdminId) -> String {
-    format!("admin:{id}")
+fn admin_target(id: AdminId) -> AuditTarget {
+    AuditTarget::Admin(id)
 }
 
-fn key_target(id: ApiKeyId) -> String {
-    format!("apikey:{id}")
+fn key_target(id: ApiKeyId) -> AuditTarget {
+    AuditTarget::ApiKey(id)
 }
 
 fn at_most_callers(w: &Writer, role: Role, what: &str) -> Result<()> {
@@ -56,7 +57,7 @@ pub async fn create_admin(w: &Writer, email: &str, role: Role, password: String)
     let mut work = w.begin().await?;
     let admin = work.create_admin(&email, role, &hash, w.now()).await?;
     work.record(
-        "admin.create",
+        AuditAction::AdminCreate,
         admin_target(admin.id),
         &serde_json::json!({
             "email": admin.email, "role": admin.role.as_str(),
@@ -77,7 +78,7 @@ pub async fn delete_admin(w: &Writer, id: AdminId) -> Result<Admin> {
         .ok_or_else(|| Error::not_found("admin", id))?;
     work.delete_admin(id).await?;
     work.record(
-        "admin.delete",
+        AuditAction::AdminDelete,
         admin_target(id),
         &serde_json::json!({ "email": admin.email }),
     );
@@ -142,7 +143,7 @@ pub fn form_token() -> Result<String> {
 
 fn record_key_created(work: &mut crate::work::Work<'_>, key: &ApiKey) {
     work.record(
-        "apikey.create",
+        AuditAction::ApiKeyCreate,
         key_target(key.id),
         &serde_json::json!({
             "name": key.name, "role": key.role.as_str(), "prefix": key.prefix,
@@ -156,7 +157,7 @@ pub async fn revoke_key(w: &Writer, id: ApiKeyId) -> Result<ApiKey> {
     let mut work = w.begin().await?;
     let key = work.revoke_api_key(id, w.now()).await?;
     work.record(
-        "apikey.revoke",
+        AuditAction::ApiKeyRevoke,
         key_target(key.id),
         &serde_json::json!({
             "name": key.name, "prefix": key.prefix,

@@ -19,9 +19,14 @@
 //! Why bounded, and what happens when full: an unbounded channel would turn a
 //! stalled database into unbounded memory growth inside the server. With
 //! 10,000 slots (a few MiB of events) the queue absorbs any plausible burst;
-//! past that, events are dropped, each drop is counted ([`Audit::dropped`]) and
-//! logged at `error`. A failed write keeps its events for the next attempt, up
-//! to the same cap, so a short database outage loses nothing either.
+//! past that (or once the writer has stopped), an event is not lost: it is
+//! written to the server's log instead, whole, as one structured line at
+//! `error` (target `lanyard::audit`, message "audit event written to the
+//! log instead", every field of the event), and counted
+//! ([`Audit::logged_instead`]; the audit page and API show the count). A
+//! failed write keeps its events for the next attempt, up to the same cap,
+//! so a short database outage loses nothing either; past the cap, and at a
+//! stop that cannot write, the events go to the log the same way.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -67,8 +72,30 @@ enum Command {
 
 #[derive(Debug, Default)]
 struct Counters {
-    dropped: AtomicU64,
+    logged: AtomicU64,
     written: AtomicU64,
+}
+
+/// Writes `event` to the server's log, whole, as one structured line, and
+/// counts it: the audit log could not take it (`why`).
+fn log_instead(counters: &Counters, event: &AuditEvent, why: &str) {
+    let total = counters.logged.fetch_add(1, Ordering::Relaxed) + 1;
+    let at = event
+        .at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    tracing::error!(
+        target: "lanyard::audit",
+        why,
+        at = %at,
+        actor = %event.actor,
+        action = %event.action,
+        target = %event.target,
+        source = event.source.as_deref().unwrap_or(""),
+        summary = %event.summary,
+        logged_instead_total = total,
+        "audit event written to the log instead"
+    );
 }
 
 /// The cheap, cloneable handle handlers record events through.
@@ -121,8 +148,9 @@ impl AuditWriter {
 }
 
 impl Audit {
-    /// Queues an event; never waits. A full or closed queue drops the event,
-    /// counts it and logs it.
+    /// Queues an event; never waits. When the queue is full or the writer
+    /// has stopped, the event is written to the log instead (see the module
+    /// docs) and counted.
     pub fn record(&self, event: AuditEvent) {
         if let Err(err) = self.tx.try_send(Command::Event(Box::new(event))) {
             let (why, event) = match err {
@@ -130,12 +158,7 @@ impl Audit {
                 mpsc::error::TrySendError::Closed(Command::Event(e)) => ("writer stopped", e),
                 _ => return,
             };
-            let dropped = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            tracing::error!(
-                action = %event.action, target = %event.target, actor = %event.actor,
-                dropped_total = dropped,
-                "audit event dropped ({why})"
-            );
+            log_instead(&self.counters, &event, why);
         }
     }
 
@@ -147,10 +170,10 @@ impl Audit {
         }
     }
 
-    /// Events lost since start (queue full, writer stopped, write retries
-    /// exhausted).
-    pub fn dropped(&self) -> u64 {
-        self.counters.dropped.load(Ordering::Relaxed)
+    /// Events this node wrote to its log instead of the audit log since it
+    /// started (queue full, writer stopped, write retries exhausted).
+    pub fn logged_instead(&self) -> u64 {
+        self.counters.logged.load(Ordering::Relaxed)
     }
 
     /// Events written since start.
@@ -245,8 +268,9 @@ impl Pending {
                     );
                     let excess = self.events.len().saturating_sub(self.config.capacity);
                     if excess > 0 {
-                        self.events.drain(..excess);
-                        self.count_lost(excess);
+                        for event in self.events.drain(..excess) {
+                            log_instead(&self.counters, &event, "write failed, buffer full");
+                        }
                     }
                     return;
                 }
@@ -254,22 +278,11 @@ impl Pending {
         }
     }
 
-    /// At shutdown, whatever could not be written is lost: say so.
+    /// At shutdown, whatever could not be written goes to the log.
     fn give_up(&mut self) {
-        if !self.events.is_empty() {
-            let n = self.events.len();
-            self.events.clear();
-            self.count_lost(n);
+        for event in self.events.drain(..) {
+            log_instead(&self.counters, &event, "write failed at shutdown");
         }
-    }
-
-    fn count_lost(&self, n: usize) {
-        let total = self.counters.dropped.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
-        tracing::error!(
-            lost = n,
-            dropped_total = total,
-            "audit events dropped (write failed)"
-        );
     }
 }
 

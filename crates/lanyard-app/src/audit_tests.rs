@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use lanyard_core::audit::{AuditEvent, AuditFilter};
+use lanyard_core::audit::{AuditAction, AuditEvent, AuditFilter, AuditTarget};
 use lanyard_core::directory::Page;
 use lanyard_core::store::AuditStore;
-use lanyard_core::{Error, Result};
+use lanyard_core::{Error, Result, UserId};
 use lanyard_store::{store_test, SqlStore};
 use time::macros::datetime;
 use tokio::sync::Notify;
@@ -73,8 +73,8 @@ fn event(i: usize) -> AuditEvent {
     AuditEvent::new(
         datetime!(2025-01-01 00:00:00 UTC),
         "test",
-        "thing.do",
-        format!("thing:{i}"),
+        AuditAction::UserUpdate,
+        &AuditTarget::User(UserId(i as i64)),
         "{}".into(),
     )
 }
@@ -164,11 +164,21 @@ store_test!(shutdown_drains_everything, |store| {
     }
     writer.shutdown().await;
     assert_eq!(stored(&store).await, 42);
-    // After shutdown, recording is a counted drop, not a panic or a hang.
-    audit.record(event(99));
+    // After shutdown, an event goes to the log (counted), not a panic or a
+    // hang.
+    let log = Captured::default();
+    {
+        let _guard = log.install();
+        audit.record(event(99));
+    }
     audit.flush().await;
-    assert_eq!(audit.dropped(), 1);
+    assert_eq!(audit.logged_instead(), 1);
     assert_eq!(stored(&store).await, 42);
+    assert!(
+        log.text().contains("why=\"writer stopped\""),
+        "{}",
+        log.text()
+    );
 });
 
 store_test!(failed_writes_are_retried, |store| {
@@ -184,11 +194,11 @@ store_test!(failed_writes_are_retried, |store| {
     assert_eq!(stored(&store).await, 0, "two injected failures");
     audit.flush().await;
     assert_eq!(stored(&store).await, 3);
-    assert_eq!(audit.dropped(), 0);
+    assert_eq!(audit.logged_instead(), 0);
     writer.shutdown().await;
 });
 
-store_test!(a_full_queue_drops_and_counts_instead_of_blocking, |store| {
+store_test!(a_full_queue_writes_events_to_the_log_instead, |store| {
     let counting = Counting::gated(store.clone());
     let writer = AuditWriter::with_config(counting.clone(), slow(1, 1));
     let audit = writer.handle();
@@ -196,8 +206,28 @@ store_test!(a_full_queue_drops_and_counts_instead_of_blocking, |store| {
     let (entered, release) = counting.gate.as_ref().unwrap();
     entered.notified().await;
     audit.record(event(2)); // fills the one slot
-    audit.record(event(3)); // no room: dropped at once
-    assert_eq!(audit.dropped(), 1);
+    let log = Captured::default();
+    {
+        let _guard = log.install();
+        // No room: written to the log at once, whole, and counted.
+        audit.record(event(3).from_source(Some("192.0.2.9".into())));
+    }
+    assert_eq!(audit.logged_instead(), 1);
+    let line = log.text();
+    for field in [
+        "audit event written to the log instead",
+        "why=\"queue full\"",
+        "at=2025-01-01T00:00:00Z",
+        "actor=test",
+        "action=user.update",
+        "target=user:3",
+        "source=\"192.0.2.9\"",
+        "summary={}",
+        "logged_instead_total=1",
+    ] {
+        assert!(line.contains(field), "{field} in {line}");
+    }
+    assert_eq!(line.lines().count(), 1, "{line}");
     release.notify_one();
     // The next write (event 2) passes the gate too.
     entered.notified().await;
@@ -206,3 +236,33 @@ store_test!(a_full_queue_drops_and_counts_instead_of_blocking, |store| {
     assert_eq!(stored(&store).await, 2);
     writer.shutdown().await;
 });
+
+/// Log lines written while [`Captured::install`]'s guard lives (this
+/// thread only), without colours.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let sink = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || sink.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

@@ -13,11 +13,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use lanyard_core::admin::Admin;
-use lanyard_core::audit::AuditEvent;
+use lanyard_core::audit::{AuditAction, AuditEvent, AuditTarget};
 use lanyard_core::directory::{Group, User};
 use lanyard_core::session::{token_hash, AdminSession, Session, SessionStage};
 use lanyard_core::store::Store;
-use lanyard_core::Result;
+use lanyard_core::{Result, SessionId};
 use time::{Duration, OffsetDateTime};
 
 use crate::{Client, Lanyard};
@@ -107,8 +107,8 @@ pub async fn sign_out(l: &Lanyard, session: &Session, client: &Client) -> Result
             AuditEvent::new(
                 l.now(),
                 &format!("user:{}", user.email),
-                "user.sign_out",
-                format!("user:{}", user.id),
+                AuditAction::UserSignOut,
+                &AuditTarget::User(user.id),
                 serde_json::json!({ "session": session.id }).to_string(),
             )
             .from_source(client.source()),
@@ -139,8 +139,8 @@ pub async fn sign_out_admin(
         AuditEvent::new(
             l.now(),
             &format!("admin:{}", admin.email),
-            "admin.sign_out",
-            format!("admin:{}", session.admin_id),
+            AuditAction::AdminSignOut,
+            &AuditTarget::Admin(session.admin_id),
             serde_json::json!({ "session": session.id }).to_string(),
         )
         .from_source(client.source()),
@@ -170,7 +170,7 @@ pub(crate) struct Touches(Arc<Mutex<TouchQueue>>);
 #[derive(Default)]
 struct TouchQueue {
     /// Session id to the latest use noted.
-    noted: HashMap<i64, OffsetDateTime>,
+    noted: HashMap<SessionId, OffsetDateTime>,
     /// Whether a task is writing (or about to).
     writing: bool,
 }
@@ -185,7 +185,7 @@ const MAX_NOTED: usize = 100_000;
 impl Touches {
     /// Notes that session `id` was used at `now`; starts the writer task if
     /// it is not running.
-    fn note(&self, store: &Arc<dyn Store>, id: i64, now: OffsetDateTime) {
+    fn note(&self, store: &Arc<dyn Store>, id: SessionId, now: OffsetDateTime) {
         let mut queue = self.lock();
         if queue.noted.len() >= MAX_NOTED && !queue.noted.contains_key(&id) {
             return;
@@ -202,7 +202,7 @@ impl Touches {
     }
 
     /// The latest use of session `id` noted and not yet written.
-    fn pending(&self, id: i64) -> Option<OffsetDateTime> {
+    fn pending(&self, id: SessionId) -> Option<OffsetDateTime> {
         self.lock().noted.get(&id).copied()
     }
 
@@ -221,7 +221,7 @@ impl Touches {
             let Some(latest) = noted.values().max().copied() else {
                 continue;
             };
-            let ids: Vec<i64> = noted.into_keys().collect();
+            let ids: Vec<SessionId> = noted.into_keys().collect();
             if let Err(e) = store.touch_sessions(&ids, latest).await {
                 tracing::warn!(
                     "could not record the last use of {} sessions: {e}",

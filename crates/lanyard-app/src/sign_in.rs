@@ -46,10 +46,10 @@
 use std::sync::{Mutex, PoisonError};
 
 use async_trait::async_trait;
-use lanyard_core::audit::AuditEvent;
+use lanyard_core::audit::{AuditAction, AuditEvent, AuditTarget};
 use lanyard_core::directory::UserState;
 use lanyard_core::session::{
-    token_hash, NewAdminSession, NewSession, Session, SessionStage, SignInState,
+    token_hash, AuthMethods, NewAdminSession, NewSession, Session, SessionStage, SignInState,
 };
 use lanyard_core::store::Store;
 use lanyard_core::{AdminId, Result, UserId};
@@ -142,8 +142,12 @@ struct Account {
 /// sessions live, and how events name them.
 #[async_trait]
 trait Accounts: Send + Sync {
-    /// `user` or `admin`: actors, targets and actions are named after it.
+    /// `user` or `admin`: actors are named after it.
     const KIND: &'static str;
+    const SIGN_IN: AuditAction;
+    const SIGN_IN_FAILED: AuditAction;
+    /// The event target of an account.
+    fn target(id: i64) -> AuditTarget;
     async fn find(&self, store: &dyn Store, login: &str) -> Result<Option<Account>>;
     async fn claim_attempt(&self, store: &dyn Store, id: i64, max: u32) -> Result<bool>;
     async fn reset_failures(&self, store: &dyn Store, id: i64) -> Result<()>;
@@ -171,6 +175,12 @@ struct Admins;
 #[async_trait]
 impl Accounts for Users {
     const KIND: &'static str = "user";
+    const SIGN_IN: AuditAction = AuditAction::UserSignIn;
+    const SIGN_IN_FAILED: AuditAction = AuditAction::UserSignInFailed;
+
+    fn target(id: i64) -> AuditTarget {
+        AuditTarget::User(UserId(id))
+    }
 
     async fn find(&self, store: &dyn Store, login: &str) -> Result<Option<Account>> {
         let Some((user, hash)) = store.find_user_by_login(login).await? else {
@@ -208,6 +218,7 @@ impl Accounts for Users {
                 token_hash: token_hash(&new.token),
                 user_id: UserId(new.id),
                 stage: new.stage,
+                methods: AuthMethods::Password,
                 csrf_secret: new_token()?,
                 now: new.now,
                 expires_at: new.now + l.settings().auth.session_max,
@@ -215,7 +226,7 @@ impl Accounts for Users {
                 user_agent: new.client.user_agent,
             })
             .await?;
-        Ok(session.id)
+        Ok(session.id.0)
     }
 
     async fn purge(&self, l: &Lanyard, now: OffsetDateTime) {
@@ -238,6 +249,12 @@ impl Accounts for Users {
 #[async_trait]
 impl Accounts for Admins {
     const KIND: &'static str = "admin";
+    const SIGN_IN: AuditAction = AuditAction::AdminSignIn;
+    const SIGN_IN_FAILED: AuditAction = AuditAction::AdminSignInFailed;
+
+    fn target(id: i64) -> AuditTarget {
+        AuditTarget::Admin(AdminId(id))
+    }
 
     async fn find(&self, store: &dyn Store, login: &str) -> Result<Option<Account>> {
         Ok(store
@@ -285,7 +302,7 @@ impl Accounts for Admins {
                 user_agent: new.client.user_agent,
             })
             .await?;
-        Ok(session.id)
+        Ok(session.id.0)
     }
 
     /// Admin sign-ins are rare: every one purges (one indexed DELETE).
@@ -301,17 +318,17 @@ impl Accounts for Admins {
     }
 }
 
-/// Records one sign-in event of `kind` (batched).
+/// Records one sign-in event (batched).
 fn record(
     l: &Lanyard,
     client: &Client,
     actor: &str,
-    action: &str,
-    target: String,
+    action: AuditAction,
+    target: AuditTarget,
     summary: serde_json::Value,
 ) {
     l.audit().record(
-        AuditEvent::new(l.now(), actor, action, target, summary.to_string())
+        AuditEvent::new(l.now(), actor, action, &target, summary.to_string())
             .from_source(client.source()),
     );
 }
@@ -336,14 +353,13 @@ async fn run<A: Accounts>(l: &Lanyard, accounts: &A, attempt: Attempt) -> Result
     } = attempt;
     let login: String = login.trim().chars().take(MAX_LOGIN).collect();
     let now = l.now();
-    let failed = format!("{kind}.sign_in_failed");
     let anonymous = |reason: &str| {
         record(
             l,
             &client,
             "anonymous",
-            &failed,
-            format!("login:{login}"),
+            A::SIGN_IN_FAILED,
+            AuditTarget::Login(login.clone()),
             json!({ "reason": reason }),
         )
     };
@@ -366,13 +382,13 @@ async fn run<A: Accounts>(l: &Lanyard, accounts: &A, attempt: Attempt) -> Result
         return Ok(Outcome::WrongCredentials);
     };
     let actor = format!("{kind}:{}", account.email);
-    let target = || format!("{kind}:{}", account.id);
+    let target = || A::target(account.id);
     let refused = |reason: &str| {
         record(
             l,
             &client,
             &actor,
-            &failed,
+            A::SIGN_IN_FAILED,
             target(),
             json!({ "reason": reason }),
         )
@@ -427,7 +443,7 @@ async fn run<A: Accounts>(l: &Lanyard, accounts: &A, attempt: Attempt) -> Result
                 l,
                 &client,
                 &actor,
-                &format!("{kind}.sign_in"),
+                A::SIGN_IN,
                 target(),
                 accounts.signed_in_summary(session, "password"),
             );
@@ -477,8 +493,9 @@ pub enum SecondFactor {
     WrongCode,
     /// A code already used.
     ReplayedCode,
-    /// Signed in: the same session, now complete.
-    SignedIn,
+    /// Signed in: the same session, now complete, under a new token (the
+    /// one handed out after the password alone no longer works).
+    SignedIn { token: String },
 }
 
 /// Checks `code` for the half-done `session` (from [`pending`]; the door
@@ -498,8 +515,8 @@ pub async fn second_factor(
             l,
             client,
             &actor,
-            "user.sign_in_failed",
-            format!("user:{}", user.id),
+            AuditAction::UserSignInFailed,
+            AuditTarget::User(user.id),
             json!({ "reason": reason }),
         )
     };
@@ -535,16 +552,19 @@ pub async fn second_factor(
         return Ok(SecondFactor::ReplayedCode);
     }
     store.reset_login_failures(user.id).await?;
-    let session = store.complete_session(session.id, now).await?;
+    let token = new_token()?;
+    let session = store
+        .complete_session(session.id, &token_hash(&token), now)
+        .await?;
     record(
         l,
         client,
         &actor,
-        "user.sign_in",
-        format!("user:{}", user.id),
+        AuditAction::UserSignIn,
+        AuditTarget::User(user.id),
         json!({ "method": "password+totp", "session": session.id }),
     );
-    Ok(SecondFactor::SignedIn)
+    Ok(SecondFactor::SignedIn { token })
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use lanyard_core::admin::Role;
 use lanyard_core::audit::{AuditEvent, AuditFilter};
 use lanyard_core::directory::UserState;
-use lanyard_core::session::{token_hash, AuthSettings, SessionStage};
+use lanyard_core::session::{token_hash, AuthMethods, AuthSettings, SessionStage};
 use lanyard_core::store::{AdminStore, AuditStore, SignInStore, UserStore};
 use lanyard_core::{BaseUrl, FixedClock, Settings, UserId};
 use lanyard_store::{store_test, SqlStore};
@@ -382,7 +382,6 @@ store_test!(a_second_factor_holds_the_counter_until_the_code, |store| {
     );
 
     let session = pending(&f.l, token_of(&out)).await.unwrap().unwrap();
-    let code = totp::code_at(&secret, f.l.now()).unwrap();
     let client = from("192.0.2.1");
     assert_eq!(
         second_factor(&f.l, &session, &wrong_code(&secret, f.l.now()), &client)
@@ -391,16 +390,28 @@ store_test!(a_second_factor_holds_the_counter_until_the_code, |store| {
         SecondFactor::WrongCode
     );
     assert_eq!(f.failures(ann).await, 3, "a wrong code counts");
-    assert_eq!(
-        second_factor(&f.l, &session, &code, &client).await.unwrap(),
-        SecondFactor::SignedIn
-    );
+    f.clock.advance(Duration::seconds(30));
+    let code = totp::code_at(&secret, f.l.now() - Duration::seconds(30)).unwrap();
+    let SecondFactor::SignedIn { token } =
+        second_factor(&f.l, &session, &code, &client).await.unwrap()
+    else {
+        panic!("the right code signs in");
+    };
     assert_eq!(f.failures(ann).await, 0);
-    let me = crate::sessions::current(&f.l, token_of(&out))
+    // The session is complete under a new token; the password-only token
+    // is worth nothing now.
+    let me = crate::sessions::current(&f.l, &token)
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(me.user.id, ann);
+    assert_eq!((me.user.id, me.session.id), (ann, session.id));
+    assert_eq!(me.session.methods, AuthMethods::PasswordTotp);
+    assert_eq!(me.session.authenticated_at, f.l.now());
+    assert!(crate::sessions::current(&f.l, token_of(&out))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(pending(&f.l, token_of(&out)).await.unwrap().is_none());
     let last = f.events().await.pop().unwrap();
     assert_eq!(last.0, "user.sign_in");
     assert!(last.2.contains(r#""method":"password+totp""#), "{last:?}");

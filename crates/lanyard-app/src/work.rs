@@ -10,7 +10,7 @@
 
 use std::ops::Deref;
 
-use lanyard_core::audit::AuditEvent;
+use lanyard_core::audit::{AuditAction, AuditEvent, AuditTarget};
 use lanyard_core::store::UnitOfWork;
 use lanyard_core::Result;
 use serde::Serialize;
@@ -37,14 +37,14 @@ impl<'w> Work<'w> {
     /// hold a password or key.
     pub(crate) fn record(
         &mut self,
-        action: &str,
-        target: impl Into<String>,
+        action: AuditAction,
+        target: AuditTarget,
         summary: &impl Serialize,
     ) {
         let summary = serde_json::to_string(summary).unwrap_or_else(|_| "{}".to_owned());
         let w = self.writer;
         self.events.push(
-            AuditEvent::new(w.now(), &w.actor().label, action, target, summary)
+            AuditEvent::new(w.now(), &w.actor().label, action, &target, summary)
                 .from_source(w.source().map(str::to_owned)),
         );
     }

@@ -23,7 +23,7 @@ use crate::apps::{
     has_placeholder, validate_attribute_rules, AttributeRule, AttributeSource, Entitlement,
     SsoSettings,
 };
-use crate::aws_rules::{self, AssertionFacts};
+use crate::aws_rules::{self, AssertionFacts, Rule};
 use crate::directory::finish;
 use crate::error::{Error, FieldErrors, Result};
 use crate::ids::{AppId, AppKeyId, GroupId};
@@ -224,30 +224,36 @@ impl AppConfig {
 fn aws_config_errors(config: &AppConfig, errors: &mut FieldErrors) {
     let sso = &config.sso;
     if !has_placeholder(&sso.sp_entity_id) && !aws_rules::AUDIENCES.contains(&&*sso.sp_entity_id) {
-        errors.entry("sso.sp_entity_id".into()).or_insert(format!(
-                "[aws.audience] AWS accepts only the audience {} (AWS answers \"Response does not contain the required audience.\")",
-                aws_rules::AUDIENCES.join(" or ")
-            ),
-        );
+        errors
+            .entry("sso.sp_entity_id".into())
+            .or_insert(Rule::Audience.tagged(format!(
+                "AWS accepts only the audience {} (AWS answers {:?})",
+                aws_rules::AUDIENCES.join(" or "),
+                Rule::Audience.aws_error()
+            )));
     }
     for (i, acs) in sso.acs_urls.iter().enumerate() {
         if !has_placeholder(&acs.url)
             && !aws_rules::is_aws_acs(&acs.url)
             && !aws_rules::is_local_stand_in(&acs.url)
         {
-            errors.entry(format!("sso.acs_urls[{i}]")).or_insert("[aws.recipient] must be an AWS sign-in endpoint: https://signin.aws.amazon.com/saml, https://<region>.signin.aws.amazon.com/saml[/acs/<id>] or https://signin.amazonaws.cn/saml".into(),
-            );
+            errors
+                .entry(format!("sso.acs_urls[{i}]"))
+                .or_insert(Rule::Recipient.tagged("must be an AWS sign-in endpoint: https://signin.aws.amazon.com/saml, https://<region>.signin.aws.amazon.com/saml[/acs/<id>] or https://signin.amazonaws.cn/saml"));
         }
     }
     if !AWS_NAME_ID_FORMATS.contains(&sso.name_id_format.as_str()) {
-        errors.entry("sso.name_id_format".into()).or_insert(format!(
-            "[aws.nameid.format] AWS accepts only these NameID formats: {}",
-            AWS_NAME_ID_FORMATS.join(", ")
-        ));
+        errors
+            .entry("sso.name_id_format".into())
+            .or_insert(Rule::NameIdFormat.tagged(format!(
+                "AWS accepts only these NameID formats: {}",
+                AWS_NAME_ID_FORMATS.join(", ")
+            )));
     }
     if !sso.sign_assertion {
-        errors.entry("sso.sign_assertion".into()).or_insert("[aws.assertion.signed] AWS's metadata says WantAssertionsSigned=\"true\": sign the Assertion (alone or with the Response)".into(),
-        );
+        errors
+            .entry("sso.sign_assertion".into())
+            .or_insert(Rule::AssertionSigned.tagged("AWS's metadata says WantAssertionsSigned=\"true\": sign the Assertion (alone or with the Response)"));
     }
     // Attributes AWS wants exactly one value of: one row each.
     for name in [
@@ -266,13 +272,13 @@ fn aws_config_errors(config: &AppConfig, errors: &mut FieldErrors) {
             let short = name.trim_start_matches(aws_rules::ATTR_PREFIX);
             errors
                 .entry(format!("attributes[{second}]"))
-                .or_insert(format!(
-                "[aws.single_value] {short} takes exactly one value: keep one row for it (rows {})",
-                rows.iter()
-                    .map(usize::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+                .or_insert(Rule::SingleValue.tagged(format!(
+                    "{short} takes exactly one value: keep one row for it (rows {})",
+                    rows.iter()
+                        .map(usize::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
         }
     }
     // Run the assertion checker over the constants alone, and keep the
@@ -298,7 +304,7 @@ fn aws_config_errors(config: &AppConfig, errors: &mut FieldErrors) {
     for v in violations {
         // Required values come from mappings and entitlements at sign-in;
         // a transitive key may name a tag that a mapping provides.
-        if v.rule.ends_with(".required") || v.rule == "aws.transitive_tag_keys.unknown" {
+        if v.rule.is_required() || v.rule == Rule::TransitiveTagKeysUnknown {
             continue;
         }
         let row = row_of.get(v.subject.as_str()).copied().or_else(|| {
@@ -311,7 +317,7 @@ fn aws_config_errors(config: &AppConfig, errors: &mut FieldErrors) {
         let field = row.map_or_else(|| "attributes".to_owned(), |i| format!("attributes[{i}]"));
         errors
             .entry(field)
-            .or_insert_with(|| format!("[{}] {}", v.rule, v.message));
+            .or_insert_with(|| v.rule.tagged(&v.message));
     }
 }
 

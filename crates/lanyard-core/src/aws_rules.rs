@@ -6,7 +6,9 @@
 //! authentication response" and "Troubleshoot SAML federation with IAM"
 //! (summarised in shared/AWS_SAML.md sections 2-3). Each violation carries a
 //! stable rule id, the attribute it concerns, a message naming the rule, and
-//! the error AWS itself would show.
+//! the error AWS itself would show: one [`Rule`] enum, used by the checks
+//! of a response's content here and by the save-time checks of an app's
+//! configuration (`application.rs`), one function per rule.
 
 use serde::Serialize;
 
@@ -26,17 +28,125 @@ pub const AUDIENCES: [&str; 2] = [
     "urn:amazon:webservices",
 ];
 
+macro_rules! rules {
+    ($($(#[$doc:meta])* $name:ident = $id:literal, $aws:expr;)+) => {
+        /// Every AWS rule Lanyard checks: at save time (the app's
+        /// configuration) and before a response is sent (its content).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Rule {
+            $($(#[$doc])* $name,)+
+        }
+
+        impl Rule {
+            /// Every rule, in the order they are declared.
+            pub const ALL: &'static [Rule] = &[$(Rule::$name,)+];
+
+            /// The stable id messages carry, e.g. `aws.role.syntax`.
+            pub fn id(self) -> &'static str {
+                match self {
+                    $(Rule::$name => $id,)+
+                }
+            }
+
+            /// What AWS itself answers when the rule is broken.
+            pub fn aws_error(self) -> &'static str {
+                match self {
+                    $(Rule::$name => $aws,)+
+                }
+            }
+        }
+    };
+}
+
+const INVALID_RESPONSE: &str = "Your request included an invalid SAML response.";
+
+rules! {
+    /// The Subject carries a non-empty NameID.
+    NameIdRequired = "aws.nameid.required", "AccessDenied";
+    /// The NameID format is one AWS accepts (configuration).
+    NameIdFormat = "aws.nameid.format", INVALID_RESPONSE;
+    /// The Audience is one of [`AUDIENCES`].
+    Audience = "aws.audience", "Response does not contain the required audience.";
+    /// The Recipient (ACS URL) is an AWS sign-in endpoint.
+    Recipient = "aws.recipient", INVALID_RESPONSE;
+    /// The Assertion is signed (AWS's metadata wants it; configuration).
+    AssertionSigned = "aws.assertion.signed", INVALID_RESPONSE;
+    /// An attribute AWS takes one value of has one row (configuration).
+    SingleValue = "aws.single_value", INVALID_RESPONSE;
+    /// At least one Role value.
+    RoleRequired = "aws.role.required", INVALID_RESPONSE;
+    /// Each Role value is `<role ARN>,<provider ARN>`.
+    RoleSyntax = "aws.role.syntax", INVALID_RESPONSE;
+    /// A RoleSessionName is present.
+    RoleSessionNameRequired = "aws.role_session_name.required", "RoleSessionName is required in AuthnResponse";
+    /// The RoleSessionName matches AWS's pattern.
+    RoleSessionNamePattern = "aws.role_session_name.pattern", "RoleSessionName in AuthnResponse must match [a-zA-Z_0-9+=,.@-]{2,64}";
+    /// RoleSessionName has exactly one value.
+    RoleSessionNameSingle = "aws.role_session_name.single", INVALID_RESPONSE;
+    /// SessionDuration is one integer in 900..=43200.
+    SessionDurationRange = "aws.session_duration.range", INVALID_RESPONSE;
+    /// SourceIdentity is one value matching AWS's pattern, not `aws:...`.
+    SourceIdentityPattern = "aws.source_identity.pattern", INVALID_RESPONSE;
+    /// At most 50 PrincipalTag attributes.
+    PrincipalTagCount = "aws.principal_tag.count", INVALID_RESPONSE;
+    /// Tag keys are 1-128 characters.
+    PrincipalTagKey = "aws.principal_tag.key", INVALID_RESPONSE;
+    /// A tag has exactly one value of at most 256 characters.
+    PrincipalTagValue = "aws.principal_tag.value", INVALID_RESPONSE;
+    /// TransitiveTagKeys names only tags of this assertion.
+    TransitiveTagKeysUnknown = "aws.transitive_tag_keys.unknown", INVALID_RESPONSE;
+}
+
+impl Rule {
+    /// A rule about a value that is simply missing (it comes from mappings
+    /// and entitlements at sign-in, so a configuration alone cannot break it).
+    pub fn is_required(self) -> bool {
+        matches!(
+            self,
+            Rule::NameIdRequired | Rule::RoleRequired | Rule::RoleSessionNameRequired
+        )
+    }
+
+    /// `[aws.role.syntax] message`: how save-time errors name their rule.
+    pub fn tagged(self, message: impl std::fmt::Display) -> String {
+        format!("[{}] {message}", self.id())
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl Serialize for Rule {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
-    /// Stable id, e.g. `aws.role.syntax`.
-    pub rule: &'static str,
+    /// Serialized as its stable id, e.g. `aws.role.syntax`.
+    pub rule: Rule,
     /// The attribute (or `Audience`, `Recipient`, `NameID`) concerned.
     pub subject: String,
     /// What is wrong, naming the rule.
     pub message: String,
-    /// What AWS would answer.
+    /// What AWS would answer ([`Rule::aws_error`]).
     pub aws_error: &'static str,
+}
+
+impl Violation {
+    fn new(rule: Rule, subject: &str, message: String) -> Violation {
+        Violation {
+            rule,
+            subject: subject.to_owned(),
+            message,
+            aws_error: rule.aws_error(),
+        }
+    }
 }
 
 /// What an assertion for AWS says, as the checker needs it.
@@ -48,172 +158,229 @@ pub struct AssertionFacts<'a> {
     pub attributes: &'a Attributes,
 }
 
-const INVALID_RESPONSE: &str = "Your request included an invalid SAML response.";
-
-/// Checks every rule; an empty result means AWS would accept the content.
+/// Checks every rule of a response's content; an empty result means AWS
+/// would accept it. One function per rule, in this order.
 pub fn check(f: &AssertionFacts<'_>) -> Vec<Violation> {
+    let rules: [fn(&AssertionFacts<'_>, &mut Vec<Violation>); 14] = [
+        name_id_required,
+        audience,
+        recipient,
+        role_required,
+        role_syntax,
+        role_session_name_required,
+        role_session_name_pattern,
+        role_session_name_single,
+        session_duration_range,
+        source_identity_pattern,
+        principal_tag_count,
+        principal_tag_key,
+        principal_tag_value,
+        transitive_tag_keys_unknown,
+    ];
     let mut v = Vec::new();
-    let mut add = |rule, subject: &str, message: String, aws_error| {
-        v.push(Violation {
-            rule,
-            subject: subject.to_owned(),
-            message,
-            aws_error,
-        })
-    };
+    for rule in rules {
+        rule(f, &mut v);
+    }
+    v
+}
+
+/// [`Rule::NameIdRequired`].
+fn name_id_required(f: &AssertionFacts<'_>, v: &mut Vec<Violation>) {
     if f.name_id.trim().is_empty() {
-        add(
-            "aws.nameid.required",
+        v.push(Violation::new(
+            Rule::NameIdRequired,
             "NameID",
             "the Subject must carry a non-empty NameID".into(),
-            "AccessDenied",
-        );
+        ));
     }
+}
+
+/// [`Rule::Audience`].
+fn audience(f: &AssertionFacts<'_>, v: &mut Vec<Violation>) {
     if !AUDIENCES.contains(&f.audience) {
-        add(
-            "aws.audience",
+        v.push(Violation::new(
+            Rule::Audience,
             "Audience",
-            format!("Audience {:?} must be https://signin.aws.amazon.com/saml or urn:amazon:webservices", f.audience),
-            "Response does not contain the required audience.",
-        );
+            format!(
+                "Audience {:?} must be https://signin.aws.amazon.com/saml or urn:amazon:webservices",
+                f.audience
+            ),
+        ));
     }
+}
+
+/// [`Rule::Recipient`].
+fn recipient(f: &AssertionFacts<'_>, v: &mut Vec<Violation>) {
     if !is_aws_acs(f.recipient) && !is_local_stand_in(f.recipient) {
-        add(
-            "aws.recipient",
+        v.push(Violation::new(
+            Rule::Recipient,
             "Recipient",
             format!(
                 "Recipient/ACS {:?} is not an AWS sign-in endpoint (https://signin.aws.amazon.com/saml, https://<region>.signin.aws.amazon.com/saml[/acs/<id>], https://signin.amazonaws.cn/saml)",
                 f.recipient
             ),
-            INVALID_RESPONSE,
-        );
+        ));
     }
+}
 
-    match f.attributes.get(ROLE).map(Vec::as_slice) {
-        None | Some([]) => add(
-            "aws.role.required",
+/// The values of attribute `name` (none when it is absent).
+fn values<'a>(f: &AssertionFacts<'a>, name: &str) -> &'a [String] {
+    f.attributes.get(name).map_or(&[], Vec::as_slice)
+}
+
+/// [`Rule::RoleRequired`].
+fn role_required(f: &AssertionFacts<'_>, v: &mut Vec<Violation>) {
+    if values(f, ROLE).is_empty() {
+        v.push(Violation::new(
+            Rule::RoleRequired,
             ROLE,
             "the Role attribute is required and has no value (no role is mapped to this user)"
                 .into(),
-            INVALID_RESPONSE,
-        ),
-        Some(values) => {
-            for (i, value) in values.iter().enumerate() {
-                if let Err(m) = check_role_value(value) {
-                    add(
-                        "aws.role.syntax",
-                        ROLE,
-                        format!("Role value {} {value:?}: {m}", i + 1),
-                        INVALID_RESPONSE,
-                    );
-                }
-            }
+        ));
+    }
+}
+
+/// [`Rule::RoleSyntax`].
+fn role_syntax(f: &AssertionFacts<'_>, v: &mut Vec<Violation>) {
+    for (i, value) in values(f, ROLE).iter().enumerate() {
+        if let Err(m) = check_role_value(value) {
+            v.push(Violation::new(
+                Rule::RoleSyntax,
+                ROLE,
+                format!("Role value {} {value:?}: {m}", i + 1),
+            ));
         }
     }
+}
 
-    match f.attributes.get(ROLE_SESSION_NAME).map(Vec::as_slice) {
-        None | Some([]) => add(
-            "aws.role_session_name.required",
+/// [`Rule::RoleSessionNameRequired`].
+fn role_session_name_required(f: &AssertionFacts<'_>, v: &mut Vec<Violation>) {
+    if values(f, ROLE_SESSION_NAME).is_empty() {
+        v.push(Violation::new(
+            Rule::RoleSessionNameRequired,
             ROLE_SESSION_NAME,
             "RoleSessionName is required (exactly one value)".into(),
-            "RoleSessionName is required in AuthnResponse",
-        ),
-        Some([one]) => {
-            if !is_session_name(one) {
-                add(
-                    "aws.role_session_name.pattern",
-                    ROLE_SESSION_NAME,
-                    format!("RoleSessionName {one:?} must match [a-zA-Z_0-9+=,.@-]{{2,64}}"),
-                    "RoleSessionName in AuthnResponse must match [a-zA-Z_0-9+=,.@-]{2,64}",
-                );
-            }
-        }
-        Some(many) => add(
-            "aws.role_session_name.single",
-            ROLE_SESSION_NAME,
-            format!(
-                "RoleSessionName must have exactly one value, has {}",
-                many.len()
-            ),
-            INVALID_RESPONSE,
-        ),
+        ));
     }
+}
 
+/// [`Rule::RoleSessionNamePattern`] (for a single value; several are
+/// [`Rule::RoleSessionNameSingle`]).
+fn role_session_name_pattern(f: &AssertionFacts<'_>, v: &mut Vec<Violation>) {
+    if let [one] = values(f, ROLE_SESSION_NAME) {
+        if !is_session_name(one) {
+            v.push(Violation::new(
+                Rule::RoleSessionNamePattern,
+                ROLE_SESSION_NAME,
+                format!("RoleSessionName {one:?} must match [a-zA-Z_0-9+=,.@-]{{2,64}}"),
+            ));
+        }
+    }
+}
+
+/// [`Rule::RoleSessionNameSingle`].
+fn role_session_name_single(f: &AssertionFacts<'_>, v: &mut Vec<Violation>) {
+    let n = values(f, ROLE_SESSION_NAME).len();
+    if n > 1 {
+        v.push(Violation::new(
+            Rule::RoleSessionNameSingle,
+            ROLE_SESSION_NAME,
+            format!("RoleSessionName must have exactly one value, has {n}"),
+        ));
+    }
+}
+
+/// [`Rule::SessionDurationRange`].
+fn session_duration_range(f: &AssertionFacts<'_>, v: &mut Vec<Violation>) {
     if let Some(values) = f.attributes.get(SESSION_DURATION) {
         let ok = matches!(values.as_slice(), [one] if one.parse::<u32>().is_ok_and(|s| (900..=43200).contains(&s)));
         if !ok {
-            add(
-                "aws.session_duration.range",
+            v.push(Violation::new(
+                Rule::SessionDurationRange,
                 SESSION_DURATION,
                 format!(
                     "SessionDuration {values:?} must be one integer between 900 and 43200 seconds"
                 ),
-                INVALID_RESPONSE,
-            );
+            ));
         }
     }
+}
 
+/// [`Rule::SourceIdentityPattern`].
+fn source_identity_pattern(f: &AssertionFacts<'_>, v: &mut Vec<Violation>) {
     if let Some(values) = f.attributes.get(SOURCE_IDENTITY) {
         let ok =
             matches!(values.as_slice(), [one] if is_session_name(one) && !one.starts_with("aws:"));
         if !ok {
-            add(
-                "aws.source_identity.pattern",
+            v.push(Violation::new(
+                Rule::SourceIdentityPattern,
                 SOURCE_IDENTITY,
                 format!("SourceIdentity {values:?} must be one value matching [a-zA-Z_0-9+=,.@-]{{2,64}} not starting with aws:"),
-                INVALID_RESPONSE,
-            );
+            ));
         }
     }
+}
 
-    let tags: Vec<(&str, &Vec<String>)> = f
-        .attributes
+/// The session tags: (key, values) of each PrincipalTag attribute.
+fn tags<'a>(f: &AssertionFacts<'a>) -> Vec<(&'a str, &'a Vec<String>)> {
+    f.attributes
         .iter()
         .filter_map(|(k, vals)| k.strip_prefix(PRINCIPAL_TAG).map(|key| (key, vals)))
-        .collect();
-    if tags.len() > 50 {
-        add(
-            "aws.principal_tag.count",
+        .collect()
+}
+
+/// [`Rule::PrincipalTagCount`].
+fn principal_tag_count(f: &AssertionFacts<'_>, v: &mut Vec<Violation>) {
+    let n = tags(f).len();
+    if n > 50 {
+        v.push(Violation::new(
+            Rule::PrincipalTagCount,
             PRINCIPAL_TAG,
-            format!(
-                "at most 50 PrincipalTag attributes are allowed, found {}",
-                tags.len()
-            ),
-            INVALID_RESPONSE,
-        );
+            format!("at most 50 PrincipalTag attributes are allowed, found {n}"),
+        ));
     }
-    for (key, vals) in &tags {
-        let subject = format!("{PRINCIPAL_TAG}{key}");
+}
+
+/// [`Rule::PrincipalTagKey`].
+fn principal_tag_key(f: &AssertionFacts<'_>, v: &mut Vec<Violation>) {
+    for (key, _) in tags(f) {
         if key.is_empty() || key.chars().count() > 128 {
-            add(
-                "aws.principal_tag.key",
-                &subject,
+            v.push(Violation::new(
+                Rule::PrincipalTagKey,
+                &format!("{PRINCIPAL_TAG}{key}"),
                 "tag keys must be 1-128 characters".into(),
-                INVALID_RESPONSE,
-            );
+            ));
         }
+    }
+}
+
+/// [`Rule::PrincipalTagValue`].
+fn principal_tag_value(f: &AssertionFacts<'_>, v: &mut Vec<Violation>) {
+    for (key, vals) in tags(f) {
         if vals.len() != 1 || vals.iter().any(|x| x.chars().count() > 256) {
-            add(
-                "aws.principal_tag.value",
-                &subject,
+            v.push(Violation::new(
+                Rule::PrincipalTagValue,
+                &format!("{PRINCIPAL_TAG}{key}"),
                 "a session tag has exactly one value of at most 256 characters".into(),
-                INVALID_RESPONSE,
-            );
+            ));
         }
     }
-    if let Some(keys) = f.attributes.get(TRANSITIVE_TAG_KEYS) {
-        for k in keys {
-            if !tags.iter().any(|(t, _)| t == k) {
-                add(
-                    "aws.transitive_tag_keys.unknown",
-                    TRANSITIVE_TAG_KEYS,
-                    format!("TransitiveTagKeys names {k:?}, which is not a PrincipalTag of this assertion"),
-                    INVALID_RESPONSE,
-                );
-            }
+}
+
+/// [`Rule::TransitiveTagKeysUnknown`].
+fn transitive_tag_keys_unknown(f: &AssertionFacts<'_>, v: &mut Vec<Violation>) {
+    let tags = tags(f);
+    for k in values(f, TRANSITIVE_TAG_KEYS) {
+        if !tags.iter().any(|(t, _)| t == k) {
+            v.push(Violation::new(
+                Rule::TransitiveTagKeysUnknown,
+                TRANSITIVE_TAG_KEYS,
+                format!(
+                    "TransitiveTagKeys names {k:?}, which is not a PrincipalTag of this assertion"
+                ),
+            ));
         }
     }
-    v
 }
 
 /// `arn:<partition>:iam::<12 digits>:role/<path/>name,arn:<partition>:iam::<12 digits>:saml-provider/<name>`,
@@ -330,6 +497,8 @@ mod tests {
 
     const GOOD_ROLE: &str =
         "arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/Lanyard";
+    const ACS: &str = "https://signin.aws.amazon.com/saml";
+    const AUD: &str = "urn:amazon:webservices";
 
     fn attrs(pairs: &[(&str, &[&str])]) -> Attributes {
         pairs
@@ -338,9 +507,23 @@ mod tests {
             .collect()
     }
 
-    fn rules(a: &Attributes, audience: &str, recipient: &str) -> Vec<&'static str> {
+    /// A good assertion with `extra` attributes set (an empty value list
+    /// removes the attribute).
+    fn with(extra: &[(&str, &[&str])]) -> Attributes {
+        let mut a = attrs(&[(ROLE, &[GOOD_ROLE]), (ROLE_SESSION_NAME, &["alice"])]);
+        for (k, v) in extra {
+            if v.is_empty() {
+                a.remove(*k);
+            } else {
+                a.insert(k.to_string(), v.iter().map(|s| s.to_string()).collect());
+            }
+        }
+        a
+    }
+
+    fn rules_at(a: &Attributes, name_id: &str, audience: &str, recipient: &str) -> Vec<Rule> {
         check(&AssertionFacts {
-            name_id: "alice@example.com",
+            name_id,
             audience,
             recipient,
             attributes: a,
@@ -350,8 +533,9 @@ mod tests {
         .collect()
     }
 
-    const ACS: &str = "https://signin.aws.amazon.com/saml";
-    const AUD: &str = "urn:amazon:webservices";
+    fn rules(a: &Attributes) -> Vec<Rule> {
+        rules_at(a, "alice@example.com", AUD, ACS)
+    }
 
     #[test]
     fn a_good_assertion_passes() {
@@ -363,84 +547,95 @@ mod tests {
             (TRANSITIVE_TAG_KEYS, &["team"]),
             (SOURCE_IDENTITY, &["alice"]),
         ]);
-        assert_eq!(rules(&a, AUD, ACS), Vec::<&str>::new());
+        assert_eq!(rules(&a), []);
+        let regional = "https://us-east-1.signin.aws.amazon.com/saml";
         assert_eq!(
-            rules(
-                &a,
-                "https://signin.aws.amazon.com/saml",
-                "https://us-east-1.signin.aws.amazon.com/saml"
-            ),
-            Vec::<&str>::new()
+            rules_at(&a, "alice", "https://signin.aws.amazon.com/saml", regional),
+            []
         );
-        assert_eq!(
-            rules(
-                &a,
-                AUD,
-                "https://eu-west-1.signin.aws.amazon.com/saml/acs/SAMLSP1234-abcd"
-            ),
-            Vec::<&str>::new()
-        );
+        let center = "https://eu-west-1.signin.aws.amazon.com/saml/acs/SAMLSP1234-abcd";
+        assert_eq!(rules_at(&a, "alice", AUD, center), []);
     }
 
     #[test]
-    fn each_bad_assertion_names_its_rule() {
-        let base = |extra: &[(&str, &[&str])]| {
-            let mut a = attrs(&[(ROLE, &[GOOD_ROLE]), (ROLE_SESSION_NAME, &["alice"])]);
-            for (k, v) in extra {
-                a.insert(k.to_string(), v.iter().map(|s| s.to_string()).collect());
-            }
-            a
-        };
-        let table: Vec<(Attributes, &str, &str, &str)> = vec![
-            (attrs(&[(ROLE_SESSION_NAME, &["alice"])]), AUD, ACS, "aws.role.required"),
-            (base(&[(ROLE, &["arn:aws:iam::12345:role/A,arn:aws:iam::123456789012:saml-provider/P"])]), AUD, ACS, "aws.role.syntax"),
-            (base(&[(ROLE, &["arn:aws:iam::123456789012:saml-provider/P,arn:aws:iam::123456789012:role/A"])]), AUD, ACS, "aws.role.syntax"),
-            (base(&[(ROLE, &["arn:aws:iam::123456789012:role/A, arn:aws:iam::123456789012:saml-provider/P"])]), AUD, ACS, "aws.role.syntax"),
-            (base(&[(ROLE, &["arn:aws:iam::123456789012:role/A"])]), AUD, ACS, "aws.role.syntax"),
-            (base(&[(ROLE, &["arn:aws:s3::123456789012:role/A,arn:aws:iam::123456789012:saml-provider/P"])]), AUD, ACS, "aws.role.syntax"),
-            (attrs(&[(ROLE, &[GOOD_ROLE])]), AUD, ACS, "aws.role_session_name.required"),
-            (base(&[(ROLE_SESSION_NAME, &["alice smith"])]), AUD, ACS, "aws.role_session_name.pattern"),
-            (base(&[(ROLE_SESSION_NAME, &["a"])]), AUD, ACS, "aws.role_session_name.pattern"),
-            (base(&[(ROLE_SESSION_NAME, &["a1", "b2"])]), AUD, ACS, "aws.role_session_name.single"),
-            (base(&[(SESSION_DURATION, &["899"])]), AUD, ACS, "aws.session_duration.range"),
-            (base(&[(SESSION_DURATION, &["43201"])]), AUD, ACS, "aws.session_duration.range"),
-            (base(&[(SESSION_DURATION, &["1h"])]), AUD, ACS, "aws.session_duration.range"),
-            (base(&[(SOURCE_IDENTITY, &["aws:me"])]), AUD, ACS, "aws.source_identity.pattern"),
-            (base(&[("https://aws.amazon.com/SAML/Attributes/PrincipalTag:k", &["a", "b"])]), AUD, ACS, "aws.principal_tag.value"),
-            (base(&[(TRANSITIVE_TAG_KEYS, &["nope"])]), AUD, ACS, "aws.transitive_tag_keys.unknown"),
-            (base(&[]), "https://example.com/sp", ACS, "aws.audience"),
-            (base(&[]), AUD, "https://evil.example.com/saml", "aws.recipient"),
-            (base(&[]), AUD, "https://signin.aws.amazon.com.evil.com/saml", "aws.recipient"),
-            (base(&[]), AUD, "http://127.0.0.1.evil.com/saml", "aws.recipient"),
-            (base(&[]), AUD, "http://localhost@evil.com/saml", "aws.recipient"),
-        ];
-        for (a, aud, acs, expected) in table {
-            assert_eq!(rules(&a, aud, acs), vec![expected], "{a:?} {aud} {acs}");
-        }
-    }
-
-    #[test]
-    fn too_many_tags_and_messages_are_specific() {
-        let mut a = attrs(&[(ROLE, &[GOOD_ROLE]), (ROLE_SESSION_NAME, &["alice"])]);
-        for i in 0..51 {
-            a.insert(format!("{PRINCIPAL_TAG}k{i}"), vec!["v".into()]);
-        }
-        assert_eq!(rules(&a, AUD, ACS), vec!["aws.principal_tag.count"]);
+    fn rule_ids_are_unique_and_say_aws() {
+        let ids: std::collections::BTreeSet<&str> = Rule::ALL.iter().map(|r| r.id()).collect();
+        assert_eq!(ids.len(), Rule::ALL.len());
+        assert!(ids.iter().all(|id| id.starts_with("aws.")), "{ids:?}");
+        assert_eq!(Rule::RoleSyntax.tagged("x"), "[aws.role.syntax] x");
         let v = check(&AssertionFacts {
             name_id: "",
             audience: AUD,
             recipient: ACS,
-            attributes: &attrs(&[]),
+            attributes: &with(&[]),
         });
-        assert_eq!(v[0].rule, "aws.nameid.required");
         assert_eq!(
-            v[1].message,
+            serde_json::to_value(&v[0]).unwrap(),
+            serde_json::json!({
+                "rule": "aws.nameid.required",
+                "subject": "NameID",
+                "message": "the Subject must carry a non-empty NameID",
+                "aws_error": "AccessDenied",
+            })
+        );
+    }
+
+    #[test]
+    fn nameid_required() {
+        assert_eq!(rules_at(&with(&[]), " ", AUD, ACS), [Rule::NameIdRequired]);
+    }
+
+    #[test]
+    fn audience() {
+        assert_eq!(
+            rules_at(&with(&[]), "a", "https://example.com/sp", ACS),
+            [Rule::Audience]
+        );
+    }
+
+    #[test]
+    fn recipient() {
+        for bad in [
+            "https://evil.example.com/saml",
+            "https://signin.aws.amazon.com.evil.com/saml",
+            "http://127.0.0.1.evil.com/saml",
+            "http://localhost@evil.com/saml",
+        ] {
+            assert_eq!(
+                rules_at(&with(&[]), "a", AUD, bad),
+                [Rule::Recipient],
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn role_required() {
+        let v = check(&AssertionFacts {
+            name_id: "a",
+            audience: AUD,
+            recipient: ACS,
+            attributes: &with(&[(ROLE, &[])]),
+        });
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].rule, Rule::RoleRequired);
+        assert_eq!(
+            v[0].message,
             "the Role attribute is required and has no value (no role is mapped to this user)"
         );
-        assert_eq!(
-            v[2].aws_error,
-            "RoleSessionName is required in AuthnResponse"
-        );
+    }
+
+    #[test]
+    fn role_syntax() {
+        for bad in [
+            "arn:aws:iam::12345:role/A,arn:aws:iam::123456789012:saml-provider/P",
+            "arn:aws:iam::123456789012:saml-provider/P,arn:aws:iam::123456789012:role/A",
+            "arn:aws:iam::123456789012:role/A, arn:aws:iam::123456789012:saml-provider/P",
+            "arn:aws:iam::123456789012:role/A",
+            "arn:aws:s3::123456789012:role/A,arn:aws:iam::123456789012:saml-provider/P",
+        ] {
+            assert_eq!(rules(&with(&[(ROLE, &[bad])])), [Rule::RoleSyntax], "{bad}");
+        }
         assert_eq!(
             check_role_value(
                 "arn:aws:iam::123456789012:saml-provider/P,arn:aws:iam::123456789012:role/A"
@@ -448,6 +643,83 @@ mod tests {
             .unwrap_err(),
             "lists the SAML provider first; put the role ARN first"
         );
+    }
+
+    #[test]
+    fn role_session_name_required() {
+        let v = check(&AssertionFacts {
+            name_id: "a",
+            audience: AUD,
+            recipient: ACS,
+            attributes: &with(&[(ROLE_SESSION_NAME, &[])]),
+        });
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].rule, Rule::RoleSessionNameRequired);
+        assert_eq!(
+            v[0].aws_error,
+            "RoleSessionName is required in AuthnResponse"
+        );
+    }
+
+    #[test]
+    fn role_session_name_pattern() {
+        for bad in ["alice smith", "a"] {
+            let a = with(&[(ROLE_SESSION_NAME, &[bad])]);
+            assert_eq!(rules(&a), [Rule::RoleSessionNamePattern], "{bad}");
+        }
+    }
+
+    #[test]
+    fn role_session_name_single() {
+        let a = with(&[(ROLE_SESSION_NAME, &["a1", "b2"])]);
+        assert_eq!(rules(&a), [Rule::RoleSessionNameSingle]);
+    }
+
+    #[test]
+    fn session_duration_range() {
+        for bad in ["899", "43201", "1h"] {
+            let a = with(&[(SESSION_DURATION, &[bad])]);
+            assert_eq!(rules(&a), [Rule::SessionDurationRange], "{bad}");
+        }
+        assert_eq!(rules(&with(&[(SESSION_DURATION, &["900"])])), []);
+        assert_eq!(rules(&with(&[(SESSION_DURATION, &["43200"])])), []);
+    }
+
+    #[test]
+    fn source_identity_pattern() {
+        let a = with(&[(SOURCE_IDENTITY, &["aws:me"])]);
+        assert_eq!(rules(&a), [Rule::SourceIdentityPattern]);
+    }
+
+    #[test]
+    fn principal_tag_count() {
+        let mut a = with(&[]);
+        for i in 0..51 {
+            a.insert(format!("{PRINCIPAL_TAG}k{i}"), vec!["v".into()]);
+        }
+        assert_eq!(rules(&a), [Rule::PrincipalTagCount]);
+    }
+
+    #[test]
+    fn principal_tag_key() {
+        let long = format!("{PRINCIPAL_TAG}{}", "k".repeat(129));
+        let a = with(&[(&long, &["v"])]);
+        assert_eq!(rules(&a), [Rule::PrincipalTagKey]);
+    }
+
+    #[test]
+    fn principal_tag_value() {
+        let a = with(&[(
+            "https://aws.amazon.com/SAML/Attributes/PrincipalTag:k",
+            &["a", "b"],
+        )]);
+        assert_eq!(rules(&a), [Rule::PrincipalTagValue]);
+    }
+
+    #[test]
+    fn transitive_tag_keys_unknown() {
+        let a = with(&[(TRANSITIVE_TAG_KEYS, &["nope"])]);
+        assert_eq!(rules(&a), [Rule::TransitiveTagKeysUnknown]);
     }
 
     #[test]

@@ -41,3 +41,11 @@ id_type!(
     /// One signing key pair of an application.
     AppKeyId
 );
+id_type!(
+    /// A user's browser session.
+    SessionId
+);
+id_type!(
+    /// An admin's portal session.
+    AdminSessionId
+);

@@ -29,5 +29,5 @@ pub mod store;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::{Error, Result};
-pub use ids::{AdminId, ApiKeyId, AppId, AppKeyId, GroupId, UserId};
+pub use ids::{AdminId, AdminSessionId, ApiKeyId, AppId, AppKeyId, GroupId, SessionId, UserId};
 pub use settings::{BaseUrl, BaseUrlError, Settings};

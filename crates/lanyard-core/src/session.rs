@@ -25,7 +25,7 @@
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
-use crate::ids::{AdminId, UserId};
+use crate::ids::{AdminId, AdminSessionId, SessionId, UserId};
 
 /// How long sessions live and when sign-in is refused. Validated defaults;
 /// the binary may override them from its configuration.
@@ -80,12 +80,46 @@ impl SessionStage {
     }
 }
 
+/// How the user proved who they are, last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethods {
+    /// The password only (the user has no second factor, or has not given
+    /// it yet).
+    Password,
+    /// The password, then a TOTP code.
+    PasswordTotp,
+}
+
+impl AuthMethods {
+    /// What is stored: `password` or `password+totp`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethods::Password => "password",
+            AuthMethods::PasswordTotp => "password+totp",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "password" => Some(AuthMethods::Password),
+            "password+totp" => Some(AuthMethods::PasswordTotp),
+            _ => None,
+        }
+    }
+}
+
+/// How long ago the last authentication of a session may be for a change
+/// that asks for it to be recent (password, second factor): older, the
+/// password is asked for again.
+pub const RECENT_AUTHENTICATION: Duration = Duration::minutes(5);
+
 /// A server-side session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Session {
     /// A plain number for admins to address it by (the token never leaves
     /// the cookie).
-    pub id: i64,
+    pub id: SessionId,
     pub user_id: UserId,
     pub stage: SessionStage,
     /// A per-session secret for CSRF tokens on forms.
@@ -98,11 +132,23 @@ pub struct Session {
     /// The absolute end (`created_at + session_max`).
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
+    /// How the user authenticated, last.
+    pub methods: AuthMethods,
+    /// When the user last authenticated (signing in, the second factor, or
+    /// confirming the password again).
+    #[serde(with = "time::serde::rfc3339")]
+    pub authenticated_at: OffsetDateTime,
     pub client: Option<String>,
     pub user_agent: Option<String>,
 }
 
 impl Session {
+    /// Whether the last authentication is recent enough for a change that
+    /// asks for it ([`RECENT_AUTHENTICATION`]).
+    pub fn authenticated_recently(&self, now: OffsetDateTime) -> bool {
+        now - self.authenticated_at <= RECENT_AUTHENTICATION
+    }
+
     /// Whether the session still counts at `now` (idle and absolute limits).
     pub fn is_live(&self, now: OffsetDateTime, idle: Duration) -> bool {
         now < self.expires_at && now - self.last_seen_at < idle
@@ -116,6 +162,8 @@ pub struct NewSession {
     pub token_hash: String,
     pub user_id: UserId,
     pub stage: SessionStage,
+    /// How the user authenticated; `now` is when.
+    pub methods: AuthMethods,
     pub csrf_secret: String,
     pub now: OffsetDateTime,
     pub expires_at: OffsetDateTime,
@@ -129,7 +177,7 @@ pub struct NewSession {
 /// No second stage: admin TOTP does not exist yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AdminSession {
-    pub id: i64,
+    pub id: AdminSessionId,
     pub admin_id: AdminId,
     /// A per-session secret for CSRF tokens on admin forms.
     pub csrf_secret: String,
@@ -201,13 +249,15 @@ mod tests {
     fn liveness_has_two_limits() {
         let t = OffsetDateTime::UNIX_EPOCH;
         let s = Session {
-            id: 1,
+            id: SessionId(1),
             user_id: UserId(1),
             stage: SessionStage::Complete,
             csrf_secret: String::new(),
             created_at: t,
             last_seen_at: t + Duration::minutes(50),
             expires_at: t + Duration::hours(2),
+            methods: AuthMethods::Password,
+            authenticated_at: t,
             client: None,
             user_agent: None,
         };
@@ -219,6 +269,13 @@ mod tests {
             ..s
         };
         assert!(!busy.is_live(t + Duration::hours(2), idle), "absolute");
+        // Recent authentication: five minutes, on the dot included.
+        assert!(busy.authenticated_recently(t + RECENT_AUTHENTICATION));
+        assert!(!busy.authenticated_recently(t + RECENT_AUTHENTICATION + Duration::seconds(1)));
+        assert_eq!(
+            AuthMethods::parse(AuthMethods::PasswordTotp.as_str()),
+            Some(AuthMethods::PasswordTotp)
+        );
     }
 
     #[test]

@@ -374,7 +374,7 @@ mod tests {
             Err(Denial::BreaksRules { violations, .. }) => {
                 assert_eq!(
                     violations.iter().map(|v| v.rule).collect::<Vec<_>>(),
-                    vec!["aws.role.required"]
+                    vec![crate::aws_rules::Rule::RoleRequired]
                 )
             }
             other => panic!("{other:?}"),

@@ -14,7 +14,7 @@ use crate::directory::{
     Group, GroupCounts, GroupPatch, ListQuery, NewGroup, NewUser, Page, User, UserPatch, UserState,
 };
 use crate::error::Result;
-use crate::ids::{AdminId, ApiKeyId, AppId, AppKeyId, GroupId, UserId};
+use crate::ids::{AdminId, AdminSessionId, ApiKeyId, AppId, AppKeyId, GroupId, SessionId, UserId};
 use crate::session::{AdminSession, NewAdminSession, NewSession, Session, SignInState};
 
 #[async_trait]
@@ -220,15 +220,24 @@ pub trait SignInStore: Send + Sync {
     /// Records use at `now` for each of `ids` that still exists and was
     /// last seen earlier (never moves a last use back); how many changed.
     /// Callers throttle and batch this.
-    async fn touch_sessions(&self, ids: &[i64], now: OffsetDateTime) -> Result<u64>;
-    /// `AwaitingTotp` -> `Complete`.
-    async fn complete_session(&self, id: i64, now: OffsetDateTime) -> Result<Session>;
+    async fn touch_sessions(&self, ids: &[SessionId], now: OffsetDateTime) -> Result<u64>;
+    /// `AwaitingTotp` -> `Complete` with the second factor given at `now`:
+    /// the session gets a new token (its hash `token_hash`), so the token
+    /// handed out after the password alone stops working.
+    async fn complete_session(
+        &self,
+        id: SessionId,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Session>;
+    /// Records that the user confirmed their password again at `now`.
+    async fn reauthenticate_session(&self, id: SessionId, now: OffsetDateTime) -> Result<Session>;
     /// Idempotent.
-    async fn delete_session(&self, id: i64) -> Result<()>;
+    async fn delete_session(&self, id: SessionId) -> Result<()>;
     /// A user's sessions, newest first; `NotFound` when the user is missing.
     async fn list_user_sessions(&self, user: UserId) -> Result<Vec<Session>>;
     /// Ends one of the user's sessions; `NotFound` when it is not theirs.
-    async fn revoke_user_session(&self, user: UserId, id: i64) -> Result<()>;
+    async fn revoke_user_session(&self, user: UserId, id: SessionId) -> Result<()>;
     /// Ends all of a user's sessions; returns how many.
     async fn revoke_user_sessions(&self, user: UserId) -> Result<u64>;
     /// Deletes sessions past their absolute end or idle since `idle_before`.
@@ -281,9 +290,9 @@ pub trait AdminSessionStore: Send + Sync {
     /// caller checks [`AdminSession::is_live`]).
     async fn find_admin_session(&self, token_hash: &str) -> Result<Option<(AdminSession, Admin)>>;
     /// Records use at `now` (callers throttle this).
-    async fn touch_admin_session(&self, id: i64, now: OffsetDateTime) -> Result<()>;
+    async fn touch_admin_session(&self, id: AdminSessionId, now: OffsetDateTime) -> Result<()>;
     /// Idempotent.
-    async fn delete_admin_session(&self, id: i64) -> Result<()>;
+    async fn delete_admin_session(&self, id: AdminSessionId) -> Result<()>;
     /// Deletes sessions past their absolute end or idle since `idle_before`.
     async fn purge_admin_sessions(
         &self,

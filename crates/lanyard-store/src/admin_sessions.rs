@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use lanyard_core::admin::Admin;
 use lanyard_core::session::{AdminSession, NewAdminSession};
 use lanyard_core::store::AdminSessionStore;
-use lanyard_core::{Error, Result};
+use lanyard_core::{AdminSessionId, Error, Result};
 
 use crate::rows::{admin_session_columns, db, to_ms, AdminSessionRow};
 use crate::SqlStore;
@@ -64,9 +64,9 @@ impl AdminSessionStore for SqlStore {
         row.map(AdminSessionRow::into_parts).transpose()
     }
 
-    async fn touch_admin_session(&self, id: i64, now: OffsetDateTime) -> Result<()> {
+    async fn touch_admin_session(&self, id: AdminSessionId, now: OffsetDateTime) -> Result<()> {
         let done = sqlx::query("UPDATE admin_sessions SET last_seen_at = $2 WHERE id = $1")
-            .bind(id)
+            .bind(id.0)
             .bind(to_ms(now))
             .execute(&mut *self.conn().await?)
             .await
@@ -77,9 +77,9 @@ impl AdminSessionStore for SqlStore {
         Ok(())
     }
 
-    async fn delete_admin_session(&self, id: i64) -> Result<()> {
+    async fn delete_admin_session(&self, id: AdminSessionId) -> Result<()> {
         sqlx::query("DELETE FROM admin_sessions WHERE id = $1")
-            .bind(id)
+            .bind(id.0)
             .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;

@@ -12,8 +12,10 @@ use lanyard_core::application::{AppConfig, AppKey, Application, Grant, ImageInfo
 use lanyard_core::apps::Entitlement;
 use lanyard_core::audit::AuditEvent;
 use lanyard_core::directory::{Attributes, Group, User, UserState};
-use lanyard_core::session::{AdminSession, Session, SessionStage, SignInState};
-use lanyard_core::{AdminId, ApiKeyId, AppId, AppKeyId, Error, GroupId, UserId};
+use lanyard_core::session::{AdminSession, AuthMethods, Session, SessionStage, SignInState};
+use lanyard_core::{
+    AdminId, AdminSessionId, ApiKeyId, AppId, AppKeyId, Error, GroupId, SessionId, UserId,
+};
 
 use crate::dialect::unique_violation_is_on;
 
@@ -63,7 +65,8 @@ macro_rules! grant_columns {
 }
 macro_rules! session_columns {
     () => {
-        "id, user_id, stage, csrf_secret, created_at, last_seen_at, expires_at, client, user_agent"
+        "id, user_id, stage, csrf_secret, created_at, last_seen_at, expires_at, client, \
+         user_agent, auth_methods, authenticated_at"
     };
 }
 /// Session columns prefixed `s.` (renamed where they clash) and its user's
@@ -72,8 +75,8 @@ macro_rules! session_user_columns {
     () => {
         "s.id AS session_id, s.user_id, s.stage, s.csrf_secret, \
          s.created_at AS session_created_at, s.last_seen_at, s.expires_at, s.client, \
-         s.user_agent, u.id, u.email, u.username, u.first_name, u.last_name, u.state, \
-         u.attributes, u.created_at, u.updated_at"
+         s.user_agent, s.auth_methods, s.authenticated_at, u.id, u.email, u.username, \
+         u.first_name, u.last_name, u.state, u.attributes, u.created_at, u.updated_at"
     };
 }
 /// Admin session columns prefixed `s.` and its admin's prefixed `a.`, for
@@ -465,19 +468,25 @@ pub(crate) struct SessionRow {
     expires_at: i64,
     client: Option<String>,
     user_agent: Option<String>,
+    auth_methods: String,
+    authenticated_at: i64,
 }
 
 impl TryFrom<SessionRow> for Session {
     type Error = Error;
     fn try_from(r: SessionRow) -> Result<Session, Error> {
         Ok(Session {
-            id: r.id,
+            id: SessionId(r.id),
             user_id: UserId(r.user_id),
             stage: SessionStage::parse(&r.stage)
                 .ok_or_else(|| Error::Store(format!("unknown session stage {:?}", r.stage)))?,
             created_at: from_ms(r.created_at)?,
             last_seen_at: from_ms(r.last_seen_at)?,
             expires_at: from_ms(r.expires_at)?,
+            methods: AuthMethods::parse(&r.auth_methods).ok_or_else(|| {
+                Error::Store(format!("unknown session auth methods {:?}", r.auth_methods))
+            })?,
+            authenticated_at: from_ms(r.authenticated_at)?,
             csrf_secret: r.csrf_secret,
             client: r.client,
             user_agent: r.user_agent,
@@ -506,6 +515,8 @@ pub(crate) struct SessionUserRow {
     expires_at: i64,
     client: Option<String>,
     user_agent: Option<String>,
+    auth_methods: String,
+    authenticated_at: i64,
     #[sqlx(flatten)]
     user: UserRow,
     /// The user's groups as a JSON array of
@@ -543,6 +554,8 @@ impl SessionUserRow {
             expires_at: self.expires_at,
             client: self.client,
             user_agent: self.user_agent,
+            auth_methods: self.auth_methods,
+            authenticated_at: self.authenticated_at,
         };
         Ok((session.try_into()?, self.user.try_into()?, groups))
     }
@@ -619,7 +632,7 @@ impl AdminSessionRow {
             created_at: from_ms(self.admin_created_at)?,
         };
         let session = AdminSession {
-            id: self.id,
+            id: AdminSessionId(self.id),
             admin_id: AdminId(self.admin_id),
             csrf_secret: self.csrf_secret,
             created_at: from_ms(self.created_at)?,

@@ -16,9 +16,9 @@ use sqlx::Connection;
 use time::OffsetDateTime;
 
 use lanyard_core::directory::{Group, User};
-use lanyard_core::session::{NewSession, Session, SessionStage, SignInState};
+use lanyard_core::session::{AuthMethods, NewSession, Session, SessionStage, SignInState};
 use lanyard_core::store::{AppStore, SignInStore};
-use lanyard_core::{AppId, Error, Result, UserId};
+use lanyard_core::{AppId, Error, Result, SessionId, UserId};
 
 use crate::rows::{
     convert, db, session_columns, to_ms, SessionAppRow, SessionRow, SessionUserRow, SignInStateRow,
@@ -71,8 +71,9 @@ impl SignInStore for SqlStore {
         // missing, instead of tripping the foreign key.
         let row: Option<SessionRow> = sqlx::query_as(concat!(
             "INSERT INTO sessions (token_hash, user_id, stage, csrf_secret, created_at, \
-             last_seen_at, expires_at, client, user_agent) \
-             SELECT $1, id, $3, $4, $5, $5, $6, $7, $8 FROM users WHERE id = $2 RETURNING ",
+             last_seen_at, expires_at, client, user_agent, auth_methods, authenticated_at) \
+             SELECT $1, id, $3, $4, $5, $5, $6, $7, $8, $9, $5 FROM users WHERE id = $2 \
+             RETURNING ",
             session_columns!()
         ))
         .bind(new.token_hash.as_str())
@@ -83,6 +84,7 @@ impl SignInStore for SqlStore {
         .bind(to_ms(new.expires_at))
         .bind(new.client.as_deref())
         .bind(new.user_agent.as_deref())
+        .bind(new.methods.as_str())
         .fetch_optional(&mut *self.conn().await?)
         .await
         // A token hash stored twice means a broken token generator: a
@@ -144,7 +146,7 @@ impl SignInStore for SqlStore {
         }
     }
 
-    async fn touch_sessions(&self, ids: &[i64], now: OffsetDateTime) -> Result<u64> {
+    async fn touch_sessions(&self, ids: &[SessionId], now: OffsetDateTime) -> Result<u64> {
         let mut touched = 0;
         for chunk in ids.chunks(self.backend.max_binds() - 1) {
             let mut sql = Sql::new("UPDATE sessions SET last_seen_at = ");
@@ -154,7 +156,7 @@ impl SignInStore for SqlStore {
                 .push(&at)
                 .push(" AND id IN (");
             for (i, id) in chunk.iter().enumerate() {
-                let p = sql.int(*id);
+                let p = sql.int(id.0);
                 sql.push(if i == 0 { "" } else { ", " }).push(&p);
             }
             sql.push(")");
@@ -165,13 +167,35 @@ impl SignInStore for SqlStore {
 
     /// Completing the second factor is use of the session, so it also
     /// records `now` as last seen.
-    async fn complete_session(&self, id: i64, now: OffsetDateTime) -> Result<Session> {
+    async fn complete_session(
+        &self,
+        id: SessionId,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Session> {
         let row: Option<SessionRow> = sqlx::query_as(concat!(
-            "UPDATE sessions SET stage = $2, last_seen_at = $3 WHERE id = $1 RETURNING ",
+            "UPDATE sessions SET stage = $2, last_seen_at = $3, token_hash = $4, \
+             auth_methods = $5, authenticated_at = $3 WHERE id = $1 RETURNING ",
             session_columns!()
         ))
-        .bind(id)
+        .bind(id.0)
         .bind(SessionStage::Complete.as_str())
+        .bind(to_ms(now))
+        .bind(token_hash)
+        .bind(AuthMethods::PasswordTotp.as_str())
+        .fetch_optional(&mut *self.conn().await?)
+        .await
+        .map_err(db)?;
+        row.ok_or_else(|| Error::not_found("session", id))?
+            .try_into()
+    }
+
+    async fn reauthenticate_session(&self, id: SessionId, now: OffsetDateTime) -> Result<Session> {
+        let row: Option<SessionRow> = sqlx::query_as(concat!(
+            "UPDATE sessions SET authenticated_at = $2, last_seen_at = $2 WHERE id = $1 RETURNING ",
+            session_columns!()
+        ))
+        .bind(id.0)
         .bind(to_ms(now))
         .fetch_optional(&mut *self.conn().await?)
         .await
@@ -180,9 +204,9 @@ impl SignInStore for SqlStore {
             .try_into()
     }
 
-    async fn delete_session(&self, id: i64) -> Result<()> {
+    async fn delete_session(&self, id: SessionId) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id)
+            .bind(id.0)
             .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
@@ -205,9 +229,9 @@ impl SignInStore for SqlStore {
         convert(rows)
     }
 
-    async fn revoke_user_session(&self, user: UserId, id: i64) -> Result<()> {
+    async fn revoke_user_session(&self, user: UserId, id: SessionId) -> Result<()> {
         let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
-            .bind(id)
+            .bind(id.0)
             .bind(user.0)
             .execute(&mut *self.conn().await?)
             .await

@@ -133,6 +133,15 @@ pub async fn count_rows(store: &SqlStore, table: &str) -> i64 {
         .unwrap_or_else(|e| panic!("counting {table}: {e}"))
 }
 
+/// Runs a statement on the store's database directly: for tests that need
+/// rows no store method writes (e.g. ones an older version wrote).
+pub async fn execute(store: &SqlStore, sql: &str) {
+    sqlx::query(sql)
+        .execute(&store.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
 /// Runs one store test on one backend, on its own runtime, with a fresh
 /// store; returns quietly when the backend is not available. A failure says
 /// which backend it happened on.

@@ -2,7 +2,8 @@
 //!
 //! Each area owns its `router()` (`health`, the REST API under `/api/v1`,
 //! the pages, the SAML endpoints) and [`app`] merges them, adds the
-//! cross-cutting layers (request body limit) and the JSON fallbacks from
+//! cross-cutting layers (request body limit, the refusal of duplicated
+//! cookies) and the JSON fallbacks from
 //! `error`. Handlers read shared, already-validated state from [`AppState`];
 //! nothing here reads configuration, the environment or the system clock
 //! directly.
@@ -76,6 +77,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(session::refuse_duplicate_cookies))
         .with_state(state)
 }
 

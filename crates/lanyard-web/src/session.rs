@@ -2,95 +2,190 @@
 //! extractor, and CSRF tokens for every state-changing form. What a session
 //! means (live, complete, its user) is `lanyard_app::sessions`.
 //!
-//! The cookie `lanyard_session` carries a random token (32 bytes, hex); the
-//! store keeps only its SHA-256 (see `lanyard_core::session`). It is
-//! `HttpOnly`, `Path=/`, `SameSite=Lax` (so a user arriving from an SP by a
-//! top-level GET is still recognised) and `Secure` whenever the base URL is
-//! https. A SAML POST arriving cross-site carries no Lax cookie; the SSO
-//! endpoint answers it with a 303 to a same-site GET, which does.
+//! Cookies ([`Cookie`]): the user session (`lanyard_session`, a random
+//! token, 32 bytes hex; the store keeps only its SHA-256), the sign-in
+//! form's CSRF cookie (`lanyard_csrf`), and the admin portal's session and
+//! CSRF cookies (`lanyard_admin`, `lanyard_admin_csrf`). All are
+//! `HttpOnly`. The user session is `SameSite=Lax` (a user arriving from an
+//! SP by a top-level GET is still recognised; a SAML POST arriving
+//! cross-site carries no Lax cookie, and the SSO endpoint answers it with a
+//! 303 to a same-site GET, which does); the others are `SameSite=Strict`.
+//!
+//! When the base URL is https, every name carries the `__Host-` prefix
+//! (`__Host-lanyard_session`, ...): browsers then accept the cookie only
+//! with `Secure`, `Path=/` and no `Domain`, so a sibling subdomain cannot
+//! plant one. The admin cookies move from `Path=/admin` to `Path=/` for
+//! that (their names stay distinct). With an http base URL (local use, the
+//! demo) `__Host-` cannot be used (it needs `Secure`, which needs https), so
+//! the names are bare and the admin cookies keep `Path=/admin`. A request
+//! carrying any of these cookies twice is refused with 400
+//! ([`refuse_duplicate_cookies`]): which one a browser sent first is not a
+//! choice to make for it.
 //!
 //! CSRF: forms of a signed-in user carry the session's own `csrf_secret`;
-//! the sign-in form (no session yet) uses a double-submit cookie
-//! `lanyard_csrf` (`SameSite=Strict`) matched against a hidden field. Both
-//! comparisons are constant-time, and a request whose `Origin` header names
-//! another origin is refused whatever its token.
+//! the sign-in forms (no session yet) use a double-submit cookie matched
+//! against a hidden field. Both comparisons are constant-time, and a
+//! request whose `Origin` header names another origin is refused whatever
+//! its token.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::header::{COOKIE, LOCATION, ORIGIN, SET_COOKIE};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lanyard_core::{Error, Result, Settings};
 
 use crate::pages::Message;
 use crate::AppState;
 
-pub const SESSION_COOKIE: &str = "lanyard_session";
-pub const CSRF_COOKIE: &str = "lanyard_csrf";
-
 pub use lanyard_app::secrets::new_token;
 pub use lanyard_app::sessions::SignedIn;
 
+/// The cookies Lanyard sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cookie {
+    /// The user's session token.
+    Session,
+    /// The double-submit CSRF token of the user sign-in form.
+    Csrf,
+    /// The admin portal's session token.
+    Admin,
+    /// The double-submit CSRF token of the admin sign-in form.
+    AdminCsrf,
+}
+
+impl Cookie {
+    pub const ALL: [Cookie; 4] = [
+        Cookie::Session,
+        Cookie::Csrf,
+        Cookie::Admin,
+        Cookie::AdminCsrf,
+    ];
+
+    fn bare(self) -> &'static str {
+        match self {
+            Cookie::Session => "lanyard_session",
+            Cookie::Csrf => "lanyard_csrf",
+            Cookie::Admin => "lanyard_admin",
+            Cookie::AdminCsrf => "lanyard_admin_csrf",
+        }
+    }
+
+    fn prefixed(self) -> &'static str {
+        match self {
+            Cookie::Session => "__Host-lanyard_session",
+            Cookie::Csrf => "__Host-lanyard_csrf",
+            Cookie::Admin => "__Host-lanyard_admin",
+            Cookie::AdminCsrf => "__Host-lanyard_admin_csrf",
+        }
+    }
+
+    /// The name under this base URL: `__Host-` prefixed on https.
+    pub fn name(self, settings: &Settings) -> &'static str {
+        if is_https(settings) {
+            self.prefixed()
+        } else {
+            self.bare()
+        }
+    }
+
+    /// `/`, but `/admin` for the admin cookies on http (`__Host-` needs
+    /// `Path=/`).
+    fn path(self, settings: &Settings) -> &'static str {
+        match self {
+            Cookie::Admin | Cookie::AdminCsrf if !is_https(settings) => "/admin",
+            _ => "/",
+        }
+    }
+
+    fn same_site(self) -> &'static str {
+        match self {
+            Cookie::Session => "Lax",
+            _ => "Strict",
+        }
+    }
+
+    /// The value the request carries, if any.
+    pub fn read<'a>(self, headers: &'a HeaderMap, settings: &Settings) -> Option<&'a str> {
+        cookie(headers, self.name(settings))
+    }
+
+    /// `Set-Cookie` with `value` (a browser-session cookie: the server
+    /// decides when a session ends).
+    pub fn set(self, settings: &Settings, value: &str) -> (HeaderName, HeaderValue) {
+        (SET_COOKIE, self.header(settings, value, ""))
+    }
+
+    /// `Set-Cookie` that removes the cookie.
+    pub fn clear(self, settings: &Settings) -> (HeaderName, HeaderValue) {
+        (SET_COOKIE, self.header(settings, "", "; Max-Age=0"))
+    }
+
+    fn header(self, settings: &Settings, value: &str, extra: &str) -> HeaderValue {
+        let secure = if is_https(settings) { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{}={value}; Path={}; HttpOnly; SameSite={}{extra}{secure}",
+            self.name(settings),
+            self.path(settings),
+            self.same_site(),
+        ))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+}
+
+fn is_https(settings: &Settings) -> bool {
+    settings.base_url.as_str().starts_with("https://")
+}
+
 /// The value of cookie `name`, if the request has it.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    cookie_pairs(headers)
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn cookie_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
 }
 
-fn cookie_header(settings: &Settings, name: &str, value: &str, attrs: &str) -> HeaderValue {
-    cookie_at(settings, name, value, "/", attrs)
-}
-
-/// A `Set-Cookie` value scoped to `path`: `HttpOnly`, `attrs` (e.g.
-/// `; SameSite=Strict`), and `Secure` whenever the base URL is https. The
-/// admin portal's cookies use `Path=/admin`.
-pub fn cookie_at(
-    settings: &Settings,
-    name: &str,
-    value: &str,
-    path: &str,
-    attrs: &str,
-) -> HeaderValue {
-    let secure = if settings.base_url.as_str().starts_with("https://") {
-        "; Secure"
-    } else {
-        ""
+/// The first of Lanyard's cookie names the request carries more than once.
+fn duplicated_cookie(headers: &HeaderMap) -> Option<&str> {
+    let ours = |name: &str| {
+        Cookie::ALL
+            .iter()
+            .any(|c| c.bare() == name || c.prefixed() == name)
     };
-    HeaderValue::from_str(&format!(
-        "{name}={value}; Path={path}; HttpOnly{attrs}{secure}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static(""))
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, _) in cookie_pairs(headers) {
+        if ours(name) {
+            if seen.contains(&name) {
+                return Some(name);
+            }
+            seen.push(name);
+        }
+    }
+    None
 }
 
-/// `Set-Cookie` for a new session token (a browser-session cookie: the
-/// server decides when the session ends).
-pub fn session_cookie(settings: &Settings, token: &str) -> (axum::http::HeaderName, HeaderValue) {
-    (
-        SET_COOKIE,
-        cookie_header(settings, SESSION_COOKIE, token, "; SameSite=Lax"),
-    )
-}
-
-/// `Set-Cookie` that removes the session cookie.
-pub fn clear_session_cookie(settings: &Settings) -> (axum::http::HeaderName, HeaderValue) {
-    (
-        SET_COOKIE,
-        cookie_header(settings, SESSION_COOKIE, "", "; SameSite=Lax; Max-Age=0"),
-    )
-}
-
-/// `Set-Cookie` for the pre-session CSRF token of the sign-in form.
-pub fn csrf_cookie(settings: &Settings, token: &str) -> (axum::http::HeaderName, HeaderValue) {
-    (
-        SET_COOKIE,
-        cookie_header(settings, CSRF_COOKIE, token, "; SameSite=Strict"),
-    )
+/// Middleware: a request carrying one of Lanyard's cookies twice (e.g. one
+/// planted by a sibling subdomain beside the real one) gets a 400 page,
+/// never an answer as either.
+pub async fn refuse_duplicate_cookies(request: Request, next: Next) -> Response {
+    if let Some(name) = duplicated_cookie(request.headers()) {
+        tracing::info!(cookie = %name.escape_debug(), "refused a request carrying a cookie twice");
+        return Message::new(
+            "Conflicting cookies",
+            "Your browser sent two Lanyard cookies with the same name, so Lanyard cannot tell which to trust. Delete this site's cookies in the browser, then sign in again.",
+        )
+        .into_page(StatusCode::BAD_REQUEST);
+    }
+    next.run(request).await
 }
 
 /// Constant-time comparison of a submitted token with the expected one.
@@ -158,7 +253,7 @@ pub fn to_login(next: &str) -> Response {
 /// The signed-in user of the request: `None` without a cookie, or when the
 /// session is unknown, ended or only half done.
 pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<SignedIn>> {
-    match cookie(headers, SESSION_COOKIE) {
+    match Cookie::Session.read(headers, state.settings()) {
         Some(token) => lanyard_app::sessions::current(&state.lanyard, token).await,
         None => Ok(None),
     }
@@ -220,9 +315,22 @@ mod tests {
     #[test]
     fn cookies_are_found_by_exact_name() {
         let h = headers("a=1; lanyard_session=abc; lanyard_session_x=zzz");
-        assert_eq!(cookie(&h, SESSION_COOKIE), Some("abc"));
+        assert_eq!(cookie(&h, "lanyard_session"), Some("abc"));
         assert_eq!(cookie(&h, "lanyard"), None);
-        assert_eq!(cookie(&HeaderMap::new(), SESSION_COOKIE), None);
+        assert_eq!(cookie(&HeaderMap::new(), "lanyard_session"), None);
+        assert_eq!(duplicated_cookie(&h), None);
+    }
+
+    #[test]
+    fn a_cookie_of_ours_sent_twice_is_found() {
+        let twice = headers("lanyard_session=planted; a=1; lanyard_session=real");
+        assert_eq!(duplicated_cookie(&twice), Some("lanyard_session"));
+        let mut split = headers("__Host-lanyard_admin=a");
+        split.append(COOKIE, HeaderValue::from_static("__Host-lanyard_admin=b"));
+        assert_eq!(duplicated_cookie(&split), Some("__Host-lanyard_admin"));
+        // Others' cookies, and our two spellings side by side, are fine.
+        let fine = headers("a=1; a=2; lanyard_session=x; __Host-lanyard_session=y");
+        assert_eq!(duplicated_cookie(&fine), None);
     }
 
     #[test]
@@ -259,14 +367,28 @@ mod tests {
             log: "info".into(),
             auth: Default::default(),
         };
-        let (_, v) = session_cookie(&s, "t");
+        let set = |c: Cookie, s: &Settings| c.set(s, "t").1;
         assert_eq!(
-            v,
-            "lanyard_session=t; Path=/; HttpOnly; SameSite=Lax; Secure"
+            set(Cookie::Session, &s),
+            "__Host-lanyard_session=t; Path=/; HttpOnly; SameSite=Lax; Secure"
+        );
+        assert_eq!(
+            set(Cookie::Admin, &s),
+            "__Host-lanyard_admin=t; Path=/; HttpOnly; SameSite=Strict; Secure"
+        );
+        assert_eq!(
+            Cookie::Csrf.clear(&s).1,
+            "__Host-lanyard_csrf=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0; Secure"
         );
         s.base_url = lanyard_core::BaseUrl::parse("http://127.0.0.1:8080").unwrap();
-        let (_, v) = csrf_cookie(&s, "t");
-        assert_eq!(v, "lanyard_csrf=t; Path=/; HttpOnly; SameSite=Strict");
+        assert_eq!(
+            set(Cookie::Csrf, &s),
+            "lanyard_csrf=t; Path=/; HttpOnly; SameSite=Strict"
+        );
+        assert_eq!(
+            set(Cookie::AdminCsrf, &s),
+            "lanyard_admin_csrf=t; Path=/admin; HttpOnly; SameSite=Strict"
+        );
         assert_eq!(base_origin(&s), "http://127.0.0.1:8080");
         let mut h = HeaderMap::new();
         assert!(same_origin(&h, &s));

@@ -29,8 +29,17 @@ class Denials(Base):
             self.fail("denied-suspended", "lanyard", f"carol got no response before suspension: {p.describe()}")
         else:
             self.api("denied-suspended", "POST", f"/api/v1/users/{self.ids['carol']}/suspend", 200)
-            self.refused("denied-suspended", carol.open(self.url(aws)), 403, "suspended",
-                         "carol, suspended after signing in, opens the AWS app")
+            # the suspension ended her session: the app sends her to sign in, with no response
+            p = carol.open(self.url(aws))
+            problems = []
+            if self.login_form(p) is None or not any("/login" in q.url for q in p.chain + [p]):
+                problems.append(f"not sent to sign in: {p.describe()}")
+            why = response_in(p.all_bodies())
+            if why:
+                problems.append(f"the answer carries {why}")
+            self.check("denied-suspended", "lanyard", problems,
+                       f"carol, suspended after signing in, opens the AWS app: her session ended -> {p.describe()}, "
+                       "no SAMLResponse")
             self.refused("denied-suspended-sign-in", self.sign_in(Browser("carol-2"), "carol", PASSWORD, start=aws),
                          403, "suspended", "carol signs in again while suspended")
         # locked: 5 wrong passwords, then the right one
@@ -112,8 +121,8 @@ class Denials(Base):
             ("denied not_authorized", "sso.denied", f"application:{apps['aws']['id']}",
              {"reason": "not_authorized", "user": ids["bob"]}),
             ("denied sso_inactive", "sso.denied", f"application:{apps['off']['id']}", {"reason": "sso_inactive"}),
-            ("denied user_suspended", "sso.denied", f"application:{apps['aws']['id']}",
-             {"reason": "user_suspended", "user": ids["carol"]}),
+            ("suspension ends carol's session", "user.suspend", f"user:{ids['carol']}",
+             {"state": "suspended", "sessions_ended": 1}),
             ("denied replayed", "sso.denied", f"application:{apps['sp1']['id']}", {"reason": "replayed"}),
         ]
         for c, rid in self.request_ids.items():

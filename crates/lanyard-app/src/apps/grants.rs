@@ -6,6 +6,8 @@
 use lanyard_core::application::{validate_grants, Grant};
 use lanyard_core::{AppId, GroupId, Result};
 
+use lanyard_core::audit::AuditAction;
+
 use super::target;
 use crate::work::Work;
 use crate::Writer;
@@ -27,9 +29,9 @@ async fn bind(work: &mut Work<'_>, app: AppId, group: GroupId, on: bool) -> Resu
         work.unbind_group(app, group).await?;
     }
     let action = if on {
-        "application.bind_group"
+        AuditAction::ApplicationBindGroup
     } else {
-        "application.unbind_group"
+        AuditAction::ApplicationUnbindGroup
     };
     work.record(action, target(app), &serde_json::json!({"group": group}));
     Ok(())
@@ -59,7 +61,7 @@ pub async fn set_entitlements(w: &Writer, id: AppId, grants: &[Grant]) -> Result
     let mut work = w.begin().await?;
     let stored = work.set_entitlements(id, grants, w.now()).await?;
     work.record(
-        "application.set_entitlements",
+        AuditAction::ApplicationSetEntitlements,
         target(id),
         &serde_json::json!({"rows": stored.len(), "roles": stored.iter().map(|g| (g.group_id, g.entitlement.role_value())).collect::<Vec<_>>()}),
     );

@@ -13,6 +13,8 @@ use image::{ImageFormat, ImageReader, Limits};
 use lanyard_core::application::{Application, ImageInfo};
 use lanyard_core::{AppId, Error, Result};
 
+use lanyard_core::audit::AuditAction;
+
 use super::target;
 use crate::Writer;
 
@@ -96,7 +98,7 @@ pub async fn set(w: &Writer, id: AppId, bytes: Vec<u8>) -> Result<Application> {
         .set_app_image(id, Some((&info, &bytes)), w.now())
         .await?;
     work.record(
-        "application.set_image",
+        AuditAction::ApplicationSetImage,
         target(id),
         &serde_json::json!(info),
     );
@@ -109,7 +111,7 @@ pub async fn remove(w: &Writer, id: AppId) -> Result<Application> {
     let mut work = w.begin().await?;
     let app = work.set_app_image(id, None, w.now()).await?;
     work.record(
-        "application.delete_image",
+        AuditAction::ApplicationDeleteImage,
         target(id),
         &serde_json::json!({}),
     );

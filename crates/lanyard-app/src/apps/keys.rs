@@ -13,6 +13,8 @@ use lanyard_core::{AppId, AppKeyId, Error, Result};
 use lanyard_saml::keys::{CertificateRequest, RsaBits, SigningKey};
 use time::{Duration, OffsetDateTime};
 
+use lanyard_core::audit::AuditAction;
+
 use super::target;
 use crate::secrets::random_bytes;
 use crate::Writer;
@@ -126,7 +128,7 @@ pub async fn add(w: &Writer, id: AppId, source: KeySource, activate: bool) -> Re
     let mut work = w.begin().await?;
     let stored = work.add_app_key(app.id, &key, activate, w.now()).await?;
     work.record(
-        "application.key_add",
+        AuditAction::ApplicationKeyAdd,
         target(app.id),
         &serde_json::json!({"key": stored.id, "how": how, "active": stored.active}),
     );
@@ -139,7 +141,7 @@ pub async fn activate(w: &Writer, id: AppId, key: AppKeyId) -> Result<AppKey> {
     let mut work = w.begin().await?;
     let stored = work.activate_app_key(id, key).await?;
     work.record(
-        "application.key_activate",
+        AuditAction::ApplicationKeyActivate,
         target(id),
         &serde_json::json!({"key": key.0}),
     );
@@ -152,7 +154,7 @@ pub async fn delete(w: &Writer, id: AppId, key: AppKeyId) -> Result<()> {
     let mut work = w.begin().await?;
     work.delete_app_key(id, key).await?;
     work.record(
-        "application.key_delete",
+        AuditAction::ApplicationKeyDelete,
         target(id),
         &serde_json::json!({"key": key.0}),
     );

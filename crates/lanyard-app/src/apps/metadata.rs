@@ -18,6 +18,8 @@ use lanyard_core::{AppId, Error, Result, Settings};
 use lanyard_saml::keys::Certificate;
 use lanyard_saml::metadata::{IdpMetadata, SpMetadata};
 
+use lanyard_core::audit::AuditAction;
+
 use super::{checked_config, target};
 use crate::{Public, Reader, Writer};
 
@@ -159,7 +161,7 @@ pub async fn import_sp_metadata(w: &Writer, id: AppId, xml: &str) -> Result<Appl
     let config = checked_config(&current, config)?;
     let app = work.update_app(id, &config, w.now()).await?;
     work.record(
-        "application.import_sp_metadata",
+        AuditAction::ApplicationImportSpMetadata,
         target(id),
         &serde_json::json!({"sp_entity_id": app.config.sso.sp_entity_id, "acs_urls": app.config.sso.acs_urls.len()}),
     );

@@ -21,6 +21,7 @@ use lanyard_core::apps::{
     check_slug, slug_from_label, AcsUrl, AttributeRule, NameIdSource, SignatureAlgorithm,
     SsoSettings,
 };
+use lanyard_core::audit::{AuditAction, AuditTarget};
 use lanyard_core::catalog::Template;
 use lanyard_core::store::Store;
 use lanyard_core::{AppId, Error, Result};
@@ -37,8 +38,8 @@ pub mod preview;
 pub mod schema;
 
 /// The audit target of an application.
-pub fn target(id: AppId) -> String {
-    format!("application:{id}")
+pub fn target(id: AppId) -> AuditTarget {
+    AuditTarget::Application(id)
 }
 
 /// Changes to the SSO tab; absent fields stay as they are (on creation: the
@@ -262,7 +263,7 @@ pub async fn create(
     let mut work = w.begin().await?;
     let mut app = work.create_app(&new, &key, w.now()).await?;
     work.record(
-        "application.create",
+        AuditAction::ApplicationCreate,
         target(app.id),
         &serde_json::json!({"template": app.template, "slug": app.slug, "label": app.config.label}),
     );
@@ -270,7 +271,7 @@ pub async fn create(
         app = work
             .set_app_image(app.id, Some((&info, &bytes)), w.now())
             .await?;
-        work.record("application.set_image", target(app.id), &info);
+        work.record(AuditAction::ApplicationSetImage, target(app.id), &info);
     }
     work.commit().await?;
     Ok(app)
@@ -305,7 +306,7 @@ pub async fn update(w: &Writer, id: AppId, form: UpdateAppForm) -> Result<Applic
     set(&mut config.sp_certificates, form.sp_certificates);
     let config = checked_config(&current, config)?;
     let app = work.update_app(id, &config, w.now()).await?;
-    work.record("application.update", target(id), &summary);
+    work.record(AuditAction::ApplicationUpdate, target(id), &summary);
     work.commit().await?;
     Ok(app)
 }
@@ -343,7 +344,11 @@ pub async fn activate(w: &Writer, id: AppId) -> Result<Application> {
     let mut work = w.begin().await?;
     check_activation(&work.get_app(id).await?)?;
     let app = work.set_app_sso_active(id, true, w.now()).await?;
-    work.record("application.activate", target(id), &serde_json::json!({}));
+    work.record(
+        AuditAction::ApplicationActivate,
+        target(id),
+        &serde_json::json!({}),
+    );
     work.commit().await?;
     Ok(app)
 }
@@ -352,7 +357,11 @@ pub async fn activate(w: &Writer, id: AppId) -> Result<Application> {
 pub async fn deactivate(w: &Writer, id: AppId) -> Result<Application> {
     let mut work = w.begin().await?;
     let app = work.set_app_sso_active(id, false, w.now()).await?;
-    work.record("application.deactivate", target(id), &serde_json::json!({}));
+    work.record(
+        AuditAction::ApplicationDeactivate,
+        target(id),
+        &serde_json::json!({}),
+    );
     work.commit().await?;
     Ok(app)
 }
@@ -385,7 +394,7 @@ pub async fn delete(w: &Writer, ids: &[i64], confirm_count: u64) -> Result<Vec<A
     let deleted = work.delete_apps(&ids).await?;
     for app in &deleted {
         work.record(
-            "application.delete",
+            AuditAction::ApplicationDelete,
             target(app.id),
             &serde_json::json!({"slug": app.slug, "label": app.config.label}),
         );

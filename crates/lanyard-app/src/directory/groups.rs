@@ -3,6 +3,7 @@
 //! set of rules (`lanyard_core::directory`'s) and one set of audit events
 //! for the REST API and the admin portal.
 
+use lanyard_core::audit::{AuditAction, AuditTarget};
 use lanyard_core::directory::{Attributes, Group, GroupPatch, NewGroup};
 use lanyard_core::{GroupId, Result, UserId};
 use serde::{Deserialize, Serialize};
@@ -40,8 +41,8 @@ pub struct UpdateGroupForm {
 }
 
 /// The audit target of a group.
-pub fn target(id: GroupId) -> String {
-    format!("group:{id}")
+pub fn target(id: GroupId) -> AuditTarget {
+    AuditTarget::Group(id)
 }
 
 /// Creates a group (name trimmed; every field checked at once).
@@ -55,7 +56,7 @@ pub async fn create(w: &Writer, form: CreateGroupForm) -> Result<Group> {
     let mut work = w.begin().await?;
     let group = work.create_group(&new, w.now()).await?;
     work.record(
-        "group.create",
+        AuditAction::GroupCreate,
         target(group.id),
         &summary_of(&CreateGroupForm {
             name: new.name,
@@ -79,7 +80,7 @@ pub async fn update(w: &Writer, id: GroupId, form: UpdateGroupForm) -> Result<Gr
     let mut work = w.begin().await?;
     let group = work.update_group(id, &patch, w.now()).await?;
     work.record(
-        "group.update",
+        AuditAction::GroupUpdate,
         target(group.id),
         &summary_of(&UpdateGroupForm {
             name: patch.name,
@@ -101,7 +102,7 @@ pub async fn set_attributes(w: &Writer, id: GroupId, attributes: Attributes) -> 
     let mut work = w.begin().await?;
     let group = work.update_group(id, &patch, w.now()).await?;
     work.record(
-        "group.attributes.set",
+        AuditAction::GroupAttributesSet,
         target(group.id),
         &serde_json::json!({
             "attributes": group.attributes,
@@ -118,7 +119,7 @@ pub async fn delete(w: &Writer, id: GroupId) -> Result<Group> {
     let group = work.get_group(id).await?;
     work.delete_group(group.id).await?;
     work.record(
-        "group.delete",
+        AuditAction::GroupDelete,
         target(group.id),
         &serde_json::json!({ "name": group.name }),
     );
@@ -151,10 +152,10 @@ pub(crate) async fn set_member(
 ) -> Result<()> {
     let action = if member {
         work.add_member(group, user).await?;
-        "group.member.add"
+        AuditAction::GroupMemberAdd
     } else {
         work.remove_member(group, user).await?;
-        "group.member.remove"
+        AuditAction::GroupMemberRemove
     };
     work.record(action, target(group), &serde_json::json!({ "user": user }));
     Ok(())

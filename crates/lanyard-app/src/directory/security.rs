@@ -1,11 +1,12 @@
 //! What an admin does about a user's signing in: end their sessions (one or
 //! all; sessions live in the database, so every node sees it at the next
 //! request), unlock (the failure counter back to 0), and remove their TOTP
-//! second factor (enrolled and pending), so the next sign-in needs only the
-//! password and the user can enroll again.
+//! second factor (enrolled and pending, ending their sessions), so the next
+//! sign-in needs only the password and the user can enroll again.
 
+use lanyard_core::audit::AuditAction;
 use lanyard_core::session::SignInState;
-use lanyard_core::{Result, UserId};
+use lanyard_core::{Result, SessionId, UserId};
 
 use super::users::target;
 use crate::Writer;
@@ -16,7 +17,7 @@ pub async fn revoke_all(w: &Writer, id: UserId) -> Result<u64> {
     let mut work = w.begin().await?;
     let revoked = work.revoke_user_sessions(id).await?;
     work.record(
-        "user.sessions.revoke",
+        AuditAction::UserSessionsRevoke,
         target(id),
         &serde_json::json!({ "revoked": revoked }),
     );
@@ -26,11 +27,11 @@ pub async fn revoke_all(w: &Writer, id: UserId) -> Result<u64> {
 
 /// Ends one session of the user (`NotFound` when it is not theirs) and
 /// records `user.session.revoke`.
-pub async fn revoke_one(w: &Writer, id: UserId, session: i64) -> Result<()> {
+pub async fn revoke_one(w: &Writer, id: UserId, session: SessionId) -> Result<()> {
     let mut work = w.begin().await?;
     work.revoke_user_session(id, session).await?;
     work.record(
-        "user.session.revoke",
+        AuditAction::UserSessionRevoke,
         target(id),
         &serde_json::json!({ "session": session }),
     );
@@ -44,7 +45,7 @@ pub async fn unlock(w: &Writer, id: UserId) -> Result<SignInState> {
     let before = work.sign_in_state(id).await?;
     work.reset_login_failures(id).await?;
     work.record(
-        "user.unlock",
+        AuditAction::UserUnlock,
         target(id),
         &serde_json::json!({ "failures_before": before.failures }),
     );
@@ -53,16 +54,18 @@ pub async fn unlock(w: &Writer, id: UserId) -> Result<SignInState> {
     Ok(after)
 }
 
-/// Removes the user's TOTP (enrolled and pending) and records
+/// Removes the user's TOTP (enrolled and pending), ends every session of
+/// the user (one may be the reason for the reset), and records
 /// `user.totp.reset`; returns the state afterwards.
 pub async fn reset_totp(w: &Writer, id: UserId) -> Result<SignInState> {
     let mut work = w.begin().await?;
     let before = work.sign_in_state(id).await?;
     work.reset_totp(id).await?;
+    let ended = work.revoke_user_sessions(id).await?;
     work.record(
-        "user.totp.reset",
+        AuditAction::UserTotpReset,
         target(id),
-        &serde_json::json!({ "was_enabled": before.totp_enabled() }),
+        &serde_json::json!({ "was_enabled": before.totp_enabled(), "sessions_ended": ended }),
     );
     let after = work.sign_in_state(id).await?;
     work.commit().await?;

@@ -4,6 +4,7 @@
 //! groups a user is in, changed from the user's side. No audit event ever
 //! holds a password.
 
+use lanyard_core::audit::{AuditAction, AuditTarget};
 use lanyard_core::directory::{Attributes, NewUser, User, UserPatch, UserState};
 use lanyard_core::error::FieldErrors;
 use lanyard_core::password::check_password;
@@ -94,8 +95,8 @@ struct Created<'a> {
 }
 
 /// The audit target of a user.
-pub fn target(id: UserId) -> String {
-    format!("user:{id}")
+pub fn target(id: UserId) -> AuditTarget {
+    AuditTarget::User(id)
 }
 
 /// Creates a user: every field rule and the password rule checked at once
@@ -139,7 +140,7 @@ pub async fn create(w: &Writer, form: CreateUserForm) -> Result<User> {
     let mut work = w.begin().await?;
     let user = work.create_user(&new, hash.as_deref(), w.now()).await?;
     work.record(
-        "user.create",
+        AuditAction::UserCreate,
         target(user.id),
         &summary_of(&Created {
             email: &user.email,
@@ -174,20 +175,31 @@ pub async fn update(w: &Writer, id: UserId, form: UpdateUserForm) -> Result<User
         last_name: patch.last_name,
         attributes: patch.attributes,
     };
-    work.record("user.update", target(user.id), &summary_of(&changed));
+    work.record(
+        AuditAction::UserUpdate,
+        target(user.id),
+        &summary_of(&changed),
+    );
     work.commit().await?;
     Ok(user)
 }
 
 /// Sets a new password (rule checked before the user is looked up, hashed
-/// with argon2id) and records `user.password.set` (no password in it).
+/// with argon2id), ends every session of the user (whoever held one signed
+/// in with the old password), and records `user.password.set` (no password
+/// in it).
 pub async fn set_password(w: &Writer, id: UserId, password: String) -> Result<()> {
     check_password(&password)?;
     let user = w.reader().get_user(id).await?;
     let hash = w.lanyard().passwords().hash(password).await?;
     let mut work = w.begin().await?;
     work.set_password_hash(user.id, &hash, w.now()).await?;
-    work.record("user.password.set", target(user.id), &serde_json::json!({}));
+    let ended = work.revoke_user_sessions(user.id).await?;
+    work.record(
+        AuditAction::UserPasswordSet,
+        target(user.id),
+        &serde_json::json!({ "sessions_ended": ended }),
+    );
     work.commit().await
 }
 
@@ -202,7 +214,7 @@ pub async fn set_attributes(w: &Writer, id: UserId, attributes: Attributes) -> R
     let mut work = w.begin().await?;
     let user = work.update_user(id, &patch, w.now()).await?;
     work.record(
-        "user.attributes.set",
+        AuditAction::UserAttributesSet,
         target(user.id),
         &serde_json::json!({
             "attributes": user.attributes,
@@ -212,20 +224,22 @@ pub async fn set_attributes(w: &Writer, id: UserId, attributes: Attributes) -> R
     Ok(user)
 }
 
-/// Suspends or reactivates the user, recorded as `user.suspend` /
-/// `user.unsuspend`.
+/// Suspends (ending every session of the user) or reactivates the user,
+/// recorded as `user.suspend` / `user.unsuspend`.
 pub async fn set_state(w: &Writer, id: UserId, state: UserState) -> Result<User> {
     let action = match state {
-        UserState::Suspended => "user.suspend",
-        UserState::Active => "user.unsuspend",
+        UserState::Suspended => AuditAction::UserSuspend,
+        UserState::Active => AuditAction::UserUnsuspend,
     };
     let mut work = w.begin().await?;
     let user = work.set_user_state(id, state, w.now()).await?;
-    work.record(
-        action,
-        target(user.id),
-        &serde_json::json!({ "state": state.as_str() }),
-    );
+    let mut summary = serde_json::json!({ "state": state.as_str() });
+    if state == UserState::Suspended {
+        // Ended, not merely refused while suspended: unsuspending must not
+        // bring an old session back.
+        summary["sessions_ended"] = work.revoke_user_sessions(user.id).await?.into();
+    }
+    work.record(action, target(user.id), &summary);
     work.commit().await?;
     Ok(user)
 }
@@ -236,7 +250,7 @@ pub async fn delete(w: &Writer, id: UserId) -> Result<User> {
     let user = work.get_user(id).await?;
     work.delete_user(user.id).await?;
     work.record(
-        "user.delete",
+        AuditAction::UserDelete,
         target(user.id),
         &serde_json::json!({
             "email": user.email, "username": user.username,

@@ -42,7 +42,7 @@ use std::sync::Arc;
 
 use lanyard_core::application::Application;
 use lanyard_core::apps::SignatureAlgorithm as AppAlgorithm;
-use lanyard_core::audit::AuditEvent;
+use lanyard_core::audit::{AuditAction, AuditEvent, AuditTarget};
 use lanyard_core::directory::User;
 use lanyard_core::session::{token_hash, Session};
 use lanyard_core::sso::{self, AppFacts, AssertionContent, Denial};
@@ -207,13 +207,13 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn record(&self, user: &User, action: &str, summary: serde_json::Value) {
+    fn record(&self, user: &User, action: AuditAction, summary: serde_json::Value) {
         self.l.audit().record(
             AuditEvent::new(
                 self.now,
                 &format!("user:{}", user.email),
                 action,
-                format!("application:{}", self.app.id),
+                &AuditTarget::Application(self.app.id),
                 summary.to_string(),
             )
             .from_source(self.client.clone()),
@@ -231,7 +231,7 @@ impl Ctx<'_> {
         if let (Some(s), serde_json::Value::Object(extra)) = (summary.as_object_mut(), detail) {
             s.extend(extra);
         }
-        self.record(user, "sso.denied", summary);
+        self.record(user, AuditAction::SsoDenied, summary);
     }
 }
 
@@ -359,7 +359,7 @@ async fn issue(
     };
     ctx.record(
         user,
-        "sso.issued",
+        AuditAction::SsoIssued,
         json!({
             "app": app.slug,
             "user": user.id,
@@ -426,7 +426,7 @@ fn response_for(
             format: content.name_id_format.clone(),
         },
         in_response_to: request.map(|r| r.id.clone()),
-        authn_instant: session.created_at,
+        authn_instant: session.authenticated_at,
         session_not_on_or_after: Some(session.expires_at),
         attributes: content
             .attributes

@@ -6,7 +6,7 @@ use crate::common::at;
 use lanyard_core::admin::Role;
 use lanyard_core::session::{token_hash, NewAdminSession};
 use lanyard_core::store::{AdminSessionStore, AdminStore, Transactional};
-use lanyard_core::{AdminId, Error};
+use lanyard_core::{AdminId, AdminSessionId, Error};
 use lanyard_store::store_test;
 use lanyard_store::testing::count_rows;
 use time::Duration;
@@ -58,7 +58,9 @@ store_test!(admin_sessions_round_trip_with_their_admin, |store| {
         .unwrap();
     assert_eq!(touched.last_seen_at, at(70));
     assert!(matches!(
-        store.touch_admin_session(s.id + 100, at(70)).await,
+        store
+            .touch_admin_session(AdminSessionId(s.id.0 + 100), at(70))
+            .await,
         Err(Error::NotFound { .. })
     ));
 

@@ -1,18 +1,22 @@
 //! AuditStore on every backend: batches, filters, newest-first keyset pages.
 
 use crate::common::at;
-use lanyard_core::audit::{AuditEvent, AuditFilter};
+use lanyard_core::audit::{AuditAction, AuditEvent, AuditFilter, AuditTarget};
 use lanyard_core::store::AuditStore;
-use lanyard_core::Error;
+use lanyard_core::{AppId, Error, UserId};
 use lanyard_store::store_test;
 
-fn event(secs: i64, actor: &str, action: &str, target: &str) -> AuditEvent {
+fn event(secs: i64, actor: &str, action: AuditAction, target: &AuditTarget) -> AuditEvent {
     AuditEvent::new(at(secs), actor, action, target, format!("{{\"n\":{secs}}}"))
 }
 
 /// Ten events: actors alternate, actions cycle over three kinds.
 fn ten() -> Vec<AuditEvent> {
-    let actions = ["user.create", "user.update", "group.member.add"];
+    let actions = [
+        AuditAction::UserCreate,
+        AuditAction::UserUpdate,
+        AuditAction::GroupMemberAdd,
+    ];
     (0..10)
         .map(|i| {
             let actor = if i % 2 == 0 {
@@ -24,7 +28,7 @@ fn ten() -> Vec<AuditEvent> {
                 i,
                 actor,
                 actions[i as usize % 3],
-                &format!("user:{}", i % 4),
+                &AuditTarget::User(UserId(i % 4)),
             )
         })
         .collect()
@@ -70,7 +74,14 @@ store_test!(
 
 store_test!(big_batches_span_several_statements, |store| {
     let batch: Vec<_> = (0..2000)
-        .map(|i| event(i, "cli", "sso.issue", "app:1"))
+        .map(|i| {
+            event(
+                i,
+                "cli",
+                AuditAction::SsoIssued,
+                &AuditTarget::Application(AppId(1)),
+            )
+        })
         .collect();
     store.append_audit_events(&batch).await.unwrap();
     let mut before = None;
@@ -168,7 +179,16 @@ store_test!(filters_combine_and_pages_go_back_in_time, |store| {
 });
 
 store_test!(limits_default_to_50_and_stop_at_500, |store| {
-    let batch: Vec<_> = (0..60).map(|i| event(i, "cli", "x", "y")).collect();
+    let batch: Vec<_> = (0..60)
+        .map(|i| {
+            event(
+                i,
+                "cli",
+                AuditAction::UserUpdate,
+                &AuditTarget::User(UserId(i)),
+            )
+        })
+        .collect();
     store.append_audit_events(&batch).await.unwrap();
     let page = store
         .list_audit_events(&AuditFilter::default())
@@ -188,4 +208,47 @@ store_test!(limits_default_to_50_and_stop_at_500, |store| {
             other => panic!("limit {bad}: expected Invalid, got {other:?}"),
         }
     }
+});
+
+store_test!(rows_written_by_older_versions_read_the_same, |store| {
+    // As every version so far wrote them: the action and target as text.
+    lanyard_store::testing::execute(
+        &store,
+        "INSERT INTO audit_events (at, actor, action, target, source, summary) VALUES \
+         (1704067200000, 'cli', 'user.create', 'user:12', NULL, '{\"email\":\"ann@example.com\"}'), \
+         (1704067201000, 'apikey:ci#3', 'application.key_add', 'application:4', '192.0.2.7', '{}')",
+    )
+    .await;
+    let found = store
+        .list_audit_events(&AuditFilter {
+            action: Some(AuditAction::UserCreate.as_str().into()),
+            target: Some(AuditTarget::User(UserId(12)).to_string()),
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.items.len(), 1);
+    let e = &found.items[0];
+    assert_eq!(AuditAction::parse(&e.action), Some(AuditAction::UserCreate));
+    assert_eq!(e.summary, r#"{"email":"ann@example.com"}"#);
+    let all = store
+        .list_audit_events(&AuditFilter::default())
+        .await
+        .unwrap();
+    let actions: Vec<_> = all
+        .items
+        .iter()
+        .map(|e| AuditAction::parse(&e.action))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            Some(AuditAction::ApplicationKeyAdd),
+            Some(AuditAction::UserCreate)
+        ]
+    );
+    assert_eq!(
+        all.items[0].target,
+        AuditTarget::Application(AppId(4)).to_string()
+    );
 });

@@ -4,7 +4,7 @@
 
 use crate::common;
 use crate::common::{all, at, new_user};
-use lanyard_core::audit::{AuditEvent, AuditFilter};
+use lanyard_core::audit::{AuditAction, AuditEvent, AuditFilter, AuditTarget};
 use lanyard_core::store::{AuditStore, GroupStore, Transactional, UserStore};
 use lanyard_store::{store_test, SqlStore};
 
@@ -57,7 +57,13 @@ async fn hammer_units(store: &SqlStore) {
                 let u = new_user(&format!("w{t}u{i}@example.com"), &format!("w{t}u{i}"));
                 let user = work.create_user(&u, None, at(0)).await.unwrap();
                 work.add_member(group.id, user.id).await.unwrap();
-                let event = AuditEvent::new(at(0), "cli", "user.create", "x", "{}".into());
+                let event = AuditEvent::new(
+                    at(0),
+                    "cli",
+                    AuditAction::UserCreate,
+                    &AuditTarget::User(user.id),
+                    "{}".into(),
+                );
                 work.append_audit_events(&[event]).await.unwrap();
                 work.commit().await.unwrap();
             }

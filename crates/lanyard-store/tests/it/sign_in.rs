@@ -8,9 +8,11 @@ use std::sync::Arc;
 use crate::common::apps::{app_missing, create, not_found};
 use crate::common::{at, new_user};
 use lanyard_core::directory::User;
-use lanyard_core::session::{token_hash, NewSession, Session, SessionStage, SignInState};
+use lanyard_core::session::{
+    token_hash, AuthMethods, NewSession, Session, SessionStage, SignInState,
+};
 use lanyard_core::store::{AppStore, SignInStore, UserStore};
-use lanyard_core::{AppId, UserId};
+use lanyard_core::{AppId, SessionId, UserId};
 use lanyard_store::testing::count_rows;
 use lanyard_store::{store_test, SqlStore};
 use time::Duration;
@@ -29,6 +31,7 @@ fn new_session(user: UserId, token: &str, secs: i64) -> NewSession {
         token_hash: token_hash(token),
         user_id: user,
         stage: SessionStage::Complete,
+        methods: AuthMethods::Password,
         csrf_secret: format!("csrf-{token}"),
         now: at(secs),
         expires_at: at(secs) + Duration::hours(12),
@@ -44,7 +47,7 @@ async fn session(store: &SqlStore, user: UserId, token: &str, secs: i64) -> Sess
         .unwrap()
 }
 
-fn ids(sessions: &[Session]) -> Vec<i64> {
+fn ids(sessions: &[Session]) -> Vec<SessionId> {
     sessions.iter().map(|s| s.id).collect()
 }
 
@@ -52,7 +55,7 @@ fn user_missing(id: UserId) -> (&'static str, String) {
     ("user", id.to_string())
 }
 
-fn session_missing(id: i64) -> (&'static str, String) {
+fn session_missing(id: SessionId) -> (&'static str, String) {
     ("session", id.to_string())
 }
 
@@ -92,7 +95,7 @@ store_test!(sessions_are_created_found_touched_and_completed, |store| {
 
     assert_eq!(
         store
-            .touch_sessions(&[created.id, other.id, 999], at(100))
+            .touch_sessions(&[created.id, other.id, SessionId(999)], at(100))
             .await
             .unwrap(),
         2,
@@ -111,19 +114,49 @@ store_test!(sessions_are_created_found_touched_and_completed, |store| {
     assert_eq!(touched.last_seen_at, at(100));
     assert_eq!(touched.created_at, at(10));
 
-    let done = store.complete_session(created.id, at(110)).await.unwrap();
+    assert_eq!(
+        (touched.methods, touched.authenticated_at),
+        (AuthMethods::Password, at(10))
+    );
+
+    // The second factor: complete, under a new token, authenticated now.
+    let done = store
+        .complete_session(created.id, &token_hash("tok-1b"), at(110))
+        .await
+        .unwrap();
     assert_eq!(done.stage, SessionStage::Complete);
     assert_eq!(done.last_seen_at, at(110));
+    assert_eq!(
+        (done.methods, done.authenticated_at),
+        (AuthMethods::PasswordTotp, at(110))
+    );
     assert_eq!((done.id, done.created_at), (created.id, created.created_at));
     assert_eq!(
         store.find_session(&token_hash("tok-1")).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.find_session(&token_hash("tok-1b")).await.unwrap(),
         Some(done.clone())
+    );
+    // Confirming the password again moves only the authentication time.
+    let again = store
+        .reauthenticate_session(created.id, at(200))
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.methods, again.authenticated_at, again.last_seen_at),
+        (AuthMethods::PasswordTotp, at(200), at(200))
+    );
+    assert_eq!(
+        not_found(store.reauthenticate_session(SessionId(999), at(0)).await),
+        session_missing(SessionId(999))
     );
 
     // Found whatever its liveness: the caller judges.
     let long_after = done.expires_at + Duration::days(30);
     let stale = store
-        .find_session(&token_hash("tok-1"))
+        .find_session(&token_hash("tok-1b"))
         .await
         .unwrap()
         .unwrap();
@@ -131,8 +164,8 @@ store_test!(sessions_are_created_found_touched_and_completed, |store| {
 
     // Missing sessions and users.
     assert_eq!(
-        not_found(store.complete_session(999, at(0)).await),
-        session_missing(999)
+        not_found(store.complete_session(SessionId(999), "h", at(0)).await),
+        session_missing(SessionId(999))
     );
     let nobody = UserId(999);
     assert_eq!(
@@ -179,7 +212,7 @@ store_test!(sessions_are_listed_newest_first_and_revoked, |store| {
     // Deleting (sign-out) is idempotent.
     store.delete_session(a3.id).await.unwrap();
     store.delete_session(a3.id).await.unwrap();
-    store.delete_session(999).await.unwrap();
+    store.delete_session(SessionId(999)).await.unwrap();
     assert_eq!(
         ids(&store.list_user_sessions(ann.id).await.unwrap()),
         vec![a1.id]

@@ -5,13 +5,19 @@
 
 use crate::common::apps::{grant, key, new_app};
 use crate::common::{all, at, new_group, new_user};
-use lanyard_core::audit::{AuditEvent, AuditFilter};
+use lanyard_core::audit::{AuditAction, AuditEvent, AuditFilter, AuditTarget};
 use lanyard_core::store::{AppStore, AuditStore, GroupStore, Transactional, UserStore};
-use lanyard_core::Error;
+use lanyard_core::{Error, UserId};
 use lanyard_store::store_test;
 
-fn event(target: &str) -> AuditEvent {
-    AuditEvent::new(at(1), "cli", "user.create", target, "{}".into())
+fn event(user: UserId) -> AuditEvent {
+    AuditEvent::new(
+        at(1),
+        "cli",
+        AuditAction::UserCreate,
+        &AuditTarget::User(user),
+        "{}".into(),
+    )
 }
 
 async fn audit_targets(store: &impl AuditStore) -> Vec<String> {
@@ -33,9 +39,7 @@ store_test!(a_committed_change_and_its_event_are_both_stored, |store| {
         work.get_user(user.id).await.unwrap().email,
         "ann@example.com"
     );
-    work.append_audit_events(&[event(&format!("user:{}", user.id))])
-        .await
-        .unwrap();
+    work.append_audit_events(&[event(user.id)]).await.unwrap();
     work.commit().await.unwrap();
 
     assert_eq!(store.get_user(user.id).await.unwrap().username, "ann");
@@ -48,7 +52,7 @@ store_test!(a_dropped_unit_leaves_nothing_behind, |store| {
         .create_user(&new_user("ann@example.com", "ann"), None, at(1))
         .await
         .unwrap();
-    work.append_audit_events(&[event("user:1")]).await.unwrap();
+    work.append_audit_events(&[event(user.id)]).await.unwrap();
     drop(work);
 
     assert!(matches!(

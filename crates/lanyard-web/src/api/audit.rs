@@ -68,6 +68,10 @@ impl From<AuditEvent> for AuditEventView {
 pub struct AuditEventPage {
     pub items: Vec<AuditEventView>,
     pub next: Option<i64>,
+    /// Sign-in and SSO events this server wrote to its log instead of the
+    /// audit log since it started, because their queue was full (or the
+    /// writer had stopped): 0 normally. The log lines carry every field.
+    pub logged_instead: u64,
 }
 
 #[utoipa::path(get, path = "/audit-events", tag = TAG_AUDIT, params(AuditParams),
@@ -83,5 +87,6 @@ async fn list_events(
     Ok(Json(AuditEventPage {
         items: page.items.into_iter().map(AuditEventView::from).collect(),
         next: page.next,
+        logged_instead: caller.read.audit_logged_instead(),
     }))
 }

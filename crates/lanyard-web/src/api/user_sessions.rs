@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use lanyard_app::directory::security;
 use lanyard_core::session::{Session, SessionStage, SignInState};
-use lanyard_core::UserId;
+use lanyard_core::{SessionId, UserId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
@@ -66,7 +66,7 @@ impl SessionView {
     fn new(s: Session, now: OffsetDateTime, idle: time::Duration) -> Self {
         SessionView {
             live: s.is_live(now, idle),
-            id: s.id,
+            id: s.id.0,
             stage: match s.stage {
                 SessionStage::AwaitingTotp => "awaiting_totp",
                 SessionStage::Complete => "complete",
@@ -156,7 +156,7 @@ async fn revoke_sessions(
     params(("id" = i64, Path), ("session_id" = i64, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn revoke_session(w: ApiWriter, ApiPath(p): ApiPath<SessionPath>) -> ApiResult<StatusCode> {
-    security::revoke_one(&w, UserId(p.id), p.session_id).await?;
+    security::revoke_one(&w, UserId(p.id), SessionId(p.session_id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,9 +1,12 @@
 //! The user portal: `GET /` (a redirect), `GET /portal` (tiles for the
-//! applications the user may use), TOTP enrollment (`GET/POST
-//! /portal/totp`) and password change (`GET/POST /portal/password`).
+//! applications the user may use), TOTP enrollment and removal (`GET/POST
+//! /portal/totp`, `POST /portal/totp/remove`), confirming the password
+//! again for them (`POST /portal/reauth`) and password change (`GET/POST
+//! /portal/password`).
 //!
-//! Every page needs a complete, live session ([`SignedIn`]); a suspended
-//! user gets a page saying so and nothing else. Forms carry the session's
+//! Every page needs a complete, live session ([`Me`]); a suspended user
+//! (whose sessions the suspension ended; one made otherwise) gets a page
+//! saying so and nothing else. Forms carry the session's
 //! own CSRF secret and are refused cross-origin.
 //!
 //! Tiles are what `list_portal_apps` returns: apps with SSO active, shown
@@ -12,17 +15,20 @@
 //! comes from our own `/app-images/<id>` with a content version, so the
 //! page's CSP stays `img-src 'self'`.
 //!
-//! TOTP enrollment and password change are `lanyard_app::portal`'s
-//! use-cases; this door checks the session's CSRF token and shows the
-//! result.
+//! TOTP enrollment and removal, re-authentication and password change are
+//! `lanyard_app::portal`'s use-cases (with the rule that changing the second
+//! factor wants a sign-in of the last five minutes); this door checks the
+//! session's CSRF token and shows the result.
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
-use lanyard_app::portal::{self, PasswordChange, TotpConfirmation};
+use lanyard_app::portal::{
+    self, PasswordChange, Reauthentication, TotpConfirmation, TotpPage as TotpStart, TotpRemoval,
+};
 use lanyard_core::directory::UserState;
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
@@ -31,7 +37,7 @@ use serde::Deserialize;
 use super::forms::{cross_origin, csrf_refused, Client, PageForm, PageResult};
 use super::signin::LOCKED;
 use super::{page, Message};
-use crate::session::{same_origin, session_cookie, tokens_match, Me, SignedIn};
+use crate::session::{safe_next, same_origin, tokens_match, Cookie, Me, SignedIn};
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -39,6 +45,8 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/portal") }))
         .route("/portal", get(portal))
         .route("/portal/totp", get(totp_page).post(totp_confirm))
+        .route("/portal/totp/remove", post(totp_remove))
+        .route("/portal/reauth", post(reauth))
         .route("/portal/password", get(password_page).post(password_change))
 }
 
@@ -191,8 +199,9 @@ async fn totp_page(State(state): State<AppState>, me: Me) -> PageResult {
         return Ok(suspended());
     }
     let enrollment = match portal::start_totp(&state.lanyard, &me).await? {
-        Some(e) => Some(shown(e)?),
-        None => None,
+        TotpStart::NeedsPassword => return Ok(reauth_form(&me, "/portal/totp", None)),
+        TotpStart::Enrolling(e) => Some(shown(e)?),
+        TotpStart::On => None,
     };
     Ok(page(
         StatusCode::OK,
@@ -215,28 +224,30 @@ async fn totp_confirm(
     if let Some(refusal) = refuse_form(&state, &headers, &me, &form.csrf, "/portal/totp") {
         return Ok(refusal);
     }
-    let (again, error) = match portal::confirm_totp(&state.lanyard, &me, &form.code, &client.into())
-        .await?
-    {
-        TotpConfirmation::Enabled => {
-            return Ok(Message::new(
-                "Two-step sign-in is on",
-                "From now on, signing in asks for a code from your authenticator app.",
-            )
-            .with_link("/portal", "Back to your applications")
-            .into_page(StatusCode::OK))
-        }
-        // Already on, or no secret shown yet: the page says what to do.
-        TotpConfirmation::NothingPending => return Ok(Redirect::to("/portal/totp").into_response()),
-        TotpConfirmation::WrongCode(again) => (
-            again,
-            "Wrong code. Check that the app shows Lanyard's new entry and try again.",
-        ),
-        TotpConfirmation::Replaced(again) => (
-            again,
-            "The setup was replaced in another window. Start again with the new code below.",
-        ),
-    };
+    let (again, error) =
+        match portal::confirm_totp(&state.lanyard, &me, &form.code, &client.into()).await? {
+            TotpConfirmation::Enabled => {
+                return Ok(Message::new(
+                    "Two-step sign-in is on",
+                    "From now on, signing in asks for a code from your authenticator app.",
+                )
+                .with_link("/portal", "Back to your applications")
+                .into_page(StatusCode::OK))
+            }
+            // Already on, no secret shown yet, or the password to confirm
+            // first: the page says what to do.
+            TotpConfirmation::NothingPending | TotpConfirmation::NeedsPassword => {
+                return Ok(Redirect::to("/portal/totp").into_response())
+            }
+            TotpConfirmation::WrongCode(again) => (
+                again,
+                "Wrong code. Check that the app shows Lanyard's new entry and try again.",
+            ),
+            TotpConfirmation::Replaced(again) => (
+                again,
+                "The setup was replaced in another window. Start again with the new code below.",
+            ),
+        };
     Ok(page(
         StatusCode::OK,
         &TotpPage {
@@ -246,6 +257,100 @@ async fn totp_confirm(
             error: Some(error),
         },
     ))
+}
+
+async fn totp_remove(
+    State(state): State<AppState>,
+    me: Me,
+    client: Client,
+    headers: HeaderMap,
+    PageForm(form): PageForm<CodeForm>,
+) -> PageResult {
+    if let Some(refusal) = refuse_form(&state, &headers, &me, &form.csrf, "/portal/totp") {
+        return Ok(refusal);
+    }
+    match portal::remove_totp(&state.lanyard, &me, &form.code, &client.into()).await? {
+        TotpRemoval::Removed => Ok(Message::new(
+            "Two-step sign-in is off",
+            "Signing in asks for your password only. You can turn two-step sign-in on again at any time.",
+        )
+        .with_link("/portal", "Back to your applications")
+        .into_page(StatusCode::OK)),
+        TotpRemoval::NotOn | TotpRemoval::NeedsPassword => {
+            Ok(Redirect::to("/portal/totp").into_response())
+        }
+        TotpRemoval::WrongCode => Ok(page(
+            StatusCode::OK,
+            &TotpPage {
+                email: &me.user.email,
+                csrf: &me.session.csrf_secret,
+                enrollment: None,
+                error: Some("Wrong code, or a code used already. Wait for the app to show the next one and try again."),
+            },
+        )),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal_reauth.html")]
+struct ReauthPage<'a> {
+    email: &'a str,
+    csrf: &'a str,
+    next: &'a str,
+    error: Option<&'a str>,
+}
+
+/// The "confirm your password" form, coming back to `next` (a portal page).
+fn reauth_form(me: &SignedIn, next: &str, error: Option<&str>) -> Response {
+    page(
+        StatusCode::OK,
+        &ReauthPage {
+            email: &me.user.email,
+            csrf: &me.session.csrf_secret,
+            next,
+            error,
+        },
+    )
+}
+
+// No `Debug`: it would print the password.
+#[derive(Deserialize)]
+struct ReauthForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn reauth(
+    State(state): State<AppState>,
+    me: Me,
+    client: Client,
+    headers: HeaderMap,
+    PageForm(form): PageForm<ReauthForm>,
+) -> PageResult {
+    if let Some(refusal) = refuse_form(&state, &headers, &me, &form.csrf, "/portal") {
+        return Ok(refusal);
+    }
+    let next = match safe_next(Some(&form.next)) {
+        n if n.starts_with("/portal") => n,
+        _ => "/portal".to_owned(),
+    };
+    Ok(
+        match portal::confirm_password(&state.lanyard, &me, form.password, &client.into()).await? {
+            Reauthentication::Confirmed => Redirect::to(&next).into_response(),
+            Reauthentication::WrongPassword => {
+                reauth_form(&me, &next, Some("The password is wrong."))
+            }
+            Reauthentication::Locked => {
+                let mut r = reauth_form(&me, &next, Some(LOCKED));
+                *r.status_mut() = StatusCode::FORBIDDEN;
+                r
+            }
+        },
+    )
 }
 
 async fn password_page(me: Me) -> PageResult {
@@ -303,7 +408,7 @@ async fn password_change(
     )
     .with_link("/portal", "Back to your applications")
     .into_page(StatusCode::OK);
-    let (name, value) = session_cookie(state.settings(), &token);
+    let (name, value) = Cookie::Session.set(state.settings(), &token);
     response.headers_mut().append(name, value);
     Ok(response)
 }

@@ -24,10 +24,7 @@ use serde::Deserialize;
 
 use super::forms::{cross_origin, csrf_refused, too_many_attempts, Client, PageForm, PageResult};
 use super::{page, Message};
-use crate::session::{
-    clear_session_cookie, cookie, csrf_cookie, new_token, safe_next, same_origin, session_cookie,
-    to_login, tokens_match, CSRF_COOKIE, SESSION_COOKIE,
-};
+use crate::session::{new_token, safe_next, same_origin, to_login, tokens_match, Cookie};
 use crate::AppState;
 
 /// The message for an unknown user and for a wrong password alike.
@@ -111,14 +108,16 @@ async fn login_page(
     }
     // Keep a well-formed token the browser already has, so two open sign-in
     // tabs do not invalidate each other.
-    let existing = cookie(&headers, CSRF_COOKIE).filter(|t| is_token(t));
+    let existing = Cookie::Csrf
+        .read(&headers, state.settings())
+        .filter(|t| is_token(t));
     let token = match existing {
         Some(t) => t.to_owned(),
         None => new_token()?,
     };
     let mut response = login_form(StatusCode::OK, &token, &next, "", None);
     if existing.is_none() {
-        let (name, value) = csrf_cookie(state.settings(), &token);
+        let (name, value) = Cookie::Csrf.set(state.settings(), &token);
         response.headers_mut().append(name, value);
     }
     Ok(response)
@@ -152,7 +151,7 @@ async fn login(
         return Ok(cross_origin());
     }
     let next = safe_next(Some(&form.next));
-    let csrf_cookie_value = cookie(&headers, CSRF_COOKIE).unwrap_or("");
+    let csrf_cookie_value = Cookie::Csrf.read(&headers, state.settings()).unwrap_or("");
     if !tokens_match(csrf_cookie_value, &form.csrf) {
         return Ok(csrf_refused(&login_url(&next)));
     }
@@ -161,7 +160,9 @@ async fn login(
         login: login.clone(),
         password: form.password,
         client: client.into(),
-        presented_token: cookie(&headers, SESSION_COOKIE).map(str::to_owned),
+        presented_token: Cookie::Session
+            .read(&headers, state.settings())
+            .map(str::to_owned),
     };
     let refuse = |status, message| Ok(login_form(status, &form.csrf, &next, &login, Some(message)));
     let (token, location) = match sign_in::user(&state.lanyard, attempt).await? {
@@ -179,7 +180,7 @@ async fn login(
         ),
     };
     let mut response = see_other(&location);
-    let (name, value) = session_cookie(state.settings(), &token);
+    let (name, value) = Cookie::Session.set(state.settings(), &token);
     response.headers_mut().append(name, value);
     Ok(response)
 }
@@ -197,7 +198,7 @@ async fn pending_session(
     state: &AppState,
     headers: &HeaderMap,
 ) -> lanyard_core::Result<Option<lanyard_core::session::Session>> {
-    match cookie(headers, SESSION_COOKIE) {
+    match Cookie::Session.read(headers, state.settings()) {
         Some(token) => sign_in::pending(&state.lanyard, token).await,
         None => Ok(None),
     }
@@ -259,7 +260,13 @@ async fn totp_step(
             SecondFactor::ReplayedCode => {
                 again("This code was already used. Wait for the app to show the next one.")
             }
-            SecondFactor::SignedIn => see_other(&next),
+            SecondFactor::SignedIn { token } => {
+                // The session continues under a new token.
+                let mut response = see_other(&next);
+                let (name, value) = Cookie::Session.set(state.settings(), &token);
+                response.headers_mut().append(name, value);
+                response
+            }
         },
     )
 }
@@ -269,7 +276,7 @@ fn not_signed_in(state: &AppState, message: &str) -> Response {
     let mut response = Message::new("You are not signed in", message)
         .with_link("/login", "Sign in")
         .into_page(StatusCode::FORBIDDEN);
-    let (name, value) = clear_session_cookie(state.settings());
+    let (name, value) = Cookie::Session.clear(state.settings());
     response.headers_mut().append(name, value);
     response
 }
@@ -286,7 +293,10 @@ async fn logout(
     if !same_origin(&headers, state.settings()) {
         return Ok(cross_origin());
     }
-    let presented = match cookie(&headers, SESSION_COOKIE).filter(|t| is_token(t)) {
+    let presented = match Cookie::Session
+        .read(&headers, state.settings())
+        .filter(|t| is_token(t))
+    {
         Some(token) => lanyard_app::sessions::presented(&state.lanyard, token).await?,
         None => None,
     };
@@ -297,7 +307,7 @@ async fn logout(
         lanyard_app::sessions::sign_out(&state.lanyard, &session, &client.into()).await?;
     }
     let mut response = see_other("/login");
-    let (name, value) = clear_session_cookie(state.settings());
+    let (name, value) = Cookie::Session.clear(state.settings());
     response.headers_mut().append(name, value);
     Ok(response)
 }

@@ -43,7 +43,7 @@ use lanyard_saml::binding::{
 };
 use lanyard_saml::{RequestLimits, UnverifiedAuthnRequest};
 
-use crate::session::{cookie, to_login, SESSION_COOKIE};
+use crate::session::{to_login, Cookie};
 use crate::AppState;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -194,7 +194,7 @@ async fn run(
     let request = SsoRequest {
         slug,
         intake,
-        session_token: cookie(headers, SESSION_COOKIE),
+        session_token: Cookie::Session.read(headers, state.settings()),
         client,
     };
     match sso::respond(&state.lanyard, request).await {

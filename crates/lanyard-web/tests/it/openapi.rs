@@ -2,7 +2,7 @@
 //! `/api/v1/openapi.json`, and committed at `docs/openapi.json`. This test
 //! fails when the committed copy drifts from the code.
 //!
-//! To regenerate: `LANYARD_UPDATE_OPENAPI=1 cargo test -p lanyard-web --test openapi`
+//! To regenerate: `LANYARD_UPDATE_OPENAPI=1 cargo test -p lanyard-web --test it openapi`
 
 use std::path::PathBuf;
 
@@ -32,7 +32,7 @@ fn committed_openapi_matches_the_code() {
             );
         panic!(
             "docs/openapi.json is out of date with the code ({first_diff}).\n\
-             Regenerate it with:\n\n    LANYARD_UPDATE_OPENAPI=1 cargo test -p lanyard-web --test openapi\n\n\
+             Regenerate it with:\n\n    LANYARD_UPDATE_OPENAPI=1 cargo test -p lanyard-web --test it openapi\n\n\
              and commit the result."
         );
     }

@@ -8,21 +8,8 @@ use lanyard_core::UserId;
 use serde_json::json;
 
 use crate::common::browser::{hidden, location, Browser};
-use crate::common::TestApp;
 
-const PW: &str = "correct horse battery";
-
-async fn user(app: &TestApp, name: &str) -> i64 {
-    app.admin(
-        "POST",
-        "/api/v1/users",
-        Some(json!({"email": format!("{name}@example.com"), "username": name, "password": PW})),
-    )
-    .await
-    .expect(StatusCode::CREATED)["id"]
-        .as_i64()
-        .unwrap()
-}
+const PW: &str = crate::common::USER_PW;
 
 fn png() -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
@@ -51,7 +38,7 @@ web_test!(
 web_test!(
     the_portal_shows_exactly_the_active_shown_bound_apps,
     |app| {
-        let ann = user(&app, "ann").await;
+        let ann = app.user("ann").await;
         let group = app.create_group("staff").await["id"].as_i64().unwrap();
         let other = app.create_group("others").await["id"].as_i64().unwrap();
         app.admin(
@@ -169,7 +156,7 @@ web_test!(
         assert_eq!(img.headers["content-type"], "image/png");
 
         // A user in no group sees no tiles.
-        user(&app, "bob").await;
+        app.user("bob").await;
         let mut c = Browser::new(&app);
         c.sign_in("bob", PW).await;
         let html = c.get("/portal").await.text();
@@ -180,7 +167,7 @@ web_test!(
 );
 
 web_test!(the_sign_out_button_works_from_the_portal, |app| {
-    user(&app, "ann").await;
+    app.user("ann").await;
     let mut b = Browser::new(&app);
     b.sign_in("ann", PW).await;
     let html = b.get("/portal").await.text();
@@ -195,7 +182,7 @@ web_test!(the_sign_out_button_works_from_the_portal, |app| {
 web_test!(
     password_change_needs_the_current_password_and_ends_other_sessions,
     |app| {
-        let id = user(&app, "ann").await;
+        let id = app.user("ann").await;
         let mut elsewhere = Browser::new(&app).at_addr([192, 0, 2, 50]);
         elsewhere.sign_in("ann", PW).await;
         let mut b = Browser::new(&app);
@@ -313,20 +300,27 @@ web_test!(
 );
 
 web_test!(suspended_users_see_only_a_suspension_page, |app| {
-    let id = user(&app, "ann").await;
+    let id = app.user("ann").await;
     let mut b = Browser::new(&app);
     b.sign_in("ann", PW).await;
-    let csrf = b.csrf_of("/portal").await;
     app.admin("POST", &format!("/api/v1/users/{id}/suspend"), None)
         .await
         .expect(StatusCode::OK);
+    // The suspension ended the session.
+    let r = b.get("/portal").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // A session a suspended user still holds (made in the store, as no door
+    // makes one) reaches nothing but the suspension page.
+    b.cookies
+        .insert("lanyard_session".into(), app.session_for(id).await);
+    let csrf = "test-csrf";
     for path in ["/portal", "/portal/totp", "/portal/password"] {
         let r = b.get(path).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
         assert!(r.text().contains("Your account is suspended"));
     }
     let r = b
-        .post("/portal/totp", &[("csrf", &csrf), ("code", "123456")])
+        .post("/portal/totp", &[("csrf", csrf), ("code", "123456")])
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let state = app.store.sign_in_state(UserId(id)).await.unwrap();

@@ -12,30 +12,16 @@ use lanyard_core::session::SessionStage;
 use lanyard_core::store::SignInStore;
 use lanyard_core::UserId;
 use lanyard_store::SqlStore;
-use serde_json::json;
 use time::{Duration, OffsetDateTime};
 use totp_rs::{Builder, Secret};
 
 use crate::common::browser::{hidden, location, Browser};
 use crate::common::TestApp;
 
-const PW: &str = "correct horse battery";
+const PW: &str = crate::common::USER_PW;
 const WRONG: &str = "Wrong email/username or password.";
 const LOCKED: &str =
     "This account is locked after too many failed sign-ins. Ask an administrator to unlock it.";
-
-/// A user with password [`PW`]; returns its id.
-async fn user(app: &TestApp, name: &str) -> i64 {
-    app.admin(
-        "POST",
-        "/api/v1/users",
-        Some(json!({"email": format!("{name}@example.com"), "username": name, "password": PW})),
-    )
-    .await
-    .expect(StatusCode::CREATED)["id"]
-        .as_i64()
-        .unwrap()
-}
 
 /// The TOTP code an authenticator app shows at `at`.
 fn code(secret: &str, at: OffsetDateTime) -> String {
@@ -67,7 +53,7 @@ fn reason(e: &lanyard_core::audit::AuditEvent) -> String {
 web_test!(
     sign_in_sets_a_session_cookie_and_stores_the_session,
     |app| {
-        let id = user(&app, "ann").await;
+        let id = app.user("ann").await;
         let mut b = Browser::new(&app);
 
         // Not signed in: the portal sends us to sign in, and back.
@@ -132,7 +118,7 @@ web_test!(
 web_test!(
     a_signed_in_visitor_skips_the_form_and_a_new_sign_in_ends_the_old_session,
     |app| {
-        let id = user(&app, "ann").await;
+        let id = app.user("ann").await;
         let mut b = Browser::new(&app);
         b.sign_in("ann", PW).await;
         let r = b.get("/login?next=%2Fportal%2Fpassword").await;
@@ -161,7 +147,7 @@ web_test!(
 );
 
 web_test!(unknown_user_and_wrong_password_look_the_same, |app| {
-    let id = user(&app, "ann").await;
+    let id = app.user("ann").await;
     let mut b = Browser::new(&app);
     let wrong = b.sign_in("ann", "not the password").await;
     let unknown = b.sign_in("nobody", "not the password").await;
@@ -211,7 +197,7 @@ web_test!(
 );
 
 web_test!(csrf_and_origin_are_checked_before_anything_else, |app| {
-    let id = user(&app, "ann").await;
+    let id = app.user("ann").await;
     let mut b = Browser::new(&app);
     b.get("/login").await;
     let token = b.cookie("lanyard_csrf").unwrap().to_owned();
@@ -279,7 +265,7 @@ web_test!(csrf_and_origin_are_checked_before_anything_else, |app| {
 });
 
 web_test!(logout_needs_the_session_token_and_ends_the_session, |app| {
-    let id = user(&app, "ann").await;
+    let id = app.user("ann").await;
     let mut b = Browser::new(&app);
     b.sign_in("ann", PW).await;
     let stolen = b.cookie("lanyard_session").unwrap().to_owned();
@@ -331,7 +317,7 @@ web_test!(logout_needs_the_session_token_and_ends_the_session, |app| {
 /// are checked, the rest are refused as locked, and then even the right
 /// password is refused until an admin unlocks the account.
 async fn parallel_wrong_passwords(app: TestApp) {
-    let id = user(&app, "ann").await;
+    let id = app.user("ann").await;
     let app = Arc::new(app);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..50u8 {
@@ -422,7 +408,7 @@ async fn parallel_wrong_passwords_check_at_most_max_failures_on_postgres() {
 }
 
 web_test!(totp_enrollment_sign_in_replay_and_admin_reset, |app| {
-    let id = user(&app, "ann").await;
+    let id = app.user("ann").await;
     let t0 = app.clock_now();
     let mut b = Browser::new(&app);
     b.sign_in("ann", PW).await;
@@ -575,7 +561,7 @@ web_test!(totp_enrollment_sign_in_replay_and_admin_reset, |app| {
 web_test!(
     wrong_codes_lock_the_account_and_the_code_step_expires,
     |app| {
-        let id = user(&app, "ann").await;
+        let id = app.user("ann").await;
         let secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
         app.store
             .set_totp_pending(UserId(id), Some(secret))
@@ -647,7 +633,7 @@ web_test!(
 );
 
 web_test!(sessions_end_when_idle_and_at_their_absolute_limit, |app| {
-    user(&app, "ann").await;
+    app.user("ann").await;
     let mut b = Browser::new(&app);
     b.sign_in("ann", PW).await;
     app.clock.advance(Duration::minutes(59));
@@ -681,7 +667,7 @@ web_test!(sessions_end_when_idle_and_at_their_absolute_limit, |app| {
 // A use is written off the request path, in a batch, shortly after; all
 // sessions noted within the batch window land in the store.
 web_test!(session_use_is_written_in_a_batch_shortly_after, |app| {
-    let id = user(&app, "ann").await;
+    let id = app.user("ann").await;
     let (mut a, mut b) = (Browser::new(&app), Browser::new(&app));
     a.sign_in("ann", PW).await;
     b.sign_in("ann", PW).await;
@@ -711,7 +697,7 @@ web_test!(session_use_is_written_in_a_batch_shortly_after, |app| {
 });
 
 web_test!(sign_in_purges_expired_sessions_now_and_then, |app| {
-    let id = user(&app, "ann").await;
+    let id = app.user("ann").await;
     let mut a = Browser::new(&app);
     a.sign_in("ann", PW).await;
     app.clock.advance(Duration::hours(2));
@@ -735,7 +721,7 @@ web_test!(sign_in_purges_expired_sessions_now_and_then, |app| {
 web_test!(
     suspended_users_cannot_sign_in_and_guessers_cannot_tell,
     |app| {
-        let id = user(&app, "ann").await;
+        let id = app.user("ann").await;
         let mut signed_in = Browser::new(&app);
         signed_in.sign_in("ann", PW).await;
         app.admin("POST", &format!("/api/v1/users/{id}/suspend"), None)
@@ -750,10 +736,10 @@ web_test!(
         assert!(r.text().contains("This account is suspended."));
         assert!(b.cookie("lanyard_session").is_none());
 
-        // Mid-session: the portal says so and shows nothing else.
+        // Mid-session: the session ended with the suspension.
         let r = signed_in.get("/portal").await;
-        assert_eq!(r.status, StatusCode::FORBIDDEN);
-        assert!(r.text().contains("suspended"));
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(location(&r), "/login?next=%2Fportal");
         let reasons: Vec<_> = events(&app, "user.sign_in_failed")
             .await
             .iter()
@@ -800,7 +786,7 @@ web_test!(sign_in_is_rate_limited_per_address, |app| {
 });
 
 web_test!(admins_list_and_revoke_sessions, |app| {
-    let id = user(&app, "ann").await;
+    let id = app.user("ann").await;
     let mut a = Browser::new(&app);
     a.sign_in("ann", PW).await;
     let mut b = Browser::new(&app).at_addr([192, 0, 2, 9]);
@@ -854,7 +840,7 @@ web_test!(admins_list_and_revoke_sessions, |app| {
 });
 
 web_test!(pages_carry_a_strict_content_security_policy, |app| {
-    user(&app, "ann").await;
+    app.user("ann").await;
     let mut b = Browser::new(&app);
     let mut pages = vec![b.get("/login").await];
     b.sign_in("ann", PW).await;

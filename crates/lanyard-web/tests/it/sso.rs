@@ -1033,12 +1033,22 @@ web_test!(denials_get_their_pages_and_audit_events, |app| {
         .unwrap();
     form_of(&app.visit("GET", "/saml2/aws", Some(&s.session), None).await);
 
-    // Suspended while signed in.
+    // Suspended while signed in: the session ends with the suspension.
     app.admin("POST", &format!("/api/v1/users/{}/suspend", s.alice), None)
         .await
         .expect(StatusCode::OK);
+    let r = app.visit("GET", "/saml2/aws", Some(&s.session), None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.headers["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("/login?next="));
+    assert!(!r.text().contains("SAMLResponse"));
+    // A session a suspended user still holds (made in the store, as no
+    // door makes one) is refused by the decision itself.
+    let leftover = app.session_for(s.alice).await;
     refused(
-        &app.visit("GET", "/saml2/aws", Some(&s.session), None).await,
+        &app.visit("GET", "/saml2/aws", Some(&leftover), None).await,
         StatusCode::FORBIDDEN,
         "suspended",
     );

@@ -19,10 +19,10 @@ use lanyard_app::sessions::is_token;
 use lanyard_app::sign_in::{self, Attempt, Outcome};
 use serde::Deserialize;
 
-use super::{ADMIN_COOKIE, ADMIN_CSRF_COOKIE, ADMIN_PATH};
+use super::ADMIN_PATH;
 use crate::pages::forms::{cross_origin, too_many_attempts, Client, PageForm, PageResult};
 use crate::pages::{page, Message};
-use crate::session::{cookie, cookie_at, new_token, safe_next, same_origin, tokens_match};
+use crate::session::{new_token, safe_next, same_origin, tokens_match, Cookie};
 use crate::AppState;
 
 /// The message for an unknown email and a wrong password alike.
@@ -92,7 +92,9 @@ async fn login_page(
     if super::current(&state, &headers).await?.is_some() {
         return Ok(see_other(&next));
     }
-    let existing = cookie(&headers, ADMIN_CSRF_COOKIE).filter(|t| is_token(t));
+    let existing = Cookie::AdminCsrf
+        .read(&headers, state.settings())
+        .filter(|t| is_token(t));
     let token = match existing {
         Some(t) => t.to_owned(),
         None => new_token()?,
@@ -109,13 +111,7 @@ async fn login_page(
     if existing.is_none() {
         response.headers_mut().append(
             SET_COOKIE,
-            cookie_at(
-                state.settings(),
-                ADMIN_CSRF_COOKIE,
-                &token,
-                ADMIN_PATH,
-                "; SameSite=Strict",
-            ),
+            Cookie::AdminCsrf.set(state.settings(), &token).1,
         );
     }
     Ok(response)
@@ -132,7 +128,9 @@ async fn login(
     }
     let next = admin_next(Some(&form.next));
     if !tokens_match(
-        cookie(&headers, ADMIN_CSRF_COOKIE).unwrap_or(""),
+        Cookie::AdminCsrf
+            .read(&headers, state.settings())
+            .unwrap_or(""),
         &form.csrf,
     ) {
         return Ok(super::admin_csrf_refused());
@@ -142,7 +140,9 @@ async fn login(
         login: email.clone(),
         password: form.password,
         client: client.into(),
-        presented_token: cookie(&headers, ADMIN_COOKIE).map(str::to_owned),
+        presented_token: Cookie::Admin
+            .read(&headers, state.settings())
+            .map(str::to_owned),
     };
     let refuse = |message: &str| {
         page(
@@ -168,16 +168,9 @@ async fn login(
         }
     };
     let mut response = see_other(&next);
-    response.headers_mut().append(
-        SET_COOKIE,
-        cookie_at(
-            state.settings(),
-            ADMIN_COOKIE,
-            &token,
-            ADMIN_PATH,
-            "; SameSite=Strict",
-        ),
-    );
+    response
+        .headers_mut()
+        .append(SET_COOKIE, Cookie::Admin.set(state.settings(), &token).1);
     Ok(response)
 }
 
@@ -192,7 +185,10 @@ async fn logout(
     if !same_origin(&headers, state.settings()) {
         return Ok(cross_origin());
     }
-    if let Some(token) = cookie(&headers, ADMIN_COOKIE).filter(|t| is_token(t)) {
+    if let Some(token) = Cookie::Admin
+        .read(&headers, state.settings())
+        .filter(|t| is_token(t))
+    {
         let l = &state.lanyard;
         if let Some((session, admin)) = lanyard_app::sessions::presented_admin(l, token).await? {
             if !tokens_match(&session.csrf_secret, &form.csrf) {
@@ -202,15 +198,8 @@ async fn logout(
         }
     }
     let mut response = see_other("/admin/login");
-    response.headers_mut().append(
-        SET_COOKIE,
-        cookie_at(
-            state.settings(),
-            ADMIN_COOKIE,
-            "",
-            ADMIN_PATH,
-            "; SameSite=Strict; Max-Age=0",
-        ),
-    );
+    response
+        .headers_mut()
+        .append(SET_COOKIE, Cookie::Admin.clear(state.settings()).1);
     Ok(response)
 }

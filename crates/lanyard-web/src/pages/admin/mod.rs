@@ -36,7 +36,7 @@ use lanyard_core::session::AdminSession;
 
 use super::forms::{cross_origin, Client};
 use super::Message;
-use crate::session::{cookie, same_origin, tokens_match};
+use crate::session::{same_origin, tokens_match, Cookie};
 use crate::AppState;
 
 /// The POST's writer, or (for a read-only admin) the 403 page returned from
@@ -62,11 +62,7 @@ pub mod login;
 pub mod system;
 pub mod users;
 
-/// The admin portal's session cookie.
-pub const ADMIN_COOKIE: &str = "lanyard_admin";
-/// The admin sign-in form's double-submit CSRF cookie.
-pub const ADMIN_CSRF_COOKIE: &str = "lanyard_admin_csrf";
-/// The path both cookies are scoped to.
+/// Where the admin portal lives.
 pub const ADMIN_PATH: &str = "/admin";
 
 pub fn router() -> Router<AppState> {
@@ -133,7 +129,9 @@ async fn current(
     state: &AppState,
     headers: &HeaderMap,
 ) -> lanyard_core::Result<Option<AdminSignedIn>> {
-    let Some(token) = cookie(headers, ADMIN_COOKIE).filter(|t| lanyard_app::sessions::is_token(t))
+    let Some(token) = Cookie::Admin
+        .read(headers, state.settings())
+        .filter(|t| lanyard_app::sessions::is_token(t))
     else {
         return Ok(None);
     };

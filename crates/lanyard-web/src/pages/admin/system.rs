@@ -71,6 +71,8 @@ struct AuditPage {
     /// The newest page's link, when this is not it.
     newest: Option<String>,
     filtered: bool,
+    /// Sign-in and SSO events this server wrote to its log instead.
+    logged_instead: u64,
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -141,7 +143,8 @@ async fn audit(
         }
         Err(e) => return Err(e.into()),
     };
-    let events = signed.reader(&state).list_audit_events(&filter).await?;
+    let read = signed.reader(&state);
+    let events = read.list_audit_events(&filter).await?;
     let filters = [
         ("actor", actor.as_str()),
         ("action", action.as_str()),
@@ -168,6 +171,7 @@ async fn audit(
         &AuditPage {
             nav: signed.nav("audit"),
             filtered: filters.iter().any(|(_, v)| !v.is_empty()),
+            logged_instead: read.audit_logged_instead(),
             actor,
             action,
             target,

@@ -51,6 +51,9 @@ pub fn settings() -> Settings {
     }
 }
 
+/// The password [`TestApp::user`] gives its users.
+pub const USER_PW: &str = "correct horse battery";
+
 /// Distinct key material per call (tests need uniqueness, not secrecy).
 pub fn key_bytes() -> [u8; 32] {
     static N: AtomicU8 = AtomicU8::new(1);
@@ -115,10 +118,19 @@ impl TestApp {
     /// A server on `store` with nothing per node yet (caches, rate limits,
     /// the audit writer's queue).
     fn node(backend: &'static str, store: SqlStore, clock: Arc<FixedClock>) -> Self {
+        TestApp::node_with(backend, store, clock, settings())
+    }
+
+    fn node_with(
+        backend: &'static str,
+        store: SqlStore,
+        clock: Arc<FixedClock>,
+        settings: Settings,
+    ) -> Self {
         let shared: Arc<dyn Store> = Arc::new(store.clone());
         let writer = AuditWriter::start(shared.clone());
         let audit = writer.handle();
-        let lanyard = Lanyard::new(settings(), clock.clone(), shared, audit.clone()).unwrap();
+        let lanyard = Lanyard::new(settings, clock.clone(), shared, audit.clone()).unwrap();
         let state = AppState::new(lanyard);
         TestApp {
             backend,
@@ -137,7 +149,18 @@ impl TestApp {
     /// Another node on the same database and clock (or this one after a
     /// restart): nothing per node carried over, the same API keys.
     pub fn another_node(&self) -> Self {
-        let mut other = TestApp::node(self.backend, self.store.clone(), self.clock.clone());
+        self.another_node_with(settings())
+    }
+
+    /// [`TestApp::another_node`] with other settings (e.g. an https base
+    /// URL).
+    pub fn another_node_with(&self, settings: Settings) -> Self {
+        let mut other = TestApp::node_with(
+            self.backend,
+            self.store.clone(),
+            self.clock.clone(),
+            settings,
+        );
         other.admin_key = self.admin_key.clone();
         other.reader_key = self.reader_key.clone();
         other.key_hashes = self.key_hashes.clone();
@@ -158,6 +181,14 @@ impl TestApp {
 
     pub fn clock_now(&self) -> time::OffsetDateTime {
         lanyard_core::Clock::now(&*self.clock)
+    }
+
+    /// Stops the batched audit writer now (what is recorded later cannot
+    /// be queued).
+    pub async fn stop_audit_writer(&mut self) {
+        if let Some(w) = self.writer.take() {
+            w.shutdown().await;
+        }
     }
 
     /// Flushes and stops the audit writer.
@@ -250,6 +281,24 @@ impl TestApp {
         self.admin("GET", path, None).await
     }
 
+    /// A user `<name>@example.com` with password [`USER_PW`], made through
+    /// the API; returns its id.
+    pub async fn user(&self, name: &str) -> i64 {
+        self.admin(
+            "POST",
+            "/api/v1/users",
+            Some(serde_json::json!({
+                "email": format!("{name}@example.com"),
+                "username": name,
+                "password": USER_PW,
+            })),
+        )
+        .await
+        .expect(StatusCode::CREATED)["id"]
+            .as_i64()
+            .unwrap()
+    }
+
     /// Creates a user through the API; returns its JSON.
     pub async fn create_user(&self, email: &str, username: &str) -> Value {
         let r = self
@@ -330,7 +379,7 @@ impl TestApp {
     /// A complete (signed-in) session for user `user`, made straight in the
     /// store; returns the cookie value for `lanyard_session`.
     pub async fn session_for(&self, user: i64) -> String {
-        use lanyard_core::session::{token_hash, NewSession, SessionStage};
+        use lanyard_core::session::{token_hash, AuthMethods, NewSession, SessionStage};
         use lanyard_core::store::SignInStore;
         let token: String = key_bytes().iter().map(|b| format!("{b:02x}")).collect();
         let now = self.clock_now();
@@ -339,6 +388,7 @@ impl TestApp {
                 token_hash: token_hash(&token),
                 user_id: lanyard_core::UserId(user),
                 stage: SessionStage::Complete,
+                methods: AuthMethods::Password,
                 csrf_secret: "test-csrf".into(),
                 now,
                 expires_at: now + time::Duration::hours(8),

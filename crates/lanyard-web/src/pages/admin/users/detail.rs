@@ -24,7 +24,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use lanyard_core::directory::{ListQuery, UserState};
-use lanyard_core::{Error, GroupId, UserId};
+use lanyard_core::{Error, GroupId, SessionId, UserId};
 
 use super::{field_errors, full_name, parse_user_id, when, Errors, Failure, Res};
 use crate::pages::admin::apps::{errors_for, see_other};
@@ -217,7 +217,7 @@ async fn detail_page(
         .into_iter()
         .filter(|s| s.is_live(now, idle))
         .map(|s| SessionRow {
-            id: s.id,
+            id: s.id.0,
             created: when(s.created_at),
             last_seen: when(s.last_seen_at),
             client: s.client.unwrap_or_default(),
@@ -449,7 +449,7 @@ async fn revoke_session(
         .parse::<i64>()
         .map_err(|_| Failure(Error::not_found("session", &session)))?;
     let w = writer_or_refusal!(state, post);
-    security::revoke_one(&w, id, session).await?;
+    security::revoke_one(&w, id, SessionId(session)).await?;
     back(id, "revoked", "sessions")
 }
 
