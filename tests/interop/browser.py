@@ -25,7 +25,9 @@ It knows nothing about SAML or Lanyard's pages.
 
 from __future__ import annotations
 
+import functools
 import html.parser
+import http.client
 import http.cookiejar
 import urllib.error
 import urllib.parse
@@ -167,14 +169,31 @@ def origin_of(url: str) -> str:
     return f"{u.scheme}://{u.netloc}"
 
 
-class Browser:
-    """One user's browser: a cookie jar and no automatic redirects."""
+class _FromSource(urllib.request.HTTPHandler):
+    """Connects from a chosen local address (any of 127.0.0.0/8 reaches a
+    server on 127.0.0.1 on Linux), so one test can be several clients."""
 
-    def __init__(self, name: str = "browser", user_agent: str = "lanyard-e2e/1.0") -> None:
+    def __init__(self, source: str) -> None:
+        super().__init__()
+        self.source = source
+
+    def http_open(self, req):
+        return self.do_open(functools.partial(http.client.HTTPConnection, source_address=(self.source, 0)), req)
+
+
+class Browser:
+    """One user's browser: a cookie jar and no automatic redirects. `source`:
+    the local address it connects from (default: the system's choice)."""
+
+    def __init__(self, name: str = "browser", user_agent: str = "lanyard-e2e/1.0",
+                 source: str | None = None) -> None:
         self.name = name
         self.jar = http.cookiejar.CookieJar(policy=_SameSitePolicy())
         self.user_agent = user_agent
-        self._opener = urllib.request.build_opener(_NoRedirect, urllib.request.HTTPCookieProcessor(self.jar))
+        handlers = [_NoRedirect, urllib.request.HTTPCookieProcessor(self.jar)]
+        if source:
+            handlers.append(_FromSource(source))
+        self._opener = urllib.request.build_opener(*handlers)
         self.history: list[Page] = []
 
     # --- cookies -------------------------------------------------------------

@@ -19,10 +19,12 @@ use lanyard_core::application::{AppImage, AppKey, Application, Grant};
 use lanyard_core::audit::{AuditEvent, AuditFilter};
 use lanyard_core::catalog::Catalog;
 use lanyard_core::directory::{Group, GroupCounts, ListQuery, Page, User};
-use lanyard_core::session::{token_hash, AdminSession, Session, SignInState};
+use lanyard_core::session::{
+    token_hash, Account, AdminSession, Session, SessionStage, SignInState,
+};
 use lanyard_core::sso::AppGrants;
 use lanyard_core::store::Store;
-use lanyard_core::{ApiKeyId, AppId, GroupId, Result, Settings, UserId};
+use lanyard_core::{AdminId, ApiKeyId, AppId, GroupId, Result, Settings, UserId};
 use time::{Duration, OffsetDateTime};
 
 use crate::work::Work;
@@ -71,22 +73,36 @@ pub struct AdminSignedIn {
     pub admin: Admin,
 }
 
+/// What an API key presented with a request is.
+#[derive(Debug)]
+pub enum KeyCheck {
+    /// A live key: its caller.
+    Valid(Authenticated),
+    /// Unknown or revoked.
+    Unknown,
+    /// A key past its expiry.
+    Expired,
+}
+
 impl Lanyard {
-    /// The caller holding `secret`, if it is a live (unrevoked) API key.
-    /// Refreshes the key's `last_used_at` at most once per [`TOUCH_INTERVAL`];
-    /// a failed refresh is logged, not fatal.
-    pub async fn authenticate_api_key(&self, secret: &str) -> Result<Option<Authenticated>> {
+    /// The caller holding `secret`, if it is a live (unrevoked, unexpired)
+    /// API key. Refreshes the key's `last_used_at` at most once per
+    /// [`TOUCH_INTERVAL`]; a failed refresh is logged, not fatal.
+    pub async fn authenticate_api_key(&self, secret: &str) -> Result<KeyCheck> {
         let store = self.store();
         let Some(key) = store.find_active_api_key(&hash_api_key(secret)).await? else {
-            return Ok(None);
+            return Ok(KeyCheck::Unknown);
         };
         let now = self.now();
+        if key.is_expired(now) {
+            return Ok(KeyCheck::Expired);
+        }
         if key.last_used_at.is_none_or(|at| now - at >= TOUCH_INTERVAL) {
             if let Err(err) = store.touch_api_key(key.id, now).await {
                 tracing::warn!(key = %key.id, "cannot record API key use: {err}");
             }
         }
-        Ok(Some(Authenticated {
+        Ok(KeyCheck::Valid(Authenticated {
             actor: Actor {
                 label: format!("apikey:{}#{}", key.name, key.id),
                 role: key.role,
@@ -96,7 +112,9 @@ impl Lanyard {
     }
 
     /// The admin holding the admin portal session token `token`, if the
-    /// session is live now. An ended session is deleted on sight;
+    /// session is live and complete now (a session awaiting the second
+    /// factor or enrollment reaches only those steps) and the admin is not
+    /// disabled. An ended session is deleted on sight;
     /// `last_seen_at` is refreshed at most once per [`TOUCH_INTERVAL`]. The
     /// session comes too: its CSRF secret guards the admin's forms.
     pub async fn authenticate_admin_session(&self, token: &str) -> Result<Option<AdminSignedIn>> {
@@ -105,8 +123,11 @@ impl Lanyard {
             return Ok(None);
         };
         let now = self.now();
-        if !session.is_live(now, self.settings().auth.session_idle) {
+        if !session.is_live(now, self.settings().auth.session_idle) || admin.disabled {
             store.delete_admin_session(session.id).await?;
+            return Ok(None);
+        }
+        if session.stage != SessionStage::Complete {
             return Ok(None);
         }
         if now - session.last_seen_at >= TOUCH_INTERVAL {
@@ -202,6 +223,14 @@ impl Reader {
     pub async fn list_admins(&self) -> Result<Vec<Admin>> {
         self.store().list_admins().await
     }
+    pub async fn get_admin(&self, id: AdminId) -> Result<Admin> {
+        self.store().get_admin(id).await
+    }
+    /// An admin's lockout counter, lock and TOTP state (secrets stay in
+    /// the value, which does not serialize them).
+    pub async fn admin_sign_in_state(&self, id: AdminId) -> Result<SignInState> {
+        self.store().sign_in_state(Account::Admin(id)).await
+    }
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
         self.store().list_api_keys().await
     }
@@ -248,7 +277,7 @@ impl Reader {
     /// The lockout counter and TOTP state (the secrets stay in the value,
     /// which does not serialize them; views must not copy them out).
     pub async fn sign_in_state(&self, user: UserId) -> Result<SignInState> {
-        self.store().sign_in_state(user).await
+        self.store().sign_in_state(Account::User(user)).await
     }
     pub async fn sign_in_states(&self, users: &[UserId]) -> Result<Vec<(UserId, SignInState)>> {
         self.store().sign_in_states(users).await

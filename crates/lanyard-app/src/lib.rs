@@ -22,7 +22,8 @@
 //!   audit log's paging rules;
 //! - [`directory`]: users, groups, memberships, and what an admin does
 //!   about a user's sign-in (sessions, lockout, TOTP);
-//! - [`admins`]: admin accounts and API keys;
+//! - [`admins`]: admin accounts (with the last-administrator rule, an
+//!   admin's own password, sessions and second factor) and API keys;
 //! - [`apps`]: applications: creation from the catalog, settings,
 //!   activation, deletion, signing keys, metadata, bindings, entitlements,
 //!   portal images, the Preview;
@@ -31,6 +32,9 @@
 //! - [`sessions`]: what a session cookie means for a request, sign-out,
 //!   and the batched writes of each session's last use;
 //! - [`portal`]: a user's own changes (TOTP enrollment, password);
+//! - [`factors`]: the rules of an account's own factors (TOTP enrollment
+//!   and removal, confirming and checking the password), shared by users
+//!   and admins;
 //! - [`sso`]: issuing (or refusing) a SAML response: request checks, the
 //!   decision, replay memory, signing, and the `sso.*` events;
 //! - [`secrets`], [`totp`], `ratelimit`: randomness and password hashing
@@ -48,6 +52,7 @@ pub mod admins;
 pub mod apps;
 pub mod audit;
 pub mod directory;
+pub mod factors;
 pub mod portal;
 mod ratelimit;
 pub mod secrets;
@@ -57,7 +62,7 @@ pub mod sso;
 pub mod totp;
 mod work;
 
-pub use access::{Authenticated, Public, Reader, Writer};
+pub use access::{Authenticated, KeyCheck, Public, Reader, Writer};
 pub use audit::{Audit, AuditWriter};
 
 /// The context of every use-case. Cheap to clone (shared state).

@@ -47,8 +47,23 @@ pub struct Admin {
     pub id: AdminId,
     pub email: String,
     pub role: Role,
+    /// A disabled admin cannot sign in (their sessions ended when disabled).
+    pub disabled: bool,
+    /// The admin has a confirmed TOTP second factor.
+    pub second_factor: bool,
+    /// Locked after failed sign-ins until then (a past time: not locked).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub locked_until: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+}
+
+impl Admin {
+    /// An enabled administrator: the accounts the last of which may not be
+    /// removed, disabled or demoted.
+    pub fn is_active_administrator(&self) -> bool {
+        !self.disabled && self.role == Role::Administrator
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -64,6 +79,19 @@ pub struct ApiKey {
     pub last_used_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// Who made it (an actor's label, e.g. `admin:ann@example.com`, `cli`);
+    /// `None` for keys made before this was recorded.
+    pub created_by: Option<String>,
+    /// After this instant the key authenticates nobody.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+impl ApiKey {
+    /// Whether the key has expired at `now`.
+    pub fn is_expired(&self, now: OffsetDateTime) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
 }
 
 /// Who is acting: an admin (portal) or an API key (REST), with its role.

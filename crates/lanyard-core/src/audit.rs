@@ -83,6 +83,27 @@ actions! {
     AdminSignIn = "admin.sign_in",
     AdminSignInFailed = "admin.sign_in_failed",
     AdminSignOut = "admin.sign_out",
+    /// An administrator changed an admin's role or disabled/enabled them.
+    AdminUpdate = "admin.update",
+    /// An administrator set another admin's password.
+    AdminPasswordSet = "admin.password.set",
+    /// The admin changed their own password.
+    AdminPasswordChange = "admin.password.change",
+    AdminPasswordChangeFailed = "admin.password.change_failed",
+    /// The admin confirmed their password again.
+    AdminReauthenticate = "admin.reauthenticate",
+    /// The admin turned on TOTP.
+    AdminTotpEnroll = "admin.totp.enroll",
+    /// The admin turned their TOTP off.
+    AdminTotpRemove = "admin.totp.remove",
+    /// Another administrator, or the host operator (`lanyard admin
+    /// reset-2fa`), removed the admin's second factor.
+    AdminTotpReset = "admin.totp.reset",
+    AdminUnlock = "admin.unlock",
+    /// The admin (or an administrator) ended the admin's sessions.
+    AdminSessionsRevoke = "admin.sessions.revoke",
+    /// One admin session was ended from the account page.
+    AdminSessionRevoke = "admin.session.revoke",
     ApiKeyCreate = "apikey.create",
     ApiKeyRevoke = "apikey.revoke",
     ApplicationCreate = "application.create",
@@ -252,6 +273,17 @@ mod tests {
                 "admin.sign_in",
                 "admin.sign_in_failed",
                 "admin.sign_out",
+                "admin.update",
+                "admin.password.set",
+                "admin.password.change",
+                "admin.password.change_failed",
+                "admin.reauthenticate",
+                "admin.totp.enroll",
+                "admin.totp.remove",
+                "admin.totp.reset",
+                "admin.unlock",
+                "admin.sessions.revoke",
+                "admin.session.revoke",
                 "apikey.create",
                 "apikey.revoke",
                 "application.create",

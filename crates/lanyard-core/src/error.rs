@@ -19,6 +19,11 @@ pub enum Error {
     /// says why, for them.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The change would break a rule about what is stored now (e.g. it
+    /// would leave no active administrator); the text says why, for the
+    /// caller.
+    #[error("refused: {0}")]
+    Refused(String),
     /// A storage failure. The text is for logs only, never for clients.
     #[error("storage error: {0}")]
     Store(String),

@@ -9,8 +9,15 @@
 //! Lockout is enforced by the store atomically *before* a password is
 //! checked ([`crate::store::SignInStore::claim_login_attempt`]): each attempt
 //! takes one of `max_failures` slots with a conditional UPDATE, so any number
-//! of parallel wrong attempts check at most `max_failures` passwords. A
-//! success gives the slots back.
+//! of parallel wrong attempts check at most `max_failures` passwords. When
+//! they are used up by wrong attempts the account locks for
+//! `lockout_duration`, doubling with each lock after it up to
+//! [`MAX_LOCKOUT`]; a success gives the slots back and ends the doubling.
+//! A stranger cannot lock an account from one place: a source (address)
+//! with [`SOURCE_FAILURES`] failures for an account within [`SOURCE_WINDOW`]
+//! is refused for that account for [`SOURCE_BLOCK`] before its attempts
+//! reach the account's counter. Users and admins ([`Account`]) follow the
+//! same rules.
 //!
 //! Decision: a lockout stops sign-ins, not sessions already open. It guards
 //! the password against guessing; someone who already proved it keeps their
@@ -35,11 +42,21 @@ pub struct AuthSettings {
     pub session_idle: Duration,
     /// A session ends this long after sign-in, however busy.
     pub session_max: Duration,
-    /// Consecutive failures (password or TOTP) after which the account locks
-    /// until an admin unlocks it.
+    /// Consecutive failures (password or TOTP, from sources not refused
+    /// already) after which the account locks.
     pub max_failures: u32,
+    /// How long the first lock lasts; each further lock doubles it, up to
+    /// [`MAX_LOCKOUT`]. An admin can unlock at once.
+    pub lockout_duration: Duration,
     /// Sign-in attempts allowed per client address per minute (per node).
     pub login_attempts_per_minute: u32,
+    /// Shortest password a user may set.
+    pub user_password_min: u32,
+    /// Shortest password an admin may set.
+    pub admin_password_min: u32,
+    /// Every admin must have a second factor: one without enrolls at their
+    /// next sign-in before reaching anything else.
+    pub require_admin_second_factor: bool,
 }
 
 impl Default for AuthSettings {
@@ -48,7 +65,73 @@ impl Default for AuthSettings {
             session_idle: Duration::hours(1),
             session_max: Duration::hours(12),
             max_failures: 5,
+            lockout_duration: Duration::minutes(15),
             login_attempts_per_minute: 30,
+            user_password_min: 8,
+            admin_password_min: 12,
+            require_admin_second_factor: false,
+        }
+    }
+}
+
+/// The longest a lock lasts, however often it doubled.
+pub const MAX_LOCKOUT: Duration = Duration::hours(24);
+/// How long a lock lasts after `earlier` locks since the last success or
+/// unlock: `first` doubled `earlier` times, at most [`MAX_LOCKOUT`].
+pub fn lock_duration(first: Duration, earlier: u32) -> Duration {
+    let first = first.clamp(Duration::SECOND, MAX_LOCKOUT);
+    if earlier >= doublings_to_max(first) {
+        MAX_LOCKOUT
+    } else {
+        first * (1_i32 << earlier)
+    }
+}
+
+/// The number of earlier locks from which a lock lasts [`MAX_LOCKOUT`]
+/// (`first` is at least a second, so this is at most 17).
+pub fn doublings_to_max(first: Duration) -> u32 {
+    let first = first.clamp(Duration::SECOND, MAX_LOCKOUT);
+    let mut n = 0;
+    while first * (1_i32 << n) < MAX_LOCKOUT {
+        n += 1;
+    }
+    n
+}
+
+/// Failures from one source (address) for one account within
+/// [`SOURCE_WINDOW`] after which that source is refused for that account.
+pub const SOURCE_FAILURES: u32 = 3;
+/// The window [`SOURCE_FAILURES`] are counted in.
+pub const SOURCE_WINDOW: Duration = Duration::minutes(15);
+/// How long a source is refused for an account.
+pub const SOURCE_BLOCK: Duration = Duration::minutes(15);
+
+/// Who signs in: a directory user or an admin. Both have a failure
+/// counter, a lock and a TOTP second factor kept the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Account {
+    User(UserId),
+    Admin(AdminId),
+}
+
+impl From<UserId> for Account {
+    fn from(id: UserId) -> Self {
+        Account::User(id)
+    }
+}
+
+impl From<AdminId> for Account {
+    fn from(id: AdminId) -> Self {
+        Account::Admin(id)
+    }
+}
+
+impl std::fmt::Display for Account {
+    /// `user:12`, `admin:3`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Account::User(id) => write!(f, "user:{id}"),
+            Account::Admin(id) => write!(f, "admin:{id}"),
         }
     }
 }
@@ -59,6 +142,9 @@ impl Default for AuthSettings {
 pub enum SessionStage {
     /// The password was right; the TOTP code is still to come.
     AwaitingTotp,
+    /// The password was right, and a second factor must be enrolled before
+    /// anything else (admins, when the instance requires one).
+    Enrolling,
     /// Signed in.
     Complete,
 }
@@ -67,6 +153,7 @@ impl SessionStage {
     pub fn as_str(self) -> &'static str {
         match self {
             SessionStage::AwaitingTotp => "awaiting_totp",
+            SessionStage::Enrolling => "enrolling",
             SessionStage::Complete => "complete",
         }
     }
@@ -74,6 +161,7 @@ impl SessionStage {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "awaiting_totp" => Some(SessionStage::AwaitingTotp),
+            "enrolling" => Some(SessionStage::Enrolling),
             "complete" => Some(SessionStage::Complete),
             _ => None,
         }
@@ -179,17 +267,29 @@ pub struct NewSession {
 pub struct AdminSession {
     pub id: AdminSessionId,
     pub admin_id: AdminId,
+    /// How far the sign-in has got.
+    pub stage: SessionStage,
     /// A per-session secret for CSRF tokens on admin forms.
     pub csrf_secret: String,
     pub created_at: OffsetDateTime,
     pub last_seen_at: OffsetDateTime,
     /// The absolute end (`created_at + session_max`).
     pub expires_at: OffsetDateTime,
+    /// How the admin authenticated, last.
+    pub methods: AuthMethods,
+    /// When the admin last authenticated.
+    pub authenticated_at: OffsetDateTime,
     pub client: Option<String>,
     pub user_agent: Option<String>,
 }
 
 impl AdminSession {
+    /// Whether the last authentication is recent enough for a change that
+    /// asks for it ([`RECENT_AUTHENTICATION`]).
+    pub fn authenticated_recently(&self, now: OffsetDateTime) -> bool {
+        now - self.authenticated_at <= RECENT_AUTHENTICATION
+    }
+
     /// Whether the session still counts at `now` (idle and absolute limits).
     pub fn is_live(&self, now: OffsetDateTime, idle: Duration) -> bool {
         now < self.expires_at && now - self.last_seen_at < idle
@@ -202,6 +302,9 @@ pub struct NewAdminSession {
     /// SHA-256 hex of the cookie token ([`token_hash`]).
     pub token_hash: String,
     pub admin_id: AdminId,
+    pub stage: SessionStage,
+    /// How the admin authenticated; `now` is when.
+    pub methods: AuthMethods,
     pub csrf_secret: String,
     pub now: OffsetDateTime,
     pub expires_at: OffsetDateTime,
@@ -209,11 +312,16 @@ pub struct NewAdminSession {
     pub user_agent: Option<String>,
 }
 
-/// What the store holds per user about signing in.
+/// What the store holds per account about signing in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SignInState {
-    /// Consecutive failures since the last success or unlock.
+    /// Consecutive failures since the last success, unlock or lock.
     pub failures: u32,
+    /// Locked until then (a past time: not locked).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub locked_until: Option<OffsetDateTime>,
+    /// Locks since the last success or unlock (each doubles the next).
+    pub lock_count: u32,
     /// The enrolled TOTP secret (base32), if the user has one.
     #[serde(skip)]
     pub totp_secret: Option<String>,
@@ -230,8 +338,14 @@ impl SignInState {
         self.totp_secret.is_some()
     }
 
-    pub fn is_locked(&self, max_failures: u32) -> bool {
-        self.failures >= max_failures
+    /// Whether sign-in is refused at `now` because of a lock.
+    pub fn is_locked(&self, now: OffsetDateTime) -> bool {
+        self.locked_until.is_some_and(|until| until > now)
+    }
+
+    /// The lock in force at `now`, if any.
+    pub fn locked_at(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.locked_until.filter(|until| *until > now)
     }
 }
 
@@ -244,6 +358,20 @@ pub fn token_hash(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locks_double_up_to_a_day() {
+        let fifteen = Duration::minutes(15);
+        let lasts: Vec<i64> = (0..9)
+            .map(|n| lock_duration(fifteen, n).whole_minutes())
+            .collect();
+        assert_eq!(lasts, [15, 30, 60, 120, 240, 480, 960, 1440, 1440]);
+        assert_eq!(doublings_to_max(fifteen), 7);
+        assert_eq!(lock_duration(Duration::hours(30), 0), MAX_LOCKOUT);
+        assert_eq!(doublings_to_max(Duration::hours(24)), 0);
+        assert_eq!(lock_duration(Duration::ZERO, 0), Duration::SECOND);
+        assert_eq!(lock_duration(Duration::minutes(1), u32::MAX), MAX_LOCKOUT);
+    }
 
     #[test]
     fn liveness_has_two_limits() {
@@ -280,7 +408,11 @@ mod tests {
 
     #[test]
     fn stages_round_trip_and_hashes_are_hex() {
-        for s in [SessionStage::AwaitingTotp, SessionStage::Complete] {
+        for s in [
+            SessionStage::AwaitingTotp,
+            SessionStage::Enrolling,
+            SessionStage::Complete,
+        ] {
             assert_eq!(SessionStage::parse(s.as_str()), Some(s));
         }
         assert_eq!(SessionStage::parse("x"), None);

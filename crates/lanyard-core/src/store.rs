@@ -15,7 +15,10 @@ use crate::directory::{
 };
 use crate::error::Result;
 use crate::ids::{AdminId, AdminSessionId, ApiKeyId, AppId, AppKeyId, GroupId, SessionId, UserId};
-use crate::session::{AdminSession, NewAdminSession, NewSession, Session, SignInState};
+use crate::session::{
+    Account, AdminSession, AuthMethods, NewAdminSession, NewSession, Session, SessionStage,
+    SignInState,
+};
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -78,25 +81,33 @@ pub trait AdminStore: Send + Sync {
         now: OffsetDateTime,
     ) -> Result<Admin>;
     async fn find_admin_by_email(&self, email: &str) -> Result<Option<(Admin, String)>>;
+    async fn get_admin(&self, id: AdminId) -> Result<Admin>;
     async fn list_admins(&self) -> Result<Vec<Admin>>;
+    /// Sets the role and whether the admin is disabled.
+    async fn update_admin(&self, id: AdminId, role: Role, disabled: bool) -> Result<Admin>;
+    async fn set_admin_password_hash(&self, id: AdminId, hash: &str) -> Result<()>;
     async fn delete_admin(&self, id: AdminId) -> Result<()>;
 }
 
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync {
-    async fn create_api_key(
-        &self,
-        name: &str,
-        role: Role,
-        prefix: &str,
-        hash: &str,
-        now: OffsetDateTime,
-    ) -> Result<ApiKey>;
-    /// A key that is not revoked, by its hash.
+    async fn create_api_key(&self, new: &NewApiKey<'_>, now: OffsetDateTime) -> Result<ApiKey>;
+    /// A key that is not revoked, by its hash (expired or not).
     async fn find_active_api_key(&self, hash: &str) -> Result<Option<ApiKey>>;
     async fn touch_api_key(&self, id: ApiKeyId, now: OffsetDateTime) -> Result<()>;
     async fn revoke_api_key(&self, id: ApiKeyId, now: OffsetDateTime) -> Result<ApiKey>;
     async fn list_api_keys(&self) -> Result<Vec<ApiKey>>;
+}
+
+/// An API key to store: its hash, never the key.
+#[derive(Debug, Clone, Copy)]
+pub struct NewApiKey<'a> {
+    pub name: &'a str,
+    pub role: Role,
+    pub prefix: &'a str,
+    pub hash: &'a str,
+    pub created_by: &'a str,
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 #[async_trait]
@@ -244,29 +255,72 @@ pub trait SignInStore: Send + Sync {
     async fn purge_sessions(&self, now: OffsetDateTime, idle_before: OffsetDateTime)
         -> Result<u64>;
 
-    /// Failures, TOTP secrets and last step; `NotFound` when the user is missing.
-    async fn sign_in_state(&self, user: UserId) -> Result<SignInState>;
+    /// Failures, lock, TOTP secrets and last step; `NotFound` when the
+    /// account is missing.
+    async fn sign_in_state(&self, account: Account) -> Result<SignInState>;
     /// [`Self::sign_in_state`] of several users in one statement (users
     /// that do not exist are left out): for listings.
     async fn sign_in_states(&self, users: &[UserId]) -> Result<Vec<(UserId, SignInState)>>;
-    /// Atomically takes one attempt slot: `true` when fewer than
-    /// `max_failures` were taken (the failure counter went up by one), `false`
-    /// when the account is locked (nothing changed).
-    async fn claim_login_attempt(&self, user: UserId, max_failures: u32) -> Result<bool>;
-    /// A success (or an admin's unlock): the counter goes back to 0.
-    async fn reset_login_failures(&self, user: UserId) -> Result<()>;
+    /// Atomically takes one attempt slot: `true` when the account is not
+    /// locked at `now` and fewer than `max_failures` were taken (the
+    /// failure counter went up by one), `false` otherwise (nothing changed).
+    async fn claim_login_attempt(
+        &self,
+        account: Account,
+        max_failures: u32,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+    /// After a failed or refused attempt: when the counter has reached
+    /// `max_failures`, atomically locks the account until `now` plus
+    /// `first_lock` doubled once per earlier lock (at most
+    /// [`crate::session::MAX_LOCKOUT`]), sets the counter back to 0 and
+    /// counts the lock. The lock's end when this call locked, else `None`
+    /// (of concurrent callers exactly one locks).
+    async fn lock_if_exhausted(
+        &self,
+        account: Account,
+        max_failures: u32,
+        first_lock: time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>>;
+    /// A success or an admin's unlock: counter, lock and lock count back to
+    /// 0.
+    async fn reset_login_failures(&self, account: Account) -> Result<()>;
+    /// Atomically takes one attempt slot of `source` (an address) for
+    /// `account`: `Ok(None)` when taken (fewer than
+    /// [`crate::session::SOURCE_FAILURES`] in the current window and no
+    /// block), `Ok(Some(until))` when the source is refused until then.
+    async fn claim_source_attempt(
+        &self,
+        account: Account,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>>;
+    /// After a failed attempt from `source`: when its slots are used up,
+    /// blocks it for [`crate::session::SOURCE_BLOCK`] from `now`.
+    async fn block_source_if_exhausted(
+        &self,
+        account: Account,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// Forgets the failures and blocks of `source` for `account` (a
+    /// success), or of every source (`None`: an admin's unlock).
+    async fn forget_sources(&self, account: Account, source: Option<&str>) -> Result<()>;
+    /// Deletes source rows whose window and block are over at `now`.
+    async fn purge_sources(&self, now: OffsetDateTime) -> Result<u64>;
     /// Stores (or with `None` clears) a TOTP secret awaiting confirmation.
-    async fn set_totp_pending(&self, user: UserId, secret: Option<&str>) -> Result<()>;
-    /// Makes the pending secret the user's TOTP secret, recording `step` as
-    /// used, only if the pending secret is still `secret` (the one the code
-    /// was checked against: a concurrent re-enrollment must not swap it);
-    /// `false` otherwise.
-    async fn confirm_totp(&self, user: UserId, secret: &str, step: i64) -> Result<bool>;
-    /// Removes TOTP (enrolled and pending) from the user.
-    async fn reset_totp(&self, user: UserId) -> Result<()>;
+    async fn set_totp_pending(&self, account: Account, secret: Option<&str>) -> Result<()>;
+    /// Makes the pending secret the account's TOTP secret, recording `step`
+    /// as used, only if the pending secret is still `secret` (the one the
+    /// code was checked against: a concurrent re-enrollment must not swap
+    /// it); `false` otherwise.
+    async fn confirm_totp(&self, account: Account, secret: &str, step: i64) -> Result<bool>;
+    /// Removes TOTP (enrolled and pending) from the account.
+    async fn reset_totp(&self, account: Account) -> Result<()>;
     /// Atomically records `step` as used if it is later than the last used
     /// one: `true` when it was, `false` for a replayed or older step.
-    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool>;
+    async fn use_totp_step(&self, account: Account, step: i64) -> Result<bool>;
 
     /// Remembers an AuthnRequest ID of an app until `expires_at`: `true` when
     /// it was new, `false` when it was seen before (a replay). Expired entries
@@ -293,6 +347,33 @@ pub trait AdminSessionStore: Send + Sync {
     async fn touch_admin_session(&self, id: AdminSessionId, now: OffsetDateTime) -> Result<()>;
     /// Idempotent.
     async fn delete_admin_session(&self, id: AdminSessionId) -> Result<()>;
+    /// Moves a session to `stage` after the admin authenticated with
+    /// `methods` at `now`, under a new token (its hash `token_hash`): the
+    /// token of the earlier stage stops working.
+    async fn advance_admin_session(
+        &self,
+        id: AdminSessionId,
+        stage: SessionStage,
+        methods: AuthMethods,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<AdminSession>;
+    /// Records that the admin confirmed their password again at `now`.
+    async fn reauthenticate_admin_session(
+        &self,
+        id: AdminSessionId,
+        now: OffsetDateTime,
+    ) -> Result<AdminSession>;
+    /// An admin's sessions, newest first; `NotFound` when the admin is missing.
+    async fn list_admin_sessions(&self, admin: AdminId) -> Result<Vec<AdminSession>>;
+    /// Ends one of the admin's sessions; `NotFound` when it is not theirs.
+    async fn revoke_admin_session(&self, admin: AdminId, id: AdminSessionId) -> Result<()>;
+    /// Ends the admin's sessions except `keep`; returns how many ended.
+    async fn revoke_admin_sessions(
+        &self,
+        admin: AdminId,
+        keep: Option<AdminSessionId>,
+    ) -> Result<u64>;
     /// Deletes sessions past their absolute end or idle since `idle_before`.
     async fn purge_admin_sessions(
         &self,

@@ -4,11 +4,11 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use lanyard_core::admin::{Admin, ApiKey, Role};
-use lanyard_core::store::{AdminStore, ApiKeyStore};
+use lanyard_core::store::{AdminStore, ApiKeyStore, NewApiKey};
 use lanyard_core::{AdminId, ApiKeyId, Error, Result};
 
 use crate::rows::{
-    admin_columns, api_key_columns, convert, db, to_ms, write_err, AdminLoginRow, AdminRow,
+    admin_columns, api_key_columns, convert, db, flag, to_ms, write_err, AdminLoginRow, AdminRow,
     ApiKeyRow, Unique,
 };
 use crate::users::unmatchable;
@@ -63,6 +63,46 @@ impl AdminStore for SqlStore {
         row.map(AdminLoginRow::into_parts).transpose()
     }
 
+    async fn get_admin(&self, id: AdminId) -> Result<Admin> {
+        let row: Option<AdminRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            admin_columns!(),
+            " FROM admins WHERE id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&mut *self.conn().await?)
+        .await
+        .map_err(db)?;
+        row.ok_or_else(|| Error::not_found("admin", id))?.try_into()
+    }
+
+    async fn update_admin(&self, id: AdminId, role: Role, disabled: bool) -> Result<Admin> {
+        let row: Option<AdminRow> = sqlx::query_as(concat!(
+            "UPDATE admins SET role = $2, disabled = $3 WHERE id = $1 RETURNING ",
+            admin_columns!()
+        ))
+        .bind(id.0)
+        .bind(role.as_str())
+        .bind(flag(disabled))
+        .fetch_optional(&mut *self.conn().await?)
+        .await
+        .map_err(db)?;
+        row.ok_or_else(|| Error::not_found("admin", id))?.try_into()
+    }
+
+    async fn set_admin_password_hash(&self, id: AdminId, hash: &str) -> Result<()> {
+        let done = sqlx::query("UPDATE admins SET password_hash = $2 WHERE id = $1")
+            .bind(id.0)
+            .bind(hash)
+            .execute(&mut *self.conn().await?)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(Error::not_found("admin", id));
+        }
+        Ok(())
+    }
+
     async fn list_admins(&self) -> Result<Vec<Admin>> {
         let rows: Vec<AdminRow> = sqlx::query_as(concat!(
             "SELECT ",
@@ -90,24 +130,20 @@ impl AdminStore for SqlStore {
 
 #[async_trait]
 impl ApiKeyStore for SqlStore {
-    async fn create_api_key(
-        &self,
-        name: &str,
-        role: Role,
-        prefix: &str,
-        hash: &str,
-        now: OffsetDateTime,
-    ) -> Result<ApiKey> {
+    async fn create_api_key(&self, new: &NewApiKey<'_>, now: OffsetDateTime) -> Result<ApiKey> {
+        let prefix = new.prefix;
         let row: ApiKeyRow = sqlx::query_as(concat!(
-            "INSERT INTO api_keys (name, role, prefix, hash, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING ",
+            "INSERT INTO api_keys (name, role, prefix, hash, created_at, created_by, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
             api_key_columns!()
         ))
-        .bind(name)
-        .bind(role.as_str())
+        .bind(new.name)
+        .bind(new.role.as_str())
         .bind(prefix)
-        .bind(hash)
+        .bind(new.hash)
         .bind(to_ms(now))
+        .bind(new.created_by)
+        .bind(new.expires_at.map(to_ms))
         .fetch_one(&mut *self.conn().await?)
         .await
         .map_err(|e| {

@@ -33,12 +33,13 @@ macro_rules! group_columns {
 }
 macro_rules! admin_columns {
     () => {
-        "id, email, role, created_at"
+        "id, email, role, created_at, disabled, \
+         CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS second_factor, locked_until"
     };
 }
 macro_rules! api_key_columns {
     () => {
-        "id, name, role, prefix, created_at, last_used_at, revoked_at"
+        "id, name, role, prefix, created_at, last_used_at, revoked_at, created_by, expires_at"
     };
 }
 macro_rules! audit_columns {
@@ -63,6 +64,12 @@ macro_rules! grant_columns {
         "group_id, account_id, role_name, provider_name, account_label, max_session_duration"
     };
 }
+/// An account's sign-in state, on `users` and on `admins`.
+macro_rules! sign_in_state_columns {
+    () => {
+        "login_failures, locked_until, lock_count, totp_secret, totp_pending, totp_last_step"
+    };
+}
 macro_rules! session_columns {
     () => {
         "id, user_id, stage, csrf_secret, created_at, last_seen_at, expires_at, client, \
@@ -83,15 +90,17 @@ macro_rules! session_user_columns {
 /// the join of `find_admin_session` (renamed where the two clash).
 macro_rules! admin_session_columns {
     () => {
-        "s.id, s.admin_id, s.csrf_secret, s.created_at, s.last_seen_at, s.expires_at, s.client, \
-         s.user_agent, a.email AS admin_email, a.role AS admin_role, \
-         a.created_at AS admin_created_at"
+        "s.id, s.admin_id, s.stage, s.csrf_secret, s.created_at, s.last_seen_at, s.expires_at, \
+         s.client, s.user_agent, s.auth_methods, s.authenticated_at, a.email AS admin_email, \
+         a.role AS admin_role, a.created_at AS admin_created_at, a.disabled AS admin_disabled, \
+         CASE WHEN a.totp_secret IS NULL THEN 0 ELSE 1 END AS admin_second_factor, \
+         a.locked_until AS admin_locked_until"
     };
 }
 pub(crate) use {
     admin_columns, admin_session_columns, api_key_columns, app_columns, app_key_columns,
     audit_columns, grant_columns, group_columns, session_columns, session_user_columns,
-    user_columns,
+    sign_in_state_columns, user_columns,
 };
 
 /// Unix milliseconds: what every timestamp column holds.
@@ -240,6 +249,9 @@ pub(crate) struct AdminRow {
     email: String,
     role: String,
     created_at: i64,
+    disabled: i64,
+    second_factor: i64,
+    locked_until: Option<i64>,
 }
 
 impl TryFrom<AdminRow> for Admin {
@@ -250,6 +262,9 @@ impl TryFrom<AdminRow> for Admin {
             role: role(&r.role)?,
             created_at: from_ms(r.created_at)?,
             email: r.email,
+            disabled: r.disabled != 0,
+            second_factor: r.second_factor != 0,
+            locked_until: r.locked_until.map(from_ms).transpose()?,
         })
     }
 }
@@ -276,6 +291,8 @@ pub(crate) struct ApiKeyRow {
     created_at: i64,
     last_used_at: Option<i64>,
     revoked_at: Option<i64>,
+    created_by: Option<String>,
+    expires_at: Option<i64>,
 }
 
 impl TryFrom<ApiKeyRow> for ApiKey {
@@ -287,6 +304,8 @@ impl TryFrom<ApiKeyRow> for ApiKey {
             created_at: from_ms(r.created_at)?,
             last_used_at: r.last_used_at.map(from_ms).transpose()?,
             revoked_at: r.revoked_at.map(from_ms).transpose()?,
+            expires_at: r.expires_at.map(from_ms).transpose()?,
+            created_by: r.created_by,
             name: r.name,
             prefix: r.prefix,
         })
@@ -472,20 +491,25 @@ pub(crate) struct SessionRow {
     authenticated_at: i64,
 }
 
+fn stage(s: &str) -> Result<SessionStage, Error> {
+    SessionStage::parse(s).ok_or_else(|| Error::Store(format!("unknown session stage {s:?}")))
+}
+
+fn methods(s: &str) -> Result<AuthMethods, Error> {
+    AuthMethods::parse(s).ok_or_else(|| Error::Store(format!("unknown session auth methods {s:?}")))
+}
+
 impl TryFrom<SessionRow> for Session {
     type Error = Error;
     fn try_from(r: SessionRow) -> Result<Session, Error> {
         Ok(Session {
             id: SessionId(r.id),
             user_id: UserId(r.user_id),
-            stage: SessionStage::parse(&r.stage)
-                .ok_or_else(|| Error::Store(format!("unknown session stage {:?}", r.stage)))?,
+            stage: stage(&r.stage)?,
             created_at: from_ms(r.created_at)?,
             last_seen_at: from_ms(r.last_seen_at)?,
             expires_at: from_ms(r.expires_at)?,
-            methods: AuthMethods::parse(&r.auth_methods).ok_or_else(|| {
-                Error::Store(format!("unknown session auth methods {:?}", r.auth_methods))
-            })?,
+            methods: methods(&r.auth_methods)?,
             authenticated_at: from_ms(r.authenticated_at)?,
             csrf_secret: r.csrf_secret,
             client: r.client,
@@ -565,6 +589,8 @@ impl SessionUserRow {
 #[derive(FromRow)]
 pub(crate) struct SignInStateRow {
     login_failures: i64,
+    locked_until: Option<i64>,
+    lock_count: i64,
     totp_secret: Option<String>,
     totp_pending: Option<String>,
     totp_last_step: i64,
@@ -576,6 +602,9 @@ impl TryFrom<SignInStateRow> for SignInState {
         Ok(SignInState {
             failures: u32::try_from(r.login_failures)
                 .map_err(|e| Error::Store(format!("bad login_failures: {e}")))?,
+            locked_until: r.locked_until.map(from_ms).transpose()?,
+            lock_count: u32::try_from(r.lock_count)
+                .map_err(|e| Error::Store(format!("bad lock_count: {e}")))?,
             totp_secret: r.totp_secret,
             totp_pending: r.totp_pending,
             totp_last_step: r.totp_last_step,
@@ -612,15 +641,21 @@ mod tests {
 pub(crate) struct AdminSessionRow {
     id: i64,
     admin_id: i64,
+    stage: String,
     csrf_secret: String,
     created_at: i64,
     last_seen_at: i64,
     expires_at: i64,
     client: Option<String>,
     user_agent: Option<String>,
+    auth_methods: String,
+    authenticated_at: i64,
     admin_email: String,
     admin_role: String,
     admin_created_at: i64,
+    admin_disabled: i64,
+    admin_second_factor: i64,
+    admin_locked_until: Option<i64>,
 }
 
 impl AdminSessionRow {
@@ -630,10 +665,16 @@ impl AdminSessionRow {
             email: self.admin_email,
             role: role(&self.admin_role)?,
             created_at: from_ms(self.admin_created_at)?,
+            disabled: self.admin_disabled != 0,
+            second_factor: self.admin_second_factor != 0,
+            locked_until: self.admin_locked_until.map(from_ms).transpose()?,
         };
         let session = AdminSession {
             id: AdminSessionId(self.id),
             admin_id: AdminId(self.admin_id),
+            stage: stage(&self.stage)?,
+            methods: methods(&self.auth_methods)?,
+            authenticated_at: from_ms(self.authenticated_at)?,
             csrf_secret: self.csrf_secret,
             created_at: from_ms(self.created_at)?,
             last_seen_at: from_ms(self.last_seen_at)?,

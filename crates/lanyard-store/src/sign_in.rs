@@ -1,27 +1,37 @@
-//! `SignInStore`: server-side sessions, the lockout counter, TOTP secrets and
-//! used steps, and the memory of seen AuthnRequest IDs (the rules are in
-//! `lanyard_core::session`).
+//! `SignInStore`: server-side sessions, the lockout counter and lock, the
+//! per-source throttle, TOTP secrets and used steps, and the memory of seen
+//! AuthnRequest IDs (the rules are in `lanyard_core::session`).
 //!
-//! The two checks that guard against parallel guessing, taking a login
-//! attempt slot and using a TOTP step, are each one conditional UPDATE of the
-//! user's row (`... WHERE login_failures < max`, `... WHERE totp_last_step <
-//! step`): the database decides which of several concurrent callers wins,
-//! on both backends, with no read-then-write window. When such an UPDATE
-//! changes nothing, a second query tells a missing user (`NotFound`) from a
-//! refusal (`false`); that query only runs on the refusing path and decides
-//! nothing the UPDATE did not.
+//! Users and admins keep the same sign-in columns on their own rows
+//! (`users`, `admins`); an [`Account`] names the table and id.
+//!
+//! The checks that guard against parallel guessing, taking a login attempt
+//! slot, locking when the slots are used up, taking a source's slot and
+//! using a TOTP step, are each one conditional statement (`UPDATE ... WHERE
+//! login_failures < max AND not locked`, `... WHERE login_failures >= max`,
+//! an upsert `... DO UPDATE ... WHERE failures < 3`, `... WHERE
+//! totp_last_step < step`): the database decides which of several
+//! concurrent callers wins, on both backends, with no read-then-write
+//! window. When such a statement changes nothing, a second query tells a
+//! missing account (`NotFound`) from a refusal; that query only runs on the
+//! refusing path and decides nothing the statement did not.
 
 use async_trait::async_trait;
 use sqlx::Connection;
 use time::OffsetDateTime;
 
 use lanyard_core::directory::{Group, User};
-use lanyard_core::session::{AuthMethods, NewSession, Session, SessionStage, SignInState};
+use lanyard_core::session::{
+    doublings_to_max, Account, AuthMethods, NewSession, Session, SessionStage, SignInState,
+    MAX_LOCKOUT, SOURCE_BLOCK, SOURCE_FAILURES, SOURCE_WINDOW,
+};
 use lanyard_core::store::{AppStore, SignInStore};
 use lanyard_core::{AppId, Error, Result, SessionId, UserId};
+use time::Duration;
 
 use crate::rows::{
-    convert, db, session_columns, to_ms, SessionAppRow, SessionRow, SessionUserRow, SignInStateRow,
+    convert, db, from_ms, session_columns, sign_in_state_columns, to_ms, SessionAppRow, SessionRow,
+    SessionUserRow, SignInStateRow,
 };
 
 /// A user's id with their sign-in state.
@@ -35,33 +45,65 @@ use crate::sql::Sql;
 use crate::users::unmatchable;
 use crate::SqlStore;
 
+/// The table holding an account's row, and its id.
+fn account_row(account: Account) -> (&'static str, i64) {
+    match account {
+        Account::User(id) => ("users", id.0),
+        Account::Admin(id) => ("admins", id.0),
+    }
+}
+
+fn missing(account: Account) -> Error {
+    match account {
+        Account::User(id) => Error::not_found("user", id),
+        Account::Admin(id) => Error::not_found("admin", id),
+    }
+}
+
 impl SqlStore {
-    /// The answer of a conditional UPDATE of one user's row: `true` when it
-    /// changed the row, `false` when the condition refused, `NotFound` when
-    /// there is no such user.
-    async fn user_update_applied(&self, rows_affected: u64, user: UserId) -> Result<bool> {
+    async fn account_exists(&self, account: Account) -> Result<bool> {
+        let (table, id) = account_row(account);
+        let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table} WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&mut *self.conn().await?)
+            .await
+            .map_err(db)?;
+        Ok(n > 0)
+    }
+
+    /// The answer of a conditional UPDATE of one account's row: `true`
+    /// when it changed the row, `false` when the condition refused,
+    /// `NotFound` when there is no such account.
+    async fn account_update_applied(&self, rows_affected: u64, account: Account) -> Result<bool> {
         if rows_affected > 0 {
             Ok(true)
-        } else if self.user_exists(user).await? {
+        } else if self.account_exists(account).await? {
             Ok(false)
         } else {
-            Err(Error::not_found("user", user))
+            Err(missing(account))
         }
     }
 
-    /// Runs an unconditional UPDATE of one user's row (`$1` is the id);
-    /// `NotFound` when there is no such user.
-    async fn update_user_row(&self, sql: &str, user: UserId) -> Result<()> {
-        let done = sqlx::query(sql)
-            .bind(user.0)
+    /// Runs `UPDATE <table> SET <set> WHERE id = $1` on the account's row
+    /// (`set` may use `$2` and on, bound by `bind`); `NotFound` when there
+    /// is no such account.
+    async fn update_account_row(&self, account: Account, set: &str) -> Result<()> {
+        let (table, id) = account_row(account);
+        let done = sqlx::query(&format!("UPDATE {table} SET {set} WHERE id = $1"))
+            .bind(id)
             .execute(&mut *self.conn().await?)
             .await
             .map_err(db)?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("user", user));
+            return Err(missing(account));
         }
         Ok(())
     }
+}
+
+/// Milliseconds, as timestamps and durations are stored.
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.whole_milliseconds()).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
@@ -269,27 +311,28 @@ impl SignInStore for SqlStore {
         Ok(done.rows_affected())
     }
 
-    async fn sign_in_state(&self, user: UserId) -> Result<SignInState> {
-        let row: Option<SignInStateRow> = sqlx::query_as(
-            "SELECT login_failures, totp_secret, totp_pending, totp_last_step \
-             FROM users WHERE id = $1",
-        )
-        .bind(user.0)
+    async fn sign_in_state(&self, account: Account) -> Result<SignInState> {
+        let (table, id) = account_row(account);
+        let row: Option<SignInStateRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM {table} WHERE id = $1",
+            sign_in_state_columns!()
+        ))
+        .bind(id)
         .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
-        row.ok_or_else(|| Error::not_found("user", user))?
-            .try_into()
+        row.ok_or_else(|| missing(account))?.try_into()
     }
 
     async fn sign_in_states(&self, users: &[UserId]) -> Result<Vec<(UserId, SignInState)>> {
         if users.is_empty() {
             return Ok(Vec::new());
         }
-        let mut sql = Sql::new(
-            "SELECT id, login_failures, totp_secret, totp_pending, totp_last_step \
-             FROM users WHERE id IN (",
-        );
+        let mut sql = Sql::new(concat!(
+            "SELECT id, ",
+            sign_in_state_columns!(),
+            " FROM users WHERE id IN ("
+        ));
         for (i, id) in users.iter().enumerate() {
             let p = sql.int(id.0);
             sql.push(if i == 0 { "" } else { ", " }).push(&p);
@@ -302,70 +345,222 @@ impl SignInStore for SqlStore {
             .collect()
     }
 
-    async fn claim_login_attempt(&self, user: UserId, max_failures: u32) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE users SET login_failures = login_failures + 1 \
-             WHERE id = $1 AND login_failures < $2",
-        )
-        .bind(user.0)
+    async fn claim_login_attempt(
+        &self,
+        account: Account,
+        max_failures: u32,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let (table, id) = account_row(account);
+        let done = sqlx::query(&format!(
+            "UPDATE {table} SET login_failures = login_failures + 1 \
+             WHERE id = $1 AND login_failures < $2 \
+             AND (locked_until IS NULL OR locked_until <= $3)"
+        ))
+        .bind(id)
         .bind(i64::from(max_failures))
+        .bind(to_ms(now))
         .execute(&mut *self.conn().await?)
         .await
         .map_err(db)?;
-        self.user_update_applied(done.rows_affected(), user).await
-    }
-
-    async fn reset_login_failures(&self, user: UserId) -> Result<()> {
-        self.update_user_row("UPDATE users SET login_failures = 0 WHERE id = $1", user)
+        self.account_update_applied(done.rows_affected(), account)
             .await
     }
 
-    async fn set_totp_pending(&self, user: UserId, secret: Option<&str>) -> Result<()> {
-        let done = sqlx::query("UPDATE users SET totp_pending = $2 WHERE id = $1")
-            .bind(user.0)
-            .bind(secret)
-            .execute(&mut *self.conn().await?)
-            .await
-            .map_err(db)?;
+    /// The lock's length is computed by the UPDATE from the row's own
+    /// `lock_count`: `first_lock` shifted left once per earlier lock, or
+    /// the cap once the shifts would reach it.
+    async fn lock_if_exhausted(
+        &self,
+        account: Account,
+        max_failures: u32,
+        first_lock: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>> {
+        let (table, id) = account_row(account);
+        let first = first_lock.clamp(Duration::SECOND, MAX_LOCKOUT);
+        let until: Option<i64> = sqlx::query_scalar(&format!(
+            "UPDATE {table} SET login_failures = 0, lock_count = lock_count + 1, \
+             locked_until = $3 + CASE WHEN lock_count >= $4 THEN $5 \
+             ELSE $6 << CAST(lock_count AS INTEGER) END \
+             WHERE id = $1 AND login_failures >= $2 RETURNING locked_until"
+        ))
+        .bind(id)
+        .bind(i64::from(max_failures))
+        .bind(to_ms(now))
+        .bind(i64::from(doublings_to_max(first)))
+        .bind(ms(MAX_LOCKOUT))
+        .bind(ms(first))
+        .fetch_optional(&mut *self.conn().await?)
+        .await
+        .map_err(db)?;
+        match until {
+            Some(ms) => Ok(Some(from_ms(ms)?)),
+            None if self.account_exists(account).await? => Ok(None),
+            None => Err(missing(account)),
+        }
+    }
+
+    async fn reset_login_failures(&self, account: Account) -> Result<()> {
+        self.update_account_row(
+            account,
+            "login_failures = 0, locked_until = NULL, lock_count = 0",
+        )
+        .await
+    }
+
+    /// One upsert: a new row takes the first slot; an existing one takes a
+    /// slot when it is not blocked and its window is over (a new window
+    /// starts) or has slots left. When it changes nothing, a read says
+    /// until when the source is refused.
+    async fn claim_source_attempt(
+        &self,
+        account: Account,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>> {
+        let account = account.to_string();
+        let window_over = to_ms(now - SOURCE_WINDOW);
+        let done = sqlx::query(
+            "INSERT INTO sign_in_sources (account, source, failures, window_start) \
+             VALUES ($1, $2, 1, $3) \
+             ON CONFLICT (account, source) DO UPDATE SET \
+             failures = CASE WHEN sign_in_sources.window_start <= $4 THEN 1 \
+             ELSE sign_in_sources.failures + 1 END, \
+             window_start = CASE WHEN sign_in_sources.window_start <= $4 THEN $3 \
+             ELSE sign_in_sources.window_start END, \
+             blocked_until = NULL \
+             WHERE (sign_in_sources.blocked_until IS NULL OR sign_in_sources.blocked_until <= $3) \
+             AND (sign_in_sources.window_start <= $4 OR sign_in_sources.failures < $5)",
+        )
+        .bind(&account)
+        .bind(source)
+        .bind(to_ms(now))
+        .bind(window_over)
+        .bind(i64::from(SOURCE_FAILURES))
+        .execute(&mut *self.conn().await?)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() > 0 {
+            return Ok(None);
+        }
+        let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+            "SELECT window_start, blocked_until FROM sign_in_sources \
+             WHERE account = $1 AND source = $2",
+        )
+        .bind(&account)
+        .bind(source)
+        .fetch_optional(&mut *self.conn().await?)
+        .await
+        .map_err(db)?;
+        // Refused without a block yet: the slots are taken by attempts
+        // still being checked; the window's end is the honest answer.
+        let until = match row {
+            Some((_, Some(blocked))) if blocked > to_ms(now) => blocked,
+            Some((window_start, _)) => window_start.saturating_add(ms(SOURCE_WINDOW)),
+            None => to_ms(now + SOURCE_BLOCK),
+        };
+        Ok(Some(from_ms(until)?))
+    }
+
+    async fn block_source_if_exhausted(
+        &self,
+        account: Account,
+        source: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE sign_in_sources SET blocked_until = $3, failures = 0, window_start = $4 \
+             WHERE account = $1 AND source = $2 AND failures >= $5",
+        )
+        .bind(account.to_string())
+        .bind(source)
+        .bind(to_ms(now + SOURCE_BLOCK))
+        .bind(to_ms(now))
+        .bind(i64::from(SOURCE_FAILURES))
+        .execute(&mut *self.conn().await?)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn forget_sources(&self, account: Account, source: Option<&str>) -> Result<()> {
+        let query = match source {
+            Some(source) => {
+                sqlx::query("DELETE FROM sign_in_sources WHERE account = $1 AND source = $2")
+                    .bind(account.to_string())
+                    .bind(source.to_owned())
+            }
+            None => sqlx::query("DELETE FROM sign_in_sources WHERE account = $1")
+                .bind(account.to_string()),
+        };
+        query.execute(&mut *self.conn().await?).await.map_err(db)?;
+        Ok(())
+    }
+
+    async fn purge_sources(&self, now: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM sign_in_sources WHERE window_start <= $1 \
+             AND (blocked_until IS NULL OR blocked_until <= $2)",
+        )
+        .bind(to_ms(now - SOURCE_WINDOW))
+        .bind(to_ms(now))
+        .execute(&mut *self.conn().await?)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn set_totp_pending(&self, account: Account, secret: Option<&str>) -> Result<()> {
+        let (table, id) = account_row(account);
+        let done = sqlx::query(&format!(
+            "UPDATE {table} SET totp_pending = $2 WHERE id = $1"
+        ))
+        .bind(id)
+        .bind(secret)
+        .execute(&mut *self.conn().await?)
+        .await
+        .map_err(db)?;
         if done.rows_affected() == 0 {
-            return Err(Error::not_found("user", user));
+            return Err(missing(account));
         }
         Ok(())
     }
 
-    async fn confirm_totp(&self, user: UserId, secret: &str, step: i64) -> Result<bool> {
+    async fn confirm_totp(&self, account: Account, secret: &str, step: i64) -> Result<bool> {
+        let (table, id) = account_row(account);
         // SET expressions read the row as it was, on both databases.
-        let done = sqlx::query(
-            "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, \
-             totp_last_step = $2 WHERE id = $1 AND totp_pending = $3",
-        )
-        .bind(user.0)
+        let done = sqlx::query(&format!(
+            "UPDATE {table} SET totp_secret = totp_pending, totp_pending = NULL, \
+             totp_last_step = $2 WHERE id = $1 AND totp_pending = $3"
+        ))
+        .bind(id)
         .bind(step)
         .bind(secret)
         .execute(&mut *self.conn().await?)
         .await
         .map_err(db)?;
-        self.user_update_applied(done.rows_affected(), user).await
+        self.account_update_applied(done.rows_affected(), account)
+            .await
     }
 
-    async fn reset_totp(&self, user: UserId) -> Result<()> {
-        self.update_user_row(
-            "UPDATE users SET totp_secret = NULL, totp_pending = NULL WHERE id = $1",
-            user,
-        )
-        .await
+    async fn reset_totp(&self, account: Account) -> Result<()> {
+        self.update_account_row(account, "totp_secret = NULL, totp_pending = NULL")
+            .await
     }
 
-    async fn use_totp_step(&self, user: UserId, step: i64) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE users SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2",
-        )
-        .bind(user.0)
+    async fn use_totp_step(&self, account: Account, step: i64) -> Result<bool> {
+        let (table, id) = account_row(account);
+        let done = sqlx::query(&format!(
+            "UPDATE {table} SET totp_last_step = $2 WHERE id = $1 AND totp_last_step < $2"
+        ))
+        .bind(id)
         .bind(step)
         .execute(&mut *self.conn().await?)
         .await
         .map_err(db)?;
-        self.user_update_applied(done.rows_affected(), user).await
+        self.account_update_applied(done.rows_affected(), account)
+            .await
     }
 
     /// `NotFound` when the app is missing. Forgetting the app's expired IDs

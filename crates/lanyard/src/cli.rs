@@ -72,6 +72,48 @@ pub enum AdminCommand {
     /// echo. There is no default password.
     #[command(after_help = SETTINGS_HELP)]
     Create(AdminCreateArgs),
+    /// Change an admin's role, or disable or enable them. The last active
+    /// administrator cannot be demoted or disabled.
+    #[command(after_help = SETTINGS_HELP)]
+    Update(AdminUpdateArgs),
+    /// Delete an admin account (not the last active administrator).
+    #[command(after_help = SETTINGS_HELP)]
+    Delete(AdminEmailArgs),
+    /// Break-glass: remove an admin's second factor (a lost authenticator)
+    /// and end their sessions. Audited as `admin.totp.reset` by `cli`.
+    #[command(name = "reset-2fa", after_help = SETTINGS_HELP)]
+    Reset2fa(AdminEmailArgs),
+    /// End an admin's lock after failed sign-ins at once.
+    #[command(after_help = SETTINGS_HELP)]
+    Unlock(AdminEmailArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminEmailArgs {
+    /// The admin's email address
+    #[arg(long)]
+    pub email: String,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("change").required(true).multiple(true)))]
+pub struct AdminUpdateArgs {
+    /// The admin's email address
+    #[arg(long)]
+    pub email: String,
+    /// The new role
+    #[arg(long, value_enum, group = "change")]
+    pub role: Option<RoleArg>,
+    /// Disable the admin (they cannot sign in; their sessions end)
+    #[arg(long, group = "change", conflicts_with = "enable")]
+    pub disable: bool,
+    /// Enable a disabled admin
+    #[arg(long, group = "change")]
+    pub enable: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +144,9 @@ pub struct ApiKeyCreateArgs {
     /// What the key may do (least privilege by default)
     #[arg(long, value_enum, default_value_t = RoleArg::ReadOnly)]
     pub role: RoleArg,
+    /// The key stops working this many days from now (default: never)
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub expires_in_days: Option<u32>,
     #[command(flatten)]
     pub config: ConfigArgs,
 }
@@ -273,5 +318,66 @@ mod command_tests {
             Cli::try_parse_from(["lanyard", "admin", "create"]).is_err(),
             "email is required"
         );
+        let cli = Cli::try_parse_from([
+            "lanyard",
+            "apikey",
+            "create",
+            "--name",
+            "ci",
+            "--expires-in-days",
+            "30",
+        ])
+        .unwrap();
+        let Command::Apikey(ApiKeyCommand::Create(args)) = cli.command else {
+            panic!("expected apikey create");
+        };
+        assert_eq!(args.expires_in_days, Some(30));
+        assert!(Cli::try_parse_from([
+            "lanyard",
+            "apikey",
+            "create",
+            "--name",
+            "ci",
+            "--expires-in-days",
+            "0"
+        ])
+        .is_err());
+    }
+
+    #[test]
+    fn admin_maintenance_commands_parse() {
+        let cli =
+            Cli::try_parse_from(["lanyard", "admin", "reset-2fa", "--email", "a@x.org"]).unwrap();
+        let Command::Admin(AdminCommand::Reset2fa(args)) = cli.command else {
+            panic!("expected admin reset-2fa");
+        };
+        assert_eq!(args.email, "a@x.org");
+        let cli = Cli::try_parse_from([
+            "lanyard",
+            "admin",
+            "update",
+            "--email",
+            "a@x.org",
+            "--role",
+            "read-only",
+        ])
+        .unwrap();
+        let Command::Admin(AdminCommand::Update(args)) = cli.command else {
+            panic!("expected admin update");
+        };
+        assert_eq!(args.role, Some(RoleArg::ReadOnly));
+        assert!(!args.disable && !args.enable);
+        let nothing = Cli::try_parse_from(["lanyard", "admin", "update", "--email", "a@x.org"]);
+        assert!(nothing.is_err(), "an update must change something");
+        let both = Cli::try_parse_from([
+            "lanyard",
+            "admin",
+            "update",
+            "--email",
+            "a@x.org",
+            "--disable",
+            "--enable",
+        ]);
+        assert!(both.is_err(), "--disable and --enable exclude each other");
     }
 }

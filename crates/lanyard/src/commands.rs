@@ -1,5 +1,6 @@
 //! The commands that work on the database directly, without a server:
-//! `migrate`, `admin create`, `apikey create`.
+//! `migrate`, `admin create|update|delete|reset-2fa|unlock`, `apikey
+//! create`.
 //!
 //! They are for the operator at the machine (bootstrap, recovery), so they
 //! act as the `cli` actor with full rights, through the same use-cases as
@@ -14,13 +15,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use lanyard_app::{admins, AuditWriter, Authenticated, Lanyard, Writer};
-use lanyard_core::admin::{check_admin_email, check_key_name, Role};
-use lanyard_core::password::check_password;
+use lanyard_core::admin::{check_admin_email, check_key_name, Admin, Role};
+use lanyard_core::password::check_new_password;
 use lanyard_core::store::Store;
 use lanyard_core::{Error, SystemClock};
 use lanyard_store::SqlStore;
 
-use crate::cli::{AdminCreateArgs, ApiKeyCreateArgs};
+use crate::cli::{AdminCreateArgs, AdminEmailArgs, AdminUpdateArgs, ApiKeyCreateArgs};
 use crate::config::Loaded;
 
 /// How a command failed, which decides the exit status.
@@ -127,7 +128,7 @@ pub fn admin_create(args: &AdminCreateArgs, loaded: &Loaded) -> Result<(), Failu
     // Check what can be checked before asking for a password.
     let email = check_admin_email(&args.email)?;
     let password = read_password(&email)?;
-    check_password(&password)?;
+    check_new_password(&password, loaded.settings.auth.admin_password_min)?;
     let role: Role = args.role.into();
     runtime()?.block_on(async {
         let operator = Operator::open(loaded).await?;
@@ -144,7 +145,11 @@ pub fn apikey_create(args: &ApiKeyCreateArgs, loaded: &Loaded) -> Result<(), Fai
     let role: Role = args.role.into();
     runtime()?.block_on(async {
         let operator = Operator::open(loaded).await?;
-        let created = admins::create_key(&operator.writer()?, &args.name, role).await;
+        let w = operator.writer()?;
+        let expires_at = args
+            .expires_in_days
+            .map(|days| w.now() + time::Duration::days(days.into()));
+        let created = admins::create_key(&w, &args.name, role, expires_at).await;
         operator.close().await;
         let (key, secret) = created?;
         // The key alone on stdout, so `KEY=$(lanyard apikey create ...)` works.
@@ -158,6 +163,82 @@ pub fn apikey_create(args: &ApiKeyCreateArgs, loaded: &Loaded) -> Result<(), Fai
         );
         Ok(())
     })
+}
+
+/// Runs `change` on the admin with `email` as the host operator; the
+/// admin is looked up first (`admin ... not found` when missing).
+fn on_admin<T>(
+    loaded: &Loaded,
+    email: &str,
+    change: impl AsyncFnOnce(&Writer, Admin) -> Result<T, Error>,
+) -> Result<T, Failure> {
+    let email = email.trim().to_lowercase();
+    runtime()?.block_on(async {
+        let operator = Operator::open(loaded).await?;
+        let done = async {
+            let w = operator.writer()?;
+            let admin = w
+                .reader()
+                .list_admins()
+                .await?
+                .into_iter()
+                .find(|a| a.email == email)
+                .ok_or_else(|| Error::not_found("admin", &email))?;
+            Ok::<_, Failure>(change(&w, admin).await?)
+        }
+        .await;
+        operator.close().await;
+        done
+    })
+}
+
+pub fn admin_update(args: &AdminUpdateArgs, loaded: &Loaded) -> Result<(), Failure> {
+    let change = admins::AdminChange {
+        role: args.role.map(Role::from),
+        disabled: (args.disable || args.enable).then_some(args.disable),
+    };
+    let admin = on_admin(loaded, &args.email, async |w, admin| {
+        admins::update_admin(w, admin.id, change).await
+    })?;
+    eprintln!(
+        "admin {} is now {}{}",
+        admin.email,
+        admin.role.as_str(),
+        if admin.disabled { " (disabled)" } else { "" }
+    );
+    Ok(())
+}
+
+pub fn admin_delete(args: &AdminEmailArgs, loaded: &Loaded) -> Result<(), Failure> {
+    let admin = on_admin(loaded, &args.email, async |w, admin| {
+        admins::delete_admin(w, admin.id).await
+    })?;
+    eprintln!("deleted admin {}", admin.email);
+    Ok(())
+}
+
+pub fn admin_reset_2fa(args: &AdminEmailArgs, loaded: &Loaded) -> Result<(), Failure> {
+    let admin = on_admin(loaded, &args.email, async |w, admin| {
+        admins::reset_admin_totp(w, admin.id).await
+    })?;
+    eprintln!(
+        "removed the second factor of admin {} and ended their sessions{}",
+        admin.email,
+        if loaded.settings.auth.require_admin_second_factor {
+            "; they enroll again at their next sign-in"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+pub fn admin_unlock(args: &AdminEmailArgs, loaded: &Loaded) -> Result<(), Failure> {
+    on_admin(loaded, &args.email, async |w, admin| {
+        admins::unlock_admin(w, admin.id).await?;
+        Ok(admin)
+    })
+    .map(|admin| eprintln!("unlocked admin {}", admin.email))
 }
 
 /// One line from a pipe, or a no-echo prompt (twice) on a terminal.

@@ -154,6 +154,10 @@ fn resolve(layers: &mut Layers) -> Result<(Settings, DatabaseUrl), ConfigError> 
     let idle = layers.value("session_idle_minutes", "60", count(1, 7 * 24 * 60))?;
     let max = layers.value("session_max_hours", "12", count(1, 30 * 24))?;
     let rate = layers.value("login_attempts_per_minute", "30", count(1, 1_000_000))?;
+    let lockout = layers.value("lockout_minutes", "15", count(1, 24 * 60))?;
+    let user_min = layers.value("user_password_min_length", "8", count(8, 256))?;
+    let admin_min = layers.value("admin_password_min_length", "12", count(8, 256))?;
+    let require_2fa = layers.value("require_admin_second_factor", "false", parse_bool)?;
     let settings = Settings {
         listen,
         base_url,
@@ -163,18 +167,34 @@ fn resolve(layers: &mut Layers) -> Result<(Settings, DatabaseUrl), ConfigError> 
             session_max: time::Duration::hours(i64::from(max)),
             max_failures,
             login_attempts_per_minute: rate,
+            lockout_duration: time::Duration::minutes(i64::from(lockout)),
+            user_password_min: user_min,
+            admin_password_min: admin_min,
+            require_admin_second_factor: require_2fa,
         },
     };
     Ok((settings, database))
 }
 
 /// Keys whose value is a whole number, and how they print.
-const COUNT_KEYS: [&str; 4] = [
+const COUNT_KEYS: [&str; 7] = [
     "lockout_failures",
     "session_idle_minutes",
     "session_max_hours",
     "login_attempts_per_minute",
+    "lockout_minutes",
+    "user_password_min_length",
+    "admin_password_min_length",
 ];
+
+/// `true` or `false` (as TOML writes them).
+fn parse_bool(value: &str) -> Result<bool, &'static str> {
+    match value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("must be true or false"),
+    }
+}
 
 /// A parser for a whole number between `min` and `max`.
 fn count(min: u32, max: u32) -> impl FnOnce(&str) -> Result<u32, String> {
@@ -333,9 +353,16 @@ impl Loaded {
             auth.session_idle.whole_minutes(),
             auth.session_max.whole_hours(),
             i64::from(auth.login_attempts_per_minute),
+            auth.lockout_duration.whole_minutes(),
+            i64::from(auth.user_password_min),
+            i64::from(auth.admin_password_min),
         ]) {
             table.insert(key.into(), toml::Value::Integer(value));
         }
+        table.insert(
+            "require_admin_second_factor".into(),
+            toml::Value::Boolean(auth.require_admin_second_factor),
+        );
         let mut out = String::new();
         for origin in &self.origins {
             if let Some(value) = table.get(origin.key) {

@@ -107,9 +107,10 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let app = lanyard_web::app(state.clone())
         .merge(lanyard_web::standin::router(state))
         .into_make_service_with_connect_info::<SocketAddr>();
+    let shutdown = crate::serve::shutdown_signal();
     print_welcome(base_url.as_str(), &api_key, args.empty);
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(crate::serve::shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .context("server failed");
     audit.shutdown().await;
@@ -120,7 +121,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
 /// Seeds the administrator and an administrator API key; returns the key.
 async fn seed_admin(w: &Writer) -> anyhow::Result<String> {
     admins::create_admin(w, ADMIN_EMAIL, Role::Administrator, ADMIN_PASSWORD.into()).await?;
-    let (_, secret) = admins::create_key(w, "demo", Role::Administrator).await?;
+    let (_, secret) = admins::create_key(w, "demo", Role::Administrator, None).await?;
     Ok(secret)
 }
 

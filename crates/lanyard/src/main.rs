@@ -44,6 +44,18 @@ fn main() -> ExitCode {
         Command::Admin(AdminCommand::Create(args)) => run(&args.config, |loaded| {
             commands::admin_create(&args, &loaded)
         }),
+        Command::Admin(AdminCommand::Update(args)) => run(&args.config, |loaded| {
+            commands::admin_update(&args, &loaded)
+        }),
+        Command::Admin(AdminCommand::Delete(args)) => run(&args.config, |loaded| {
+            commands::admin_delete(&args, &loaded)
+        }),
+        Command::Admin(AdminCommand::Reset2fa(args)) => run(&args.config, |loaded| {
+            commands::admin_reset_2fa(&args, &loaded)
+        }),
+        Command::Admin(AdminCommand::Unlock(args)) => run(&args.config, |loaded| {
+            commands::admin_unlock(&args, &loaded)
+        }),
         Command::Apikey(ApiKeyCommand::Create(args)) => run(&args.config, |loaded| {
             commands::apikey_create(&args, &loaded)
         }),

@@ -52,6 +52,7 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         settings.base_url = BaseUrl::parse(&format!("http://{bound}"))
             .context("cannot derive the base URL from the bound address")?;
     }
+    let shutdown = shutdown_signal();
     tracing::info!("listening on http://{bound}");
     tracing::info!("public base URL is {}", settings.base_url);
 
@@ -62,7 +63,7 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     // Connect info gives handlers the client address for audit events.
     let app = lanyard_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .context("server failed");
     // Whatever happened to the server, what was recorded gets written.
@@ -73,32 +74,41 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::warn!("cannot watch for Ctrl-C: {err}");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
+/// called, not when the future is first polled (axum polls it on a task of
+/// its own, maybe later): a SIGTERM right after "listening on" must stop
+/// the server gracefully, not kill it. Call it inside the runtime, before
+/// announcing the server.
+pub(crate) fn shutdown_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     #[cfg(unix)]
-    let terminate = async {
+    {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => Box::pin(async move {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+                tracing::info!("shutting down");
+            }),
+            (term, int) => {
+                let err = term.err().or(int.err()).map(|e| e.to_string());
+                tracing::warn!("cannot watch for SIGTERM or Ctrl-C: {err:?}");
+                Box::pin(std::future::pending())
             }
-            Err(err) => {
-                tracing::warn!("cannot watch for SIGTERM: {err}");
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        Box::pin(async {
+            if let Err(err) = tokio::signal::ctrl_c().await {
+                tracing::warn!("cannot watch for Ctrl-C: {err}");
                 std::future::pending::<()>().await;
             }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+            tracing::info!("shutting down");
+        })
     }
-    tracing::info!("shutting down");
 }

@@ -42,24 +42,33 @@ class Denials(Base):
                        "no SAMLResponse")
             self.refused("denied-suspended-sign-in", self.sign_in(Browser("carol-2"), "carol", PASSWORD, start=aws),
                          403, "suspended", "carol signs in again while suspended")
-        # locked: 5 wrong passwords, then the right one
-        dave = Browser("dave")
+        # throttled: one address fails 3 times for dave; its 4th attempt (the
+        # right password) gets 429 before anything is checked
+        stranger = Browser("stranger", source="127.0.0.20")
         statuses = []
-        for _ in range(5):
-            p = self.sign_in(dave, "dave", "not the password", start=aws)
+        for _ in range(3):
+            p = self.sign_in(stranger, "dave", "not the password", start=aws)
             statuses.append(p.status)
             if WRONG not in p.text:
-                self.fail("denied-locked", "lanyard", f"a wrong password did not get {WRONG!r}: {p.describe()}")
+                self.fail("denied-throttled", "lanyard", f"a wrong password did not get {WRONG!r}: {p.describe()}")
                 break
         else:
-            p = self.sign_in(dave, "dave", PASSWORD, start=aws)
-            if self.refused("denied-locked", p, 403, "locked",
-                            f"dave: 5 wrong passwords (statuses {statuses}, each '{WRONG}'), then the right one"):
-                p = dave.open(self.url(aws))
-                self.check("denied-locked", "lanyard",
-                           [] if self.login_form(p) and not response_in(p.all_bodies()) else
-                           [f"the locked user's browser reached {p.describe()}"],
-                           f"the AWS app still sends dave's browser to sign in: {p.describe()}")
+            p = self.sign_in(stranger, "dave", PASSWORD, start=aws)
+            self.refused("denied-throttled", p, 429, "Too many failed sign-ins for this account came from your address",
+                         f"one address: 3 wrong passwords for dave (statuses {statuses}), then the right one")
+        # locked: 2 more failures from other addresses make 5; then the right
+        # password, from yet another, is refused with the lock's end
+        for n in (21, 22):
+            self.sign_in(Browser(f"guesser-{n}", source=f"127.0.0.{n}"), "dave", "not the password", start=aws)
+        dave = Browser("dave", source="127.0.0.23")
+        p = self.sign_in(dave, "dave", PASSWORD, start=aws)
+        if self.refused("denied-locked", p, 403, "locked after too many failed sign-ins until",
+                        "dave: 5 wrong passwords from three addresses, then the right one from a fourth"):
+            p = dave.open(self.url(aws))
+            self.check("denied-locked", "lanyard",
+                       [] if self.login_form(p) and not response_in(p.all_bodies()) else
+                       [f"the locked user's browser reached {p.describe()}"],
+                       f"the AWS app still sends dave's browser to sign in: {p.describe()}")
         # unknown user: the same message as a wrong password
         p = self.sign_in(Browser("nobody"), "nobody@example.com", PASSWORD, start=aws)
         self.refused("denied-unknown-user", p, 200, WRONG, "an unknown login")
@@ -111,6 +120,7 @@ class Denials(Base):
         want = [
             ("sign-in alice", "user.sign_in", f"user:{ids['alice']}", {"method": "password"}),
             ("wrong password dave", "user.sign_in_failed", f"user:{ids['dave']}", {"reason": "wrong_password"}),
+            ("throttled dave", "user.sign_in_failed", f"user:{ids['dave']}", {"reason": "throttled"}),
             ("locked dave", "user.sign_in_failed", f"user:{ids['dave']}", {"reason": "locked"}),
             ("suspended carol", "user.sign_in_failed", f"user:{ids['carol']}", {"reason": "suspended"}),
             ("unknown user", "user.sign_in_failed", None, {"reason": "unknown_user"}),

@@ -7,7 +7,7 @@
 use lanyard_core::audit::{AuditAction, AuditTarget};
 use lanyard_core::directory::{Attributes, NewUser, User, UserPatch, UserState};
 use lanyard_core::error::FieldErrors;
-use lanyard_core::password::check_password;
+use lanyard_core::password::check_new_password;
 use lanyard_core::{Error, GroupId, Result, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -127,7 +127,10 @@ pub async fn create(w: &Writer, form: CreateUserForm) -> Result<User> {
         }
         Err(other) => return Err(other),
     };
-    if let Some(Err(Error::Invalid(fields))) = password.as_deref().map(check_password) {
+    let min = w.settings().auth.user_password_min;
+    if let Some(Err(Error::Invalid(fields))) =
+        password.as_deref().map(|p| check_new_password(p, min))
+    {
         errors.extend(fields);
     }
     let Some(new) = new.filter(|_| errors.is_empty()) else {
@@ -189,7 +192,7 @@ pub async fn update(w: &Writer, id: UserId, form: UpdateUserForm) -> Result<User
 /// in with the old password), and records `user.password.set` (no password
 /// in it).
 pub async fn set_password(w: &Writer, id: UserId, password: String) -> Result<()> {
-    check_password(&password)?;
+    check_new_password(&password, w.settings().auth.user_password_min)?;
     let user = w.reader().get_user(id).await?;
     let hash = w.lanyard().passwords().hash(password).await?;
     let mut work = w.begin().await?;

@@ -4,7 +4,7 @@
 
 use crate::common::at;
 use lanyard_core::admin::Role;
-use lanyard_core::session::{token_hash, NewAdminSession};
+use lanyard_core::session::{token_hash, AuthMethods, NewAdminSession, SessionStage};
 use lanyard_core::store::{AdminSessionStore, AdminStore, Transactional};
 use lanyard_core::{AdminId, AdminSessionId, Error};
 use lanyard_store::store_test;
@@ -15,6 +15,8 @@ fn new_session(admin: AdminId, token: &str, secs: i64) -> NewAdminSession {
     NewAdminSession {
         token_hash: token_hash(token),
         admin_id: admin,
+        stage: SessionStage::Complete,
+        methods: AuthMethods::Password,
         csrf_secret: format!("csrf-{token}"),
         now: at(secs),
         expires_at: at(secs) + Duration::hours(12),
@@ -71,6 +73,125 @@ store_test!(admin_sessions_round_trip_with_their_admin, |store| {
         .await
         .unwrap()
         .is_none());
+});
+
+store_test!(admin_sessions_advance_list_and_end, |store| {
+    let ann = store
+        .create_admin("ann@example.com", Role::Administrator, "h", at(0))
+        .await
+        .unwrap();
+    let bob = store
+        .create_admin("bob@example.com", Role::Administrator, "h", at(0))
+        .await
+        .unwrap();
+    let half = NewAdminSession {
+        stage: SessionStage::AwaitingTotp,
+        ..new_session(ann.id, "half", 10)
+    };
+    let s = store.create_admin_session(&half).await.unwrap();
+    assert_eq!(
+        (s.stage, s.methods, s.authenticated_at),
+        (SessionStage::AwaitingTotp, AuthMethods::Password, at(10))
+    );
+    let done = store
+        .advance_admin_session(
+            s.id,
+            SessionStage::Complete,
+            AuthMethods::PasswordTotp,
+            &token_hash("done"),
+            at(20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            done.stage,
+            done.methods,
+            done.authenticated_at,
+            done.last_seen_at
+        ),
+        (
+            SessionStage::Complete,
+            AuthMethods::PasswordTotp,
+            at(20),
+            at(20)
+        )
+    );
+    assert!(store
+        .find_admin_session(&token_hash("half"))
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        store
+            .find_admin_session(&token_hash("done"))
+            .await
+            .unwrap()
+            .unwrap()
+            .0,
+        done
+    );
+    let again = store
+        .reauthenticate_admin_session(s.id, at(30))
+        .await
+        .unwrap();
+    assert_eq!(again.authenticated_at, at(30));
+
+    let s2 = store
+        .create_admin_session(&new_session(ann.id, "second", 40))
+        .await
+        .unwrap();
+    let b1 = store
+        .create_admin_session(&new_session(bob.id, "bob", 40))
+        .await
+        .unwrap();
+    let listed: Vec<_> = store
+        .list_admin_sessions(ann.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(listed, [s2.id, s.id], "newest first, only ann's");
+    assert!(matches!(
+        store.revoke_admin_session(ann.id, b1.id).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(
+        store
+            .revoke_admin_sessions(ann.id, Some(s2.id))
+            .await
+            .unwrap(),
+        1
+    );
+    store.revoke_admin_session(ann.id, s2.id).await.unwrap();
+    assert!(store.list_admin_sessions(ann.id).await.unwrap().is_empty());
+    assert_eq!(store.revoke_admin_sessions(bob.id, None).await.unwrap(), 1);
+    assert!(matches!(
+        store.list_admin_sessions(AdminId(999)).await,
+        Err(Error::NotFound { .. })
+    ));
+    for missing in [
+        store
+            .advance_admin_session(
+                b1.id,
+                SessionStage::Complete,
+                AuthMethods::Password,
+                &token_hash("x"),
+                at(50),
+            )
+            .await
+            .map(|_| ()),
+        store
+            .reauthenticate_admin_session(b1.id, at(50))
+            .await
+            .map(|_| ()),
+    ] {
+        assert!(
+            matches!(missing, Err(Error::NotFound { .. })),
+            "{missing:?}"
+        );
+    }
 });
 
 store_test!(admin_sessions_need_an_admin_and_go_with_it, |store| {

@@ -9,7 +9,7 @@ use crate::common::apps::{app_missing, create, not_found};
 use crate::common::{at, new_user};
 use lanyard_core::directory::User;
 use lanyard_core::session::{
-    token_hash, AuthMethods, NewSession, Session, SessionStage, SignInState,
+    token_hash, Account, AuthMethods, NewSession, Session, SessionStage, SignInState,
 };
 use lanyard_core::store::{AppStore, SignInStore, UserStore};
 use lanyard_core::{AppId, SessionId, UserId};
@@ -272,17 +272,20 @@ store_test!(deleting_a_user_deletes_their_sessions_and_state, |store| {
     session(&store, ann.id, "a2", 1).await;
     let b1 = session(&store, bob.id, "b1", 2).await;
     store
-        .set_totp_pending(ann.id, Some("SECRET"))
+        .set_totp_pending(ann.id.into(), Some("SECRET"))
         .await
         .unwrap();
-    assert!(store.claim_login_attempt(ann.id, 5).await.unwrap());
+    assert!(store
+        .claim_login_attempt(ann.id.into(), 5, at(0))
+        .await
+        .unwrap());
 
     store.delete_user(ann.id).await.unwrap();
     assert_eq!(count_rows(&store, "sessions").await, 1);
     assert_eq!(store.find_session(&token_hash("a1")).await.unwrap(), None);
     assert_eq!(store.list_user_sessions(bob.id).await.unwrap(), vec![b1]);
     assert_eq!(
-        not_found(store.sign_in_state(ann.id).await),
+        not_found(store.sign_in_state(ann.id.into()).await),
         user_missing(ann.id)
     );
 });
@@ -291,9 +294,11 @@ store_test!(login_attempts_lock_at_max_until_reset, |store| {
     let ann = user(&store, "ann").await;
     let bob = user(&store, "bob").await;
     assert_eq!(
-        store.sign_in_state(ann.id).await.unwrap(),
+        store.sign_in_state(ann.id.into()).await.unwrap(),
         SignInState {
             failures: 0,
+            locked_until: None,
+            lock_count: 0,
             totp_secret: None,
             totp_pending: None,
             totp_last_step: 0,
@@ -301,55 +306,226 @@ store_test!(login_attempts_lock_at_max_until_reset, |store| {
     );
 
     for n in 1..=3 {
-        assert!(store.claim_login_attempt(ann.id, 3).await.unwrap(), "{n}");
-        assert_eq!(store.sign_in_state(ann.id).await.unwrap().failures, n);
+        assert!(
+            store
+                .claim_login_attempt(ann.id.into(), 3, at(0))
+                .await
+                .unwrap(),
+            "{n}"
+        );
+        assert_eq!(
+            store.sign_in_state(ann.id.into()).await.unwrap().failures,
+            n
+        );
     }
     for _ in 0..2 {
         assert!(
-            !store.claim_login_attempt(ann.id, 3).await.unwrap(),
+            !store
+                .claim_login_attempt(ann.id.into(), 3, at(0))
+                .await
+                .unwrap(),
             "locked"
         );
     }
-    let state = store.sign_in_state(ann.id).await.unwrap();
+    let state = store.sign_in_state(ann.id.into()).await.unwrap();
     assert_eq!(state.failures, 3, "a refused attempt changes nothing");
-    assert!(state.is_locked(3));
+    assert!(
+        !state.is_locked(at(0)),
+        "a full counter is not a lock by itself"
+    );
     // A higher limit frees slots; zero allows nothing.
-    assert!(store.claim_login_attempt(ann.id, 4).await.unwrap());
-    assert!(!store.claim_login_attempt(bob.id, 0).await.unwrap());
-    assert_eq!(store.sign_in_state(bob.id).await.unwrap().failures, 0);
+    assert!(store
+        .claim_login_attempt(ann.id.into(), 4, at(0))
+        .await
+        .unwrap());
+    assert!(!store
+        .claim_login_attempt(bob.id.into(), 0, at(0))
+        .await
+        .unwrap());
+    assert_eq!(
+        store.sign_in_state(bob.id.into()).await.unwrap().failures,
+        0
+    );
 
-    store.reset_login_failures(ann.id).await.unwrap();
-    assert_eq!(store.sign_in_state(ann.id).await.unwrap().failures, 0);
-    assert!(store.claim_login_attempt(ann.id, 3).await.unwrap());
-    store.reset_login_failures(ann.id).await.unwrap();
+    store.reset_login_failures(ann.id.into()).await.unwrap();
+    assert_eq!(
+        store.sign_in_state(ann.id.into()).await.unwrap().failures,
+        0
+    );
+    assert!(store
+        .claim_login_attempt(ann.id.into(), 3, at(0))
+        .await
+        .unwrap());
+    store.reset_login_failures(ann.id.into()).await.unwrap();
 
     // Sign-in state is not a directory edit: the user row reads the same.
     assert_eq!(store.get_user(ann.id).await.unwrap(), ann);
 
     let nobody = UserId(999);
     assert_eq!(
-        not_found(store.claim_login_attempt(nobody, 3).await),
+        not_found(store.claim_login_attempt(nobody.into(), 3, at(0)).await),
         user_missing(nobody)
     );
     assert_eq!(
-        not_found(store.reset_login_failures(nobody).await),
+        not_found(store.reset_login_failures(nobody.into()).await),
         user_missing(nobody)
     );
     assert_eq!(
-        not_found(store.sign_in_state(nobody).await),
+        not_found(store.sign_in_state(nobody.into()).await),
         user_missing(nobody)
     );
+});
+
+store_test!(a_full_counter_locks_once_and_doubles, |store| {
+    let ann = user(&store, "ann").await;
+    let first = Duration::minutes(15);
+    let lock = |now| store.lock_if_exhausted(ann.id.into(), 2, first, now);
+    assert!(store
+        .claim_login_attempt(ann.id.into(), 2, at(0))
+        .await
+        .unwrap());
+    assert_eq!(lock(at(0)).await.unwrap(), None, "not exhausted yet");
+    assert!(store
+        .claim_login_attempt(ann.id.into(), 2, at(0))
+        .await
+        .unwrap());
+    assert_eq!(lock(at(0)).await.unwrap(), Some(at(0) + first));
+    assert_eq!(lock(at(0)).await.unwrap(), None, "one lock per exhaustion");
+    let state = store.sign_in_state(ann.id.into()).await.unwrap();
+    assert_eq!((state.failures, state.lock_count), (0, 1));
+    assert!(state.is_locked(at(899)) && !state.is_locked(at(900)));
+    // Locked: no slot, whatever the counter.
+    assert!(!store
+        .claim_login_attempt(ann.id.into(), 2, at(899))
+        .await
+        .unwrap());
+    // Over: the next exhaustion locks twice as long, and so on to a day.
+    let mut now = at(900);
+    for minutes in [30, 60, 120, 240, 480, 960, 1440, 1440, 1440] {
+        for _ in 0..2 {
+            assert!(store
+                .claim_login_attempt(ann.id.into(), 2, now)
+                .await
+                .unwrap());
+        }
+        let until = lock(now).await.unwrap().unwrap();
+        assert_eq!(until - now, Duration::minutes(minutes));
+        now = until;
+    }
+    // Unlock: everything back to 0.
+    store.reset_login_failures(ann.id.into()).await.unwrap();
+    let state = store.sign_in_state(ann.id.into()).await.unwrap();
+    assert_eq!(
+        (state.failures, state.locked_until, state.lock_count),
+        (0, None, 0)
+    );
+    assert_eq!(
+        not_found(
+            store
+                .lock_if_exhausted(UserId(999).into(), 2, first, at(0))
+                .await
+        ),
+        user_missing(UserId(999))
+    );
+});
+
+store_test!(a_source_has_three_slots_per_account_then_a_block, |store| {
+    let ann = user(&store, "ann").await;
+    let bob = user(&store, "bob").await;
+    let (a, b): (Account, Account) = (ann.id.into(), bob.id.into());
+    let src = "203.0.113.5";
+    for _ in 0..3 {
+        assert_eq!(
+            store.claim_source_attempt(a, src, at(0)).await.unwrap(),
+            None
+        );
+    }
+    // Used up while the three guesses are being checked: refused until the
+    // window ends.
+    assert_eq!(
+        store.claim_source_attempt(a, src, at(10)).await.unwrap(),
+        Some(at(900))
+    );
+    // Other accounts and other sources are not affected.
+    assert_eq!(
+        store.claim_source_attempt(b, src, at(10)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .claim_source_attempt(a, "203.0.113.6", at(10))
+            .await
+            .unwrap(),
+        None
+    );
+    // The third guess failed: blocked for fifteen minutes from then.
+    store
+        .block_source_if_exhausted(a, src, at(20))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim_source_attempt(a, src, at(100)).await.unwrap(),
+        Some(at(920))
+    );
+    assert_eq!(
+        store.claim_source_attempt(a, src, at(920)).await.unwrap(),
+        None
+    );
+    // Blocking below three failures does nothing.
+    store
+        .block_source_if_exhausted(b, src, at(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim_source_attempt(b, src, at(30)).await.unwrap(),
+        None
+    );
+    // A window that ended starts again at one.
+    assert_eq!(
+        store.claim_source_attempt(b, src, at(2000)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.claim_source_attempt(b, src, at(2001)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.claim_source_attempt(b, src, at(2002)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.claim_source_attempt(b, src, at(2003)).await.unwrap(),
+        Some(at(2900))
+    );
+    // Forgetting one source, then all of an account's.
+    store.forget_sources(b, Some(src)).await.unwrap();
+    assert_eq!(
+        store.claim_source_attempt(b, src, at(2004)).await.unwrap(),
+        None
+    );
+    assert_eq!(count_rows(&store, "sign_in_sources").await, 3);
+    store.forget_sources(a, None).await.unwrap();
+    assert_eq!(count_rows(&store, "sign_in_sources").await, 1);
+    // Rows whose window and block are over are purged.
+    assert_eq!(store.purge_sources(at(2903)).await.unwrap(), 0);
+    assert_eq!(store.purge_sources(at(2904)).await.unwrap(), 1);
 });
 
 store_test!(totp_is_enrolled_confirmed_and_reset, |store| {
     let ann = user(&store, "ann").await;
     assert!(
-        !store.confirm_totp(ann.id, "FIRST", 10).await.unwrap(),
+        !store
+            .confirm_totp(ann.id.into(), "FIRST", 10)
+            .await
+            .unwrap(),
         "nothing pending"
     );
 
-    store.set_totp_pending(ann.id, Some("FIRST")).await.unwrap();
-    let state = store.sign_in_state(ann.id).await.unwrap();
+    store
+        .set_totp_pending(ann.id.into(), Some("FIRST"))
+        .await
+        .unwrap();
+    let state = store.sign_in_state(ann.id.into()).await.unwrap();
     assert_eq!(
         (state.totp_secret.as_deref(), state.totp_pending.as_deref()),
         (None, Some("FIRST"))
@@ -357,11 +533,17 @@ store_test!(totp_is_enrolled_confirmed_and_reset, |store| {
     assert!(!state.totp_enabled());
 
     assert!(
-        !store.confirm_totp(ann.id, "OTHER", 100).await.unwrap(),
+        !store
+            .confirm_totp(ann.id.into(), "OTHER", 100)
+            .await
+            .unwrap(),
         "a secret that is no longer pending is not confirmed"
     );
-    assert!(store.confirm_totp(ann.id, "FIRST", 100).await.unwrap());
-    let state = store.sign_in_state(ann.id).await.unwrap();
+    assert!(store
+        .confirm_totp(ann.id.into(), "FIRST", 100)
+        .await
+        .unwrap());
+    let state = store.sign_in_state(ann.id.into()).await.unwrap();
     assert_eq!(state.totp_secret.as_deref(), Some("FIRST"));
     assert_eq!(
         (state.totp_pending.as_deref(), state.totp_last_step),
@@ -369,34 +551,43 @@ store_test!(totp_is_enrolled_confirmed_and_reset, |store| {
     );
     assert!(state.totp_enabled());
     assert!(
-        !store.confirm_totp(ann.id, "FIRST", 101).await.unwrap(),
+        !store
+            .confirm_totp(ann.id.into(), "FIRST", 101)
+            .await
+            .unwrap(),
         "once"
     );
     assert!(
-        !store.use_totp_step(ann.id, 100).await.unwrap(),
+        !store.use_totp_step(ann.id.into(), 100).await.unwrap(),
         "the step was used"
     );
 
     // Re-enrolling keeps the enrolled secret until the new one is confirmed;
     // abandoning it keeps it too.
     store
-        .set_totp_pending(ann.id, Some("SECOND"))
+        .set_totp_pending(ann.id.into(), Some("SECOND"))
         .await
         .unwrap();
-    let state = store.sign_in_state(ann.id).await.unwrap();
+    let state = store.sign_in_state(ann.id.into()).await.unwrap();
     assert_eq!(
         (state.totp_secret.as_deref(), state.totp_pending.as_deref()),
         (Some("FIRST"), Some("SECOND"))
     );
-    store.set_totp_pending(ann.id, None).await.unwrap();
-    let state = store.sign_in_state(ann.id).await.unwrap();
+    store.set_totp_pending(ann.id.into(), None).await.unwrap();
+    let state = store.sign_in_state(ann.id.into()).await.unwrap();
     assert_eq!(
         (state.totp_secret.as_deref(), state.totp_pending.as_deref()),
         (Some("FIRST"), None)
     );
-    store.set_totp_pending(ann.id, Some("THIRD")).await.unwrap();
-    assert!(store.confirm_totp(ann.id, "THIRD", 200).await.unwrap());
-    let state = store.sign_in_state(ann.id).await.unwrap();
+    store
+        .set_totp_pending(ann.id.into(), Some("THIRD"))
+        .await
+        .unwrap();
+    assert!(store
+        .confirm_totp(ann.id.into(), "THIRD", 200)
+        .await
+        .unwrap());
+    let state = store.sign_in_state(ann.id.into()).await.unwrap();
     assert_eq!(
         (state.totp_secret.as_deref(), state.totp_last_step),
         (Some("THIRD"), 200)
@@ -404,29 +595,29 @@ store_test!(totp_is_enrolled_confirmed_and_reset, |store| {
 
     // Reset removes both secrets.
     store
-        .set_totp_pending(ann.id, Some("FOURTH"))
+        .set_totp_pending(ann.id.into(), Some("FOURTH"))
         .await
         .unwrap();
-    store.reset_totp(ann.id).await.unwrap();
-    let state = store.sign_in_state(ann.id).await.unwrap();
+    store.reset_totp(ann.id.into()).await.unwrap();
+    let state = store.sign_in_state(ann.id.into()).await.unwrap();
     assert_eq!((state.totp_secret, state.totp_pending), (None, None));
     assert_eq!(store.get_user(ann.id).await.unwrap(), ann);
 
     let nobody = UserId(999);
     assert_eq!(
-        not_found(store.set_totp_pending(nobody, Some("X")).await),
+        not_found(store.set_totp_pending(nobody.into(), Some("X")).await),
         user_missing(nobody)
     );
     assert_eq!(
-        not_found(store.set_totp_pending(nobody, None).await),
+        not_found(store.set_totp_pending(nobody.into(), None).await),
         user_missing(nobody)
     );
     assert_eq!(
-        not_found(store.confirm_totp(nobody, "X", 1).await),
+        not_found(store.confirm_totp(nobody.into(), "X", 1).await),
         user_missing(nobody)
     );
     assert_eq!(
-        not_found(store.reset_totp(nobody).await),
+        not_found(store.reset_totp(nobody.into()).await),
         user_missing(nobody)
     );
 });
@@ -434,27 +625,46 @@ store_test!(totp_is_enrolled_confirmed_and_reset, |store| {
 store_test!(totp_steps_are_used_once_and_only_forward, |store| {
     let ann = user(&store, "ann").await;
     let bob = user(&store, "bob").await;
-    assert!(store.use_totp_step(ann.id, 56_000_000).await.unwrap());
+    assert!(store
+        .use_totp_step(ann.id.into(), 56_000_000)
+        .await
+        .unwrap());
     assert!(
-        !store.use_totp_step(ann.id, 56_000_000).await.unwrap(),
+        !store
+            .use_totp_step(ann.id.into(), 56_000_000)
+            .await
+            .unwrap(),
         "replay"
     );
     assert!(
-        !store.use_totp_step(ann.id, 55_999_999).await.unwrap(),
+        !store
+            .use_totp_step(ann.id.into(), 55_999_999)
+            .await
+            .unwrap(),
         "older"
     );
-    assert!(store.use_totp_step(ann.id, 56_000_001).await.unwrap());
+    assert!(store
+        .use_totp_step(ann.id.into(), 56_000_001)
+        .await
+        .unwrap());
     assert_eq!(
-        store.sign_in_state(ann.id).await.unwrap().totp_last_step,
+        store
+            .sign_in_state(ann.id.into())
+            .await
+            .unwrap()
+            .totp_last_step,
         56_000_001
     );
     assert!(
-        store.use_totp_step(bob.id, 56_000_000).await.unwrap(),
+        store
+            .use_totp_step(bob.id.into(), 56_000_000)
+            .await
+            .unwrap(),
         "steps are per user"
     );
     let nobody = UserId(999);
     assert_eq!(
-        not_found(store.use_totp_step(nobody, 1).await),
+        not_found(store.use_totp_step(nobody.into(), 1).await),
         user_missing(nobody)
     );
 });
@@ -550,11 +760,19 @@ async fn claim_in_parallel(store: &SqlStore) {
     let ann = user(store, "ann").await;
     let wins = in_parallel(50, || {
         let store = store.clone();
-        async move { store.claim_login_attempt(ann.id, 5).await.unwrap() }
+        async move {
+            store
+                .claim_login_attempt(ann.id.into(), 5, at(0))
+                .await
+                .unwrap()
+        }
     })
     .await;
     assert_eq!(wins, 5);
-    assert_eq!(store.sign_in_state(ann.id).await.unwrap().failures, 5);
+    assert_eq!(
+        store.sign_in_state(ann.id.into()).await.unwrap().failures,
+        5
+    );
 }
 
 /// One TOTP code sent 20 times at once: accepted exactly once.
@@ -562,15 +780,71 @@ async fn use_step_in_parallel(store: &SqlStore) {
     let ann = user(store, "ann").await;
     let wins = in_parallel(20, || {
         let store = store.clone();
-        async move { store.use_totp_step(ann.id, 100).await.unwrap() }
+        async move { store.use_totp_step(ann.id.into(), 100).await.unwrap() }
     })
     .await;
     assert_eq!(wins, 1);
     assert_eq!(
-        store.sign_in_state(ann.id).await.unwrap().totp_last_step,
+        store
+            .sign_in_state(ann.id.into())
+            .await
+            .unwrap()
+            .totp_last_step,
         100
     );
 }
+
+/// 30 guesses from one address at once: exactly 3 get a source slot.
+async fn claim_source_in_parallel(store: &SqlStore) {
+    let ann = user(store, "ann").await;
+    let wins = in_parallel(30, || {
+        let store = store.clone();
+        async move {
+            store
+                .claim_source_attempt(ann.id.into(), "203.0.113.5", at(0))
+                .await
+                .unwrap()
+                .is_none()
+        }
+    })
+    .await;
+    assert_eq!(wins, 3);
+}
+
+/// 20 failures that all see an exhausted counter: exactly one locks.
+async fn lock_in_parallel(store: &SqlStore) {
+    let ann = user(store, "ann").await;
+    for _ in 0..3 {
+        store
+            .claim_login_attempt(ann.id.into(), 3, at(0))
+            .await
+            .unwrap();
+    }
+    let wins = in_parallel(20, || {
+        let store = store.clone();
+        async move {
+            store
+                .lock_if_exhausted(ann.id.into(), 3, Duration::minutes(15), at(0))
+                .await
+                .unwrap()
+                .is_some()
+        }
+    })
+    .await;
+    assert_eq!(wins, 1);
+    assert_eq!(
+        store.sign_in_state(ann.id.into()).await.unwrap().lock_count,
+        1
+    );
+}
+
+store_test!(parallel_guesses_from_one_source_take_three_slots, |store| {
+    claim_source_in_parallel(&store).await;
+});
+
+store_test!(parallel_failures_lock_exactly_once, |store| {
+    lock_in_parallel(&store).await;
+});
 
 // On PostgreSQL the callers run on up to 10 pooled connections at once (the
 // private in-memory SQLite has one connection, so there they queue).

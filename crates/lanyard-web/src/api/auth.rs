@@ -5,9 +5,9 @@
 //! `lanyard_app::Writer` (with the client address for the audit log). A
 //! handler that changes state takes an `ApiWriter`, so it cannot compile
 //! without the role check.
-//! Missing, malformed, unknown and revoked keys are all 401 with a
-//! `WWW-Authenticate: Bearer` challenge; a read-only key on a write route is
-//! 403.
+//! Missing, malformed, unknown, revoked and expired keys are all 401 with a
+//! `WWW-Authenticate: Bearer` challenge (an expired key's message says it
+//! expired); a read-only key on a write route is 403.
 //!
 //! The client address is the TCP peer (`ConnectInfo`) when the server
 //! provides it. `X-Forwarded-For` is ignored: trusting it needs a
@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use lanyard_app::{Authenticated, Reader, Writer};
+use lanyard_app::{Authenticated, KeyCheck, Reader, Writer};
 
 use super::error::{ApiError, ApiResult};
 use crate::AppState;
@@ -62,14 +62,17 @@ fn bearer_token(parts: &Parts) -> ApiResult<&str> {
 
 async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Authenticated> {
     let token = bearer_token(parts)?;
-    state
-        .lanyard
-        .authenticate_api_key(token)
-        .await?
-        .ok_or(ApiError::Unauthorized {
+    match state.lanyard.authenticate_api_key(token).await? {
+        KeyCheck::Valid(who) => Ok(who),
+        KeyCheck::Unknown => Err(ApiError::Unauthorized {
             message: "unknown or revoked API key",
             invalid_token: true,
-        })
+        }),
+        KeyCheck::Expired => Err(ApiError::Unauthorized {
+            message: "this API key has expired: create a new one",
+            invalid_token: true,
+        }),
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {

@@ -2,7 +2,8 @@
 //!
 //! Domain errors (`lanyard_core::Error`) keep their meaning: `Invalid` -> 400
 //! `invalid` with per-field messages, `Conflict` -> 409 naming the field,
-//! `NotFound` -> 404, `Forbidden` -> 403, `Store` -> 500 `internal` with a
+//! `Refused` -> 409 `refused` saying which rule, `NotFound` -> 404,
+//! `Forbidden` -> 403, `Store` -> 500 `internal` with a
 //! generic message (the detail goes to the log only). The edge adds its own
 //! cases: missing or bad
 //! credentials (401 with `WWW-Authenticate: Bearer`), a role that may not
@@ -80,6 +81,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::Domain(Error::Forbidden(message)) | ApiError::Forbidden(message) => {
                 ErrorResponse::new(StatusCode::FORBIDDEN, "forbidden", message)
+            }
+            ApiError::Domain(Error::Refused(message)) => {
+                ErrorResponse::new(StatusCode::CONFLICT, "refused", message)
             }
             ApiError::Domain(Error::Store(detail)) => {
                 tracing::error!("internal error: {detail}");

@@ -2,7 +2,8 @@
 //!
 //! The secret is in the creation response and nowhere else, ever: the store
 //! keeps its SHA-256 hash, and lists show only the recognisable `prefix`. A
-//! key's role can be at most its creator's. Revoking (`DELETE`) keeps the key
+//! key's role can be at most its creator's; it records who created it and
+//! may carry an expiry (`expires_at`), after which it gets 401 "expired". Revoking (`DELETE`) keeps the key
 //! listed with `revoked_at` set, so the audit trail still names it.
 //!
 //! Minting and revoking are `lanyard_app::admins`, shared with the admin
@@ -51,6 +52,13 @@ pub struct ApiKeyView {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<OffsetDateTime>,
+    /// Who made it (`admin:<email>`, `apikey:<name>#<id>`, `cli`); absent
+    /// for keys made before this was recorded.
+    pub created_by: Option<String>,
+    /// After this the key is refused (401, "expired").
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 impl From<ApiKey> for ApiKeyView {
@@ -63,6 +71,8 @@ impl From<ApiKey> for ApiKeyView {
             created_at: k.created_at,
             last_used_at: k.last_used_at,
             revoked_at: k.revoked_at,
+            created_by: k.created_by,
+            expires_at: k.expires_at,
         }
     }
 }
@@ -75,6 +85,10 @@ pub struct CreateApiKeyForm {
     pub name: String,
     /// At most the caller's own role.
     pub role: RoleView,
+    /// When the key stops working (RFC 3339, in the future); absent: never.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 /// A new key and, this once, its secret.
@@ -98,7 +112,8 @@ async fn create_key(
     w: ApiWriter,
     ApiJson(form): ApiJson<CreateApiKeyForm>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-    let (key, secret) = admins::create_key(&w, &form.name, form.role.into()).await?;
+    let (key, secret) =
+        admins::create_key(&w, &form.name, form.role.into(), form.expires_at).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApiKey {

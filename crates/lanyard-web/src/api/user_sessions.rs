@@ -14,7 +14,7 @@
 use axum::http::StatusCode;
 use axum::Json;
 use lanyard_app::directory::security;
-use lanyard_core::session::{Session, SessionStage, SignInState};
+use lanyard_core::session::{Session, SignInState};
 use lanyard_core::{SessionId, UserId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -67,10 +67,7 @@ impl SessionView {
         SessionView {
             live: s.is_live(now, idle),
             id: s.id.0,
-            stage: match s.stage {
-                SessionStage::AwaitingTotp => "awaiting_totp",
-                SessionStage::Complete => "complete",
-            },
+            stage: s.stage.as_str(),
             created_at: s.created_at,
             last_seen_at: s.last_seen_at,
             expires_at: s.expires_at,
@@ -94,8 +91,13 @@ pub struct SignInView {
     pub failures: u32,
     /// The failure count at which the account locks.
     pub max_failures: u32,
-    /// Sign-in is refused until an admin unlocks the account.
+    /// Sign-in is refused now because of a lock (an admin can unlock at
+    /// once).
     pub locked: bool,
+    /// Until when, when locked.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub locked_until: Option<time::OffsetDateTime>,
     /// The user has a confirmed TOTP second factor.
     pub totp_enabled: bool,
     /// The user has started TOTP enrollment but not confirmed it.
@@ -103,11 +105,13 @@ pub struct SignInView {
 }
 
 impl SignInView {
-    fn new(s: &SignInState, max_failures: u32) -> Self {
+    pub(crate) fn new(s: &SignInState, state: &AppState) -> Self {
+        let now = state.lanyard.now();
         SignInView {
             failures: s.failures,
-            max_failures,
-            locked: s.is_locked(max_failures),
+            max_failures: state.settings().auth.max_failures,
+            locked: s.is_locked(now),
+            locked_until: s.locked_at(now),
             totp_enabled: s.totp_enabled(),
             totp_pending: s.totp_pending.is_some(),
         }
@@ -169,13 +173,11 @@ async fn get_sign_in(
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<SignInView>> {
     let s = caller.read.sign_in_state(UserId(id)).await?;
-    Ok(Json(SignInView::new(
-        &s,
-        state.settings().auth.max_failures,
-    )))
+    Ok(Json(SignInView::new(&s, &state)))
 }
 
-/// Sets the failure counter back to 0, so a locked user may sign in again.
+/// Ends the lock, sets the failure counter back to 0 and forgets every
+/// address's failures, so a locked user may sign in again at once.
 #[utoipa::path(post, path = "/users/{id}/unlock", tag = TAG_USERS, params(("id" = i64, Path)),
     responses((status = 200, body = SignInView), (status = 404, body = ErrorBody)))]
 async fn unlock(
@@ -184,10 +186,7 @@ async fn unlock(
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<SignInView>> {
     let after = security::unlock(&w, UserId(id)).await?;
-    Ok(Json(SignInView::new(
-        &after,
-        state.settings().auth.max_failures,
-    )))
+    Ok(Json(SignInView::new(&after, &state)))
 }
 
 /// Removes the user's TOTP second factor (confirmed and pending).
@@ -199,8 +198,5 @@ async fn reset_totp(
     ApiPath(IdPath { id }): ApiPath<IdPath>,
 ) -> ApiResult<Json<SignInView>> {
     let after = security::reset_totp(&w, UserId(id)).await?;
-    Ok(Json(SignInView::new(
-        &after,
-        state.settings().auth.max_failures,
-    )))
+    Ok(Json(SignInView::new(&after, &state)))
 }

@@ -65,6 +65,7 @@ fn bad_form(status: StatusCode) -> Response {
 /// The client as this server sees it: the TCP peer's address (when the
 /// server provides `ConnectInfo`; `X-Forwarded-For` is not trusted, as in
 /// the API) and the user agent, truncated.
+#[derive(Debug, Clone)]
 pub struct Client {
     pub addr: Option<IpAddr>,
     pub user_agent: Option<String>,
@@ -135,8 +136,63 @@ pub fn too_many_attempts() -> Response {
     response
 }
 
+/// `message` as a sentence: a capital first letter and a full stop.
+pub fn sentence(message: &str) -> String {
+    let mut chars = message.trim().chars();
+    let Some(first) = chars.next() else {
+        return String::new();
+    };
+    let mut out: String = first.to_uppercase().chain(chars).collect();
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}
+
+/// The 429 page of a source refused for an account until `until`
+/// (`Retry-After` says how long).
+pub fn throttled(until: time::OffsetDateTime, now: time::OffsetDateTime) -> Response {
+    let seconds = (until - now).whole_seconds().max(1);
+    let minutes = (seconds + 59) / 60;
+    let mut response = Message::new(
+        "Too many failed attempts",
+        format!(
+            "Too many failed sign-ins for this account came from your address. Try again in \
+             {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        ),
+    )
+    .into_page(StatusCode::TOO_MANY_REQUESTS);
+    if let Ok(value) = axum::http::HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert("retry-after", value);
+    }
+    response
+}
+
+/// What a locked account is told: until when, and that an administrator
+/// can unlock it sooner.
+pub fn locked_message(until: Option<time::OffsetDateTime>) -> String {
+    match until {
+        Some(until) => {
+            let f = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+            let at = until
+                .to_offset(time::UtcOffset::UTC)
+                .format(&f)
+                .unwrap_or_default();
+            format!(
+                "This account is locked after too many failed sign-ins until {at}. An \
+                 administrator can unlock it sooner."
+            )
+        }
+        None => "This account is locked after too many failed sign-ins. Try again later or \
+                 ask an administrator to unlock it."
+            .to_owned(),
+    }
+}
+
 /// An error in a page handler, as a page: 404 naming what is missing, 400
-/// with the broken rules, 409, or a generic 500 (logged).
+/// with the broken rules, 409 (in use, refused), 403, or a generic 500
+/// (logged).
 #[derive(Debug)]
 pub struct PageError(Error);
 
@@ -176,6 +232,14 @@ impl IntoResponse for PageError {
                     format!("{field} {value:?} is already in use."),
                 )
                 .into_page(StatusCode::CONFLICT)
+            }
+            Error::Refused(message) => {
+                tracing::info!("page: refused: {message}");
+                Message::new("Not possible", sentence(&message)).into_page(StatusCode::CONFLICT)
+            }
+            Error::Forbidden(message) => {
+                tracing::info!("page: forbidden: {message}");
+                Message::new("Not allowed", sentence(&message)).into_page(StatusCode::FORBIDDEN)
             }
             err => {
                 tracing::error!("page handler failed: {err}");

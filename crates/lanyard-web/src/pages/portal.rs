@@ -26,6 +26,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use lanyard_app::factors;
 use lanyard_app::portal::{
     self, PasswordChange, Reauthentication, TotpConfirmation, TotpPage as TotpStart, TotpRemoval,
 };
@@ -35,7 +36,6 @@ use qrcode::{EcLevel, QrCode};
 use serde::Deserialize;
 
 use super::forms::{cross_origin, csrf_refused, Client, PageForm, PageResult};
-use super::signin::LOCKED;
 use super::{page, Message};
 use crate::session::{safe_next, same_origin, tokens_match, Cookie, Me, SignedIn};
 use crate::AppState;
@@ -66,10 +66,12 @@ struct PortalPage<'a> {
     tiles: Vec<Tile>,
 }
 
-struct Enrollment {
-    secret: String,
-    uri: String,
-    qr_svg: String,
+/// A TOTP enrollment as pages show it (the user portal's and the admin
+/// portal's): the secret, its URI, and the URI as a QR code.
+pub(crate) struct Enrollment {
+    pub(crate) secret: String,
+    pub(crate) uri: String,
+    pub(crate) qr_svg: String,
 }
 
 #[derive(Template)]
@@ -171,7 +173,7 @@ async fn portal(State(state): State<AppState>, me: Me) -> PageResult {
 }
 
 /// An enrollment as the page shows it: the secret, its URI, a QR code.
-fn shown(e: portal::Enrollment) -> lanyard_core::Result<Enrollment> {
+pub(crate) fn shown(e: portal::Enrollment) -> lanyard_core::Result<Enrollment> {
     let qr_svg = qr_svg(&e.uri)?;
     Ok(Enrollment {
         secret: e.secret,
@@ -198,7 +200,7 @@ async fn totp_page(State(state): State<AppState>, me: Me) -> PageResult {
     if me.user.state == UserState::Suspended {
         return Ok(suspended());
     }
-    let enrollment = match portal::start_totp(&state.lanyard, &me).await? {
+    let enrollment = match factors::start_totp(&state.lanyard, &portal::owner(&me)).await? {
         TotpStart::NeedsPassword => return Ok(reauth_form(&me, "/portal/totp", None)),
         TotpStart::Enrolling(e) => Some(shown(e)?),
         TotpStart::On => None,
@@ -224,30 +226,36 @@ async fn totp_confirm(
     if let Some(refusal) = refuse_form(&state, &headers, &me, &form.csrf, "/portal/totp") {
         return Ok(refusal);
     }
-    let (again, error) =
-        match portal::confirm_totp(&state.lanyard, &me, &form.code, &client.into()).await? {
-            TotpConfirmation::Enabled => {
-                return Ok(Message::new(
-                    "Two-step sign-in is on",
-                    "From now on, signing in asks for a code from your authenticator app.",
-                )
-                .with_link("/portal", "Back to your applications")
-                .into_page(StatusCode::OK))
-            }
-            // Already on, no secret shown yet, or the password to confirm
-            // first: the page says what to do.
-            TotpConfirmation::NothingPending | TotpConfirmation::NeedsPassword => {
-                return Ok(Redirect::to("/portal/totp").into_response())
-            }
-            TotpConfirmation::WrongCode(again) => (
-                again,
-                "Wrong code. Check that the app shows Lanyard's new entry and try again.",
-            ),
-            TotpConfirmation::Replaced(again) => (
-                again,
-                "The setup was replaced in another window. Start again with the new code below.",
-            ),
-        };
+    let (again, error) = match factors::confirm_totp(
+        &state.lanyard,
+        &portal::owner(&me),
+        &form.code,
+        &client.into(),
+    )
+    .await?
+    {
+        TotpConfirmation::Enabled => {
+            return Ok(Message::new(
+                "Two-step sign-in is on",
+                "From now on, signing in asks for a code from your authenticator app.",
+            )
+            .with_link("/portal", "Back to your applications")
+            .into_page(StatusCode::OK))
+        }
+        // Already on, no secret shown yet, or the password to confirm
+        // first: the page says what to do.
+        TotpConfirmation::NothingPending | TotpConfirmation::NeedsPassword => {
+            return Ok(Redirect::to("/portal/totp").into_response())
+        }
+        TotpConfirmation::WrongCode(again) => (
+            again,
+            "Wrong code. Check that the app shows Lanyard's new entry and try again.",
+        ),
+        TotpConfirmation::Replaced(again) => (
+            again,
+            "The setup was replaced in another window. Start again with the new code below.",
+        ),
+    };
     Ok(page(
         StatusCode::OK,
         &TotpPage {
@@ -269,14 +277,14 @@ async fn totp_remove(
     if let Some(refusal) = refuse_form(&state, &headers, &me, &form.csrf, "/portal/totp") {
         return Ok(refusal);
     }
-    match portal::remove_totp(&state.lanyard, &me, &form.code, &client.into()).await? {
+    match factors::remove_totp(&state.lanyard, &portal::owner(&me), &form.code, &client.into()).await? {
         TotpRemoval::Removed => Ok(Message::new(
             "Two-step sign-in is off",
             "Signing in asks for your password only. You can turn two-step sign-in on again at any time.",
         )
         .with_link("/portal", "Back to your applications")
         .into_page(StatusCode::OK)),
-        TotpRemoval::NotOn | TotpRemoval::NeedsPassword => {
+        TotpRemoval::NotOn | TotpRemoval::NeedsPassword | TotpRemoval::Required => {
             Ok(Redirect::to("/portal/totp").into_response())
         }
         TotpRemoval::WrongCode => Ok(page(
@@ -339,15 +347,20 @@ async fn reauth(
         _ => "/portal".to_owned(),
     };
     Ok(
-        match portal::confirm_password(&state.lanyard, &me, form.password, &client.into()).await? {
+        match factors::confirm_password(
+            &state.lanyard,
+            &portal::owner(&me),
+            form.password,
+            &client.into(),
+        )
+        .await?
+        {
             Reauthentication::Confirmed => Redirect::to(&next).into_response(),
             Reauthentication::WrongPassword => {
                 reauth_form(&me, &next, Some("The password is wrong."))
             }
-            Reauthentication::Locked => {
-                let mut r = reauth_form(&me, &next, Some(LOCKED));
-                *r.status_mut() = StatusCode::FORBIDDEN;
-                r
+            Reauthentication::Refused(refusal) => {
+                refusal_page(&state, refusal, |m| reauth_form(&me, &next, Some(m)))
             }
         },
     )
@@ -396,7 +409,11 @@ async fn password_change(
             return refuse(StatusCode::OK, "The new passwords do not match.")
         }
         PasswordChange::Refused(message) => return refuse(StatusCode::OK, &message),
-        PasswordChange::Locked => return refuse(StatusCode::FORBIDDEN, LOCKED),
+        PasswordChange::Blocked(refusal) => {
+            return Ok(refusal_page(&state, refusal, |m| {
+                password_form(&me, StatusCode::OK, Some(m))
+            }))
+        }
         PasswordChange::WrongCurrent => {
             return refuse(StatusCode::OK, "The current password is wrong.")
         }
@@ -411,4 +428,23 @@ async fn password_change(
     let (name, value) = Cookie::Session.set(state.settings(), &token);
     response.headers_mut().append(name, value);
     Ok(response)
+}
+
+/// A guess refused before it was checked: a throttled source gets the 429
+/// page, a locked account `form` again with the lock's message, as 403.
+pub(crate) fn refusal_page(
+    state: &AppState,
+    refusal: lanyard_app::sign_in::Refusal,
+    form: impl FnOnce(&str) -> Response,
+) -> Response {
+    match refusal {
+        lanyard_app::sign_in::Refusal::Throttled { until } => {
+            super::forms::throttled(until, state.lanyard.now())
+        }
+        lanyard_app::sign_in::Refusal::Locked { until } => {
+            let mut r = form(&super::forms::locked_message(until));
+            *r.status_mut() = StatusCode::FORBIDDEN;
+            r
+        }
+    }
 }

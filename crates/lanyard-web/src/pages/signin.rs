@@ -22,15 +22,16 @@ use lanyard_app::sessions::is_token;
 use lanyard_app::sign_in::{self, Attempt, Outcome, SecondFactor};
 use serde::Deserialize;
 
-use super::forms::{cross_origin, csrf_refused, too_many_attempts, Client, PageForm, PageResult};
+use super::forms::{
+    cross_origin, csrf_refused, locked_message, throttled, too_many_attempts, Client, PageForm,
+    PageResult,
+};
 use super::{page, Message};
 use crate::session::{new_token, safe_next, same_origin, to_login, tokens_match, Cookie};
 use crate::AppState;
 
 /// The message for an unknown user and for a wrong password alike.
 pub const WRONG_CREDENTIALS: &str = "Wrong email/username or password.";
-pub const LOCKED: &str =
-    "This account is locked after too many failed sign-ins. Ask an administrator to unlock it.";
 pub const SUSPENDED: &str = "This account is suspended.";
 
 pub fn router() -> Router<AppState> {
@@ -168,8 +169,11 @@ async fn login(
     let (token, location) = match sign_in::user(&state.lanyard, attempt).await? {
         Outcome::RateLimited => return Ok(too_many_attempts()),
         Outcome::WrongCredentials => return refuse(StatusCode::OK, WRONG_CREDENTIALS),
-        Outcome::Locked => return refuse(StatusCode::FORBIDDEN, LOCKED),
+        Outcome::Throttled { until } => return Ok(throttled(until, state.lanyard.now())),
+        Outcome::Locked { until } => return refuse(StatusCode::FORBIDDEN, &locked_message(until)),
         Outcome::Suspended => return refuse(StatusCode::FORBIDDEN, SUSPENDED),
+        // Users have no enrollment stage.
+        Outcome::MustEnroll { .. } => return Ok(to_login(&next)),
         Outcome::SignedIn { token } => (token, next),
         Outcome::NeedsSecondFactor { token } => (
             token,
@@ -255,7 +259,8 @@ async fn totp_step(
             SecondFactor::RateLimited => too_many_attempts(),
             SecondFactor::Restart => to_login(&next),
             SecondFactor::Suspended => not_signed_in(&state, SUSPENDED),
-            SecondFactor::Locked => not_signed_in(&state, LOCKED),
+            SecondFactor::Throttled { until } => throttled(until, state.lanyard.now()),
+            SecondFactor::Locked { until } => not_signed_in(&state, &locked_message(until)),
             SecondFactor::WrongCode => again("Wrong code. Check the app and try again."),
             SecondFactor::ReplayedCode => {
                 again("This code was already used. Wait for the app to show the next one.")

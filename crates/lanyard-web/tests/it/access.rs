@@ -102,6 +102,12 @@ fn body_for(method: &str, path: &str, n: usize, app: i64) -> Option<Value> {
         ),
         (("DELETE", "/api/v1/admins/{id}"), None),
         (
+            ("PATCH", "/api/v1/admins/{id}"),
+            Some(json!({"role": "read_only", "disabled": false})),
+        ),
+        (("POST", "/api/v1/admins/{id}/unlock"), None),
+        (("DELETE", "/api/v1/admins/{id}/totp"), None),
+        (
             ("POST", "/api/v1/applications"),
             Some(json!({"template": "aws-iam", "label": format!("New App {n}")})),
         ),
@@ -312,10 +318,17 @@ web_test!(
             assert_eq!(u.first_name, "", "{u:?}");
             assert!(u.attributes.is_empty());
         }
-        assert_eq!(
-            app.store.list_admins().await.unwrap().len(),
-            1,
-            "only the fixture admin"
+        let fixtures = routes()
+            .iter()
+            .filter(|(_, t)| t.starts_with("/api/v1/admins/"))
+            .count();
+        let admins = app.store.list_admins().await.unwrap();
+        assert_eq!(admins.len(), fixtures, "only the fixture admins");
+        assert!(
+            admins
+                .iter()
+                .all(|a| a.role == Role::ReadOnly && !a.disabled),
+            "unchanged: {admins:?}"
         );
         app.shutdown().await;
     }
@@ -500,16 +513,27 @@ web_test!(admins_are_created_listed_and_deleted, |app| {
 
     let list = app.get("/api/v1/admins").await.expect(StatusCode::OK);
     assert_eq!(list.as_array().unwrap().len(), 1);
+    // The only administrator stays until another one exists.
+    app.admin("DELETE", &format!("/api/v1/admins/{}", admin["id"]), None)
+        .await
+        .expect_error(StatusCode::CONFLICT, "refused");
+    let second = app
+        .admin(
+            "POST",
+            "/api/v1/admins",
+            Some(json!({"email": "second@example.com", "role": "administrator", "password": "hunter2hunter2"})),
+        )
+        .await
+        .expect(StatusCode::CREATED);
     app.admin("DELETE", &format!("/api/v1/admins/{}", admin["id"]), None)
         .await
         .expect(StatusCode::NO_CONTENT);
     app.admin("DELETE", &format!("/api/v1/admins/{}", admin["id"]), None)
         .await
         .expect_error(StatusCode::NOT_FOUND, "not_found");
-    assert_eq!(
-        app.get("/api/v1/admins").await.expect(StatusCode::OK),
-        json!([])
-    );
+    let left = app.get("/api/v1/admins").await.expect(StatusCode::OK);
+    assert_eq!(left.as_array().unwrap().len(), 1);
+    assert_eq!(left[0]["id"], second["id"]);
     app.shutdown().await;
 });
 

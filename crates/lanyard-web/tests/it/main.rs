@@ -21,6 +21,7 @@ mod catalog;
 mod groups;
 mod openapi;
 mod portal;
+mod security_accounts;
 mod security_sessions;
 mod signin;
 mod sso;

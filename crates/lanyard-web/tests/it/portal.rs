@@ -239,7 +239,11 @@ web_test!(
             .await;
         assert!(r.text().contains("The current password is wrong."));
         assert_eq!(
-            app.store.sign_in_state(UserId(id)).await.unwrap().failures,
+            app.store
+                .sign_in_state(UserId(id).into())
+                .await
+                .unwrap()
+                .failures,
             1,
             "counted"
         );
@@ -258,7 +262,11 @@ web_test!(
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         assert!(r.text().contains("Password changed"));
         assert_eq!(
-            app.store.sign_in_state(UserId(id)).await.unwrap().failures,
+            app.store
+                .sign_in_state(UserId(id).into())
+                .await
+                .unwrap()
+                .failures,
             0
         );
         // This browser carries on with a new session; the other one is out.
@@ -323,7 +331,7 @@ web_test!(suspended_users_see_only_a_suspension_page, |app| {
         .post("/portal/totp", &[("csrf", csrf), ("code", "123456")])
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let state = app.store.sign_in_state(UserId(id)).await.unwrap();
+    let state = app.store.sign_in_state(UserId(id).into()).await.unwrap();
     assert!(state.totp_pending.is_none(), "no enrollment started");
     app.shutdown().await;
 });

@@ -102,10 +102,13 @@ web_test!(the_second_factor_replaces_the_password_only_token, |app| {
     let id = app.user("ann").await;
     let secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
     app.store
-        .set_totp_pending(UserId(id), Some(secret))
+        .set_totp_pending(UserId(id).into(), Some(secret))
         .await
         .unwrap();
-    app.store.confirm_totp(UserId(id), secret, 0).await.unwrap();
+    app.store
+        .confirm_totp(UserId(id).into(), secret, 0)
+        .await
+        .unwrap();
 
     let mut b = Browser::new(&app);
     let r = b.sign_in_to("ann", PW, "/portal/password").await;
@@ -161,7 +164,7 @@ web_test!(changing_the_second_factor_wants_a_recent_password, |app| {
     let page = b.get("/portal/totp").await.text();
     assert!(page.contains("Confirm your password"), "{page}");
     assert!(!page.contains("Setup link"), "{page}");
-    let state = app.store.sign_in_state(UserId(id)).await.unwrap();
+    let state = app.store.sign_in_state(UserId(id).into()).await.unwrap();
     assert!(state.totp_pending.is_none(), "no secret was made");
     let csrf = hidden(&page, "csrf").unwrap();
     let r = b
@@ -186,7 +189,7 @@ web_test!(changing_the_second_factor_wants_a_recent_password, |app| {
     assert!(page.contains("Setup link"), "{page}");
     let secret = app
         .store
-        .sign_in_state(UserId(id))
+        .sign_in_state(UserId(id).into())
         .await
         .unwrap()
         .totp_pending
@@ -210,7 +213,7 @@ web_test!(changing_the_second_factor_wants_a_recent_password, |app| {
     assert_eq!(location(&r), "/portal/totp");
     assert!(app
         .store
-        .sign_in_state(UserId(id))
+        .sign_in_state(UserId(id).into())
         .await
         .unwrap()
         .totp_enabled());
@@ -238,7 +241,7 @@ web_test!(changing_the_second_factor_wants_a_recent_password, |app| {
     assert!(r.text().contains("Two-step sign-in is off"), "{}", r.text());
     assert!(!app
         .store
-        .sign_in_state(UserId(id))
+        .sign_in_state(UserId(id).into())
         .await
         .unwrap()
         .totp_enabled());

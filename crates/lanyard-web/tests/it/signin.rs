@@ -20,8 +20,8 @@ use crate::common::TestApp;
 
 const PW: &str = crate::common::USER_PW;
 const WRONG: &str = "Wrong email/username or password.";
-const LOCKED: &str =
-    "This account is locked after too many failed sign-ins. Ask an administrator to unlock it.";
+const LOCKED: &str = "This account is locked after too many failed sign-ins until \
+                      2025-03-01 12:15 UTC. An administrator can unlock it sooner.";
 
 /// The TOTP code an authenticator app shows at `at`.
 fn code(secret: &str, at: OffsetDateTime) -> String {
@@ -167,7 +167,11 @@ web_test!(unknown_user_and_wrong_password_look_the_same, |app| {
         .unwrap()
         .is_empty());
     assert_eq!(
-        app.store.sign_in_state(UserId(id)).await.unwrap().failures,
+        app.store
+            .sign_in_state(UserId(id).into())
+            .await
+            .unwrap()
+            .failures,
         1
     );
 
@@ -247,7 +251,11 @@ web_test!(csrf_and_origin_are_checked_before_anything_else, |app| {
         .unwrap()
         .is_empty());
     assert_eq!(
-        app.store.sign_in_state(UserId(id)).await.unwrap().failures,
+        app.store
+            .sign_in_state(UserId(id).into())
+            .await
+            .unwrap()
+            .failures,
         0
     );
     assert!(events(&app, "user.sign_in_failed").await.is_empty());
@@ -339,8 +347,13 @@ async fn parallel_wrong_passwords(app: TestApp) {
         }
     }
     assert_eq!((wrong, locked), (5, 45), "on {}", app.backend);
-    let state = app.store.sign_in_state(UserId(id)).await.unwrap();
-    assert_eq!(state.failures, 5, "on {}", app.backend);
+    let state = app.store.sign_in_state(UserId(id).into()).await.unwrap();
+    assert_eq!(
+        (state.failures, state.lock_count),
+        (0, 1),
+        "one lock, a new count, on {}",
+        app.backend
+    );
 
     let mut b = Browser::new(&app).at_addr([203, 0, 113, 1]);
     let r = b.sign_in("ann", PW).await;
@@ -352,8 +365,9 @@ async fn parallel_wrong_passwords(app: TestApp) {
         .get(&format!("/api/v1/users/{id}/sign-in"))
         .await
         .expect(StatusCode::OK);
-    assert_eq!(view["failures"], 5);
+    assert_eq!(view["failures"], 0);
     assert_eq!(view["locked"], true);
+    assert_eq!(view["locked_until"], "2025-03-01T12:15:00Z");
     let view = app
         .admin("POST", &format!("/api/v1/users/{id}/unlock"), None)
         .await
@@ -418,7 +432,7 @@ web_test!(totp_enrollment_sign_in_replay_and_admin_reset, |app| {
     assert_eq!(page.status, StatusCode::OK);
     let secret = app
         .store
-        .sign_in_state(UserId(id))
+        .sign_in_state(UserId(id).into())
         .await
         .unwrap()
         .totp_pending
@@ -439,7 +453,7 @@ web_test!(totp_enrollment_sign_in_replay_and_admin_reset, |app| {
     assert!(r.text().contains(&secret), "the same secret again");
     assert!(!app
         .store
-        .sign_in_state(UserId(id))
+        .sign_in_state(UserId(id).into())
         .await
         .unwrap()
         .totp_enabled());
@@ -460,7 +474,7 @@ web_test!(totp_enrollment_sign_in_replay_and_admin_reset, |app| {
     assert!(r.text().contains("Two-step sign-in is on"), "{}", r.text());
     assert!(app
         .store
-        .sign_in_state(UserId(id))
+        .sign_in_state(UserId(id).into())
         .await
         .unwrap()
         .totp_enabled());
@@ -512,7 +526,11 @@ web_test!(totp_enrollment_sign_in_replay_and_admin_reset, |app| {
     assert_eq!(location(&r), "/portal/password");
     assert_eq!(c.get("/portal").await.status, StatusCode::OK);
     assert_eq!(
-        app.store.sign_in_state(UserId(id)).await.unwrap().failures,
+        app.store
+            .sign_in_state(UserId(id).into())
+            .await
+            .unwrap()
+            .failures,
         0
     );
 
@@ -564,10 +582,13 @@ web_test!(
         let id = app.user("ann").await;
         let secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
         app.store
-            .set_totp_pending(UserId(id), Some(secret))
+            .set_totp_pending(UserId(id).into(), Some(secret))
             .await
             .unwrap();
-        app.store.confirm_totp(UserId(id), secret, 0).await.unwrap();
+        app.store
+            .confirm_totp(UserId(id).into(), secret, 0)
+            .await
+            .unwrap();
 
         // Password and code attempts share the counter, and a right password
         // does not reset it while the code is outstanding: 1 + 2 + 1 + 1.
@@ -586,8 +607,11 @@ web_test!(
             .post("/login/totp", &[("csrf", &csrf), ("code", "000000")])
             .await;
         assert!(r.text().contains("Wrong code"), "{}", r.text());
-        let failures = app.store.sign_in_state(UserId(id)).await.unwrap().failures;
-        assert_eq!(failures, 5);
+        let state = app.store.sign_in_state(UserId(id).into()).await.unwrap();
+        assert!(
+            state.is_locked(app.clock_now()),
+            "the fifth failure locked: {state:?}"
+        );
         // The right code is too late now: locked, and the half session ends.
         let now = app.clock_now();
         let r = b

@@ -177,7 +177,7 @@ fn unknown_toml_key_is_rejected_by_name() {
         .err();
     assert_eq!(
         err,
-        "lanyard.toml: unknown key `base-url` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute)"
+        "lanyard.toml: unknown key `base-url` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute, lockout_minutes, user_password_min_length, admin_password_min_length, require_admin_second_factor)"
     );
 }
 
@@ -188,7 +188,7 @@ fn unknown_toml_table_is_rejected_by_name() {
         .err();
     assert_eq!(
         err,
-        "lanyard.toml: unknown key `server` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute)"
+        "lanyard.toml: unknown key `server` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute, lockout_minutes, user_password_min_length, admin_password_min_length, require_admin_second_factor)"
     );
 }
 
@@ -287,7 +287,7 @@ fn annotated_toml_shows_each_value_and_its_layer() {
          lockout_failures = 5  # default\n\
          session_idle_minutes = 60  # default\n\
          session_max_hours = 12  # default\n\
-         login_attempts_per_minute = 30  # default\n"
+         login_attempts_per_minute = 30  # default\nlockout_minutes = 15  # default\nuser_password_min_length = 8  # default\nadmin_password_min_length = 12  # default\nrequire_admin_second_factor = false  # default\n"
     );
 }
 
@@ -361,6 +361,44 @@ fn sign_in_limits_come_from_file_and_env() {
     assert!(e.contains("LANYARD_LOCKOUT_FAILURES"), "{e}");
     assert!(
         e.contains("must be a whole number between 1 and 100"),
+        "{e}"
+    );
+}
+
+#[test]
+fn account_rules_come_from_file_and_env() {
+    let loaded = World::default()
+        .file(
+            "l.toml",
+            "lockout_minutes = 30\nadmin_password_min_length = 16\n\
+             require_admin_second_factor = true\n",
+        )
+        .env("LANYARD_USER_PASSWORD_MIN_LENGTH", "10")
+        .ok();
+    let auth = &loaded.settings.auth;
+    assert_eq!(auth.lockout_duration, time::Duration::minutes(30));
+    assert_eq!((auth.user_password_min, auth.admin_password_min), (10, 16));
+    assert!(auth.require_admin_second_factor);
+    let printed = loaded.to_annotated_toml().unwrap();
+    assert!(
+        printed.contains("require_admin_second_factor = true  # from l.toml"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("user_password_min_length = 10  # from LANYARD_USER_PASSWORD_MIN_LENGTH"),
+        "{printed}"
+    );
+    assert_eq!(
+        World::default()
+            .env("LANYARD_REQUIRE_ADMIN_SECOND_FACTOR", "yes")
+            .err(),
+        "LANYARD_REQUIRE_ADMIN_SECOND_FACTOR: \"yes\" must be true or false"
+    );
+    let e = World::default()
+        .env("LANYARD_ADMIN_PASSWORD_MIN_LENGTH", "6")
+        .err();
+    assert!(
+        e.contains("must be a whole number between 8 and 256"),
         "{e}"
     );
 }

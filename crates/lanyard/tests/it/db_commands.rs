@@ -171,7 +171,7 @@ fn admin_create_refuses_bad_input_with_exit_2() {
         assert_eq!(out.status.code(), Some(2));
         assert_eq!(
             text(&out.stderr),
-            "error: password: must be between 8 and 256 characters\n"
+            "error: password: must be between 12 and 256 characters\n"
         );
     }
 
@@ -203,6 +203,97 @@ fn admin_create_refuses_bad_input_with_exit_2() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn admin_maintenance_keeps_an_administrator_and_is_audited() {
+    let db = db_path("admin-maintenance");
+    let db_url = url(&db);
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--database", &db_url]);
+        lanyard(&all, "")
+    };
+    let out = lanyard(
+        &[
+            "admin",
+            "create",
+            "--email",
+            "root@example.com",
+            "--database",
+            &db_url,
+        ],
+        "a long passphrase\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let last = "error: refused: this is the last active administrator: make another admin an \
+                administrator first\n";
+    for args in [
+        &[
+            "admin",
+            "update",
+            "--email",
+            "root@example.com",
+            "--role",
+            "read-only",
+        ][..],
+        &[
+            "admin",
+            "update",
+            "--email",
+            "root@example.com",
+            "--disable",
+        ],
+        &["admin", "delete", "--email", "root@example.com"],
+    ] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(text(&out.stderr), last, "{args:?}");
+    }
+    let out = run(&["admin", "reset-2fa", "--email", "Root@Example.com"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).starts_with("removed the second factor of admin root@example.com"));
+    let out = run(&["admin", "unlock", "--email", "root@example.com"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(&["admin", "reset-2fa", "--email", "nobody@example.com"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: admin nobody@example.com not found\n"
+    );
+    let out = run(&[
+        "apikey",
+        "create",
+        "--name",
+        "ci",
+        "--expires-in-days",
+        "30",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let store = open(&db).await;
+    let root = store.list_admins().await.unwrap().remove(0);
+    assert!(
+        root.is_active_administrator(),
+        "the refusals changed nothing"
+    );
+    for action in ["admin.totp.reset", "admin.unlock"] {
+        let events = store
+            .list_audit_events(&AuditFilter {
+                action: Some(action.into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(events.items.len(), 1, "{action}");
+        assert_eq!(events.items[0].actor, "cli");
+        assert_eq!(events.items[0].target, format!("admin:{}", root.id));
+    }
+    let key = store.list_api_keys().await.unwrap().remove(0);
+    assert_eq!(key.created_by.as_deref(), Some("cli"));
+    let days = (key.expires_at.unwrap() - key.created_at).whole_days();
+    assert_eq!(days, 30);
+    store.close().await;
 }
 
 /// A served instance on a free port.

@@ -20,8 +20,9 @@
 //!   does not depend on that.
 //! - [`Nav`]: what the layout (`templates/admin/base.html`) needs: the
 //!   admin, the sign-out form's token and the current section.
-//! - The sections: [`apps`] (SSO Applications), [`users`], [`groups`] and
-//!   [`system`] (Audit log, API keys, Settings).
+//! - The sections: [`apps`] (SSO Applications), [`users`], [`groups`],
+//!   [`system`] (Audit log, API keys, Settings), [`admin_accounts`]
+//!   (Admins) and [`account`] (the signed-in admin's own account).
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
@@ -50,6 +51,8 @@ macro_rules! writer_or_refusal {
     };
 }
 
+pub mod account;
+pub mod admin_accounts;
 pub mod app_assets;
 pub mod app_attributes;
 pub mod app_detail;
@@ -80,6 +83,8 @@ pub fn router() -> Router<AppState> {
         .merge(groups::router())
         .merge(group_detail::router())
         .merge(system::router())
+        .merge(admin_accounts::router())
+        .merge(account::router())
 }
 
 /// A signed-in admin: a live admin session, the admin, and the proof of
@@ -120,7 +125,8 @@ pub struct Nav {
     pub csrf: String,
     /// Whether write buttons are shown.
     pub can_write: bool,
-    /// `applications`, `users`, `groups`, `audit`, `api-keys` or `settings`.
+    /// `applications`, `users`, `groups`, `audit`, `admins`, `api-keys`,
+    /// `settings` or `account`.
     pub section: &'static str,
 }
 

@@ -192,6 +192,9 @@ struct KeyRow {
     created: String,
     last_used: Option<String>,
     revoked: Option<String>,
+    created_by: String,
+    expires: Option<String>,
+    expired: bool,
 }
 
 #[derive(Template)]
@@ -204,6 +207,7 @@ struct KeysPage {
     /// The create form's values.
     name: String,
     role: String,
+    expires_days: String,
     errors: Errors,
     notice: Option<String>,
 }
@@ -235,7 +239,7 @@ fn role_label(role: Role) -> &'static str {
 async fn keys_page(
     state: &AppState,
     signed: &AdminSignedIn,
-    form: (String, String),
+    form: (String, String, String),
     errors: Errors,
     notice: Option<String>,
     status: StatusCode,
@@ -247,6 +251,7 @@ async fn keys_page(
         .into_iter()
         .rev()
         .map(|k| KeyRow {
+            expired: k.is_expired(state.lanyard.now()),
             id: k.id.0,
             name: k.name,
             prefix: k.prefix,
@@ -254,9 +259,11 @@ async fn keys_page(
             created: utc(k.created_at),
             last_used: k.last_used_at.map(utc),
             revoked: k.revoked_at.map(utc),
+            expires: k.expires_at.map(utc),
+            created_by: k.created_by.unwrap_or_default(),
         })
         .collect();
-    let (name, role) = form;
+    let (name, role, expires_days) = form;
     Ok(page(
         status,
         &KeysPage {
@@ -265,6 +272,7 @@ async fn keys_page(
             keys,
             name,
             role,
+            expires_days,
             errors,
             notice,
         },
@@ -285,7 +293,7 @@ async fn keys(
         "revoked" => "API key revoked.".to_owned(),
         _ => "Saved.".to_owned(),
     });
-    let form = (String::new(), "read_only".to_owned());
+    let form = (String::new(), "read_only".to_owned(), String::new());
     keys_page(&state, &signed, form, Errors::new(), notice, StatusCode::OK).await
 }
 
@@ -293,17 +301,31 @@ async fn create_key(State(state): State<AppState>, post: AdminPost) -> PageResul
     let w = writer_or_refusal!(state, post);
     let name = post.fields.get("name").to_owned();
     let role_field = post.fields.get("role").to_owned();
+    let expires_field = post.fields.get("expires_days").trim().to_owned();
     let mut errors = Errors::new();
     let role = Role::parse(&role_field);
     if role.is_none() {
         errors.insert("role".into(), "choose read-only or administrator".into());
     }
+    let expires_at = match expires_field.as_str() {
+        "" => None,
+        days => match days.parse::<u16>() {
+            Ok(n @ 1..=3650) => Some(w.now() + time::Duration::days(n.into())),
+            _ => {
+                errors.insert(
+                    "expires_days".into(),
+                    "must be a whole number of days from 1 to 3650, or empty for never".into(),
+                );
+                None
+            }
+        },
+    };
     // Every message at once: the name's rule too.
     if let Err(Error::Invalid(fields)) = lanyard_core::admin::check_key_name(&name) {
         errors.extend(fields);
     }
     let (Some(role), true) = (role, errors.is_empty()) else {
-        let form = (name, role_field);
+        let form = (name, role_field, expires_field);
         return keys_page(
             &state,
             &post.signed,
@@ -314,7 +336,7 @@ async fn create_key(State(state): State<AppState>, post: AdminPost) -> PageResul
         )
         .await;
     };
-    match admins::create_key_once(&w, post.fields.get("once"), &name, role).await {
+    match admins::create_key_once(&w, post.fields.get("once"), &name, role, expires_at).await {
         Ok(None) => Ok(Message::new(
             "This form was already submitted",
             "A key was created when this form was first sent, and its secret was shown then, once. \
@@ -333,7 +355,7 @@ async fn create_key(State(state): State<AppState>, post: AdminPost) -> PageResul
             },
         )),
         Err(Error::Invalid(errors)) => {
-            let form = (name, role_field);
+            let form = (name, role_field, expires_field);
             keys_page(
                 &state,
                 &post.signed,
@@ -441,9 +463,34 @@ async fn settings(signed: AdminSignedIn, State(state): State<AppState>) -> PageR
             value: auth.max_failures.to_string(),
         },
         SettingRow {
+            label: "First lock lasts (doubling with each further lock, up to a day)",
+            key: "lockout_minutes",
+            value: plural(auth.lockout_duration.whole_minutes(), "minute"),
+        },
+        SettingRow {
             label: "Sign-in attempts per minute per address",
             key: "login_attempts_per_minute",
             value: auth.login_attempts_per_minute.to_string(),
+        },
+        SettingRow {
+            label: "Shortest user password",
+            key: "user_password_min_length",
+            value: plural(auth.user_password_min.into(), "character"),
+        },
+        SettingRow {
+            label: "Shortest admin password",
+            key: "admin_password_min_length",
+            value: plural(auth.admin_password_min.into(), "character"),
+        },
+        SettingRow {
+            label: "Second factor required for admins",
+            key: "require_admin_second_factor",
+            value: if auth.require_admin_second_factor {
+                "yes"
+            } else {
+                "no"
+            }
+            .to_owned(),
         },
     ];
     let admins = read

@@ -140,13 +140,13 @@ fn full_name(u: &User) -> String {
 async fn sign_in_flags(
     read: &Reader,
     ids: &[UserId],
-    max_failures: u32,
+    now: time::OffsetDateTime,
 ) -> Result<HashMap<UserId, (bool, bool)>, Error> {
     Ok(read
         .sign_in_states(ids)
         .await?
         .into_iter()
-        .map(|(id, s)| (id, (s.is_locked(max_failures), s.totp_enabled())))
+        .map(|(id, s)| (id, (s.is_locked(now), s.totp_enabled())))
         .collect())
 }
 
@@ -215,7 +215,7 @@ async fn list(
     )?;
     let users = read.list_users(&query).await?;
     let ids: Vec<UserId> = users.items.iter().map(|u| u.id).collect();
-    let flags = sign_in_flags(&read, &ids, state.settings().auth.max_failures).await?;
+    let flags = sign_in_flags(&read, &ids, state.lanyard.now()).await?;
     let rows = users
         .items
         .iter()

@@ -30,6 +30,20 @@ impl<'a> Browser<'a> {
         }
     }
 
+    /// A browser at an address no other `elsewhere` browser of this process
+    /// had (198.51.100.0/24 and 203.0.113.0/24, in turn), for failures that
+    /// must reach an account's counter without the per-address throttle.
+    pub fn elsewhere(app: &'a TestApp) -> Self {
+        static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 500;
+        let ip = if n < 250 {
+            [198, 51, 100, (n + 1) as u8]
+        } else {
+            [203, 0, 113, (n - 249) as u8]
+        };
+        Browser::new(app).at_addr(ip)
+    }
+
     /// The same browser seen from another address.
     pub fn at_addr(mut self, ip: [u8; 4]) -> Self {
         self.addr = SocketAddr::from((ip, 40000));

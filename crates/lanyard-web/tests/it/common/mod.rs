@@ -170,9 +170,17 @@ impl TestApp {
     /// A key made straight in the store: (secret, id).
     pub async fn make_key(&mut self, name: &str, role: Role) -> (String, i64) {
         let k = generate_api_key(key_bytes());
+        let new = lanyard_core::store::NewApiKey {
+            name,
+            role,
+            prefix: &k.prefix,
+            hash: &k.hash,
+            created_by: "test",
+            expires_at: None,
+        };
         let key = self
             .store
-            .create_api_key(name, role, &k.prefix, &k.hash, self.clock_now())
+            .create_api_key(&new, self.clock_now())
             .await
             .unwrap();
         self.key_hashes.push(k.hash);

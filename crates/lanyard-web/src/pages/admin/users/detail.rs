@@ -129,6 +129,8 @@ struct DetailPage {
     locked: bool,
     failures: u32,
     max_failures: u32,
+    /// When the lock ends, if locked.
+    locked_until: Option<String>,
     totp_enabled: bool,
     totp_pending: bool,
     created: String,
@@ -231,7 +233,8 @@ async fn detail_page(
         id: user.id.0,
         name: full_name(&user),
         suspended: user.state == UserState::Suspended,
-        locked: sign_in.is_locked(max_failures),
+        locked: sign_in.is_locked(now),
+        locked_until: sign_in.locked_at(now).map(when),
         failures: sign_in.failures,
         max_failures,
         totp_enabled: sign_in.totp_enabled(),
