@@ -86,7 +86,7 @@ class Scenario(Portal, Idp, Sp, Denials):
 
     def run(self) -> None:
         steps = [self.setup, self.sign_in_alice, self.portal, self.idp_initiated, self.idp_url_detour, self.moto,
-                 self.sp_python3_saml, self.sp_pysaml2, self.denials, self.totp, self.audit]
+                 self.sp_python3_saml, self.sp_pysaml2, self.sp_request_policy, self.denials, self.totp, self.audit]
         for i, step in enumerate(steps):
             try:
                 step()

@@ -76,6 +76,9 @@ def response_facts(b64: str) -> dict:
         "audiences": [a.text for a in root.iterfind("saml:Assertion/saml:Conditions/saml:AudienceRestriction/saml:Audience", NS)],
         "signed": sorted(sigs),  # "Response" and/or "Assertion"
         "assertions": len(root.findall("saml:Assertion", NS)),
+        "status": [c.get("Value") for c in root.iter(f"{{{NS['samlp']}}}StatusCode")],
+        "authn_instant": next((s.get("AuthnInstant") for s in
+                               root.iterfind("saml:Assertion/saml:AuthnStatement", NS)), None),
     }
 
 
@@ -172,13 +175,14 @@ class OneLoginSp:
         return md.decode() if isinstance(md, bytes) else md
 
     def redirect_request(self, idp_metadata_xml: str, relay_state: str, signed: bool,
-                         acs_url: str | None = None) -> tuple[str, str]:
+                         acs_url: str | None = None, force_authn: bool = False,
+                         is_passive: bool = False) -> tuple[str, str]:
         """(full redirect URL to the IdP, request ID) from Auth.login()."""
         from onelogin.saml2.auth import OneLogin_Saml2_Auth
 
         auth = OneLogin_Saml2_Auth(_request_data(acs_url or self.acs_url),
                                    old_settings=self.settings(idp_metadata_xml, signed, acs_url))
-        url = auth.login(return_to=relay_state)
+        url = auth.login(return_to=relay_state, force_authn=force_authn, is_passive=is_passive)
         return url, auth.get_last_request_id()
 
     def post_request(self, idp_metadata_xml: str, signed: bool) -> tuple[str, str, str]:
@@ -274,14 +278,17 @@ def pysaml2_sp_metadata(client) -> str:
     return str(entity_descriptor(client.config))
 
 
-def pysaml2_request(client, idp_entity_id: str, relay_state: str, binding: str, signed: bool) -> dict:
+def pysaml2_request(client, idp_entity_id: str, relay_state: str, binding: str, signed: bool,
+                    **extra) -> dict:
     """An AuthnRequest from prepare_for_authenticate: {"id", "url" (redirect) or
-    "action" + "saml_request" + "relay_state" (POST)}."""
+    "action" + "saml_request" + "relay_state" (POST)}. `extra`: AuthnRequest
+    attributes, e.g. is_passive="true"."""
     import html
 
     from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
     kwargs = {"sign": True, "sigalg": SIG_RSA_SHA256, "digest_alg": DIGEST_SHA256} if signed else {"sign": False}
+    kwargs.update(extra)
     reqid, info = client.prepare_for_authenticate(entityid=idp_entity_id, relay_state=relay_state,
                                                   binding=binding, **kwargs)
     if binding == B_REDIRECT:

@@ -9,11 +9,15 @@
 //!
 //! The limiter is per node on purpose: it only has to slow a single source
 //! down; the account lockout (in the database, shared by every node) is what
-//! caps guessing against an account. Memory is bounded: expired windows are
-//! pruned whenever the map reaches [`MAX_KEYS`], and if it is still full the
-//! new address is let through uncounted (fail open, logged) rather than
-//! refused, so a flood from very many addresses cannot lock everyone out of
-//! sign-in; the lockout still holds.
+//! caps guessing against an account. Memory is bounded at [`MAX_KEYS`]
+//! addresses. When the table is full and a new address arrives: expired
+//! windows are pruned; if none were, the oldest window that is not
+//! refusing (its address is under the limit) is evicted, so the newcomer
+//! gets a window of its own; if every window is refusing (a flood), the
+//! newcomer is counted in one shared overflow window with
+//! [`OVERFLOW_FACTOR`] times the limit. So a flood of addresses neither
+//! passes uncounted nor blocks the sign-in of the addresses already
+//! tracked, and an address being refused is never forgotten early.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -25,6 +29,13 @@ use time::{Duration, OffsetDateTime};
 pub const MAX_KEYS: usize = 100_000;
 
 const WINDOW: Duration = Duration::minutes(1);
+
+/// The shared overflow window allows this many times the per-address limit.
+pub const OVERFLOW_FACTOR: u32 = 10;
+
+/// The key of the overflow window (no client has it: IPv6 clients are
+/// keyed by /64 prefixes, which never end in this address).
+const OVERFLOW: IpAddr = IpAddr::V6(std::net::Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0xfff0));
 
 /// What the limiter says about one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,15 +72,36 @@ impl RateLimiter {
     /// Counts one attempt from `addr` (`None` when the server does not
     /// know the peer: those share one key) at `now`.
     pub fn check(&self, addr: Option<IpAddr>, now: OffsetDateTime) -> Verdict {
-        let key = addr.map_or(IpAddr::from([0u8; 4]), key_of);
+        let mut key = addr.map_or(IpAddr::from([0u8; 4]), key_of);
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
         if windows.len() >= MAX_KEYS && !windows.contains_key(&key) {
-            windows.retain(|_, w| now - w.start < WINDOW);
+            windows.retain(|k, w| *k == OVERFLOW || now - w.start < WINDOW);
             if windows.len() >= MAX_KEYS {
-                tracing::warn!("sign-in rate limiter full; not counting {key}");
-                return Verdict::Allowed;
+                let limit = self.per_minute;
+                let oldest = windows
+                    .iter()
+                    .filter(|(k, w)| **k != OVERFLOW && w.count <= limit)
+                    .min_by_key(|(_, w)| w.start)
+                    .map(|(k, _)| *k);
+                match oldest {
+                    Some(old) => {
+                        windows.remove(&old);
+                    }
+                    None => {
+                        tracing::warn!(
+                            "sign-in rate limiter full of refused addresses; counting {key} \
+                             in the shared overflow window"
+                        );
+                        key = OVERFLOW;
+                    }
+                }
             }
         }
+        let limit = if key == OVERFLOW {
+            self.per_minute.saturating_mul(OVERFLOW_FACTOR)
+        } else {
+            self.per_minute
+        };
         let w = windows.entry(key).or_insert(Window {
             start: now,
             count: 0,
@@ -81,11 +113,11 @@ impl RateLimiter {
             };
         }
         w.count = w.count.saturating_add(1);
-        if w.count <= self.per_minute {
+        if w.count <= limit {
             Verdict::Allowed
         } else {
             Verdict::Limited {
-                first: w.count == self.per_minute + 1,
+                first: w.count == limit + 1,
             }
         }
     }
@@ -153,24 +185,79 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_full_map_prunes_then_fails_open() {
-        let t = OffsetDateTime::UNIX_EPOCH;
-        let l = RateLimiter::new(0);
-        {
-            let mut w = l.windows.lock().unwrap();
-            for i in 0..MAX_KEYS as u32 {
-                w.insert(IpAddr::from(i.to_be_bytes()), Window { start: t, count: 1 });
-            }
+    /// A table full of windows started at `t`, each with `count` attempts.
+    fn full(l: &RateLimiter, t: OffsetDateTime, count: u32) {
+        let mut w = l.windows.lock().unwrap();
+        for i in 0..MAX_KEYS as u32 {
+            w.insert(IpAddr::from(i.to_be_bytes()), Window { start: t, count });
         }
-        // Still full within the window: a new address is not counted.
-        assert_eq!(l.check(ip("203.0.113.1"), t), Verdict::Allowed);
-        // A minute on, the old windows are pruned and counting resumes.
+    }
+
+    #[test]
+    fn a_full_table_drops_expired_windows_first() {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        let l = RateLimiter::new(1);
+        full(&l, t, 1);
         let later = t + Duration::minutes(2);
+        assert_eq!(l.check(ip("203.0.113.1"), later), Verdict::Allowed);
         assert_eq!(
             l.check(ip("203.0.113.1"), later),
             Verdict::Limited { first: true }
         );
         assert_eq!(l.windows.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_oldest_window_that_is_not_refusing() {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        let l = RateLimiter::new(2);
+        full(&l, t + Duration::seconds(30), 1);
+        {
+            let mut w = l.windows.lock().unwrap();
+            // The oldest two: one refusing (kept), one not (evicted).
+            w.insert(ip("10.0.0.1").unwrap(), Window { start: t, count: 3 });
+            w.insert(ip("10.0.0.2").unwrap(), Window { start: t, count: 1 });
+            w.remove(&IpAddr::from(0u32.to_be_bytes()));
+            w.remove(&IpAddr::from(1u32.to_be_bytes()));
+        }
+        let now = t + Duration::seconds(40);
+        // The newcomer gets its own window and its own limit.
+        assert_eq!(l.check(ip("203.0.113.1"), now), Verdict::Allowed);
+        assert_eq!(l.check(ip("203.0.113.1"), now), Verdict::Allowed);
+        assert_eq!(
+            l.check(ip("203.0.113.1"), now),
+            Verdict::Limited { first: true }
+        );
+        let w = l.windows.lock().unwrap();
+        assert!(!w.contains_key(&ip("10.0.0.2").unwrap()), "evicted");
+        assert!(
+            w.contains_key(&ip("10.0.0.1").unwrap()),
+            "a refused address is kept"
+        );
+        assert_eq!(w.len(), MAX_KEYS);
+    }
+
+    #[test]
+    fn a_table_full_of_refused_addresses_counts_newcomers_together() {
+        let t = OffsetDateTime::UNIX_EPOCH;
+        let l = RateLimiter::new(1);
+        full(&l, t, 5);
+        // New addresses share one overflow window of 10 x the limit: they
+        // are counted (not let through forever) ...
+        for i in 0..OVERFLOW_FACTOR {
+            let addr = IpAddr::from([198, 51, 100, i as u8]);
+            assert_eq!(l.check(Some(addr), t), Verdict::Allowed, "{addr}");
+        }
+        assert_eq!(
+            l.check(ip("198.51.100.200"), t),
+            Verdict::Limited { first: true }
+        );
+        // ... and the addresses already tracked keep their own windows.
+        let tracked = IpAddr::from(7u32.to_be_bytes());
+        assert_eq!(
+            l.check(Some(tracked), t + Duration::seconds(61)),
+            Verdict::Allowed,
+            "its own window, renewed"
+        );
     }
 }

@@ -44,6 +44,7 @@ impl Fixture {
             base_url: BaseUrl::parse("http://127.0.0.1:8080").unwrap(),
             log: "info".into(),
             auth,
+            http: Default::default(),
         };
         let l = Lanyard::new(settings, clock.clone(), shared, writer.handle()).unwrap();
         Fixture {

@@ -54,6 +54,12 @@ pub struct AttributeRule {
 pub struct AcsUrl {
     pub url: String,
     pub is_default: bool,
+    /// The SP metadata's `index` of this endpoint, when it came from
+    /// imported metadata: what an AuthnRequest's
+    /// `AssertionConsumerServiceIndex` names. Without one, the position in
+    /// the list is its index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u16>,
 }
 
 /// The SSO tab.
@@ -69,6 +75,44 @@ pub struct SsoSettings {
     pub sign_response: bool,
     pub algorithm: SignatureAlgorithm,
     pub require_signed_requests: bool,
+    /// Whether the SP may send AuthnRequests. Off for Amazon AWS IAM (AWS
+    /// never sends one: sign-in there is IdP-initiated), so an
+    /// AuthnRequest made up by anyone gets no response; on for SPs that
+    /// send requests (custom SAML, IAM Identity Center).
+    #[serde(default)]
+    pub accept_authn_requests: bool,
+    /// The RelayState values an AuthnRequest may carry (empty: any). An
+    /// entry is an exact value, or an `http(s)` URL ending in `*`: a prefix
+    /// that matches the same scheme and host at a path-segment boundary.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relay_state_allowlist: Vec<String>,
+}
+
+/// Longest RelayState allowlist.
+pub const MAX_RELAY_STATE_RULES: usize = 50;
+
+/// Whether `relay_state` is allowed by `rule` (see
+/// [`SsoSettings::relay_state_allowlist`]).
+fn relay_state_matches(rule: &str, relay_state: &str) -> bool {
+    let Some(prefix) = rule.strip_suffix('*') else {
+        return rule == relay_state;
+    };
+    let (Ok(want), Ok(got)) = (url::Url::parse(prefix), url::Url::parse(relay_state)) else {
+        return false;
+    };
+    if want.scheme() != got.scheme()
+        || want.host_str() != got.host_str()
+        || want.port_or_known_default() != got.port_or_known_default()
+        || !got.username().is_empty()
+        || got.password().is_some()
+    {
+        return false;
+    }
+    let (want_path, got_path) = (want.path(), got.path());
+    match got_path.strip_prefix(want_path) {
+        Some(rest) => want_path.ends_with('/') || rest.is_empty() || rest.starts_with('/'),
+        None => false,
+    }
 }
 
 /// An AWS role granted through the app (the first-class role mapping): the
@@ -259,6 +303,44 @@ impl SsoSettings {
                 );
             }
         }
+        if self.relay_state_allowlist.len() > MAX_RELAY_STATE_RULES {
+            errors.insert(
+                "sso.relay_state_allowlist".into(),
+                format!("at most {MAX_RELAY_STATE_RULES} entries"),
+            );
+        }
+        for (i, rule) in self.relay_state_allowlist.iter().enumerate() {
+            let field = format!("sso.relay_state_allowlist[{i}]");
+            if rule.trim().is_empty() || rule.len() > 1024 || rule.chars().any(char::is_control) {
+                errors.insert(
+                    field,
+                    "must be 1-1024 characters without control characters".into(),
+                );
+            } else if let Some(prefix) = rule.strip_suffix('*') {
+                if let Err(m) = check_service_url(prefix) {
+                    errors.insert(field, format!("a prefix (ending in *) {m}"));
+                }
+            }
+        }
+    }
+
+    /// Whether an AuthnRequest may carry `relay_state` (the allowlist;
+    /// empty allows any).
+    pub fn relay_state_allowed(&self, relay_state: &str) -> bool {
+        self.relay_state_allowlist.is_empty()
+            || self
+                .relay_state_allowlist
+                .iter()
+                .any(|rule| relay_state_matches(rule, relay_state))
+    }
+
+    /// The ACS endpoints as an AuthnRequest addresses them: each URL with
+    /// its metadata index, or its position when it has none.
+    pub fn acs_indexed(&self) -> impl Iterator<Item = (u16, &AcsUrl)> {
+        self.acs_urls.iter().enumerate().map(|(i, a)| {
+            let position = u16::try_from(i).unwrap_or(u16::MAX);
+            (a.index.unwrap_or(position), a)
+        })
     }
 
     /// Fields still holding a template placeholder, e.g. `sso.acs_urls[0]`.
@@ -448,5 +530,94 @@ mod tests {
                 "{sneaky}: {e}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod relay_state_tests {
+    use super::*;
+
+    fn settings(rules: &[&str]) -> SsoSettings {
+        SsoSettings {
+            idp_entity_id: "https://idp.example.com/saml2/app".into(),
+            sp_entity_id: "https://sp.example.com".into(),
+            acs_urls: vec![AcsUrl {
+                url: "https://sp.example.com/acs".into(),
+                is_default: true,
+                index: None,
+            }],
+            default_relay_state: None,
+            name_id: NameIdSource::Email,
+            name_id_format: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into(),
+            sign_assertion: true,
+            sign_response: false,
+            algorithm: SignatureAlgorithm::RsaSha256,
+            require_signed_requests: false,
+            accept_authn_requests: true,
+            relay_state_allowlist: rules.iter().map(|r| r.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn exact_values_and_prefixes_at_a_segment_boundary() {
+        let s = settings(&[
+            "opaque-token-1",
+            "https://app.example.com/start*",
+            "https://a.example.com/x/*",
+        ]);
+        for ok in [
+            "opaque-token-1",
+            "https://app.example.com/start",
+            "https://app.example.com/start/deep?q=1",
+            "https://app.example.com:443/start/",
+            "https://a.example.com/x/y",
+        ] {
+            assert!(s.relay_state_allowed(ok), "{ok}");
+        }
+        for bad in [
+            "opaque-token-2",
+            "https://app.example.com/starter",
+            "http://app.example.com/start",
+            "https://app.example.com.evil.com/start",
+            "https://evil.example.com/start",
+            "https://app.example.com:8443/start",
+            "https://user@app.example.com/start",
+            "https://a.example.com/x",
+            "https://a.example.com/xy",
+            "/start",
+        ] {
+            assert!(!s.relay_state_allowed(bad), "{bad}");
+        }
+        assert!(settings(&[]).relay_state_allowed("anything at all"));
+    }
+
+    #[test]
+    fn bad_rules_are_refused_with_the_field() {
+        let mut errors = FieldErrors::new();
+        settings(&["ftp://x.example.com/*", "", "ok"]).validate(&mut errors);
+        assert!(errors["sso.relay_state_allowlist[0]"].starts_with("a prefix (ending in *)"));
+        assert_eq!(
+            errors["sso.relay_state_allowlist[1]"],
+            "must be 1-1024 characters without control characters"
+        );
+        assert!(!errors.contains_key("sso.relay_state_allowlist[2]"));
+    }
+
+    #[test]
+    fn acs_indexes_come_from_metadata_or_the_position() {
+        let mut s = settings(&[]);
+        s.acs_urls.push(AcsUrl {
+            url: "https://sp.example.com/acs2".into(),
+            is_default: false,
+            index: Some(7),
+        });
+        let indexed: Vec<(u16, &str)> = s.acs_indexed().map(|(i, a)| (i, a.url.as_str())).collect();
+        assert_eq!(
+            indexed,
+            [
+                (0, "https://sp.example.com/acs"),
+                (7, "https://sp.example.com/acs2")
+            ]
+        );
     }
 }

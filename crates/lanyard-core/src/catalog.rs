@@ -29,6 +29,8 @@ pub struct Template {
     pub sign_response: bool,
     /// Whether the AWS assertion rules apply to apps of this template.
     pub aws_rules: bool,
+    /// Whether apps of this template accept AuthnRequests at first.
+    pub accept_authn_requests: bool,
     #[serde(default, rename = "constant")]
     pub constants: Vec<ConstantRow>,
     #[serde(default, rename = "mapping")]
@@ -117,6 +119,7 @@ impl Template {
                 .map(|(i, u)| AcsUrl {
                     url: u.clone(),
                     is_default: i == 0,
+                    index: None,
                 })
                 .collect(),
             default_relay_state: self.default_relay_state.clone(),
@@ -129,6 +132,8 @@ impl Template {
             sign_response: self.sign_response,
             algorithm: SignatureAlgorithm::RsaSha256,
             require_signed_requests: false,
+            accept_authn_requests: self.accept_authn_requests,
+            relay_state_allowlist: Vec::new(),
         }
     }
 

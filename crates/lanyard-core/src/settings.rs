@@ -7,7 +7,7 @@
 //! ([`BaseUrl`]). The use-case context (`lanyard_app::Lanyard`) carries them.
 
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use serde::Serialize;
 use url::Url;
@@ -24,6 +24,144 @@ pub struct Settings {
     pub log: String,
     /// Sessions, lockout and sign-in rate limits.
     pub auth: crate::session::AuthSettings,
+    /// The HTTP edge: trusted proxies and the server's limits.
+    pub http: HttpSettings,
+}
+
+/// The HTTP edge of an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HttpSettings {
+    /// Peers whose `Forwarded` / `X-Forwarded-For` headers are believed
+    /// ([`HttpSettings::client_address`]); empty: no one's.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A client must send a request's whole header within this, counted
+    /// from the connection's start for the first request and from the end
+    /// of the previous response for the next ones (hyper's rule), so it
+    /// also closes a kept-alive connection that sends no next request.
+    pub header_timeout: time::Duration,
+    /// A request body must arrive within this.
+    pub body_timeout: time::Duration,
+    /// A connection on which no byte moves either way for this long is
+    /// closed: a client that stops reading a response, or stalls in ways
+    /// the header and body timeouts do not cover. (Between requests the
+    /// header timeout, usually shorter, closes a silent connection first.)
+    pub idle_timeout: time::Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: u32,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            trusted_proxies: Vec::new(),
+            header_timeout: time::Duration::seconds(10),
+            body_timeout: time::Duration::seconds(30),
+            idle_timeout: time::Duration::seconds(60),
+            max_connections: 10_000,
+        }
+    }
+}
+
+impl HttpSettings {
+    /// Whether `addr` is one of the trusted proxies.
+    pub fn is_trusted(&self, addr: IpAddr) -> bool {
+        let addr = canonical(addr);
+        self.trusted_proxies.iter().any(|net| net.contains(&addr))
+    }
+
+    /// The client of a request that came from `peer` carrying the
+    /// forwarding headers `forwarded` (RFC 7239 `Forwarded`, each value in
+    /// order) and `x_forwarded_for` (each value in order).
+    ///
+    /// Only a trusted peer's headers count. The chain of addresses it
+    /// reports (`Forwarded` when present, else `X-Forwarded-For`) is walked
+    /// from the right, skipping trusted proxies: the first address that is
+    /// not one is the client. An entry that is not an address (`unknown`,
+    /// an obfuscated name, garbage) ends the walk: the client is then the
+    /// last trusted hop, since nothing further left can be believed. A
+    /// chain of trusted proxies only gives its left-most address.
+    pub fn client_address(
+        &self,
+        peer: IpAddr,
+        forwarded: &[&str],
+        x_forwarded_for: &[&str],
+    ) -> IpAddr {
+        let peer = canonical(peer);
+        if !self.is_trusted(peer) {
+            return peer;
+        }
+        let chain: Vec<Option<IpAddr>> = if forwarded.is_empty() {
+            x_forwarded_for
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(|e| parse_hop(e.trim()))
+                .collect()
+        } else {
+            forwarded
+                .iter()
+                .flat_map(|v| v.split(','))
+                .map(forwarded_for)
+                .collect()
+        };
+        let mut client = peer;
+        for hop in chain.into_iter().rev() {
+            match hop {
+                Some(addr) => {
+                    client = addr;
+                    if !self.is_trusted(addr) {
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+        client
+    }
+}
+
+/// IPv4-mapped IPv6 addresses as IPv4 (a dual-stack listener reports them).
+fn canonical(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// One hop of `X-Forwarded-For` or of a `Forwarded` `for=`: an address,
+/// optionally with a port (`192.0.2.1:4711`, `[2001:db8::1]:4711`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim().trim_matches('"');
+    if let Ok(addr) = hop.parse::<IpAddr>() {
+        return Some(canonical(addr));
+    }
+    if let Ok(sock) = hop.parse::<SocketAddr>() {
+        return Some(canonical(sock.ip()));
+    }
+    let inner = hop.strip_prefix('[')?.split(']').next()?;
+    inner.parse::<IpAddr>().ok().map(canonical)
+}
+
+/// The `for=` of one `Forwarded` element (`for=192.0.2.60;proto=http`).
+fn forwarded_for(element: &str) -> Option<IpAddr> {
+    element
+        .split(';')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
+        .and_then(|(_, v)| parse_hop(v))
+}
+
+/// Parses `trusted_proxies`: addresses or CIDR blocks separated by commas
+/// or spaces (`10.0.0.0/8, 192.0.2.7`); an address alone is one host.
+pub fn parse_trusted_proxies(text: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    text.split([',', ' ', '\t'])
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse::<ipnet::IpNet>()
+                .or_else(|_| t.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map(|net| net.trunc())
+                .map_err(|_| format!("contains {t:?}, which is not an IP address or CIDR block"))
+        })
+        .collect()
 }
 
 /// The public base URL of the IdP: absolute `http` or `https`, no user info,
@@ -159,6 +297,88 @@ mod tests {
         assert_eq!(
             err("https://idp.example.com/#top"),
             "must not have a fragment"
+        );
+    }
+}
+
+#[cfg(test)]
+mod proxy_tests {
+    use super::*;
+
+    fn http(proxies: &str) -> HttpSettings {
+        HttpSettings {
+            trusted_proxies: parse_trusted_proxies(proxies).unwrap(),
+            ..HttpSettings::default()
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_untrusted_peers_headers_are_ignored() {
+        let none = http("");
+        let spoofed = ["203.0.113.9"];
+        assert_eq!(
+            none.client_address(ip("192.0.2.1"), &[], &spoofed),
+            ip("192.0.2.1")
+        );
+        let some = http("10.0.0.0/8");
+        assert_eq!(
+            some.client_address(ip("192.0.2.1"), &["for=203.0.113.9"], &spoofed),
+            ip("192.0.2.1"),
+            "a peer outside the trusted list is the client, whatever it says"
+        );
+    }
+
+    #[test]
+    fn the_right_most_untrusted_address_is_the_client() {
+        let h = http("10.0.0.0/8, 192.0.2.7");
+        // The client forged a left-most entry; the proxy appended the real one.
+        let xff = ["6.6.6.6, 198.51.100.4", "10.1.2.3"];
+        assert_eq!(
+            h.client_address(ip("192.0.2.7"), &[], &xff),
+            ip("198.51.100.4")
+        );
+        // RFC 7239 wins over X-Forwarded-For; ports and quotes are fine.
+        let fwd = [r#"for=6.6.6.6, for="198.51.100.5:4711";proto=https"#];
+        assert_eq!(
+            h.client_address(ip("192.0.2.7"), &fwd, &xff),
+            ip("198.51.100.5")
+        );
+        let v6 = [r#"for="[2001:db8::1]:4711""#];
+        assert_eq!(
+            h.client_address(ip("::ffff:192.0.2.7"), &v6, &[]),
+            ip("2001:db8::1"),
+            "an IPv4-mapped peer is its IPv4 address"
+        );
+        // Only trusted hops: the left-most; no header: the proxy itself.
+        assert_eq!(
+            h.client_address(ip("192.0.2.7"), &[], &["10.0.0.1, 10.0.0.2"]),
+            ip("10.0.0.1")
+        );
+        assert_eq!(h.client_address(ip("10.9.9.9"), &[], &[]), ip("10.9.9.9"));
+        // Garbage ends the walk at the last trusted hop.
+        assert_eq!(
+            h.client_address(ip("192.0.2.7"), &[], &["198.51.100.4, nonsense, 10.0.0.3"]),
+            ip("10.0.0.3")
+        );
+        assert_eq!(
+            h.client_address(ip("192.0.2.7"), &["for=unknown"], &[]),
+            ip("192.0.2.7")
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_parse_with_a_clear_error() {
+        let nets = parse_trusted_proxies("10.0.0.1/8 ,2001:db8::/32\t192.0.2.7").unwrap();
+        let shown: Vec<String> = nets.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7/32"]);
+        assert_eq!(parse_trusted_proxies("").unwrap(), vec![]);
+        assert_eq!(
+            parse_trusted_proxies("10.0.0.0/8, proxy.local").unwrap_err(),
+            "contains \"proxy.local\", which is not an IP address or CIDR block"
         );
     }
 }

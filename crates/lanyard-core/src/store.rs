@@ -322,6 +322,17 @@ pub trait SignInStore: Send + Sync {
     /// one: `true` when it was, `false` for a replayed or older step.
     async fn use_totp_step(&self, account: Account, step: i64) -> Result<bool>;
 
+    /// When the ForceAuthn request `request_id` of `app` was first seen:
+    /// `now` the first time (remembered until `expires_at`), the remembered
+    /// instant afterwards. Expired entries are forgotten; `NotFound` when
+    /// the app is missing.
+    async fn note_forced_authn(
+        &self,
+        app: AppId,
+        request_id: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<OffsetDateTime>;
     /// Remembers an AuthnRequest ID of an app until `expires_at`: `true` when
     /// it was new, `false` when it was seen before (a replay). Expired entries
     /// are forgotten.

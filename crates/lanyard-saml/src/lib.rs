@@ -41,5 +41,6 @@ pub use keys::{
 };
 pub use metadata::{AcsEndpoint, IdpMetadata, SpMetadata};
 pub use response::{
-    Assertion, Attribute, NameId, Response, SignedResponse, SigningOptions, SsoParams,
+    Assertion, Attribute, NameId, Outgoing, Response, SignedResponse, SigningOptions, SsoParams,
+    StatusResponse,
 };

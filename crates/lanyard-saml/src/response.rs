@@ -229,10 +229,7 @@ impl Response {
             ("SessionIndex", &a.session_index),
             ("AuthnContextClassRef", &a.authn_context_class_ref),
         ] {
-            if value.is_empty() {
-                return Err(Error::EmptyField(field));
-            }
-            check_chars(field, value)?;
+            check_required(field, value)?;
         }
         if a.audiences.is_empty() {
             return Err(Error::EmptyField("Audience"));
@@ -253,6 +250,113 @@ impl Response {
             }
         }
         Ok(())
+    }
+}
+
+/// A Response that carries no assertion, only why not: a top-level status
+/// (`Requester` or `Responder`) with an optional second-level one (e.g.
+/// `NoPassive`) and message. It answers a request, so `InResponseTo` is
+/// required, and the whole Response is signed (there is no assertion to
+/// sign).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusResponse {
+    pub id: String,
+    pub issue_instant: OffsetDateTime,
+    pub destination: String,
+    pub issuer: String,
+    pub in_response_to: String,
+    /// A top-level status code URI (`ns::STATUS_REQUESTER`, ...).
+    pub status: String,
+    /// A second-level status code URI (`ns::STATUS_NO_PASSIVE`, ...).
+    pub sub_status: Option<String>,
+    pub message: Option<String>,
+}
+
+impl StatusResponse {
+    /// Writes and signs the Response (enveloped signature after Issuer).
+    pub fn sign(&self, key: &SigningKey, algorithm: SignatureAlgorithm) -> Result<SignedResponse> {
+        check_id("Response ID", &self.id)?;
+        for (field, value) in [
+            ("Destination", &self.destination),
+            ("Issuer", &self.issuer),
+            ("InResponseTo", &self.in_response_to),
+            ("StatusCode", &self.status),
+        ] {
+            check_required(field, value)?;
+        }
+        for (field, value) in [
+            ("StatusCode", &self.sub_status),
+            ("StatusMessage", &self.message),
+        ] {
+            if let Some(v) = value {
+                check_chars(field, v)?;
+            }
+        }
+        let cert_b64 = key.certificate().to_base64();
+        let mut w = Twin::with_capacity(1024);
+        w.both("<samlp:Response xmlns:samlp=\"");
+        w.both(ns::SAMLP);
+        w.both("\"");
+        w.attr("Destination", &self.destination);
+        w.attr("ID", &self.id);
+        w.attr("InResponseTo", &self.in_response_to);
+        w.attr("IssueInstant", &instant::format(self.issue_instant));
+        w.both(" Version=\"2.0\"><saml:Issuer xmlns:saml=\"");
+        w.both(ns::SAML);
+        w.both("\">");
+        w.text(&self.issuer);
+        w.both("</saml:Issuer>");
+        let sig_at = w.mark();
+        w.both("<samlp:Status><samlp:StatusCode");
+        w.attr("Value", &self.status);
+        w.both(">");
+        if let Some(sub) = &self.sub_status {
+            w.both("<samlp:StatusCode");
+            w.attr("Value", sub);
+            w.both("></samlp:StatusCode>");
+        }
+        w.both("</samlp:StatusCode>");
+        if let Some(message) = &self.message {
+            w.both("<samlp:StatusMessage>");
+            w.text(message);
+            w.both("</samlp:StatusMessage>");
+        }
+        w.both("</samlp:Status></samlp:Response>");
+        let sig = signature_element(key, &cert_b64, algorithm, &self.id, &w.c14n)?;
+        let response_c14n = Some(std::mem::take(&mut w.c14n));
+        w.doc.insert_str(sig_at.doc, &sig);
+        Ok(SignedResponse {
+            xml: w.doc,
+            assertion_c14n: None,
+            response_c14n,
+        })
+    }
+}
+
+/// What Lanyard sends to an ACS: a response with an assertion, or one
+/// that only says why there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    Assertion(Box<Response>),
+    Status(Box<StatusResponse>),
+}
+
+impl Outgoing {
+    /// Signs as `opts` says; a status response is signed whole, with
+    /// `opts.algorithm`.
+    pub fn sign(&self, key: &SigningKey, opts: SigningOptions) -> Result<SignedResponse> {
+        match self {
+            Outgoing::Assertion(r) => r.sign(key, opts),
+            Outgoing::Status(s) => s.sign(key, opts.algorithm),
+        }
+    }
+
+    /// The Response's ID.
+    pub fn id(&self) -> &str {
+        match self {
+            Outgoing::Assertion(r) => &r.id,
+            Outgoing::Status(s) => &s.id,
+        }
     }
 }
 
@@ -314,6 +418,14 @@ fn write_assertion_body(w: &mut Twin, a: &Assertion) {
         w.both("</saml:Attribute>");
     }
     w.both("</saml:AttributeStatement>");
+}
+
+/// A field that must have a value XML can carry.
+fn check_required(field: &'static str, value: &str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::EmptyField(field));
+    }
+    check_chars(field, value)
 }
 
 /// IDs go unescaped into `Reference/@URI`, so they must be NCNames.

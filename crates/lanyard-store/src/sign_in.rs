@@ -563,6 +563,51 @@ impl SignInStore for SqlStore {
             .await
     }
 
+    /// Like `remember_request_id`: one transaction that starts with the
+    /// DELETE (SQLite's write lock first; on PostgreSQL a concurrent insert
+    /// of the same ID waits and then does nothing), then the instant that
+    /// is stored, whoever stored it.
+    async fn note_forced_authn(
+        &self,
+        app: AppId,
+        request_id: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<OffsetDateTime> {
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(db)?;
+        sqlx::query("DELETE FROM sso_force_authn WHERE app_id = $1 AND expires_at <= $2")
+            .bind(app.0)
+            .bind(to_ms(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        sqlx::query(
+            "INSERT INTO sso_force_authn (app_id, request_id, since, expires_at) \
+             SELECT id, $2, $3, $4 FROM apps WHERE id = $1 ON CONFLICT DO NOTHING",
+        )
+        .bind(app.0)
+        .bind(request_id)
+        .bind(to_ms(now))
+        .bind(to_ms(expires_at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let since: Option<i64> = sqlx::query_scalar(
+            "SELECT since FROM sso_force_authn WHERE app_id = $1 AND request_id = $2",
+        )
+        .bind(app.0)
+        .bind(request_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        match since {
+            Some(ms) => from_ms(ms),
+            None => Err(Error::not_found("application", app)),
+        }
+    }
+
     /// `NotFound` when the app is missing. Forgetting the app's expired IDs
     /// and inserting run in one transaction that starts with the DELETE, a
     /// write: SQLite takes its write lock there (a transaction that read

@@ -2,8 +2,8 @@
 //!
 //! Each area owns its `router()` (`health`, the REST API under `/api/v1`,
 //! the pages, the SAML endpoints) and [`app`] merges them, adds the
-//! cross-cutting layers (request body limit, the refusal of duplicated
-//! cookies) and the JSON fallbacks from
+//! cross-cutting layers (the client's address, request body limit, the
+//! refusal of duplicated cookies) and the JSON fallbacks from
 //! `error`. Handlers read shared, already-validated state from [`AppState`];
 //! nothing here reads configuration, the environment or the system clock
 //! directly.
@@ -20,6 +20,8 @@
 //! - `pages`: server-rendered pages (askama), their headers and static
 //!   files: sign-in and sign-out (`pages::signin`), the user portal
 //!   (`pages::portal`), the admin portal (`pages::admin`);
+//! - [`client`]: the client's address (trusted proxies), decided once per
+//!   request;
 //! - `session`: cookies, CSRF tokens, the signed-in extractor;
 //! - `sso`: `/saml2/<slug>`: the HTTP-Redirect and HTTP-POST bindings and
 //!   the pages of single sign-on;
@@ -31,10 +33,12 @@ use lanyard_app::Lanyard;
 use lanyard_core::Settings;
 
 mod api;
+pub mod client;
 mod error;
 mod health;
 mod pages;
 mod public;
+pub mod server;
 mod session;
 mod sso;
 pub mod standin;
@@ -78,6 +82,10 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(session::refuse_duplicate_cookies))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client::resolve,
+        ))
         .with_state(state)
 }
 

@@ -234,10 +234,22 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
+/// A 303 to the sign-in page even for a signed-in browser (`force=1`): the
+/// whole sign-in, second factor included, then on to `next` (an
+/// AuthnRequest with `ForceAuthn`).
+pub fn to_reauthenticate(next: &str) -> Response {
+    to_sign_in("/login?force=1&next=", next)
+}
+
 /// A 303 to the sign-in page, coming back to `next` afterwards.
 pub fn to_login(next: &str) -> Response {
+    to_sign_in("/login?next=", next)
+}
+
+/// A 303 to `page` followed by `next`, URL-encoded.
+fn to_sign_in(page: &str, next: &str) -> Response {
     let target = format!(
-        "/login?next={}",
+        "{page}{}",
         form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
     );
     (
@@ -261,7 +273,7 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Sig
 
 /// A page for a failed session lookup (a storage error).
 pub(crate) fn unavailable(err: &Error) -> Response {
-    tracing::error!("session lookup failed: {err}");
+    tracing::error!(error = %err.to_string().escape_debug(), "session lookup failed");
     Message::new(
         "Something went wrong",
         "Lanyard could not check your session. Please try again in a moment.",
@@ -366,6 +378,7 @@ mod tests {
             base_url: lanyard_core::BaseUrl::parse("https://idp.example.com").unwrap(),
             log: "info".into(),
             auth: Default::default(),
+            http: Default::default(),
         };
         let set = |c: Cookie, s: &Settings| c.set(s, "t").1;
         assert_eq!(

@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use lanyard_core::session::AuthSettings;
+use lanyard_core::settings::{parse_trusted_proxies, HttpSettings};
 use lanyard_core::{BaseUrl, Settings};
 use tracing_subscriber::EnvFilter;
 
@@ -158,6 +159,12 @@ fn resolve(layers: &mut Layers) -> Result<(Settings, DatabaseUrl), ConfigError> 
     let user_min = layers.value("user_password_min_length", "8", count(8, 256))?;
     let admin_min = layers.value("admin_password_min_length", "12", count(8, 256))?;
     let require_2fa = layers.value("require_admin_second_factor", "false", parse_bool)?;
+    // The HTTP edge.
+    let trusted_proxies = layers.value("trusted_proxies", "", parse_trusted_proxies)?;
+    let header_timeout = layers.value("http_header_timeout_seconds", "10", count(1, 3600))?;
+    let body_timeout = layers.value("http_body_timeout_seconds", "30", count(1, 3600))?;
+    let idle_timeout = layers.value("http_idle_timeout_seconds", "60", count(1, 24 * 3600))?;
+    let max_connections = layers.value("http_max_connections", "10000", count(1, 1_000_000))?;
     let settings = Settings {
         listen,
         base_url,
@@ -172,12 +179,19 @@ fn resolve(layers: &mut Layers) -> Result<(Settings, DatabaseUrl), ConfigError> 
             admin_password_min: admin_min,
             require_admin_second_factor: require_2fa,
         },
+        http: HttpSettings {
+            trusted_proxies,
+            header_timeout: time::Duration::seconds(header_timeout.into()),
+            body_timeout: time::Duration::seconds(body_timeout.into()),
+            idle_timeout: time::Duration::seconds(idle_timeout.into()),
+            max_connections,
+        },
     };
     Ok((settings, database))
 }
 
 /// Keys whose value is a whole number, and how they print.
-const COUNT_KEYS: [&str; 7] = [
+const COUNT_KEYS: [&str; 11] = [
     "lockout_failures",
     "session_idle_minutes",
     "session_max_hours",
@@ -185,6 +199,10 @@ const COUNT_KEYS: [&str; 7] = [
     "lockout_minutes",
     "user_password_min_length",
     "admin_password_min_length",
+    "http_header_timeout_seconds",
+    "http_body_timeout_seconds",
+    "http_idle_timeout_seconds",
+    "http_max_connections",
 ];
 
 /// `true` or `false` (as TOML writes them).
@@ -348,6 +366,7 @@ impl Loaded {
             toml::Value::String(self.database.redacted()),
         );
         let auth = &self.settings.auth;
+        let http = &self.settings.http;
         for (key, value) in COUNT_KEYS.into_iter().zip([
             i64::from(auth.max_failures),
             auth.session_idle.whole_minutes(),
@@ -356,12 +375,25 @@ impl Loaded {
             auth.lockout_duration.whole_minutes(),
             i64::from(auth.user_password_min),
             i64::from(auth.admin_password_min),
+            http.header_timeout.whole_seconds(),
+            http.body_timeout.whole_seconds(),
+            http.idle_timeout.whole_seconds(),
+            i64::from(http.max_connections),
         ]) {
             table.insert(key.into(), toml::Value::Integer(value));
         }
         table.insert(
             "require_admin_second_factor".into(),
             toml::Value::Boolean(auth.require_admin_second_factor),
+        );
+        let proxies: Vec<String> = http
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        table.insert(
+            "trusted_proxies".into(),
+            toml::Value::String(proxies.join(", ")),
         );
         let mut out = String::new();
         for origin in &self.origins {

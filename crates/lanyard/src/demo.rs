@@ -26,7 +26,6 @@
 //! the audit log shows it), and the server is `serve`'s; the stand-in is the
 //! only extra route, and only this command mounts it.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -91,7 +90,9 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         base_url: base_url.clone(),
         log: args.log.clone(),
         auth: Default::default(),
+        http: Default::default(),
     };
+    let http = settings.http.clone();
     let shared: Arc<dyn Store> = Arc::new(store.clone());
     let audit = AuditWriter::start(shared.clone());
     let lanyard = Lanyard::new(settings, Arc::new(SystemClock), shared, audit.handle())?;
@@ -104,13 +105,10 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     }
 
     let state = AppState::new(lanyard);
-    let app = lanyard_web::app(state.clone())
-        .merge(lanyard_web::standin::router(state))
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let app = lanyard_web::app(state.clone()).merge(lanyard_web::standin::router(state));
     let shutdown = crate::serve::shutdown_signal();
     print_welcome(base_url.as_str(), &api_key, args.empty);
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    let served = lanyard_web::server::serve(listener, app, &http, shutdown)
         .await
         .context("server failed");
     audit.shutdown().await;
@@ -165,10 +163,12 @@ async fn seed_directory(w: &Writer, base_url: &str) -> anyhow::Result<()> {
                     AcsUrl {
                         url: lanyard_web::standin::acs_url(base_url, APP_SLUG),
                         is_default: true,
+                        index: None,
                     },
                     AcsUrl {
                         url: "https://signin.aws.amazon.com/saml".into(),
                         is_default: false,
+                        index: None,
                     },
                 ]),
                 ..SsoForm::default()

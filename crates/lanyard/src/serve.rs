@@ -3,7 +3,6 @@
 //! the audit writer drains, then the database pool closes.
 
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -56,14 +55,15 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     tracing::info!("listening on http://{bound}");
     tracing::info!("public base URL is {}", settings.base_url);
 
+    let http = settings.http.clone();
     let shared: Arc<dyn Store> = Arc::new(store.clone());
     let audit = AuditWriter::start(shared.clone());
     let lanyard = Lanyard::new(settings, Arc::new(SystemClock), shared, audit.handle())?;
     let state = AppState::new(lanyard);
-    // Connect info gives handlers the client address for audit events.
-    let app = lanyard_web::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    // The server gives each request the client address (connect info) for
+    // audit events, and enforces the connection limits of `http`.
+    let app = lanyard_web::app(state);
+    let served = lanyard_web::server::serve(listener, app, &http, shutdown)
         .await
         .context("server failed");
     // Whatever happened to the server, what was recorded gets written.
@@ -75,8 +75,8 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
 }
 
 /// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is
-/// called, not when the future is first polled (axum polls it on a task of
-/// its own, maybe later): a SIGTERM right after "listening on" must stop
+/// called, not when the future is first polled (the server polls it only
+/// once it runs, maybe later): a SIGTERM right after "listening on" must stop
 /// the server gracefully, not kill it. Call it inside the runtime, before
 /// announcing the server.
 pub(crate) fn shutdown_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {

@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -42,6 +43,8 @@ SP2 = ("https://sp2.example.test/metadata", "https://sp2.example.test/acs")  # p
 RELAY = "/console/home?region=eu-west-1&x=a b"
 APPS = "/api/v1/applications"
 WRONG = "Wrong email/username or password."
+STATUS_RESPONDER = "urn:oasis:names:tc:SAML:2.0:status:Responder"
+STATUS_NO_PASSIVE = "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
 # the Custom SAML apps' attribute rows: a mapped user field, a constant, the groups attribute
 CUSTOM_ATTRS = {"attributes": [{"name": "email", "source": {"kind": "user_field", "value": "email"}},
                                {"name": "department", "source": {"kind": "constant", "value": "engineering"}}],

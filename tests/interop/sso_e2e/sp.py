@@ -181,3 +181,71 @@ class Sp(Base):
                                  lambda b64, rid=rid: es.pysaml2_check(self.sp2, b64, outstanding={rid: "/"}),
                                  "pysaml2")
 
+
+    # --- the AuthnRequest policy: IsPassive, ForceAuthn, apps that take none ----------
+
+    def sp_request_policy(self) -> None:
+        md = self.md["sp1"]
+        # IsPassive without a session: a signed NoPassive status goes back to the SP, whose request passed
+        # its checks; python3-saml and pysaml2 read it as "not authenticated, NoPassive"
+        case = "sp-no-passive-python3-saml"
+        url, rid = self.sp1.redirect_request(md, RELAY, True, is_passive=True)
+        page = Browser("passive-1").open(self.direct(url))
+        b64 = self.saml_post(case, page, SP1[1], RELAY)
+        if b64:
+            f = es.response_facts(b64)
+            v = self.sp1.check(md, b64, rid)
+            problems = []
+            if f["status"] != [STATUS_RESPONDER, STATUS_NO_PASSIVE]:
+                problems.append(f"status codes {f['status']}")
+            if f["in_response_to"] != rid or f["assertions"] != 0 or f["signed"] != ["Response"]:
+                problems.append(f"InResponseTo {f['in_response_to']!r}, {f['assertions']} assertions, "
+                                f"signed {f['signed']}")
+            if v.ok or "NoPassive" not in v.error:
+                problems.append(f"python3-saml: ok={v.ok} {v.error}")
+            self.check(case, "python3-saml", problems,
+                       f"IsPassive, no session -> signed Responder/NoPassive for {rid}; python3-saml: {v.error}")
+        case = "sp-no-passive-pysaml2"
+        idp_entity = self.apps["sp2"]["sso"]["idp_entity_id"]
+        req = es.pysaml2_request(self.sp2, idp_entity, RELAY, es.B_REDIRECT, True, is_passive="true")
+        page = Browser("passive-2").open(self.direct(req["url"]))
+        b64 = self.saml_post(case, page, SP2[1], RELAY)
+        if b64:
+            v = es.pysaml2_check(self.sp2, b64, outstanding={req["id"]: "/"})
+            self.check(case, "pysaml2", [] if (not v.ok and "StatusNoPassive" in v.error) else [v.error],
+                       f"IsPassive, no session -> pysaml2 raises {one_line(v.error, 120)}")
+        # ForceAuthn with a session: the whole sign-in again; the response's AuthnInstant is the new one
+        url, rid = self.sp1.redirect_request(md, RELAY, True, force_authn=True)
+        self.force_authn("sp-force-authn-python3-saml", "python3-saml", url, SP1[1],
+                         lambda b64: self.sp1.check(md, b64, rid))
+        req = es.pysaml2_request(self.sp2, idp_entity, RELAY, es.B_REDIRECT, True, force_authn="true")
+        self.force_authn("sp-force-authn-pysaml2", "pysaml2", req["url"], SP2[1],
+                         lambda b64: es.pysaml2_check(self.sp2, b64, outstanding={req["id"]: "/"}))
+        # an Amazon AWS IAM app takes no AuthnRequest (AWS never sends one): a page, no response
+        case = "sp-aws-iam-refuses-requests"
+        url, rid = self.sp1.redirect_request(self.md["aws"], "https://evil.example.test/", False)
+        self.refused(case, self.alice.open(self.direct(url)), 400, "does not take sign-in requests",
+                     "an AuthnRequest made up for the AWS IAM app's IdP URL")
+
+    def force_authn(self, case: str, peer: str, url: str, acs: str, judge) -> None:
+        """alice (signed in) opens a ForceAuthn request: the sign-in form again, then a response the SP
+        accepts whose AuthnInstant is no earlier than the request."""
+        asked_at = datetime.now(timezone.utc).replace(microsecond=0)
+        page = self.alice.open(self.direct(url))
+        form = self.login_form(page)
+        if form is None:
+            self.fail(case, "lanyard", f"a signed-in browser was not asked to sign in again: {page.describe()}")
+            return
+        done = self.alice.submit(form, {"login": "alice", "password": PASSWORD}, follow=True)
+        b64 = self.saml_post(case, done, acs, RELAY)
+        if not b64:
+            return
+        f = es.response_facts(b64)
+        v = judge(b64)
+        instant = datetime.fromisoformat((f["authn_instant"] or "").replace("Z", "+00:00"))
+        problems = [] if v.ok else [f"{peer}: {v.error}"]
+        if instant < asked_at:
+            problems.append(f"AuthnInstant {f['authn_instant']} is before the request ({asked_at})")
+        self.check(case, peer, problems,
+                   f"ForceAuthn -> sign in again -> AuthnInstant {f['authn_instant']} >= "
+                   f"{asked_at.isoformat()}; {peer} accepts")

@@ -137,6 +137,8 @@ pub fn apply_sp_metadata(xml: &str, config: &mut AppConfig) -> Result<()> {
         .map(|(i, a)| AcsUrl {
             url: a.location.clone(),
             is_default: i == default,
+            // Kept: an AuthnRequest's AssertionConsumerServiceIndex names it.
+            index: a.index,
         })
         .collect();
     // The certificates are the new SP's (possibly none): an old SP's key

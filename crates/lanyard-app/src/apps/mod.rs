@@ -72,6 +72,13 @@ pub struct SsoForm {
     pub algorithm: Option<SignatureAlgorithm>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub require_signed_requests: Option<bool>,
+    /// Whether the SP may send AuthnRequests (off for Amazon AWS IAM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accept_authn_requests: Option<bool>,
+    /// Allowed RelayState values of AuthnRequests (exact, or an http(s)
+    /// URL prefix ending in `*`); empty allows any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay_state_allowlist: Option<Vec<String>>,
 }
 
 impl SsoForm {
@@ -87,6 +94,8 @@ impl SsoForm {
             sign_response,
             algorithm,
             require_signed_requests,
+            accept_authn_requests,
+            relay_state_allowlist,
         } = self;
         set(&mut sso.idp_entity_id, idp_entity_id);
         set(&mut sso.sp_entity_id, sp_entity_id);
@@ -100,6 +109,8 @@ impl SsoForm {
         set(&mut sso.sign_response, sign_response);
         set(&mut sso.algorithm, algorithm);
         set(&mut sso.require_signed_requests, require_signed_requests);
+        set(&mut sso.accept_authn_requests, accept_authn_requests);
+        set(&mut sso.relay_state_allowlist, relay_state_allowlist);
     }
 }
 

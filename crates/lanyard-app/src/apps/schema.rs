@@ -39,6 +39,9 @@ pub struct AcsUrlSchema {
     url: String,
     /// Exactly one URL is the default (where IdP-initiated responses go).
     is_default: bool,
+    /// The SP metadata's index of this endpoint (kept from imported
+    /// metadata); absent: its position in the list.
+    index: Option<u16>,
 }
 
 /// Where the NameID comes from.
@@ -68,6 +71,13 @@ pub struct SsoSettingsSchema {
     algorithm: String,
     /// Refuse AuthnRequests that are not signed with the SP's certificate.
     require_signed_requests: bool,
+    /// Whether the SP may send AuthnRequests at all (off for Amazon AWS
+    /// IAM, which never sends one).
+    accept_authn_requests: bool,
+    /// Allowed RelayState values of AuthnRequests: exact values, or
+    /// http(s) URL prefixes ending in `*` (same scheme and host, a
+    /// path-segment boundary). Absent or empty: any.
+    relay_state_allowlist: Option<Vec<String>>,
 }
 
 /// An AWS role granted to a group: the Role attribute value

@@ -5,12 +5,20 @@
 //! One flow serves IdP-initiated sign-in and AuthnRequests of either
 //! binding, in this order: the app by slug, with its grants and signing key
 //! from the per-node cache ([`cache`]: one version check per request;
-//! `UnknownApp` when unknown or deleted); the AuthnRequest's checks
+//! `UnknownApp` when unknown or deleted); whether the app accepts
+//! AuthnRequests at all (`RequestsNotAccepted`: off for Amazon AWS IAM,
+//! which never sends one); the AuthnRequest's checks
 //! (`BadRequest` with the protocol error: signature with the SP's
 //! certificates when the app requires signed requests or the request is
 //! signed, Issuer = the SP entity ID, Destination = this IdP URL,
 //! IssueInstant within [`REQUEST_MAX_AGE`] / [`REQUEST_CLOCK_SKEW`], the
-//! requested ACS URL or index registered); the session (none: `SignIn`,
+//! requested ACS URL or index registered); its RelayState against the
+//! app's allowlist (`RelayStateRefused`); `ForceAuthn` (the first sighting
+//! of the request is remembered in the store; a session authenticated
+//! before it gets `Reauthenticate`: the whole sign-in again, second factor
+//! included); `IsPassive` (when the answer would need the user to sign in,
+//! a signed `Responder`/`NoPassive` status goes back to the SP, whose
+//! request passed its checks); the session (none: `SignIn`,
 //! and the door sends the browser to sign in and back to the same request,
 //! which is verified again then); the decision (`lanyard_core::sso::decide`,
 //! `Denied` per denial); replay (the request ID is remembered in the store
@@ -23,13 +31,12 @@
 //! its checks before anyone is signed in is only logged: it names nobody,
 //! and anyone could otherwise fill the audit log from outside.
 //!
-//! Not handled yet: `ForceAuthn` (an existing session is used as is),
-//! `IsPassive` (a user without a session is sent to sign in rather than
-//! answered with a `NoPassive` status), the requested
-//! `NameIDPolicy/@Format` (the app's configured format is always used),
-//! and error Responses to the SP in general (refusals are pages). An
-//! `AssertionConsumerServiceIndex` is the position in the app's ACS list
-//! (0-based), which is the SP metadata's order when it was imported.
+//! Error Responses go to the SP only for a request that passed its checks
+//! (today: `NoPassive`); every other refusal is a page, so an unverified
+//! request cannot make Lanyard post anything anywhere. Not handled yet:
+//! the requested `NameIDPolicy/@Format` (the app's configured format is
+//! always used). An `AssertionConsumerServiceIndex` is the SP metadata's
+//! `index` of an imported endpoint, else its position in the app's list.
 //!
 //! Timing follows AWS (shared/AWS_SAML.md section 2) through
 //! `Response::for_sso`: IssueInstant = now, NotBefore = now - 60 s,
@@ -47,7 +54,7 @@ use lanyard_core::directory::User;
 use lanyard_core::session::{token_hash, Session};
 use lanyard_core::sso::{self, AppFacts, AssertionContent, Denial};
 use lanyard_core::Result;
-use lanyard_saml::response::{new_id, Attribute, NameId, SsoParams};
+use lanyard_saml::response::{new_id, Attribute, NameId, Outgoing, SsoParams};
 use lanyard_saml::{
     AcsEndpoint, AlgorithmPolicy, Binding, Certificate, SignatureAlgorithm, SigningOptions,
     SpPolicy, UnverifiedAuthnRequest, VerifiedAuthnRequest, VerifyContext,
@@ -111,6 +118,15 @@ pub struct SamlPost {
 pub enum SsoOutcome {
     /// No app has this slug (any more).
     UnknownApp,
+    /// The app does not accept AuthnRequests (an Amazon AWS IAM app: AWS
+    /// never sends one); nothing was checked or answered to the SP.
+    RequestsNotAccepted { label: String },
+    /// The request's RelayState is not on the app's allowlist.
+    RelayStateRefused { label: String },
+    /// The request has `ForceAuthn`: the signed-in user must authenticate
+    /// again (the whole sign-in, second factor included), then come back
+    /// to the same request.
+    Reauthenticate,
     /// The AuthnRequest broke a protocol rule (or was replayed).
     BadRequest {
         label: String,
@@ -120,7 +136,9 @@ pub enum SsoOutcome {
     SignIn,
     /// The signed-in user may not have a response from this app.
     Denied { label: String, denial: Denial },
-    /// A signed response to post.
+    /// A signed response to post: an assertion, or (for a request that
+    /// passed its checks) a status saying why there is none, e.g.
+    /// `NoPassive`.
     Post(SamlPost),
 }
 
@@ -163,6 +181,11 @@ pub async fn respond(l: &Lanyard, request: SsoRequest<'_>) -> Result<SsoOutcome>
         client: request.client.source(),
     };
     let label = || inputs.app.config.label.clone();
+    if matches!(request.intake, Intake::Request(_)) && !inputs.app.config.sso.accept_authn_requests
+    {
+        tracing::info!(app = %inputs.app.slug, "refused an AuthnRequest: the app accepts none");
+        return Ok(SsoOutcome::RequestsNotAccepted { label: label() });
+    }
     let verified = match request.intake {
         Intake::IdpInitiated => None,
         Intake::Request(read) => match read.and_then(|r| {
@@ -171,7 +194,11 @@ pub async fn respond(l: &Lanyard, request: SsoRequest<'_>) -> Result<SsoOutcome>
         }) {
             Ok(verified) => Some(verified),
             Err(error) => {
-                tracing::info!(app = %inputs.app.slug, "refused an AuthnRequest: {error}");
+                tracing::info!(
+                    app = %inputs.app.slug,
+                    error = %error.to_string().escape_debug(),
+                    "refused an AuthnRequest"
+                );
                 if let Some(who) = &who {
                     ctx.deny(
                         &who.user,
@@ -190,10 +217,96 @@ pub async fn respond(l: &Lanyard, request: SsoRequest<'_>) -> Result<SsoOutcome>
             }
         },
     };
-    let Some(who) = who else {
-        return Ok(SsoOutcome::SignIn);
+    let request = verified.as_ref().map(|(r, _)| r);
+    if let Some(r) = request {
+        if let Some(rs) = r.relay_state.as_deref() {
+            if !inputs.app.config.sso.relay_state_allowed(rs) {
+                tracing::info!(
+                    app = %inputs.app.slug,
+                    relay_state = ?rs,
+                    "refused an AuthnRequest: RelayState not on the allowlist"
+                );
+                if let Some(who) = &who {
+                    ctx.deny(&who.user, Some(&r.id), "relay_state_not_allowed", json!({}));
+                }
+                return Ok(SsoOutcome::RelayStateRefused { label: label() });
+            }
+        }
+    }
+    // ForceAuthn: the response waits for an authentication after the
+    // request was first seen (remembered in the store, so every node
+    // agrees, and a sign-in detour does not reset it).
+    let forced_since = match request.filter(|r| r.force_authn) {
+        Some(r) => Some(
+            store
+                .note_forced_authn(
+                    inputs.app.id,
+                    &r.id,
+                    ctx.now,
+                    r.issue_instant.max(ctx.now) + REQUEST_MAX_AGE + REQUEST_CLOCK_SKEW,
+                )
+                .await?,
+        ),
+        None => None,
     };
-    issue(&ctx, &who, verified.as_ref().map(|(r, b)| (r, *b))).await
+    let fresh_enough =
+        |who: &SignedIn| forced_since.is_none_or(|since| who.session.authenticated_at > since);
+    match (who, request) {
+        (Some(who), _) if fresh_enough(&who) => {
+            issue(&ctx, &who, verified.as_ref().map(|(r, b)| (r, *b))).await
+        }
+        // IsPassive: the SP asked that the user not be asked anything.
+        (who, Some(r)) if r.is_passive => {
+            if let Some(who) = &who {
+                ctx.deny(&who.user, Some(&r.id), "no_passive", json!({}));
+            }
+            no_passive(&ctx, r).await
+        }
+        (Some(_), _) => Ok(SsoOutcome::Reauthenticate),
+        (None, _) => Ok(SsoOutcome::SignIn),
+    }
+}
+
+/// A `NoPassive` status (under `Responder`) to the request's registered
+/// ACS: the request passed its checks, but answering it would mean asking
+/// the user to authenticate, which `IsPassive` forbids.
+async fn no_passive(ctx: &Ctx<'_>, request: &VerifiedAuthnRequest) -> Result<SsoOutcome> {
+    let app = ctx.app;
+    let response = lanyard_saml::StatusResponse {
+        id: random_bytes::<16>().map(new_id)?,
+        issue_instant: ctx.now,
+        destination: request.acs_url.clone(),
+        issuer: app.config.sso.idp_entity_id.clone(),
+        in_response_to: request.id.clone(),
+        status: lanyard_saml::ns::STATUS_RESPONDER.to_owned(),
+        sub_status: Some(lanyard_saml::ns::STATUS_NO_PASSIVE.to_owned()),
+        message: Some(
+            "NoPassive: the user would have to sign in, and IsPassive forbids asking.".into(),
+        ),
+    };
+    let (key, private_key) = (ctx.inputs.key.clone(), ctx.inputs.private_key.clone());
+    let signed = ctx
+        .l
+        .0
+        .signer
+        .sign(
+            key,
+            private_key,
+            Outgoing::Status(Box::new(response)),
+            signing_options(app),
+        )
+        .await?;
+    tracing::info!(
+        app = %app.slug,
+        request = ?request.id,
+        "answered an IsPassive request with NoPassive"
+    );
+    Ok(SsoOutcome::Post(SamlPost {
+        label: app.config.label.clone(),
+        acs_url: request.acs_url.clone(),
+        saml_response: signed.to_base64(),
+        relay_state: request.relay_state.clone(),
+    }))
 }
 
 /// One request's context, for the checks and the audit events.
@@ -250,15 +363,13 @@ fn verify(
 ) -> lanyard_saml::Result<VerifiedAuthnRequest> {
     let sso = &ctx.app.config.sso;
     let acs: Vec<AcsEndpoint> = sso
-        .acs_urls
-        .iter()
-        .enumerate()
-        .map(|(i, a)| AcsEndpoint {
+        .acs_indexed()
+        .map(|(index, a)| AcsEndpoint {
             binding: lanyard_saml::ns::BINDING_POST.to_owned(),
             location: a.url.clone(),
-            // The position in the app's list: what an index from metadata
-            // we exported (or imported in order) refers to.
-            index: u16::try_from(i).ok(),
+            // The SP metadata's index when it was imported, else the
+            // position in the app's list (what metadata we export says).
+            index: Some(index),
             is_default: a.is_default,
         })
         .collect();
@@ -270,7 +381,11 @@ fn verify(
         .filter_map(|c| match Certificate::from_base64(c) {
             Ok(cert) => Some(cert),
             Err(e) => {
-                tracing::warn!(app = %ctx.app.slug, "unusable SP certificate: {e}");
+                tracing::warn!(
+                    app = %ctx.app.slug,
+                    error = %e.to_string().escape_debug(),
+                    "unusable SP certificate"
+                );
                 None
             }
         })
@@ -351,7 +466,12 @@ async fn issue(
         .l
         .0
         .signer
-        .sign(key, private_key, response, signing_options(app))
+        .sign(
+            key,
+            private_key,
+            Outgoing::Assertion(Box::new(response)),
+            signing_options(app),
+        )
         .await?;
     let relay_state = match request {
         Some(r) => r.relay_state.clone(),

@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use lanyard_core::application::{AppKey, PrivateKeyPem};
 use lanyard_core::{AppId, AppKeyId, Error, Result};
-use lanyard_saml::response::{Response, SignedResponse, SigningOptions};
+use lanyard_saml::response::{Outgoing, SignedResponse, SigningOptions};
 use lanyard_saml::SigningKey;
 use tokio::sync::Semaphore;
 
@@ -69,7 +69,7 @@ impl Signer {
         &self,
         key: AppKey,
         private_key: PrivateKeyPem,
-        response: Response,
+        response: Outgoing,
         opts: SigningOptions,
     ) -> Result<SignedResponse> {
         if let Some(parsed) = self.cached(&key) {
@@ -147,7 +147,7 @@ impl Signer {
 fn sign_with(
     signing_key: &SigningKey,
     key: &AppKey,
-    response: Response,
+    response: Outgoing,
     opts: SigningOptions,
 ) -> Result<SignedResponse> {
     response
@@ -213,25 +213,27 @@ mod tests {
         assert_eq!(k.certificate().to_pem(), a1.certificate_pem);
     }
 
-    fn response() -> Response {
+    fn response() -> Outgoing {
         let now = datetime!(2026-01-01 00:00:00 UTC);
-        Response::for_sso(lanyard_saml::response::SsoParams {
-            now,
-            response_id: "_r".into(),
-            assertion_id: "_a".into(),
-            session_index: "_s".into(),
-            idp_entity_id: "https://idp.example/saml2/aws".into(),
-            acs_url: "https://signin.aws.amazon.com/saml".into(),
-            audience: "urn:amazon:webservices".into(),
-            name_id: lanyard_saml::response::NameId {
-                value: "alice@example.com".into(),
-                format: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into(),
+        Outgoing::Assertion(Box::new(lanyard_saml::Response::for_sso(
+            lanyard_saml::response::SsoParams {
+                now,
+                response_id: "_r".into(),
+                assertion_id: "_a".into(),
+                session_index: "_s".into(),
+                idp_entity_id: "https://idp.example/saml2/aws".into(),
+                acs_url: "https://signin.aws.amazon.com/saml".into(),
+                audience: "urn:amazon:webservices".into(),
+                name_id: lanyard_saml::response::NameId {
+                    value: "alice@example.com".into(),
+                    format: "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress".into(),
+                },
+                in_response_to: None,
+                authn_instant: now,
+                session_not_on_or_after: None,
+                attributes: vec![],
             },
-            in_response_to: None,
-            authn_instant: now,
-            session_not_on_or_after: None,
-            attributes: vec![],
-        })
+        )))
     }
 
     /// A cached RSA-2048 key signs on the calling task; a first use (the

@@ -245,3 +245,63 @@ fn new_ids_are_ncnames() {
     let id = lanyard_saml::response::new_id([0xab; 16]);
     assert_eq!(id, format!("_{}", "ab".repeat(16)));
 }
+
+fn status_response(sub: Option<&str>, message: Option<&str>) -> lanyard_saml::StatusResponse {
+    lanyard_saml::StatusResponse {
+        id: "_status-1".into(),
+        issue_instant: sample_response(None).issue_instant,
+        destination: ACS.into(),
+        issuer: "https://idp.example.com/saml2/app".into(),
+        in_response_to: "_req-9".into(),
+        status: lanyard_saml::ns::STATUS_RESPONDER.into(),
+        sub_status: sub.map(Into::into),
+        message: message.map(Into::into),
+    }
+}
+
+#[test]
+fn status_responses_are_signed_whole_and_say_why() {
+    for algorithm in ALGS {
+        let signed = status_response(Some(lanyard_saml::ns::STATUS_NO_PASSIVE), Some("a < b"))
+            .sign(idp_key(), algorithm)
+            .unwrap();
+        let doc = parse(&signed.xml, Limits::default()).unwrap();
+        let root = doc.root_element();
+        let certs = [idp_key().certificate().clone()];
+        let v = verify_element_signature(root, &certs, SHA1_OK).unwrap();
+        assert_eq!(v.algorithm, algorithm);
+        let general = canonicalize(root, sig_child(root).map(|s| s.id()), &[]);
+        assert_eq!(&general, signed.response_c14n.as_ref().unwrap());
+        assert!(signed.assertion_c14n.is_none());
+        assert_eq!(root.attribute("InResponseTo"), Some("_req-9"));
+        let codes: Vec<&str> = root
+            .descendants()
+            .filter(|n| n.tag_name().name() == "StatusCode")
+            .filter_map(|n| n.attribute("Value"))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                "urn:oasis:names:tc:SAML:2.0:status:Responder",
+                "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
+            ]
+        );
+        assert!(signed
+            .xml
+            .contains("<samlp:StatusMessage>a &lt; b</samlp:StatusMessage>"));
+        assert!(!signed.xml.contains("Assertion"));
+    }
+    // Without a second level or message: a bare top-level code.
+    let bare = status_response(None, None)
+        .sign(idp_key(), SignatureAlgorithm::RsaSha256)
+        .unwrap();
+    assert!(bare.xml.contains(
+        "<samlp:Status><samlp:StatusCode Value=\"urn:oasis:names:tc:SAML:2.0:status:Responder\"></samlp:StatusCode></samlp:Status>"
+    ));
+    let mut no_irt = status_response(None, None);
+    no_irt.in_response_to.clear();
+    assert!(matches!(
+        no_irt.sign(idp_key(), SignatureAlgorithm::RsaSha256),
+        Err(Error::EmptyField("InResponseTo"))
+    ));
+}

@@ -86,3 +86,55 @@ async fn bad_urls_are_refused_without_panicking() {
         .await
         .is_err());
 }
+
+// Migration 0009's UPDATE, run again on apps saved without the setting.
+store_test!(aws_iam_apps_stop_accepting_requests_on_upgrade, |store| {
+    use crate::common::apps::new_app;
+    use lanyard_core::store::AppStore;
+    use lanyard_store::testing::execute;
+    let mut made = Vec::new();
+    for (slug, template) in [("aws", "aws-iam"), ("custom", "custom-saml")] {
+        let mut new = new_app(slug, slug);
+        new.template = template.into();
+        new.config.sso.accept_authn_requests = template != "aws-iam";
+        let app = store
+            .create_app(&new, &crate::common::apps::key(0), now())
+            .await
+            .unwrap();
+        made.push(app.id);
+    }
+    // As the rows were before the setting existed.
+    let strip = match store.backend() {
+        "sqlite" => "UPDATE apps SET sso = json_remove(sso, '$.accept_authn_requests')",
+        _ => "UPDATE apps SET sso = (sso::jsonb - 'accept_authn_requests')::text",
+    };
+    execute(&store, strip).await;
+    let dir = if store.backend() == "sqlite" {
+        "sqlite"
+    } else {
+        "postgresql"
+    };
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dir)
+        .join("0009_sso_requests.sql");
+    let sql = std::fs::read_to_string(file).unwrap();
+    let code: String = sql
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let update = code
+        .split(';')
+        .find(|s| s.trim_start().starts_with("UPDATE apps"))
+        .unwrap()
+        .to_owned();
+    execute(&store, &update).await;
+    let aws = store.get_app(made[0]).await.unwrap();
+    let custom = store.get_app(made[1]).await.unwrap();
+    assert!(!aws.config.sso.accept_authn_requests, "AWS IAM: off");
+    assert!(
+        custom.config.sso.accept_authn_requests,
+        "others: on, as before"
+    );
+});

@@ -669,6 +669,45 @@ store_test!(totp_steps_are_used_once_and_only_forward, |store| {
     );
 });
 
+store_test!(
+    force_authn_requests_keep_when_they_were_first_seen,
+    |store| {
+        let app = create(&store, "custom", "Custom").await;
+        let note = |id: &'static str, now: i64, until: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .note_forced_authn(app.id, id, at(now), at(until))
+                    .await
+            }
+        };
+        assert_eq!(note("_f1", 10, 600).await.unwrap(), at(10));
+        assert_eq!(
+            note("_f1", 50, 640).await.unwrap(),
+            at(10),
+            "the first sighting stays"
+        );
+        assert_eq!(note("_f2", 60, 100).await.unwrap(), at(60));
+        assert_eq!(count_rows(&store, "sso_force_authn").await, 2);
+        // Expired entries go; the same ID is then new again.
+        assert_eq!(note("_f2", 100, 700).await.unwrap(), at(100));
+        assert_eq!(note("_f1", 600, 900).await.unwrap(), at(600));
+        match store
+            .note_forced_authn(AppId(999), "_x", at(0), at(60))
+            .await
+        {
+            Err(lanyard_core::Error::NotFound { kind, .. }) => assert_eq!(kind, "application"),
+            other => panic!("{other:?}"),
+        }
+        store.delete_apps(&[app.id]).await.unwrap();
+        assert_eq!(
+            count_rows(&store, "sso_force_authn").await,
+            0,
+            "gone with the app"
+        );
+    }
+);
+
 store_test!(request_ids_are_remembered_until_they_expire, |store| {
     let app = create(&store, "aws", "AWS").await;
     let other = create(&store, "other", "Other").await;

@@ -9,13 +9,10 @@
 //! `WWW-Authenticate: Bearer` challenge (an expired key's message says it
 //! expired); a read-only key on a write route is 403.
 //!
-//! The client address is the TCP peer (`ConnectInfo`) when the server
-//! provides it. `X-Forwarded-For` is ignored: trusting it needs a
-//! trusted-proxy setting, which does not exist yet.
+//! The client address for the audit log is [`crate::client`]'s (the peer,
+//! or behind a trusted proxy the forwarded client).
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use lanyard_app::{Authenticated, KeyCheck, Reader, Writer};
@@ -91,10 +88,7 @@ impl FromRequestParts<AppState> for ApiWriter {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let who = authenticate(parts, state).await?;
-        let source = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let source = crate::client::client_addr(&parts.extensions).map(|addr| addr.to_string());
         let Some(writer) = state.lanyard.writer(&who, source) else {
             return Err(ApiError::Forbidden(format!(
                 "{} has the {} role, which cannot change anything",

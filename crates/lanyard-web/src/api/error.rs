@@ -86,7 +86,7 @@ impl IntoResponse for ApiError {
                 ErrorResponse::new(StatusCode::CONFLICT, "refused", message)
             }
             ApiError::Domain(Error::Store(detail)) => {
-                tracing::error!("internal error: {detail}");
+                tracing::error!(detail = %detail.escape_debug(), "internal error");
                 ErrorResponse::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "internal",

@@ -4,10 +4,10 @@
 //! bad CSRF token, too many attempts), and [`PageError`], which turns a
 //! store failure into a page without showing its detail.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{CONTENT_TYPE, USER_AGENT};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -62,9 +62,9 @@ fn bad_form(status: StatusCode) -> Response {
     .into_page(status)
 }
 
-/// The client as this server sees it: the TCP peer's address (when the
-/// server provides `ConnectInfo`; `X-Forwarded-For` is not trusted, as in
-/// the API) and the user agent, truncated.
+/// The client as this server sees it: its address ([`crate::client`]:
+/// the peer, or behind a trusted proxy the forwarded client) and the user
+/// agent, truncated.
 #[derive(Debug, Clone)]
 pub struct Client {
     pub addr: Option<IpAddr>,
@@ -91,10 +91,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(a)| a.ip());
+        let addr = crate::client::client_addr(&parts.extensions);
         let user_agent = parts
             .headers
             .get(USER_AGENT)
@@ -234,15 +231,15 @@ impl IntoResponse for PageError {
                 .into_page(StatusCode::CONFLICT)
             }
             Error::Refused(message) => {
-                tracing::info!("page: refused: {message}");
+                tracing::info!(message = %message.escape_debug(), "page: refused");
                 Message::new("Not possible", sentence(&message)).into_page(StatusCode::CONFLICT)
             }
             Error::Forbidden(message) => {
-                tracing::info!("page: forbidden: {message}");
+                tracing::info!(message = %message.escape_debug(), "page: forbidden");
                 Message::new("Not allowed", sentence(&message)).into_page(StatusCode::FORBIDDEN)
             }
             err => {
-                tracing::error!("page handler failed: {err}");
+                tracing::error!(error = %err.to_string().escape_debug(), "page handler failed");
                 Message::new(
                     "Something went wrong",
                     "Lanyard could not complete this request. Please try again in a moment.",

@@ -119,7 +119,7 @@ fn render<T: Template>(status: StatusCode, template: &T, csp: String) -> Respons
     let body = match template.render() {
         Ok(body) => body,
         Err(err) => {
-            tracing::error!("rendering a page failed: {err}");
+            tracing::error!(error = %err.to_string().escape_debug(), "rendering a page failed");
             return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
         }
     };

@@ -48,6 +48,8 @@ struct LoginPage<'a> {
     next: &'a str,
     login: &'a str,
     error: Option<&'a str>,
+    /// The application asked for a fresh sign-in.
+    again: bool,
 }
 
 #[derive(Template)]
@@ -61,6 +63,9 @@ struct TotpPage<'a> {
 #[derive(Deserialize)]
 struct NextQuery {
     next: Option<String>,
+    /// `1`: show the form even to a signed-in browser (an application asked
+    /// for a fresh sign-in, `ForceAuthn`).
+    force: Option<String>,
 }
 
 // No `Debug`: it would print the password.
@@ -104,7 +109,8 @@ async fn login_page(
     Query(q): Query<NextQuery>,
 ) -> PageResult {
     let next = safe_next(q.next.as_deref());
-    if crate::session::current(&state, &headers).await?.is_some() {
+    let force = q.force.as_deref() == Some("1");
+    if !force && crate::session::current(&state, &headers).await?.is_some() {
         return Ok(see_other(&next));
     }
     // Keep a well-formed token the browser already has, so two open sign-in
@@ -116,7 +122,20 @@ async fn login_page(
         Some(t) => t.to_owned(),
         None => new_token()?,
     };
-    let mut response = login_form(StatusCode::OK, &token, &next, "", None);
+    let mut response = if force {
+        page(
+            StatusCode::OK,
+            &LoginPage {
+                csrf: &token,
+                next: &next,
+                login: "",
+                error: None,
+                again: true,
+            },
+        )
+    } else {
+        login_form(StatusCode::OK, &token, &next, "", None)
+    };
     if existing.is_none() {
         let (name, value) = Cookie::Csrf.set(state.settings(), &token);
         response.headers_mut().append(name, value);
@@ -138,6 +157,7 @@ fn login_form(
             next,
             login,
             error,
+            again: false,
         },
     )
 }

@@ -22,14 +22,15 @@
 //!   303: it only checks sizes and encodings.
 //!
 //! Without a session the browser goes to `/login?next=<this exact path and
-//! query>`, so the same request is verified again on return.
+//! query>`, so the same request is verified again on return; a request
+//! with `ForceAuthn` that finds a session authenticated before it goes to
+//! `/login?force=1&next=...`, the whole sign-in again.
 
 mod pages;
 
-use std::net::SocketAddr;
-
+use crate::client::ClientAddr;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -55,13 +56,11 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The request's client address, when the server knows it.
-type Client = Option<Extension<ConnectInfo<SocketAddr>>>;
+type Client = Option<Extension<ClientAddr>>;
 
 fn client_of(client: &Client) -> lanyard_app::Client {
     lanyard_app::Client {
-        addr: client
-            .as_ref()
-            .map(|Extension(ConnectInfo(addr))| addr.ip()),
+        addr: client.as_ref().map(|Extension(ClientAddr(addr))| *addr),
         user_agent: None,
     }
 }
@@ -140,7 +139,11 @@ async fn post_binding(
     let xml = match xml {
         Ok(xml) => xml,
         Err(e) => {
-            tracing::info!(app = %slug, "refused a POST AuthnRequest: {e}");
+            tracing::info!(
+                app = ?slug,
+                error = %e.to_string().escape_debug(),
+                "refused a POST AuthnRequest"
+            );
             return pages::bad_request(&label, &e);
         }
     };
@@ -206,6 +209,12 @@ async fn run(
         }
         .into_page(),
         Ok(SsoOutcome::UnknownApp) => pages::unknown_app(),
+        Ok(SsoOutcome::RequestsNotAccepted { label }) => pages::requests_not_accepted(&label),
+        Ok(SsoOutcome::RelayStateRefused { label }) => pages::relay_state_refused(&label),
+        Ok(SsoOutcome::Reauthenticate) => {
+            let next = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+            crate::session::to_reauthenticate(next)
+        }
         Ok(SsoOutcome::BadRequest { label, error }) => pages::bad_request(&label, &error),
         Ok(SsoOutcome::Denied { label, denial }) => pages::denied(&label, &denial),
         Ok(SsoOutcome::SignIn) => {

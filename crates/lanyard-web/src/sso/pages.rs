@@ -58,6 +58,32 @@ pub(super) fn bad_request(label: &str, error: &lanyard_saml::Error) -> Response 
     .into_page(StatusCode::BAD_REQUEST)
 }
 
+/// A request to an app that accepts none (an Amazon AWS IAM app).
+pub(super) fn requests_not_accepted(label: &str) -> Response {
+    Message {
+        heading: "This application does not take sign-in requests".into(),
+        paragraphs: vec![
+            format!("{label} is opened from Lanyard, not by a request from the application, so this request was not answered."),
+            "Open it from your applications in Lanyard.".into(),
+        ],
+        link: Some((BACK.0.into(), BACK.1.into())),
+    }
+    .into_page(StatusCode::BAD_REQUEST)
+}
+
+/// A request whose RelayState is not on the app's allowlist.
+pub(super) fn relay_state_refused(label: &str) -> Response {
+    Message {
+        heading: "This sign-in request cannot be used".into(),
+        paragraphs: vec![
+            format!("The request to sign in to {label} names a place to return to (RelayState) that {label} does not allow, so it was not answered."),
+            format!("Start the sign-in again from {label}; if this keeps happening, tell your administrator."),
+        ],
+        link: Some((BACK.0.into(), BACK.1.into())),
+    }
+    .into_page(StatusCode::BAD_REQUEST)
+}
+
 /// The page for a decision that refuses the user.
 pub(super) fn denied(label: &str, denial: &Denial) -> Response {
     let (heading, paragraphs): (String, Vec<String>) = match denial {
@@ -111,7 +137,7 @@ pub(super) fn denied(label: &str, denial: &Denial) -> Response {
 
 /// Storage or signing trouble: logged, never shown.
 pub(super) fn internal(err: &lanyard_core::Error) -> Response {
-    tracing::error!("single sign-on failed: {err}");
+    tracing::error!(error = %err.to_string().escape_debug(), "single sign-on failed");
     Message::new(
         "Something went wrong",
         "Lanyard could not complete the sign-in. Please try again in a moment.",

@@ -338,8 +338,42 @@ web_test!(sso_settings_are_edited_with_the_rule_named_inline, |app| {
         ])
     );
     assert_eq!(v["sso"]["sign_response"], false);
+    assert_eq!(v["sso"]["accept_authn_requests"], false, "unticked: off");
     let saved = b.get(location(&r)).await.text();
     assert!(saved.contains("Saved."), "{saved}");
+
+    // The request policy: accept requests, and a RelayState allowlist (a
+    // bad rule is named by its line).
+    let mut with_policy = fields.clone();
+    with_policy.push(("accept_authn_requests", "1"));
+    with_policy.push((
+        "relay_state_allowlist",
+        "https://app.example.com/*\nftp://x/*",
+    ));
+    let r = b.post(&path, &with_policy).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(
+        r.text()
+            .contains("Allowed RelayState: a prefix (ending in *) must"),
+        "{}",
+        r.text()
+    );
+    with_policy.pop();
+    with_policy.push((
+        "relay_state_allowlist",
+        "https://app.example.com/*\n\ntoken-1\n",
+    ));
+    let r = b.post(&path, &with_policy).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let v = app
+        .get(&format!("/api/v1/applications/{id}"))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(v["sso"]["accept_authn_requests"], true);
+    assert_eq!(
+        v["sso"]["relay_state_allowlist"],
+        json!(["https://app.example.com/*", "token-1"])
+    );
 
     // Neither signature: the rule is named next to the checkboxes.
     fields.retain(|(k, _)| *k != "sign_assertion");

@@ -20,6 +20,7 @@ async fn state() -> AppState {
         base_url: BaseUrl::parse("http://127.0.0.1:8080").unwrap(),
         log: "info".to_owned(),
         auth: Default::default(),
+        http: Default::default(),
     };
     let (_, store) = lanyard_store::testing::test_stores().await.remove(0);
     let store: Arc<dyn Store> = Arc::new(store);

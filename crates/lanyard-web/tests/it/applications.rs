@@ -727,9 +727,14 @@ web_test!(sp_metadata_import_fills_the_sp_side, |app| {
     assert_eq!(a["sso"]["sp_entity_id"], "https://sp.example");
     assert_eq!(
         a["sso"]["acs_urls"],
-        json!([{"url": "https://sp.example/acs", "is_default": true}])
+        json!([{"url": "https://sp.example/acs", "is_default": true, "index": 0}]),
+        "the metadata's index is kept"
     );
     assert_eq!(a["sso"]["require_signed_requests"], true);
+    assert_eq!(
+        a["sso"]["accept_authn_requests"], true,
+        "a custom SP sends requests"
+    );
     assert_eq!(a["sp_certificates"].as_array().unwrap().len(), 1);
 
     // Import onto an existing app, as a raw XML upload.

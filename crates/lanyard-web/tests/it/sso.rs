@@ -852,7 +852,12 @@ web_test!(unsigned_requests_choose_among_registered_acs_urls, |app| {
     patch_sso(
         &app,
         s.app_id,
-        json!({"acs_urls": [{"url": AWS_ACS, "is_default": true}, {"url": stand_in, "is_default": false}]}),
+        json!({
+            "acs_urls": [{"url": AWS_ACS, "is_default": true}, {"url": stand_in, "is_default": false}],
+            // An AWS IAM app takes no requests unless told to (AWS sends
+            // none): this test is about ACS choice, so it is told to.
+            "accept_authn_requests": true,
+        }),
     )
     .await;
     let cert = active_cert(&app, s.app_id).await;
@@ -1394,5 +1399,339 @@ web_test!(control_characters_in_the_slug_are_an_unknown_app, |app| {
     }
     // The real app still answers.
     form_of(&app.visit("GET", "/saml2/aws", Some(&s.session), None).await);
+    app.shutdown().await;
+});
+
+// ---- The AuthnRequest policy of each application ----
+
+web_test!(an_aws_iam_app_answers_no_authn_request, |app| {
+    let s = aws_setup(&app, "aws").await;
+    // Anyone can make up an unsigned request for AWS's entity ID, with a
+    // RelayState of their choosing: AWS never sends one, so it is refused
+    // before anything is checked or signed.
+    let xml = authn_request(&app, "_made-up", "aws", AWS, "");
+    let path = format!(
+        "/saml2/aws?{}",
+        redirect_query(&xml, Some("https://evil.example/steal"), None)
+    );
+    let r = app.visit("GET", &path, Some(&s.session), None).await;
+    refused(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "does not take sign-in requests",
+    );
+    assert!(!r.text().contains("evil.example"), "{}", r.text());
+    assert!(events(&app, "sso.issued").await.is_empty());
+    // Without a session too: no sign-in detour that would come back to it.
+    let r = app.visit("GET", &path, None, None).await;
+    refused(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "does not take sign-in requests",
+    );
+    // Opening the IdP URL (what AWS calls SP-initiated) still signs in.
+    let form = form_of(&app.visit("GET", "/saml2/aws", Some(&s.session), None).await);
+    assert_eq!(form.action, AWS_ACS);
+    // The admin may turn requests on (e.g. for a tool that sends them).
+    patch_sso(&app, s.app_id, json!({"accept_authn_requests": true})).await;
+    let xml = authn_request(&app, "_allowed", "aws", AWS, "");
+    let path = format!("/saml2/aws?{}", redirect_query(&xml, None, None));
+    let form = form_of(&app.visit("GET", &path, Some(&s.session), None).await);
+    assert_eq!(form.action, AWS_ACS);
+    app.shutdown().await;
+});
+
+web_test!(a_relay_state_allowlist_refuses_other_targets, |app| {
+    let (app_id, session) = custom_setup(&app, "wiki").await;
+    patch_sso(
+        &app,
+        app_id,
+        json!({"relay_state_allowlist": ["https://sp.example/after*", "token-1"]}),
+    )
+    .await;
+    let send = |id: &str, relay: &str| {
+        let xml = authn_request(&app, id, "wiki", SP_ENTITY, "");
+        format!(
+            "/saml2/wiki?{}",
+            redirect_query(&xml, Some(relay), Some(&sp_key()))
+        )
+    };
+    for bad in [
+        "https://evil.example/after",
+        "https://sp.example/afterwards",
+        "token-2",
+    ] {
+        let r = app
+            .visit(
+                "GET",
+                &send(&format!("_bad{}", bad.len()), bad),
+                Some(&session),
+                None,
+            )
+            .await;
+        refused(&r, StatusCode::BAD_REQUEST, "does not allow");
+    }
+    let denied = events(&app, "sso.denied").await;
+    assert_eq!(denied.last().unwrap()["reason"], "relay_state_not_allowed");
+    for (n, ok) in ["https://sp.example/after/page?x=1", "token-1"]
+        .iter()
+        .enumerate()
+    {
+        let form = form_of(
+            &app.visit("GET", &send(&format!("_ok{n}"), ok), Some(&session), None)
+                .await,
+        );
+        assert_eq!(form.fields["RelayState"], *ok);
+    }
+    app.shutdown().await;
+});
+
+web_test!(is_passive_without_a_session_gets_no_passive, |app| {
+    let (app_id, session) = custom_setup(&app, "wiki").await;
+    let cert = active_cert(&app, app_id).await;
+    let xml = authn_request(&app, "_passive", "wiki", SP_ENTITY, r#"IsPassive="true""#);
+    let path = format!(
+        "/saml2/wiki?{}",
+        redirect_query(&xml, Some("back-here"), Some(&sp_key()))
+    );
+    // No session: a signed NoPassive status goes back to the SP, with the
+    // request's RelayState, instead of a sign-in page.
+    let r = app.visit("GET", &path, None, None).await;
+    let form = form_of(&r);
+    assert_eq!(form.action, SP_ACS);
+    assert_eq!(form.fields["RelayState"], "back-here");
+    let xml = response_xml(&form);
+    let doc = lanyard_saml::xml::parse(&xml, lanyard_saml::xml::Limits::default()).unwrap();
+    let root = doc.root_element();
+    assert_eq!(root.attribute("InResponseTo"), Some("_passive"));
+    lanyard_saml::dsig::verify_element_signature(
+        root,
+        std::slice::from_ref(&cert),
+        AlgorithmPolicy::default(),
+    )
+    .unwrap();
+    let codes: Vec<&str> = root
+        .descendants()
+        .filter(|n| n.tag_name().name() == "StatusCode")
+        .filter_map(|n| n.attribute("Value"))
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "urn:oasis:names:tc:SAML:2.0:status:Responder",
+            "urn:oasis:names:tc:SAML:2.0:status:NoPassive"
+        ]
+    );
+    assert!(!xml.contains("Assertion"));
+    // A request that fails its checks gets a page, never a post.
+    let unsigned = authn_request(
+        &app,
+        "_passive-unsigned",
+        "wiki",
+        SP_ENTITY,
+        r#"IsPassive="true""#,
+    );
+    let path2 = format!("/saml2/wiki?{}", redirect_query(&unsigned, None, None));
+    refused(
+        &app.visit("GET", &path2, None, None).await,
+        StatusCode::BAD_REQUEST,
+        "not signed",
+    );
+    // With a session the same kind of request is answered normally.
+    let xml = authn_request(&app, "_passive-2", "wiki", SP_ENTITY, r#"IsPassive="true""#);
+    let path = format!(
+        "/saml2/wiki?{}",
+        redirect_query(&xml, None, Some(&sp_key()))
+    );
+    let form = form_of(&app.visit("GET", &path, Some(&session), None).await);
+    verify(
+        &app,
+        &form,
+        &format!("{BASE}/saml2/wiki"),
+        &cert,
+        SP_ENTITY,
+        Some("_passive-2"),
+        AlgorithmPolicy::default(),
+    )
+    .unwrap();
+    app.shutdown().await;
+});
+
+web_test!(force_authn_asks_for_the_whole_sign_in_again, |app| {
+    let (app_id, _) = custom_setup(&app, "wiki").await;
+    let cert = active_cert(&app, app_id).await;
+    let (alice, _) = lanyard_core::store::UserStore::find_user_by_login(&app.store, "alice-wiki")
+        .await
+        .unwrap()
+        .unwrap();
+    app.admin(
+        "PUT",
+        &format!("/api/v1/users/{}/password", alice.id),
+        Some(json!({"password": crate::common::USER_PW})),
+    )
+    .await
+    .expect(StatusCode::NO_CONTENT);
+    let mut b = crate::common::browser::Browser::new(&app);
+    assert_eq!(
+        b.sign_in("alice-wiki", crate::common::USER_PW).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let signed_in_at = app.clock_now();
+    app.clock.advance(Duration::minutes(2));
+    let xml = authn_request(&app, "_force", "wiki", SP_ENTITY, r#"ForceAuthn="true""#);
+    let path = format!(
+        "/saml2/wiki?{}",
+        redirect_query(&xml, None, Some(&sp_key()))
+    );
+    // A session from before the request is not enough.
+    let r = b.get(&path).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let loc = r.headers["location"].to_str().unwrap().to_owned();
+    assert!(loc.starts_with("/login?force=1&next="), "{loc}");
+    let page = b.get(&loc).await;
+    assert_eq!(page.status, StatusCode::OK, "the form, although signed in");
+    assert!(page.text().contains("asks you to sign in again"));
+    // Coming back without signing in again: still not enough.
+    assert_eq!(b.get(&path).await.status, StatusCode::SEE_OTHER);
+    app.clock.advance(Duration::minutes(1));
+    let page = b.get(&loc).await;
+    let csrf = crate::common::browser::hidden(&page.text(), "csrf").unwrap();
+    let next = unescape(&crate::common::browser::hidden(&page.text(), "next").unwrap());
+    assert_eq!(next, path);
+    let again = b
+        .post(
+            "/login",
+            &[
+                ("login", "alice-wiki"),
+                ("password", crate::common::USER_PW),
+                ("csrf", &csrf),
+                ("next", &next),
+            ],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_eq!(again.headers["location"].to_str().unwrap(), path);
+    let r = b.get(&path).await;
+    let form = form_of(&r);
+    let verified = verify(
+        &app,
+        &form,
+        &format!("{BASE}/saml2/wiki"),
+        &cert,
+        SP_ENTITY,
+        Some("_force"),
+        AlgorithmPolicy::default(),
+    )
+    .unwrap();
+    let xml = response_xml(&form);
+    let fresh = lanyard_saml::instant::format(app.clock_now());
+    assert!(
+        xml.contains(&format!("AuthnInstant=\"{fresh}\"")),
+        "the new sign-in's instant ({fresh}), not {}: {xml}",
+        lanyard_saml::instant::format(signed_in_at)
+    );
+    let _ = verified;
+    app.shutdown().await;
+});
+
+web_test!(an_acs_index_is_the_metadata_index, |app| {
+    let (app_id, session) = custom_setup(&app, "wiki").await;
+    patch_sso(
+        &app,
+        app_id,
+        json!({"acs_urls": [
+            {"url": SP_ACS, "is_default": true, "index": 0},
+            {"url": "https://sp.example/acs-5", "is_default": false, "index": 5},
+        ]}),
+    )
+    .await;
+    let send = |id: &str, index: u16| {
+        let xml = authn_request(
+            &app,
+            id,
+            "wiki",
+            SP_ENTITY,
+            &format!(r#"AssertionConsumerServiceIndex="{index}""#),
+        );
+        format!(
+            "/saml2/wiki?{}",
+            redirect_query(&xml, None, Some(&sp_key()))
+        )
+    };
+    let form = form_of(
+        &app.visit("GET", &send("_i5", 5), Some(&session), None)
+            .await,
+    );
+    assert_eq!(form.action, "https://sp.example/acs-5");
+    refused(
+        &app.visit("GET", &send("_i1", 1), Some(&session), None)
+            .await,
+        StatusCode::BAD_REQUEST,
+        "AssertionConsumerServiceIndex 1 is not a registered ACS index",
+    );
+    app.shutdown().await;
+});
+
+// ---- Request values reach the log only escaped ----
+
+/// Everything logged by this test binary from the first call on (one
+/// global subscriber; tests look for their own markers).
+fn captured_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let sink = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).unwrap();
+        buf
+    })
+    .clone()
+}
+
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+web_test!(request_values_cannot_forge_log_lines, |app| {
+    let logs = captured_logs();
+    custom_setup(&app, "wiki").await;
+    let marker = format!("FORGED-{}", app.backend);
+    let xml = authn_request(&app, "_forge", "wiki", SP_ENTITY, "");
+    // A SigAlg with a line break and a fake log line after it.
+    let query = format!(
+        "SAMLRequest={}&SigAlg={}&Signature=AAAA",
+        percent_encode(&B64.encode(deflate(xml.as_bytes()))),
+        percent_encode(&format!(
+            "x\n2026-01-01T00:00:00Z  INFO {marker} admin signed in"
+        )),
+    );
+    let r = app
+        .visit("GET", &format!("/saml2/wiki?{query}"), None, None)
+        .await;
+    refused(&r, StatusCode::BAD_REQUEST, "is not allowed");
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains(&marker))
+        .unwrap_or_else(|| panic!("the refusal is logged: {text}"));
+    assert!(line.contains("refused an AuthnRequest"), "{line}");
+    assert!(line.contains("x\\n2026-01-01"), "escaped: {line}");
+    assert!(
+        !text.lines().any(|l| l.starts_with("2026-01-01T00:00:00Z")),
+        "no line of the attacker's making: {text}"
+    );
     app.shutdown().await;
 });

@@ -177,7 +177,7 @@ fn unknown_toml_key_is_rejected_by_name() {
         .err();
     assert_eq!(
         err,
-        "lanyard.toml: unknown key `base-url` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute, lockout_minutes, user_password_min_length, admin_password_min_length, require_admin_second_factor)"
+        "lanyard.toml: unknown key `base-url` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute, lockout_minutes, user_password_min_length, admin_password_min_length, require_admin_second_factor, trusted_proxies, http_header_timeout_seconds, http_body_timeout_seconds, http_idle_timeout_seconds, http_max_connections)"
     );
 }
 
@@ -188,7 +188,7 @@ fn unknown_toml_table_is_rejected_by_name() {
         .err();
     assert_eq!(
         err,
-        "lanyard.toml: unknown key `server` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute, lockout_minutes, user_password_min_length, admin_password_min_length, require_admin_second_factor)"
+        "lanyard.toml: unknown key `server` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute, lockout_minutes, user_password_min_length, admin_password_min_length, require_admin_second_factor, trusted_proxies, http_header_timeout_seconds, http_body_timeout_seconds, http_idle_timeout_seconds, http_max_connections)"
     );
 }
 
@@ -287,7 +287,7 @@ fn annotated_toml_shows_each_value_and_its_layer() {
          lockout_failures = 5  # default\n\
          session_idle_minutes = 60  # default\n\
          session_max_hours = 12  # default\n\
-         login_attempts_per_minute = 30  # default\nlockout_minutes = 15  # default\nuser_password_min_length = 8  # default\nadmin_password_min_length = 12  # default\nrequire_admin_second_factor = false  # default\n"
+         login_attempts_per_minute = 30  # default\nlockout_minutes = 15  # default\nuser_password_min_length = 8  # default\nadmin_password_min_length = 12  # default\nrequire_admin_second_factor = false  # default\ntrusted_proxies = \"\"  # default\nhttp_header_timeout_seconds = 10  # default\nhttp_body_timeout_seconds = 30  # default\nhttp_idle_timeout_seconds = 60  # default\nhttp_max_connections = 10000  # default\n"
     );
 }
 
@@ -400,5 +400,32 @@ fn account_rules_come_from_file_and_env() {
     assert!(
         e.contains("must be a whole number between 8 and 256"),
         "{e}"
+    );
+}
+
+#[test]
+fn the_http_edge_comes_from_file_and_env() {
+    let loaded = World::default()
+        .file(
+            "l.toml",
+            "trusted_proxies = \"10.0.0.0/8, 192.0.2.7\"\nhttp_header_timeout_seconds = 5\n",
+        )
+        .env("LANYARD_HTTP_MAX_CONNECTIONS", "200")
+        .ok();
+    let http = &loaded.settings.http;
+    assert_eq!(http.trusted_proxies.len(), 2);
+    assert!(http.is_trusted("192.0.2.7".parse().unwrap()));
+    assert_eq!(http.header_timeout, time::Duration::seconds(5));
+    assert_eq!(http.max_connections, 200);
+    let printed = loaded.to_annotated_toml().unwrap();
+    assert!(
+        printed.contains("trusted_proxies = \"10.0.0.0/8, 192.0.2.7/32\"  # from l.toml"),
+        "{printed}"
+    );
+    assert_eq!(
+        World::default()
+            .env("LANYARD_TRUSTED_PROXIES", "10.0.0.0/8 proxy")
+            .err(),
+        "LANYARD_TRUSTED_PROXIES: \"10.0.0.0/8 proxy\" contains \"proxy\", which is not an IP address or CIDR block"
     );
 }

@@ -26,10 +26,12 @@ pub fn config(label: &str) -> AppConfig {
                 AcsUrl {
                     url: "https://signin.aws.amazon.com/saml".into(),
                     is_default: true,
+                    index: None,
                 },
                 AcsUrl {
                     url: "https://eu-west-1.signin.aws.amazon.com/saml".into(),
                     is_default: false,
+                    index: None,
                 },
             ],
             default_relay_state: Some("https://console.aws.amazon.com/".into()),
@@ -39,6 +41,8 @@ pub fn config(label: &str) -> AppConfig {
             sign_response: false,
             algorithm: SignatureAlgorithm::RsaSha1,
             require_signed_requests: true,
+            accept_authn_requests: true,
+            relay_state_allowlist: Vec::new(),
         },
         attributes: vec![
             AttributeRule {

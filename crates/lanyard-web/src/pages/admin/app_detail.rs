@@ -62,6 +62,9 @@ struct SsoValues {
     /// `rsa_sha256` or `rsa_sha1`.
     algorithm: String,
     require_signed_requests: bool,
+    accept_authn_requests: bool,
+    /// One rule per line.
+    relay_state_allowlist: String,
 }
 
 impl SsoValues {
@@ -95,6 +98,8 @@ impl SsoValues {
             }
             .to_owned(),
             require_signed_requests: sso.require_signed_requests,
+            accept_authn_requests: sso.accept_authn_requests,
+            relay_state_allowlist: sso.relay_state_allowlist.join("\n"),
         }
     }
 
@@ -111,12 +116,15 @@ impl SsoValues {
             sign_response: f.checked("sign_response"),
             algorithm: f.get("algorithm").to_owned(),
             require_signed_requests: f.checked("require_signed_requests"),
+            accept_authn_requests: f.checked("accept_authn_requests"),
+            relay_state_allowlist: f.get("relay_state_allowlist").to_owned(),
         }
     }
 
     /// The whole SSO tab as an update (every field set), or the form's own
     /// errors (fields the service cannot name because they did not parse).
-    fn to_form(&self) -> Result<SsoForm, Errors> {
+    /// An ACS URL the app had keeps its metadata index (`current`).
+    fn to_form(&self, current: &[AcsUrl]) -> Result<SsoForm, Errors> {
         let mut errors = Errors::new();
         let acs_urls: Vec<AcsUrl> = self
             .acs_urls
@@ -127,6 +135,7 @@ impl SsoValues {
             .map(|(i, url)| AcsUrl {
                 url: url.to_owned(),
                 is_default: i == 0,
+                index: current.iter().find(|a| a.url == url).and_then(|a| a.index),
             })
             .collect();
         let name_id = match self.name_id_kind.as_str() {
@@ -166,6 +175,15 @@ impl SsoValues {
             sign_response: Some(self.sign_response),
             algorithm: Some(algorithm),
             require_signed_requests: Some(self.require_signed_requests),
+            accept_authn_requests: Some(self.accept_authn_requests),
+            relay_state_allowlist: Some(
+                self.relay_state_allowlist
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
         })
     }
 }
@@ -472,7 +490,8 @@ async fn save_sso(
     let id = parse_id(&id)?;
     let w = writer_or_refusal!(state, post);
     let values = SsoValues::from_fields(&post.fields);
-    let sso = match values.to_form() {
+    let current = w.reader().get_app(id).await?;
+    let sso = match values.to_form(&current.config.sso.acs_urls) {
         Ok(sso) => sso,
         Err(errors) => {
             let submitted = Submitted {

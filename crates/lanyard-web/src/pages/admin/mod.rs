@@ -163,7 +163,7 @@ fn to_admin_login(next: &str) -> Response {
 }
 
 fn unavailable(err: &lanyard_core::Error) -> Response {
-    tracing::error!("admin session lookup failed: {err}");
+    tracing::error!(error = %err.to_string().escape_debug(), "admin session lookup failed");
     Message::new(
         "Something went wrong",
         "Lanyard could not check your session. Please try again in a moment.",
@@ -360,7 +360,10 @@ async fn read_multipart(
             Ok(Some(field)) => field,
             Ok(None) => break,
             Err(e) => {
-                tracing::info!("admin form: unreadable multipart body: {e}");
+                tracing::info!(
+                    error = %e.to_string().escape_debug(),
+                    "admin form: unreadable multipart body"
+                );
                 return Err(bad_form(e.status()));
             }
         };

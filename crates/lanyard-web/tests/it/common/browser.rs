@@ -18,6 +18,8 @@ pub struct Browser<'a> {
     pub addr: SocketAddr,
     /// Sent as `Origin` on POSTs when set.
     pub origin: Option<String>,
+    /// Sent with every request (e.g. `X-Forwarded-For`).
+    pub extra_headers: Vec<(String, String)>,
 }
 
 impl<'a> Browser<'a> {
@@ -27,6 +29,7 @@ impl<'a> Browser<'a> {
             cookies: BTreeMap::new(),
             addr: SocketAddr::from(([192, 0, 2, 7], 40000)),
             origin: Some("http://127.0.0.1:8080".into()),
+            extra_headers: Vec::new(),
         }
     }
 
@@ -42,6 +45,12 @@ impl<'a> Browser<'a> {
             [203, 0, 113, (n - 249) as u8]
         };
         Browser::new(app).at_addr(ip)
+    }
+
+    /// The same browser sending `name: value` with every request.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.extra_headers.push((name.into(), value.into()));
+        self
     }
 
     /// The same browser seen from another address.
@@ -81,6 +90,9 @@ impl<'a> Browser<'a> {
         let mut b = Request::builder().method(method.clone()).uri(path);
         if !self.cookies.is_empty() {
             b = b.header(COOKIE, self.cookie_header());
+        }
+        for (name, value) in &self.extra_headers {
+            b = b.header(name.as_str(), value.as_str());
         }
         if method == Method::POST {
             if let Some(o) = &self.origin {

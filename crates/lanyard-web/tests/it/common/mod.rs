@@ -48,6 +48,7 @@ pub fn settings() -> Settings {
         base_url: BaseUrl::parse("http://127.0.0.1:8080").unwrap(),
         log: "info".into(),
         auth: Default::default(),
+        http: Default::default(),
     }
 }
 
