@@ -5,7 +5,20 @@
 # afterwards, also when CMD fails or the script is interrupted. CMD sees
 #   LANYARD_TEST_POSTGRES=postgres://postgres@127.0.0.1:PORT/postgres
 # (a superuser, trust auth on loopback only), which the store tests and the
-# store benchmark use to make fresh databases.
+# store benchmark use to make fresh databases, and
+#   LANYARD_TEST_POSTGRES_CA=DIR/ca.pem
+#   LANYARD_TEST_POSTGRES_OTHER_CA=DIR/other-ca.pem
+# for the TLS tests (crates/lanyard-store/tests/it/tls.rs).
+#
+# TLS is on (ssl=on) with a server certificate for localhost and 127.0.0.1
+# signed by a test CA (ca.pem); other-ca.pem is an unrelated CA. All of it is
+# made fresh for each run, test-only, by
+#   cargo run -q -p lanyard-saml --example test_tls_certs -- DIR
+# (same dev profile as the tests, so it reuses their build; cargo must be on
+# PATH) and removed with the server. Clients may still connect without TLS,
+# but note that sqlx's default sslmode is `prefer`: a URL without sslmode
+# (LANYARD_TEST_POSTGRES itself) gets an encrypted, unverified connection;
+# `?sslmode=disable` keeps one plain.
 #
 # The cluster lives in a mktemp directory owned by an unprivileged user
 # (lanyard-pg, created if missing when run as root; PostgreSQL refuses to run
@@ -28,6 +41,12 @@ fi
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 PG_USER=lanyard-pg
 say() { echo "with-postgres: $*" >&2; }
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+if ! command -v cargo >/dev/null; then
+  say "cargo not found on PATH: it is needed to make the server's test TLS certificates (cargo run -p lanyard-saml --example test_tls_certs)"
+  exit 1
+fi
 
 if [ ! -x "$PG_BIN/initdb" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -106,7 +125,20 @@ as_pg "$PG_BIN/initdb" -D "$data" -U postgres --auth=trust --encoding=UTF8 \
 }
 
 port=$(free_port)
+
+# Test-only TLS material (see the header), made as the caller: the server's
+# user must own server.key (mode 0600, which PostgreSQL insists on).
+tls="$tmp/tls"
+(cd "$root" && cargo run -q -p lanyard-saml --example test_tls_certs -- "$tls") || {
+  say "could not make the test TLS certificates (cargo run -p lanyard-saml --example test_tls_certs)"
+  exit 1
+}
+if [ "$(id -u)" = 0 ]; then
+  chown -R "$PG_USER" "$tls"
+fi
+
 options="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$tmp"
+options="$options -c ssl=on -c ssl_cert_file=$tls/server.crt -c ssl_key_file=$tls/server.key"
 if [ "${LANYARD_PG_DURABLE:-0}" != 1 ]; then
   options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 fi
@@ -127,6 +159,8 @@ done
 }
 
 export LANYARD_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
+export LANYARD_TEST_POSTGRES_CA="$tls/ca.pem"
+export LANYARD_TEST_POSTGRES_OTHER_CA="$tls/other-ca.pem"
 say "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') ready: $LANYARD_TEST_POSTGRES"
 
 set +e

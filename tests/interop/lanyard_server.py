@@ -46,6 +46,7 @@ clean-up. Run directly (`python3 lanyard_server.py`) for a smoke test: start, ch
 from __future__ import annotations
 
 import json as _json
+import base64
 import os
 import shutil
 import signal
@@ -155,6 +156,12 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+# The secrets key of a PostgreSQL database shared by several test nodes (every
+# node must hold the same key; a SQLite database gets its own key file next to
+# it). Test-only: 32 fixed bytes.
+TEST_SECRETS_KEY = base64.b64encode(bytes(range(32))).decode("ascii")
+
+
 class LanyardServer:
     """One `lanyard serve` on 127.0.0.1 with a fresh SQLite database; a context manager."""
 
@@ -206,6 +213,8 @@ class LanyardServer:
             "LANYARD_LOG": self.log,
             "NO_COLOR": "1",
         })
+        if self.database.startswith("postgres"):
+            env["LANYARD_SECRETS_KEY"] = TEST_SECRETS_KEY
         env.update(self.extra_env)
         return env
 

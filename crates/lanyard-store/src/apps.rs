@@ -25,6 +25,7 @@ use crate::rows::{
     app_columns, app_key_columns, convert, db, flag, grant_columns, group_columns, image_info,
     to_json, to_ms, write_err, AppKeyRow, AppKeySigningRow, AppRow, GrantRow, GroupRow, Unique,
 };
+use crate::secrets::{Aad, Keyring};
 use crate::sql::{fetch_limit, page, value_rows, Sql};
 use crate::users::unmatchable;
 use crate::SqlStore;
@@ -53,13 +54,21 @@ async fn lock_app(conn: &mut AnyConnection, app: AppId, touch: Option<i64>) -> R
     Ok(())
 }
 
+/// Inserts a key; its private half is stored encrypted with `keyring`.
 async fn insert_key(
     conn: &mut AnyConnection,
+    keyring: &Keyring,
     app: AppId,
     key: &NewAppKey,
     active: bool,
     now: OffsetDateTime,
 ) -> Result<AppKey> {
+    let sealed = keyring.encrypt(
+        &Aad::AppKey {
+            certificate_pem: key.certificate_pem.clone(),
+        },
+        key.private_key.expose(),
+    )?;
     let row: AppKeyRow = sqlx::query_as(concat!(
         "INSERT INTO app_keys (app_id, active, certificate_pem, private_key_pem, not_after, \
          created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ",
@@ -68,7 +77,7 @@ async fn insert_key(
     .bind(app.0)
     .bind(flag(active))
     .bind(&key.certificate_pem)
-    .bind(key.private_key.expose())
+    .bind(sealed)
     .bind(to_ms(key.not_after))
     .bind(to_ms(now))
     .fetch_one(conn)
@@ -209,7 +218,7 @@ impl AppStore for SqlStore {
                 write_err(e, &uniques)
             })?;
         let app = Application::try_from(row)?;
-        insert_key(&mut tx, app.id, key, true, now).await?;
+        insert_key(&mut tx, self.keyring()?, app.id, key, true, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(app)
     }
@@ -392,7 +401,7 @@ impl AppStore for SqlStore {
             // No key has id 0: every current key is deactivated.
             deactivate_keys(&mut tx, app, AppKeyId(0)).await?;
         }
-        let key = insert_key(&mut tx, app, key, activate, now).await?;
+        let key = insert_key(&mut tx, self.keyring()?, app, key, activate, now).await?;
         tx.commit().await.map_err(db)?;
         Ok(key)
     }
@@ -464,7 +473,7 @@ impl AppStore for SqlStore {
         .await
         .map_err(db)?;
         match row {
-            Some(row) => row.into_parts(),
+            Some(row) => row.into_parts(self.keyring()?),
             None if !self.app_exists(app).await? => Err(Error::not_found("application", app)),
             None => Err(Error::not_found("active key of application", app)),
         }

@@ -255,6 +255,29 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// After secrets in the clear were encrypted: leaves no copy of the old
+    /// values in the database files. SQLite: the WAL is checkpointed into
+    /// the main file and truncated, the file is rebuilt without its free
+    /// pages (`VACUUM`), and the WAL is truncated again. PostgreSQL: a
+    /// `VACUUM` of the tables that held them lets the old row versions be
+    /// reused (their bytes may stay on disk until overwritten, and in WAL
+    /// archives and backups: see docs/SECURITY.md).
+    pub(crate) async fn scrub(self, pool: &AnyPool) -> Result<(), sqlx::Error> {
+        match self {
+            Backend::Sqlite => {
+                pool.execute("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+                pool.execute("VACUUM").await?;
+                pool.execute("PRAGMA wal_checkpoint(TRUNCATE)").await?;
+            }
+            Backend::Postgres => {
+                pool.execute("VACUUM app_keys, users, admins").await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// True for the URLs that name a private in-memory SQLite database.
 fn is_sqlite_memory(url: &str) -> bool {
     url == "sqlite::memory:"

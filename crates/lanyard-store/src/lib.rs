@@ -52,6 +52,7 @@
 //! | `apps` | `AppStore`: applications, signing keys, group bindings, entitlements, portal images |
 //! | `admin_sessions` | `AdminSessionStore`: admin portal sessions, joined with their admin; one-time form tokens |
 //! | `sign_in` | `SignInStore`: sessions, the lockout counter, TOTP secrets and used steps, seen AuthnRequest IDs |
+//! | [`secrets`] | the keyring secrets are encrypted with at rest; the key check at start, the upgrade of cleartext secrets, rotation |
 //! | `lib.rs` | `SqlStore`, its connections and units of work (`Transactional`) |
 //! | `bulk` | batch loading for imports and the benchmark |
 //! | `testing` (feature `testing`) | fresh stores on every backend, `store_test!` |
@@ -64,6 +65,7 @@ mod bulk;
 mod dialect;
 mod groups;
 mod rows;
+pub mod secrets;
 mod sign_in;
 mod sql;
 mod users;
@@ -96,6 +98,9 @@ pub struct SqlStore {
     backend: Backend,
     /// Set in a unit of work; `None` inside once it has ended.
     tx: Option<Arc<Mutex<Option<Transaction<'static, Any>>>>>,
+    /// The keys secrets are encrypted with ([`secrets`]); without one, a
+    /// method that stores or reads a secret fails.
+    keyring: Option<Arc<secrets::Keyring>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -162,6 +167,7 @@ impl Transactional for SqlStore {
             pool: self.pool.clone(),
             backend: self.backend,
             tx: Some(Arc::new(Mutex::new(Some(tx)))),
+            keyring: self.keyring.clone(),
         }))
     }
 }
@@ -219,6 +225,23 @@ impl SqlStore {
             pool,
             backend,
             tx: None,
+            keyring: None,
+        })
+    }
+
+    /// This store with `keyring` for its secrets (see [`secrets`]; then
+    /// call [`SqlStore::check_keyring`]).
+    pub fn with_keyring(mut self, keyring: Arc<secrets::Keyring>) -> Self {
+        self.keyring = Some(keyring);
+        self
+    }
+
+    /// The keyring, or the error a secret cannot be stored or read without.
+    pub(crate) fn keyring(&self) -> Result<&secrets::Keyring, Error> {
+        self.keyring.as_deref().ok_or_else(|| {
+            Error::Store(
+                "no secrets key: signing keys and TOTP secrets cannot be stored or read".into(),
+            )
         })
     }
 

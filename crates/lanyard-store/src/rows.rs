@@ -437,11 +437,19 @@ pub(crate) struct AppKeySigningRow {
 }
 
 impl AppKeySigningRow {
-    pub(crate) fn into_parts(self) -> Result<(AppKey, PrivateKeyPem), Error> {
-        Ok((
-            self.key.try_into()?,
-            PrivateKeyPem::new(self.private_key_pem),
-        ))
+    /// The key and its private half, decrypted with `keyring`.
+    pub(crate) fn into_parts(
+        self,
+        keyring: &crate::secrets::Keyring,
+    ) -> Result<(AppKey, PrivateKeyPem), Error> {
+        let key: AppKey = self.key.try_into()?;
+        let pem = keyring.decrypt(
+            &crate::secrets::Aad::AppKey {
+                certificate_pem: key.certificate_pem.clone(),
+            },
+            &self.private_key_pem,
+        )?;
+        Ok((key, PrivateKeyPem::new(pem)))
     }
 }
 

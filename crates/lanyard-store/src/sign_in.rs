@@ -41,6 +41,7 @@ struct IdSignInStateRow {
     #[sqlx(flatten)]
     state: SignInStateRow,
 }
+use crate::secrets::Aad;
 use crate::sql::Sql;
 use crate::users::unmatchable;
 use crate::SqlStore;
@@ -98,6 +99,31 @@ impl SqlStore {
             return Err(missing(account));
         }
         Ok(())
+    }
+}
+
+/// What a TOTP secret of `account` is bound to (see `secrets`).
+fn totp_aad(account: Account, pending: bool) -> Aad {
+    Aad::Totp {
+        account: account.to_string(),
+        pending,
+    }
+}
+
+impl SqlStore {
+    /// `state` with its TOTP secrets decrypted.
+    fn open_totp(&self, account: Account, mut state: SignInState) -> Result<SignInState> {
+        if state.totp_secret.is_none() && state.totp_pending.is_none() {
+            return Ok(state);
+        }
+        let keyring = self.keyring()?;
+        if let Some(sealed) = state.totp_secret.take() {
+            state.totp_secret = Some(keyring.decrypt(&totp_aad(account, false), &sealed)?);
+        }
+        if let Some(sealed) = state.totp_pending.take() {
+            state.totp_pending = Some(keyring.decrypt(&totp_aad(account, true), &sealed)?);
+        }
+        Ok(state)
     }
 }
 
@@ -321,7 +347,8 @@ impl SignInStore for SqlStore {
         .fetch_optional(&mut *self.conn().await?)
         .await
         .map_err(db)?;
-        row.ok_or_else(|| missing(account))?.try_into()
+        let state = row.ok_or_else(|| missing(account))?.try_into()?;
+        self.open_totp(account, state)
     }
 
     async fn sign_in_states(&self, users: &[UserId]) -> Result<Vec<(UserId, SignInState)>> {
@@ -341,7 +368,10 @@ impl SignInStore for SqlStore {
         let rows: Vec<IdSignInStateRow> =
             sql.fetch_all(&mut *self.conn().await?).await.map_err(db)?;
         rows.into_iter()
-            .map(|r| Ok((UserId(r.id), r.state.try_into()?)))
+            .map(|r| {
+                let id = UserId(r.id);
+                Ok((id, self.open_totp(Account::User(id), r.state.try_into()?)?))
+            })
             .collect()
     }
 
@@ -513,11 +543,15 @@ impl SignInStore for SqlStore {
 
     async fn set_totp_pending(&self, account: Account, secret: Option<&str>) -> Result<()> {
         let (table, id) = account_row(account);
+        let sealed = match secret {
+            Some(secret) => Some(self.keyring()?.encrypt(&totp_aad(account, true), secret)?),
+            None => None,
+        };
         let done = sqlx::query(&format!(
             "UPDATE {table} SET totp_pending = $2 WHERE id = $1"
         ))
         .bind(id)
-        .bind(secret)
+        .bind(sealed)
         .execute(&mut *self.conn().await?)
         .await
         .map_err(db)?;
@@ -527,16 +561,38 @@ impl SignInStore for SqlStore {
         Ok(())
     }
 
+    /// The pending secret is stored encrypted (bound to the pending
+    /// column), so it is read, decrypted and compared here, re-encrypted
+    /// for the enrolled column, and the UPDATE applies only if the pending
+    /// ciphertext is still the one read: a concurrent re-enrollment makes
+    /// it change nothing.
     async fn confirm_totp(&self, account: Account, secret: &str, step: i64) -> Result<bool> {
         let (table, id) = account_row(account);
-        // SET expressions read the row as it was, on both databases.
+        let keyring = self.keyring()?;
+        let pending: Option<Option<String>> =
+            sqlx::query_scalar(&format!("SELECT totp_pending FROM {table} WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&mut *self.conn().await?)
+                .await
+                .map_err(db)?;
+        let Some(pending) = pending else {
+            return Err(missing(account));
+        };
+        let Some(sealed) = pending else {
+            return Ok(false);
+        };
+        if keyring.decrypt(&totp_aad(account, true), &sealed)? != secret {
+            return Ok(false);
+        }
+        let enrolled = keyring.encrypt(&totp_aad(account, false), secret)?;
         let done = sqlx::query(&format!(
-            "UPDATE {table} SET totp_secret = totp_pending, totp_pending = NULL, \
-             totp_last_step = $2 WHERE id = $1 AND totp_pending = $3"
+            "UPDATE {table} SET totp_secret = $3, totp_pending = NULL, \
+             totp_last_step = $2 WHERE id = $1 AND totp_pending = $4"
         ))
         .bind(id)
         .bind(step)
-        .bind(secret)
+        .bind(enrolled)
+        .bind(sealed)
         .execute(&mut *self.conn().await?)
         .await
         .map_err(db)?;

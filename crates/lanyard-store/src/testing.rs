@@ -99,10 +99,17 @@ pub async fn fresh_store(backend: &str) -> Option<(SqlStore, Option<String>)> {
     }
 }
 
+/// The secrets key of test stores (fixed: tests need no secrecy).
+pub fn test_keyring() -> std::sync::Arc<crate::secrets::Keyring> {
+    let key = crate::secrets::SecretsKey::from_bytes(&[0x5a; 32]).expect("a valid key");
+    std::sync::Arc::new(crate::secrets::Keyring::new(key, Vec::new()))
+}
+
 async fn migrated(url: &str) -> SqlStore {
     let store = SqlStore::connect(url)
         .await
-        .unwrap_or_else(|e| panic!("connect {url}: {e}"));
+        .unwrap_or_else(|e| panic!("connect {url}: {e}"))
+        .with_keyring(test_keyring());
     store
         .migrate()
         .await
@@ -140,6 +147,23 @@ pub async fn execute(store: &SqlStore, sql: &str) {
         .execute(&store.pool)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+/// The text values a query returns (its first column), for tests that
+/// look at what is stored.
+pub async fn query_strings(store: &SqlStore, sql: &str) -> Vec<String> {
+    sqlx::query_scalar::<_, String>(sql)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The URL of the PostgreSQL database `name` made by [`fresh_store`].
+pub fn postgres_url(name: &str) -> String {
+    let server = std::env::var(POSTGRES_ENV).expect("LANYARD_TEST_POSTGRES is set");
+    let mut url = url::Url::parse(&server).expect("LANYARD_TEST_POSTGRES is a URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
 }
 
 /// Runs one store test on one backend, on its own runtime, with a fresh

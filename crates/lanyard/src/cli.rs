@@ -44,6 +44,9 @@ pub enum Command {
     /// Manage API keys (works on the database directly).
     #[command(subcommand)]
     Apikey(ApiKeyCommand),
+    /// The key that encrypts signing keys and TOTP secrets in the database.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Run a seeded demo on a temporary SQLite database: users, a group, an
     /// Amazon AWS app and a built-in stand-in for AWS's sign-in page. Prints
     /// the URLs and credentials; everything is deleted on exit.
@@ -126,6 +129,22 @@ pub struct AdminCreateArgs {
     pub role: RoleArg,
     #[command(flatten)]
     pub config: ConfigArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Write a new random secrets key to a file (readable by its owner
+    /// only). It is used once configured as `secrets_key_file`.
+    NewKey {
+        /// The file to create (it must not exist)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Re-encrypt every secret with the current key (`secrets_key_file`
+    /// or LANYARD_SECRETS_KEY), reading old ones with the keys in
+    /// `secrets_old_key_files`, then say which keys are no longer needed.
+    #[command(after_help = SETTINGS_HELP)]
+    Rotate(ConfigArgs),
 }
 
 #[derive(Debug, Subcommand)]

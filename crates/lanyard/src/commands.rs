@@ -19,6 +19,7 @@ use lanyard_core::admin::{check_admin_email, check_key_name, Admin, Role};
 use lanyard_core::password::check_new_password;
 use lanyard_core::store::Store;
 use lanyard_core::{Error, SystemClock};
+use lanyard_store::secrets::Reencrypt;
 use lanyard_store::SqlStore;
 
 use crate::cli::{AdminCreateArgs, AdminEmailArgs, AdminUpdateArgs, ApiKeyCreateArgs};
@@ -61,15 +62,37 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// Connects to the configured database and brings its schema up to date.
+/// Connects to the configured database, brings its schema up to date,
+/// and opens its secrets: the keyring must match the database (a clear
+/// error otherwise, before anything is served), and secrets still stored
+/// in the clear (a database from before encryption) are encrypted.
 pub async fn open_store(loaded: &Loaded) -> anyhow::Result<SqlStore> {
+    let (keyring, source) =
+        crate::secrets::load_keyring(loaded, std::env::var(crate::secrets::KEY_ENV).ok())?;
     let store = SqlStore::connect(loaded.database.as_secret_str())
         .await
-        .with_context(|| format!("cannot open the database {}", loaded.database))?;
+        .with_context(|| format!("cannot open the database {}", loaded.database))?
+        .with_keyring(keyring.clone());
     store
         .migrate()
         .await
         .with_context(|| format!("cannot migrate the database {}", loaded.database))?;
+    store
+        .check_keyring(time::OffsetDateTime::now_utc())
+        .await
+        .with_context(|| format!("secrets key from {source}"))?;
+    let upgraded = store
+        .reencrypt(Reencrypt::Cleartext)
+        .await
+        .context("cannot encrypt the secrets stored in the clear")?;
+    if upgraded > 0 {
+        tracing::warn!(
+            "encrypted {upgraded} secrets stored in the clear with key {}; copies made before \
+             (backups, WAL archives) still hold them: rotate the signing keys",
+            keyring.current_id()
+        );
+    }
+    tracing::info!("secrets key {} from {source}", keyring.current_id());
     Ok(store)
 }
 
@@ -239,6 +262,54 @@ pub fn admin_unlock(args: &AdminEmailArgs, loaded: &Loaded) -> Result<(), Failur
         Ok(admin)
     })
     .map(|admin| eprintln!("unlocked admin {}", admin.email))
+}
+
+/// `lanyard secrets rotate`: every secret re-encrypted with the current
+/// key; then which keys still hold any secret.
+pub fn secrets_rotate(loaded: &Loaded) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let store = open_store(loaded).await?;
+        let done = async {
+            let rewritten = store
+                .reencrypt(Reencrypt::Rotate)
+                .await
+                .context("cannot re-encrypt the secrets")?;
+            let report = store.secrets_report().await?;
+            anyhow::Ok((rewritten, report))
+        }
+        .await;
+        store.close().await;
+        let (rewritten, report) = done?;
+        let (keyring, _) =
+            crate::secrets::load_keyring(loaded, std::env::var(crate::secrets::KEY_ENV).ok())?;
+        eprintln!(
+            "re-encrypted {rewritten} secrets with key {}",
+            keyring.current_id()
+        );
+        for (key, count) in &report.by_key {
+            let key = key.as_deref().unwrap_or("(in the clear)");
+            eprintln!("  key {key}: {count} secrets");
+        }
+        let others: Vec<&str> = report
+            .by_key
+            .keys()
+            .flatten()
+            .map(String::as_str)
+            .filter(|id| *id != keyring.current_id())
+            .collect();
+        if others.is_empty() {
+            eprintln!(
+                "every secret uses the current key: the old keys can be removed from \
+                 secrets_old_key_files on every node"
+            );
+        } else {
+            eprintln!(
+                "still in use: {} (run again once every node has the current key)",
+                others.join(", ")
+            );
+        }
+        Ok(())
+    })
 }
 
 /// One line from a pipe, or a no-echo prompt (twice) on a terminal.

@@ -63,6 +63,11 @@ pub struct Loaded {
     /// the binary opens the database, and the URL may hold a password that
     /// should not travel through every layer.
     pub database: DatabaseUrl,
+    /// The secrets key file (see `crate::secrets`); `None`: the default
+    /// (next to a SQLite database).
+    pub secrets_key_file: Option<PathBuf>,
+    /// Keys still accepted for decryption during a rotation.
+    pub secrets_old_key_files: Vec<PathBuf>,
     /// In the order [`resolve`] reads the keys.
     pub origins: Vec<Origin>,
 }
@@ -135,10 +140,26 @@ pub fn load_with(
         origins: Vec::new(),
     };
     let (settings, database) = resolve(&mut layers)?;
+    // Secrets keys: file paths only (the key itself may come from
+    // LANYARD_SECRETS_KEY, read where the keyring is made, never printed).
+    let secrets_key_file = layers.value("secrets_key_file", "", |v| {
+        Ok::<_, String>((!v.trim().is_empty()).then(|| PathBuf::from(v.trim())))
+    })?;
+    let secrets_old_key_files = layers.value("secrets_old_key_files", "", |v| {
+        Ok::<_, String>(
+            v.split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .collect::<Vec<_>>(),
+        )
+    })?;
     layers.reject_unknown_keys()?;
     Ok(Loaded {
         settings,
         database,
+        secrets_key_file,
+        secrets_old_key_files,
         origins: layers.origins,
     })
 }
@@ -385,6 +406,25 @@ impl Loaded {
         table.insert(
             "require_admin_second_factor".into(),
             toml::Value::Boolean(auth.require_admin_second_factor),
+        );
+        let path_text = |p: &Path| p.display().to_string();
+        table.insert(
+            "secrets_key_file".into(),
+            toml::Value::String(
+                self.secrets_key_file
+                    .as_deref()
+                    .map(path_text)
+                    .unwrap_or_default(),
+            ),
+        );
+        let old: Vec<String> = self
+            .secrets_old_key_files
+            .iter()
+            .map(|p| path_text(p))
+            .collect();
+        table.insert(
+            "secrets_old_key_files".into(),
+            toml::Value::String(old.join(", ")),
         );
         let proxies: Vec<String> = http
             .trusted_proxies

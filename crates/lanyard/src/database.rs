@@ -34,6 +34,17 @@ impl DatabaseUrl {
         &self.0
     }
 
+    /// The file of a `sqlite://` URL (without `?options`); `None` for
+    /// PostgreSQL and in-memory SQLite.
+    pub fn sqlite_path(&self) -> Option<std::path::PathBuf> {
+        let rest = self.0.strip_prefix("sqlite://")?;
+        let path = rest.split('?').next().unwrap_or(rest);
+        if path.is_empty() || path == ":memory:" || self.0.contains("mode=memory") {
+            return None;
+        }
+        Some(std::path::PathBuf::from(path))
+    }
+
     /// The URL with any password replaced by `***`.
     pub fn redacted(&self) -> String {
         match url::Url::parse(&self.0) {

@@ -38,6 +38,7 @@ use lanyard_core::application::Grant;
 use lanyard_core::apps::{AcsUrl, Entitlement};
 use lanyard_core::store::Store;
 use lanyard_core::{BaseUrl, Clock, Settings, SystemClock};
+use lanyard_store::secrets::{Keyring, SecretsKey};
 use lanyard_store::SqlStore;
 use lanyard_web::AppState;
 use tokio::net::TcpListener;
@@ -74,8 +75,14 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     )));
     std::fs::create_dir_all(&dir.0).context("cannot create the demo's temporary directory")?;
     let url = format!("sqlite://{}", dir.0.join("demo.db").display());
-    let store = SqlStore::connect(&url).await?;
+    // The demo's database is thrown away on exit: its secrets key is a
+    // random one kept in memory only.
+    let key = SecretsKey::from_text(&SecretsKey::generate_text()?)?;
+    let store = SqlStore::connect(&url)
+        .await?
+        .with_keyring(Arc::new(Keyring::new(key, Vec::new())));
     store.migrate().await?;
+    store.check_keyring(SystemClock.now()).await?;
 
     let listener = TcpListener::bind(&args.listen)
         .await

@@ -11,13 +11,14 @@ mod commands;
 mod config;
 mod database;
 mod demo;
+mod secrets;
 mod serve;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AdminCommand, ApiKeyCommand, Cli, Command, ConfigArgs};
+use crate::cli::{AdminCommand, ApiKeyCommand, Cli, Command, ConfigArgs, SecretsCommand};
 use crate::commands::Failure;
 use crate::config::Loaded;
 
@@ -59,6 +60,23 @@ fn main() -> ExitCode {
         Command::Apikey(ApiKeyCommand::Create(args)) => run(&args.config, |loaded| {
             commands::apikey_create(&args, &loaded)
         }),
+        Command::Secrets(SecretsCommand::Rotate(args)) => run(&args, |loaded| {
+            commands::secrets_rotate(&loaded).map_err(Failure::Other)
+        }),
+        Command::Secrets(SecretsCommand::NewKey { out }) => match secrets::write_new_key(&out) {
+            Ok(()) => {
+                eprintln!(
+                    "wrote a new secrets key to {}: configure it as secrets_key_file (see \
+                     docs/SECURITY.md for a rotation without downtime)",
+                    out.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err:#}");
+                ExitCode::from(EXIT_FAILURE)
+            }
+        },
         Command::Demo(args) => match demo::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
@@ -106,5 +124,76 @@ fn load(args: &ConfigArgs) -> Result<Loaded, ExitCode> {
 
 fn check_config(loaded: &Loaded) -> anyhow::Result<()> {
     print!("{}", loaded.to_annotated_toml()?);
+    // As TOML comments, so the output stays a valid config file.
+    for line in secrets_status(loaded) {
+        println!("# {line}");
+    }
     Ok(())
+}
+
+/// Where the secrets key is and whether it matches the database; changes
+/// nothing (no key file is created, the database is not migrated).
+fn secrets_status(loaded: &Loaded) -> Vec<String> {
+    let env_key = std::env::var(secrets::KEY_ENV).ok();
+    let mut lines = Vec::new();
+    let file = secrets::key_file(loaded);
+    match (&env_key, &file) {
+        (Some(_), _) => lines.push(format!("secrets key: from {}", secrets::KEY_ENV)),
+        (None, Some(path)) if !path.exists() => {
+            lines.push(format!(
+                "secrets key: {} (does not exist yet: created at the first start)",
+                path.display()
+            ));
+            return lines;
+        }
+        (None, Some(path)) => lines.push(format!("secrets key: {}", path.display())),
+        (None, None)
+            if loaded.database.sqlite_path().is_none()
+                && loaded.database.as_secret_str().starts_with("sqlite") =>
+        {
+            lines.push("secrets key: a random one, with the in-memory database".into());
+            return lines;
+        }
+        (None, None) => {
+            lines.push(format!(
+                "secrets key: none (a PostgreSQL database needs secrets_key_file or {})",
+                secrets::KEY_ENV
+            ));
+            return lines;
+        }
+    }
+    let (keyring, _) = match secrets::load_keyring(loaded, env_key) {
+        Ok(k) => k,
+        Err(err) => {
+            lines.push(format!("secrets key: unusable: {err:#}"));
+            return lines;
+        }
+    };
+    lines.push(format!("secrets key id: {}", keyring.current_id()));
+    if loaded.database.sqlite_path().is_some_and(|p| !p.exists()) {
+        lines.push("the database: does not exist yet".into());
+        return lines;
+    }
+    let checked = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| {
+            rt.block_on(async {
+                let store = lanyard_store::SqlStore::connect(loaded.database.as_secret_str())
+                    .await?
+                    .with_keyring(keyring);
+                let report = store.verify_keyring().await;
+                store.close().await;
+                Ok(report?)
+            })
+        });
+    lines.push(match checked {
+        Ok(report) => {
+            let n: u64 = report.by_key.values().sum();
+            format!("the database: matches the secrets key ({n} secrets stored)")
+        }
+        Err(err) => format!("the database: {err:#}"),
+    });
+    lines
 }

@@ -158,7 +158,10 @@ async fn key_rotations_on_a_sqlite_file_wait_their_turn() {
     let dir = std::env::temp_dir().join(format!("lanyard-store-keys-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}", dir.join("k.db").display());
-    let store = SqlStore::connect(&url).await.unwrap();
+    let store = SqlStore::connect(&url)
+        .await
+        .unwrap()
+        .with_keyring(lanyard_store::testing::test_keyring());
     store.migrate().await.unwrap();
     rotate_in_parallel(&store).await;
     store.close().await;

@@ -86,7 +86,10 @@ async fn on_a_sqlite_file(name: &str, test: impl AsyncFnOnce(&SqlStore)) {
     let dir = std::env::temp_dir().join(format!("lanyard-store-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}", dir.join("c.db").display());
-    let store = SqlStore::connect(&url).await.unwrap();
+    let store = SqlStore::connect(&url)
+        .await
+        .unwrap()
+        .with_keyring(lanyard_store::testing::test_keyring());
     store.migrate().await.unwrap();
     test(&store).await;
     store.close().await;

@@ -15,6 +15,8 @@ mod concurrency;
 mod groups;
 mod migrations;
 mod pool;
+mod secrets;
 mod sign_in;
+mod tls;
 mod unit_of_work;
 mod users;

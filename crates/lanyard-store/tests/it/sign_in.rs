@@ -901,7 +901,10 @@ async fn file_store(name: &str) -> (SqlStore, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!("lanyard-store-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}", dir.join("s.db").display());
-    let store = SqlStore::connect(&url).await.unwrap();
+    let store = SqlStore::connect(&url)
+        .await
+        .unwrap()
+        .with_keyring(lanyard_store::testing::test_keyring());
     store.migrate().await.unwrap();
     (store, dir)
 }

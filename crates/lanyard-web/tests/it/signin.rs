@@ -402,7 +402,10 @@ async fn parallel_wrong_passwords_check_at_most_max_failures_on_sqlite_file() {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}", dir.join("lanyard.db").display());
-    let store = SqlStore::connect(&url).await.unwrap();
+    let store = SqlStore::connect(&url)
+        .await
+        .unwrap()
+        .with_keyring(lanyard_store::testing::test_keyring());
     store.migrate().await.unwrap();
     parallel_wrong_passwords(TestApp::new("sqlite-file", store.clone()).await).await;
     store.close().await;

@@ -34,9 +34,15 @@ fn url(path: &Path) -> String {
 }
 
 fn lanyard(args: &[&str], stdin: &str) -> Output {
+    lanyard_env(args, stdin, &[])
+}
+
+/// [`lanyard`] with environment variables.
+fn lanyard_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lanyard"))
         .args(args)
         .env_clear()
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -488,4 +494,146 @@ async fn apikey_create_prints_a_key_that_authenticates() {
     assert_eq!(events.items[0].source.as_deref(), Some("127.0.0.1"));
     assert!(events.items[0].actor.starts_with("apikey:ci#"));
     store.close().await;
+}
+
+/// The key file made next to a SQLite database, a node with another key
+/// refused with a clear message, and a rotation from the command line.
+#[tokio::test]
+async fn the_secrets_key_lives_beside_the_database_and_rotates() {
+    let db = db_path("secrets");
+    let key_file = PathBuf::from(format!("{}.key", db.display()));
+    let _ = std::fs::remove_file(&key_file);
+    let db_url = url(&db);
+    // The first start makes the key (owner-only).
+    let out = lanyard(
+        &[
+            "admin",
+            "create",
+            "--email",
+            "root@example.com",
+            "--database",
+            &db_url,
+        ],
+        "a long passphrase\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let meta = std::fs::metadata(&key_file).expect("a key file next to the database");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    }
+    assert!(
+        text(&out.stderr).contains("created the secrets key file"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A secret stored with that key (the admin's TOTP).
+    let ring = std::sync::Arc::new(lanyard_store::secrets::Keyring::new(
+        lanyard_store::secrets::SecretsKey::from_text(&std::fs::read_to_string(&key_file).unwrap())
+            .unwrap(),
+        vec![],
+    ));
+    let store = open(&db).await.with_keyring(ring.clone());
+    let (root, _) = store
+        .find_admin_by_email("root@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    let account = lanyard_core::session::Account::Admin(root.id);
+    lanyard_core::store::SignInStore::set_totp_pending(&store, account, Some("ROOTTOTPSECRET"))
+        .await
+        .unwrap();
+    assert!(
+        lanyard_core::store::SignInStore::confirm_totp(&store, account, "ROOTTOTPSECRET", 1)
+            .await
+            .unwrap()
+    );
+    store.close().await;
+
+    // Another key (e.g. a node configured wrong): refused before anything.
+    let other = lanyard_store::secrets::SecretsKey::generate_text().unwrap();
+    let out = lanyard_env(
+        &["apikey", "create", "--name", "k2", "--database", &db_url],
+        "",
+        &[("LANYARD_SECRETS_KEY", &other)],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "the secrets key does not match this database: its secrets need key {}",
+            ring.current_id()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // check-config says where the key is and that it matches.
+    let out = lanyard(&["check-config", "--database", &db_url], "");
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains(&format!("# secrets key: {}", key_file.display())),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("# the database: matches the secrets key"),
+        "{shown}"
+    );
+
+    // Rotation: a new key current, the old one still read; rotate; then
+    // the new key alone is enough.
+    let new_key = PathBuf::from(format!("{}.new-key", db.display()));
+    let _ = std::fs::remove_file(&new_key);
+    let out = lanyard(
+        &[
+            "secrets",
+            "new-key",
+            "--out",
+            &new_key.display().to_string(),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let config = db.with_extension("toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database = {:?}\nsecrets_key_file = {:?}\nsecrets_old_key_files = {:?}\n",
+            db_url,
+            new_key.display().to_string(),
+            key_file.display().to_string()
+        ),
+    )
+    .unwrap();
+    let config_arg = config.display().to_string();
+    let out = lanyard(&["secrets", "rotate", "--config", &config_arg], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stderr);
+    assert!(said.contains("re-encrypted 1 secrets"), "{said}");
+    assert!(
+        said.contains("every secret uses the current key: the old keys can be removed"),
+        "{said}"
+    );
+    std::fs::write(
+        &config,
+        format!(
+            "database = {db_url:?}\nsecrets_key_file = {:?}\n",
+            new_key.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = lanyard(
+        &["apikey", "create", "--name", "k3", "--config", &config_arg],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = lanyard(
+        &["apikey", "create", "--name", "k4", "--database", &db_url],
+        "",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the old key alone no longer opens it"
+    );
 }
