@@ -1,13 +1,17 @@
 // admin_flow: the admin portal from an empty directory (`lanyard demo
 // --empty`), in order, on one server and one browser:
 //   admin signs in; Users: create a user; Groups: create a group, add the
-//   user; SSO Applications: catalog -> Amazon AWS IAM -> create; SSO tab
-//   (ACS = the built-in AWS stand-in); Attributes tab (an AWS entitlement
-//   for the group); User Groups tab (bind the group); Preview; Export
-//   Metadata (one app, and the zip from the list); Deactivate/Activate SSO
-//   as seen by the user; the user signs in through the tile and reaches
-//   "signed in as assumed-role/..."; the group page lists the app; Delete
-//   with the typed count.
+//   user; SSO Applications: catalog -> Amazon AWS IAM -> create with a
+//   chosen IdP URL slug (fixed afterwards); SSO tab (a regional sign-in
+//   endpoint registered, the default = the built-in AWS stand-in);
+//   Attributes tab (an AWS entitlement for the group, its provider name
+//   from the app's default, not typed); User Groups tab (bind the group);
+//   Preview; Export Metadata (one app, and from the list: one selected is
+//   its XML file, none selected says so); Deactivate SSO asked first
+//   (cancelled, then accepted) and Activate, as seen by the user; the user
+//   signs in through the tile and reaches "signed in as assumed-role/...";
+//   the group page lists the app; a click in the app's row opens it; Delete
+//   with the typed count. These are the seed's steps, in its order.
 //
 // Each step is its own test() sharing state; a step whose prerequisite
 // failed is skipped (the failure it depends on is already reported). The
@@ -40,10 +44,13 @@ const APP = {
   label: 'AWS Production (e2e)',
   description: 'Created by the browser suite',
   id: null,
-  slug: null,
+  // Chosen by the admin at creation ("a plaintext string unique to this connector").
+  slug: 'aws-prod-e2e',
 };
-const ROLE = { account: '123456789012', role: 'E2EAdmin', provider: 'Lanyard', label: 'production' };
+// The provider name is not typed: rows take the app's default, its slug.
+const ROLE = { account: '123456789012', role: 'E2EAdmin', provider: APP.slug, label: 'production' };
 const ROLE_VALUE = `arn:aws:iam::${ROLE.account}:role/${ROLE.role},arn:aws:iam::${ROLE.account}:saml-provider/${ROLE.provider}`;
+const EU_WEST_1 = 'https://eu-west-1.signin.aws.amazon.com/saml';
 
 // What the steps achieved (later steps check their prerequisites here).
 const done = {
@@ -217,6 +224,7 @@ test('Applications: catalog search -> Amazon AWS IAM -> Save Application', async
   await h.waitForPath(admin, /^\/admin\/applications\/new\?template=aws-iam$/);
   await h.see(admin.getByText('Template: Amazon AWS IAM'), 'the chosen template');
   await admin.getByLabel('Display Label (required)').fill(APP.label);
+  await admin.getByLabel(/^IdP URL slug/).fill(APP.slug);
   await admin.getByLabel('Description').fill(APP.description);
   await admin.getByLabel('Show in User Portal').check();
   // A User Portal image, previewed before it is saved.
@@ -237,8 +245,7 @@ test('Applications: catalog search -> Amazon AWS IAM -> Save Application', async
   await h.waitForPath(admin, /^\/admin\/applications\/\d+\?tab=sso$/);
   APP.id = Number(new URL(admin.url()).pathname.split('/').pop());
   const head = admin.locator('p.muted').filter({ hasText: 'IdP URL' });
-  APP.slug = await h.textOf(head.locator('code').first(), 'the slug');
-  assert.match(APP.slug, /^[a-z0-9-]+$/);
+  assert.equal(await h.textOf(head.locator('code').first(), 'the slug'), APP.slug, 'the chosen slug');
   assert.equal(await h.textOf(head.locator('code').nth(1), 'the IdP URL'), `${server.url}/saml2/${APP.slug}`);
   // The uploaded image is the app's, served from our origin.
   const image = await api('GET', `/api/v1/applications/${APP.id}`);
@@ -255,10 +262,14 @@ test('Applications: General tab shows what was entered', async (t) => {
   assert.equal(await admin.getByLabel('Display Label (required)').inputValue(), APP.label);
   assert.equal(await admin.getByLabel('Description').inputValue(), APP.description);
   assert.equal(await admin.getByLabel('Show in User Portal').isChecked(), true);
+  const slug = admin.getByLabel('IdP URL slug');
+  assert.equal(await slug.inputValue(), APP.slug);
+  assert.equal(await slug.getAttribute('readonly'), '', 'the slug cannot be edited');
+  await h.see(admin.getByText('Fixed when the application was created'), 'why the slug is fixed');
   await h.shot(admin, 'admin-11-tab-general');
 });
 
-test('Applications: SSO tab, ACS URL = the AWS stand-in for the slug', async (t) => {
+test('Applications: SSO tab, a regional endpoint registered, the default = the AWS stand-in', async (t) => {
   if (needs(t, 'app')) return;
   await h.visit(admin, appUrl('sso'));
   const acs = `${server.url}/aws-standin/${APP.slug}/saml`;
@@ -266,13 +277,27 @@ test('Applications: SSO tab, ACS URL = the AWS stand-in for the slug', async (t)
     'the AWS IAM template leaves no YOUR_... placeholder in its defaults');
   assert.equal(await admin.getByLabel('IdP Entity ID').inputValue(), `${server.url}/saml2/${APP.slug}`);
   assert.equal(await admin.getByLabel('SP Entity ID').inputValue(), 'urn:amazon:webservices');
-  assert.equal(await admin.getByLabel(/^ACS URLs/).inputValue(), 'https://signin.aws.amazon.com/saml');
-  await admin.getByLabel(/^ACS URLs/).fill(acs);
+  // AWS's endpoints are a choice: the global one is registered and the default.
+  assert.equal(await admin.getByLabel('Register global (us-east-1)').isChecked(), true);
+  assert.equal(await admin.getByLabel('Default: global (us-east-1)').isChecked(), true);
+  assert.equal(await admin.getByLabel('Register eu-west-1').isChecked(), false);
+  await admin.getByLabel('Register eu-west-1').check();
+  // The demo's AWS stand-in is "another" ACS URL, and the default here.
+  await admin.getByLabel(/^Other ACS URLs/).fill(acs);
+  await admin.getByLabel('The default is the first of the other ACS URLs').check();
   await admin.getByRole('button', { name: 'Save', exact: true }).click();
   await h.waitForPath(admin, new RegExp(`^/admin/applications/${APP.id}\\?tab=sso&saved=1$`));
   await notice(admin, 'Saved.');
-  assert.equal(await admin.getByLabel(/^ACS URLs/).inputValue(), acs);
-  await h.see(admin.getByRole('button', { name: 'Deactivate SSO' }), 'SSO active');
+  assert.equal(await admin.getByLabel(/^Other ACS URLs/).inputValue(), acs);
+  assert.equal(await admin.getByLabel('Register eu-west-1').isChecked(), true);
+  assert.equal(await admin.getByLabel('The default is the first of the other ACS URLs').isChecked(), true);
+  const stored = await api('GET', `/api/v1/applications/${APP.id}`);
+  assert.deepEqual(stored.sso.acs_urls.map((a) => [a.url, a.is_default]), [
+    ['https://signin.aws.amazon.com/saml', false],
+    [EU_WEST_1, false],
+    [acs, true],
+  ]);
+  await h.see(admin.getByRole('link', { name: 'Deactivate SSO' }), 'SSO active');
   await h.shot(admin, 'admin-12-tab-sso');
   await h.shot(admin, 'admin-12b-tab-sso-settings', admin.getByRole('heading', { name: 'SSO settings' }));
   done.sso = true;
@@ -285,7 +310,9 @@ test('Applications: Attributes tab, an AWS entitlement for the group', async (t)
   await admin.getByLabel('Group, row 1', { exact: true }).selectOption({ label: GROUP.name });
   await admin.getByLabel('Account ID, row 1', { exact: true }).fill(ROLE.account);
   await admin.getByLabel('Role name, row 1', { exact: true }).fill(ROLE.role);
-  await admin.getByLabel('SAML provider name, row 1', { exact: true }).fill(ROLE.provider);
+  // Not typed: the app's default provider name (its slug) fills the row.
+  assert.equal(await admin.getByLabel(/^SAML provider name in IAM/).inputValue(), APP.slug);
+  assert.equal(await admin.getByLabel('SAML provider name, row 1', { exact: true }).inputValue(), '');
   await admin.getByLabel('Account label, row 1', { exact: true }).fill(ROLE.label);
   await admin.getByRole('button', { name: 'Save entitlements' }).click();
   await h.waitForPath(admin, new RegExp(`^/admin/applications/${APP.id}\\?tab=attributes&saved=1$`));
@@ -329,7 +356,7 @@ test('Applications: Preview tab, the user would get the entitlement', async (t) 
   await h.shot(admin, 'admin-15-tab-preview');
 });
 
-test('Applications: Export Metadata downloads Lanyard-<slug>-metadata.xml (and the zip from the list)', async (t) => {
+test('Applications: Export Metadata downloads Lanyard-<slug>-metadata.xml (also from the list with one app selected)', async (t) => {
   if (needs(t, 'app')) return;
   await h.visit(admin, appUrl('sso'));
   const [download] = await Promise.all([
@@ -344,16 +371,28 @@ test('Applications: Export Metadata downloads Lanyard-<slug>-metadata.xml (and t
   assert.ok(cert && cert[1].replace(/\s/g, '').length > 500, 'an X509Certificate with a real certificate');
   assert.ok(xml.includes(`Location="${server.url}/saml2/${APP.slug}"`), 'the SSO endpoint');
 
+  // From the list: nothing selected says so; one selected is its XML file,
+  // which AWS's "Choose File" step takes as it is.
   await h.visit(admin, `${server.url}/admin/applications`);
+  await admin.getByRole('button', { name: 'Export Metadata' }).click();
+  await h.waitForPath(admin, /^\/admin\/applications\?none_selected=export$/);
+  assert.equal(await h.textOf(admin.getByRole('alert'), 'the select-one message'),
+    'Select an application first (tick its row) to export its metadata.');
   await admin.getByRole('checkbox', { name: `Select ${APP.label}` }).check();
-  const [zip] = await Promise.all([
+  const [one] = await Promise.all([
     admin.waitForEvent('download'),
     admin.getByRole('button', { name: 'Export Metadata' }).click(),
   ]);
-  assert.equal(zip.suggestedFilename(), 'Lanyard-metadata.zip');
-  const bytes = fs.readFileSync(await zip.path());
-  assert.equal(bytes.subarray(0, 4).toString('hex'), '504b0304', 'a zip file');
-  assert.ok(bytes.includes(Buffer.from(`Lanyard-${APP.slug}-metadata.xml`)), 'the zip holds the app metadata file');
+  assert.equal(one.suggestedFilename(), `Lanyard-${APP.slug}-metadata.xml`);
+  const listed = fs.readFileSync(await one.path(), 'utf8');
+  // Parsed as XML by the browser's own parser.
+  const parsed = await admin.evaluate((text) => {
+    const doc = new DOMParser().parseFromString(text, 'application/xml');
+    const error = doc.getElementsByTagName('parsererror')[0];
+    return { error: error ? error.textContent : null, root: doc.documentElement.localName,
+      entityID: doc.documentElement.getAttribute('entityID') };
+  }, listed);
+  assert.deepEqual(parsed, { error: null, root: 'EntityDescriptor', entityID: `${server.url}/saml2/${APP.slug}` });
 });
 
 test('Applications: Deactivate SSO (list says deactivated, the user is refused), then Activate', async (t) => {
@@ -362,7 +401,17 @@ test('Applications: Deactivate SSO (list says deactivated, the user is refused),
   await h.signInUser(userPage, server.url, USER.email, USER.password);
   await h.see(userPage.getByRole('link', { name: new RegExp(APP.label.replace(/[()]/g, '\\$&')) }), 'the tile while active');
 
+  // Deactivate SSO asks first: Cancel changes nothing.
   await h.visit(admin, appUrl('sso'));
+  await admin.getByRole('link', { name: 'Deactivate SSO' }).click();
+  await h.waitForPath(admin, new RegExp(`^/admin/applications/${APP.id}/deactivate$`));
+  await h.see(admin.getByRole('heading', { name: `Deactivate SSO for “${APP.label}”?` }), 'the question');
+  await h.shot(admin, 'admin-15b-deactivate-confirm');
+  await admin.getByRole('link', { name: 'Cancel' }).click();
+  await h.waitForPath(admin, new RegExp(`^/admin/applications/${APP.id}\\?tab=sso$`));
+  assert.equal((await api('GET', `/api/v1/applications/${APP.id}`)).sso_active, true, 'cancelled: still active');
+  await admin.getByRole('link', { name: 'Deactivate SSO' }).click();
+  await h.waitForPath(admin, new RegExp(`^/admin/applications/${APP.id}/deactivate$`));
   await admin.getByRole('button', { name: 'Deactivate SSO' }).click();
   await h.waitForPath(admin, new RegExp(`^/admin/applications/${APP.id}\\?tab=sso&saved=deactivated$`));
   await notice(admin, 'SSO deactivated.');
@@ -415,6 +464,19 @@ test('Groups: the group page lists the application, ticked', async (t) => {
   await h.shot(admin, 'admin-07b-group-applications', admin.getByRole('heading', { name: 'Applications', exact: true }));
 });
 
+test('Applications: a click anywhere in the app\'s row opens it', async (t) => {
+  if (needs(t, 'app')) return;
+  await h.visit(admin, `${server.url}/admin/applications`);
+  // The template cell: not a link, yet the row opens the app.
+  await appRow(admin).getByRole('cell', { name: 'aws-iam', exact: true }).click();
+  await h.waitForPath(admin, new RegExp(`^/admin/applications/${APP.id}$`));
+  await h.see(admin.getByRole('heading', { name: APP.label }), 'the app page');
+  // The checkbox keeps its own meaning.
+  await h.visit(admin, `${server.url}/admin/applications`);
+  await admin.getByRole('checkbox', { name: `Select ${APP.label}` }).check();
+  await h.waitForPath(admin, /^\/admin\/applications$/);
+});
+
 test('Applications: Delete asks for the count, then removes the app', async (t) => {
   if (needs(t, 'app')) return;
   await h.visit(admin, `${server.url}/admin/applications`);
@@ -427,13 +489,13 @@ test('Applications: Delete asks for the count, then removes the app', async (t) 
   const count = admin.getByLabel(/^Type the number of applications to delete/);
   await count.fill('2');
   await h.shot(admin, 'admin-19-delete-dialog');
-  await admin.getByRole('button', { name: 'Delete' }).click();
+  await admin.getByRole('button', { name: 'Delete Application', exact: true }).click();
   assert.equal(await h.textOf(admin.getByRole('alert'), 'the wrong-count refusal'),
     'you are deleting 1 application: type 1 to confirm (got 2); nothing was deleted');
   assert.equal((await api('GET', `/api/v1/applications/${APP.id}`)).id, APP.id, 'a wrong count deletes nothing');
 
   await admin.getByLabel(/^Type the number of applications to delete/).fill('1');
-  await admin.getByRole('button', { name: 'Delete' }).click();
+  await admin.getByRole('button', { name: 'Delete Application', exact: true }).click();
   await h.waitForPath(admin, /^\/admin\/applications\?deleted=1$/);
   await notice(admin, 'Deleted 1 application.');
   assert.equal(await admin.getByRole('link', { name: APP.label, exact: true }).count(), 0, 'the app is gone from the list');

@@ -86,6 +86,32 @@ pub struct SsoSettings {
     /// that matches the same scheme and host at a path-segment boundary.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relay_state_allowlist: Vec<String>,
+    /// The IAM SAML provider name an entitlement row takes when it names
+    /// none (None: the app's slug, see [`default_provider_name`]). Applied
+    /// when rows are saved: a row keeps the provider it was saved with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_provider_name: Option<String>,
+}
+
+/// The IAM SAML provider name entitlement rows of the app `slug` take when
+/// they name none: the app's own setting, else its slug (which is what the
+/// provider is usually called in IAM).
+pub fn default_provider_name<'a>(sso: &'a SsoSettings, slug: &'a str) -> &'a str {
+    sso.aws_provider_name.as_deref().unwrap_or(slug)
+}
+
+/// An IAM SAML provider name: 1-128 of letters, digits and `._-`.
+pub fn check_provider_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err("must be an IAM SAML provider name (1-128 of letters, digits, ._-)".into())
+    }
 }
 
 /// Longest RelayState allowlist.
@@ -121,6 +147,8 @@ fn relay_state_matches(rule: &str, relay_state: &str) -> bool {
 pub struct Entitlement {
     pub account_id: String,
     pub role_name: String,
+    /// Empty when saved: the app's default (see [`default_provider_name`]).
+    #[serde(default)]
     pub provider_name: String,
     pub account_label: Option<String>,
     pub max_session_duration: Option<u32>,
@@ -159,17 +187,8 @@ impl Entitlement {
                 "must be an IAM role name: 1-64 of letters, digits and +=,.@_- (with an optional path/ before it)".into(),
             );
         }
-        let provider_ok = !self.provider_name.is_empty()
-            && self.provider_name.len() <= 128
-            && self
-                .provider_name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
-        if !provider_ok {
-            errors.insert(
-                format!("{field}.provider_name"),
-                "must be an IAM SAML provider name (1-128 of letters, digits, ._-)".into(),
-            );
+        if let Err(m) = check_provider_name(&self.provider_name) {
+            errors.insert(format!("{field}.provider_name"), m);
         }
         if let Some(d) = self.max_session_duration {
             if !(3600..=43200).contains(&d) {
@@ -301,6 +320,11 @@ impl SsoSettings {
                     "sso.default_relay_state".into(),
                     "must be at most 80 KiB without control characters".into(),
                 );
+            }
+        }
+        if let Some(name) = &self.aws_provider_name {
+            if let Err(m) = check_provider_name(name) {
+                errors.insert("sso.aws_provider_name".into(), m);
             }
         }
         if self.relay_state_allowlist.len() > MAX_RELAY_STATE_RULES {
@@ -555,6 +579,7 @@ mod relay_state_tests {
             require_signed_requests: false,
             accept_authn_requests: true,
             relay_state_allowlist: rules.iter().map(|r| r.to_string()).collect(),
+            aws_provider_name: None,
         }
     }
 

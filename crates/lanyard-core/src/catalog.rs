@@ -21,6 +21,10 @@ pub struct Template {
     pub acs_urls: Vec<String>,
     /// ACS URLs the SSO tab offers to pick from.
     pub acs_url_options: Vec<String>,
+    /// Sign-in endpoints the SSO tab offers as a choice (AWS's global and
+    /// regional ones), in the order shown; see [`Template::sign_in_endpoints`].
+    #[serde(default)]
+    pub sign_in_endpoints: Vec<String>,
     #[serde(default)]
     pub default_relay_state: Option<String>,
     pub name_id: String,
@@ -105,7 +109,38 @@ impl Catalog {
     }
 }
 
+/// A sign-in endpoint as the SSO tab offers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInEndpoint {
+    pub url: String,
+    /// What the admin reads: the region, or "global (us-east-1)".
+    pub label: String,
+}
+
 impl Template {
+    /// The sign-in endpoints to choose from, labelled by region: AWS's
+    /// global endpoint is us-east-1's.
+    pub fn sign_in_endpoints(&self) -> Vec<SignInEndpoint> {
+        self.sign_in_endpoints
+            .iter()
+            .map(|url| {
+                let host = url
+                    .strip_prefix("https://")
+                    .and_then(|rest| rest.split('/').next())
+                    .unwrap_or(url);
+                let label = match host.strip_suffix(".signin.aws.amazon.com") {
+                    Some(region) => region.to_owned(),
+                    None if host == "signin.aws.amazon.com" => "global (us-east-1)".to_owned(),
+                    None => host.to_owned(),
+                };
+                SignInEndpoint {
+                    url: url.clone(),
+                    label,
+                }
+            })
+            .collect()
+    }
+
     /// The SSO settings of a new app of this template.
     pub fn sso_settings(&self, base_url: &str, slug: &str) -> SsoSettings {
         let fill = |s: &str| s.replace("{base_url}", base_url).replace("{slug}", slug);
@@ -134,6 +169,7 @@ impl Template {
             require_signed_requests: false,
             accept_authn_requests: self.accept_authn_requests,
             relay_state_allowlist: Vec::new(),
+            aws_provider_name: None,
         }
     }
 
@@ -194,6 +230,33 @@ mod tests {
         assert_eq!(rules[1].source, AttributeSource::UserField("email".into()));
         validate_attribute_rules(&rules, &mut errors);
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn aws_sign_in_endpoints_are_global_then_regional_and_all_pass_the_acs_rule() {
+        let c = Catalog::embedded().unwrap();
+        let endpoints = c.get("aws-iam").unwrap().sign_in_endpoints();
+        assert_eq!(
+            endpoints[0],
+            SignInEndpoint {
+                url: "https://signin.aws.amazon.com/saml".into(),
+                label: "global (us-east-1)".into()
+            }
+        );
+        let eu = endpoints
+            .iter()
+            .find(|e| e.label == "eu-west-1")
+            .expect("eu-west-1 is offered");
+        assert_eq!(eu.url, "https://eu-west-1.signin.aws.amazon.com/saml");
+        assert!(endpoints.len() > 30, "{}", endpoints.len());
+        for e in &endpoints {
+            assert!(crate::aws_rules::is_aws_acs(&e.url), "{}", e.url);
+        }
+        let unique: std::collections::BTreeSet<&str> =
+            endpoints.iter().map(|e| e.url.as_str()).collect();
+        assert_eq!(unique.len(), endpoints.len(), "no endpoint twice");
+        // Other templates offer none: their ACS URLs are typed.
+        assert!(c.get("custom-saml").unwrap().sign_in_endpoints().is_empty());
     }
 
     #[test]

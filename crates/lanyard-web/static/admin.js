@@ -2,6 +2,8 @@
 // - [data-copy="<id>"]: copies the text of element <id> (Copy Metadata URL).
 // - input[type=file][data-preview="<id>"]: shows the chosen image in <img id>.
 // - form[data-confirm]: asks before submitting (key deletion and the like).
+// - tr[data-href]: a click anywhere in the row opens that page (its link,
+//   checkbox and other controls keep their own meaning).
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("[data-copy]").forEach(function (button) {
     button.addEventListener("click", function () {
@@ -27,6 +29,13 @@ document.addEventListener("DOMContentLoaded", function () {
       var reader = new FileReader();
       reader.onload = function () { img.src = reader.result; img.hidden = false; };
       reader.readAsDataURL(file);
+    });
+  });
+  document.querySelectorAll("tr[data-href]").forEach(function (row) {
+    row.classList.add("clickable");
+    row.addEventListener("click", function (event) {
+      if (event.target.closest("a, button, input, select, textarea, label")) { return; }
+      window.location.assign(row.getAttribute("data-href"));
     });
   });
   document.querySelectorAll("form[data-confirm]").forEach(function (form) {

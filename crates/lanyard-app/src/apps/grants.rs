@@ -4,6 +4,7 @@
 //! denied: only members of a bound group may sign in to the app.
 
 use lanyard_core::application::{validate_grants, Grant};
+use lanyard_core::apps::default_provider_name;
 use lanyard_core::{AppId, GroupId, Result};
 
 use lanyard_core::audit::AuditAction;
@@ -55,11 +56,25 @@ pub async fn apply_bindings(w: &Writer, changes: &[(AppId, GroupId, bool)]) -> R
 }
 
 /// Replaces the whole entitlement table of `id` (every row checked, no row
-/// twice; a row naming an unknown group is `NotFound`).
+/// twice; a row naming an unknown group is `NotFound`). A row without a
+/// provider name takes the app's default (its `sso.aws_provider_name`, else
+/// its slug), so admins do not type it on every row.
 pub async fn set_entitlements(w: &Writer, id: AppId, grants: &[Grant]) -> Result<Vec<Grant>> {
-    validate_grants(grants)?;
+    let app = w.reader().get_app(id).await?;
+    let default = default_provider_name(&app.config.sso, &app.slug);
+    let grants: Vec<Grant> = grants
+        .iter()
+        .cloned()
+        .map(|mut g| {
+            if g.entitlement.provider_name.trim().is_empty() {
+                g.entitlement.provider_name = default.to_owned();
+            }
+            g
+        })
+        .collect();
+    validate_grants(&grants)?;
     let mut work = w.begin().await?;
-    let stored = work.set_entitlements(id, grants, w.now()).await?;
+    let stored = work.set_entitlements(id, &grants, w.now()).await?;
     work.record(
         AuditAction::ApplicationSetEntitlements,
         target(id),

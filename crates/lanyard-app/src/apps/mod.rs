@@ -79,6 +79,10 @@ pub struct SsoForm {
     /// URL prefix ending in `*`); empty allows any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relay_state_allowlist: Option<Vec<String>>,
+    /// The IAM SAML provider name entitlements take when a row names none
+    /// (empty: the app's slug).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_provider_name: Option<String>,
 }
 
 impl SsoForm {
@@ -96,6 +100,7 @@ impl SsoForm {
             require_signed_requests,
             accept_authn_requests,
             relay_state_allowlist,
+            aws_provider_name,
         } = self;
         set(&mut sso.idp_entity_id, idp_entity_id);
         set(&mut sso.sp_entity_id, sp_entity_id);
@@ -111,6 +116,10 @@ impl SsoForm {
         set(&mut sso.require_signed_requests, require_signed_requests);
         set(&mut sso.accept_authn_requests, accept_authn_requests);
         set(&mut sso.relay_state_allowlist, relay_state_allowlist);
+        if let Some(name) = aws_provider_name {
+            let name = name.trim();
+            sso.aws_provider_name = (!name.is_empty()).then(|| name.to_owned());
+        }
     }
 }
 

@@ -78,6 +78,9 @@ pub struct SsoSettingsSchema {
     /// http(s) URL prefixes ending in `*` (same scheme and host, a
     /// path-segment boundary). Absent or empty: any.
     relay_state_allowlist: Option<Vec<String>>,
+    /// The IAM SAML provider name entitlement rows take when they name none.
+    /// Absent: the app's slug.
+    aws_provider_name: Option<String>,
 }
 
 /// An AWS role granted to a group: the Role attribute value
@@ -91,7 +94,9 @@ pub struct GrantSchema {
     account_id: String,
     /// IAM role name, optionally with a path.
     role_name: String,
-    /// The IAM SAML provider's name.
+    /// The IAM SAML provider's name. Absent or empty when saved: the app's
+    /// `sso.aws_provider_name`, else its slug.
+    #[schema(required = false)]
     provider_name: String,
     account_label: Option<String>,
     /// 3600-43200: the role's IAM MaxSessionDuration, for the admin's reference.

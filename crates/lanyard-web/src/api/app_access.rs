@@ -270,6 +270,9 @@ pub struct GrantForm {
     pub group_id: i64,
     pub account_id: String,
     pub role_name: String,
+    /// Absent or empty: the app's default (`sso.aws_provider_name`, else
+    /// its slug).
+    #[serde(default)]
     pub provider_name: String,
     #[serde(default)]
     pub account_label: Option<String>,

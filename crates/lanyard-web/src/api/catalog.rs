@@ -51,6 +51,9 @@ pub struct TemplateView {
     pub acs_urls: Vec<String>,
     /// ACS URLs the SSO tab offers; `YOUR_*` values are placeholders to replace.
     pub acs_url_options: Vec<String>,
+    /// Sign-in endpoints offered as a choice (for Amazon AWS IAM: the global
+    /// one, which is us-east-1's, and each region's); empty for others.
+    pub sign_in_endpoints: Vec<String>,
     pub default_relay_state: Option<String>,
     pub name_id: String,
     pub name_id_format: String,
@@ -72,6 +75,7 @@ impl From<&Template> for TemplateView {
             sp_entity_id: t.sp_entity_id.clone(),
             acs_urls: t.acs_urls.clone(),
             acs_url_options: t.acs_url_options.clone(),
+            sign_in_endpoints: t.sign_in_endpoints.clone(),
             default_relay_state: t.default_relay_state.clone(),
             name_id: t.name_id.clone(),
             name_id_format: t.name_id_format.clone(),

@@ -634,7 +634,10 @@ fn attribute_fields<'a>(
 
 /// The entitlement form's fields: one (group, account, role, provider,
 /// label, duration) row each.
-fn entitlement_fields<'a>(csrf: &'a str, rows: &[[&'a str; 6]]) -> Vec<(&'a str, &'a str)> {
+pub(crate) fn entitlement_fields<'a>(
+    csrf: &'a str,
+    rows: &[[&'a str; 6]],
+) -> Vec<(&'a str, &'a str)> {
     let mut fields = vec![("csrf", csrf)];
     for r in rows {
         fields.extend([

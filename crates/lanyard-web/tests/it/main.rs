@@ -25,6 +25,7 @@ mod portal;
 mod security_accounts;
 mod security_edge;
 mod security_sessions;
+mod seed_steps;
 mod signin;
 mod sso;
 mod standin;

@@ -43,6 +43,7 @@ pub fn config(label: &str) -> AppConfig {
             require_signed_requests: true,
             accept_authn_requests: true,
             relay_state_allowlist: Vec::new(),
+            aws_provider_name: None,
         },
         attributes: vec![
             AttributeRule {

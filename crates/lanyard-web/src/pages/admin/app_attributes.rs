@@ -6,7 +6,9 @@
 //!   named, as in `PATCH /api/v1/applications/{id}`);
 //! - the AWS entitlement table, saved whole by
 //!   `POST /admin/applications/{id}/entitlements` through
-//!   `lanyard_app::apps::grants::set_entitlements` (as `PUT .../entitlements`).
+//!   `lanyard_app::apps::grants::set_entitlements` (as `PUT .../entitlements`),
+//!   with the app's default SAML provider name (`sso.aws_provider_name`,
+//!   saved first when changed), which rows left without one take.
 //!
 //! Plain HTML without script: the form lists the rows plus a few empty ones;
 //! an empty row is ignored and a ticked "Remove" drops its row. A rejected
@@ -20,7 +22,9 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use lanyard_core::application::{validate_grants, Application, Grant};
-use lanyard_core::apps::{AttributeRule, AttributeSource, Entitlement, USER_FIELDS};
+use lanyard_core::apps::{
+    default_provider_name, AttributeRule, AttributeSource, Entitlement, USER_FIELDS,
+};
 use lanyard_core::directory::ListQuery;
 use lanyard_core::{Error, GroupId};
 
@@ -30,7 +34,7 @@ use super::{AdminPost, AdminSignedIn, AdminWriter, Fields, Nav};
 use crate::pages::forms::{PageError, PageResult};
 use crate::pages::page;
 use crate::AppState;
-use lanyard_app::apps::{self, UpdateAppForm};
+use lanyard_app::apps::{self, SsoForm, UpdateAppForm};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -150,6 +154,8 @@ pub(super) struct AttributesPage {
     attrs: Vec<AttrRow>,
     groups_attribute: String,
     ents: Vec<EntRow>,
+    /// The provider name rows without one take (stored or as submitted).
+    default_provider: String,
     groups: Vec<GroupOption>,
     groups_more: bool,
     errors: Errors,
@@ -228,7 +234,7 @@ async fn attributes_page(
     signed: &AdminSignedIn,
     app: &Application,
     submitted_attrs: Option<(Vec<AttrRow>, String)>,
-    submitted_ents: Option<Vec<EntRow>>,
+    submitted_ents: Option<(Vec<EntRow>, String)>,
     errors: Errors,
     notice: Option<String>,
 ) -> Result<AttributesPage, PageError> {
@@ -239,14 +245,16 @@ async fn attributes_page(
             app.config.groups_attribute.clone().unwrap_or_default(),
         )
     });
-    let mut ents = match submitted_ents {
-        Some(rows) => rows,
-        None => read
-            .list_entitlements(app.id)
-            .await?
-            .iter()
-            .map(EntRow::of)
-            .collect(),
+    let (mut ents, default_provider) = match submitted_ents {
+        Some(submitted) => submitted,
+        None => (
+            read.list_entitlements(app.id)
+                .await?
+                .iter()
+                .map(EntRow::of)
+                .collect(),
+            default_provider_name(&app.config.sso, &app.slug).to_owned(),
+        ),
     };
     let attr_errors = row_errors(&errors, "attributes", attrs.len());
     for (row, errs) in attrs.iter_mut().zip(attr_errors) {
@@ -269,6 +277,7 @@ async fn attributes_page(
         attrs,
         groups_attribute,
         ents,
+        default_provider,
         groups: all
             .items
             .into_iter()
@@ -299,7 +308,7 @@ async fn rejected(
     post: &AdminPost,
     id: lanyard_core::AppId,
     attrs: Option<(Vec<AttrRow>, String)>,
-    ents: Option<Vec<EntRow>>,
+    ents: Option<(Vec<EntRow>, String)>,
     errors: Errors,
 ) -> PageResult {
     let app = post.signed.reader(state).get_app(id).await?;
@@ -452,6 +461,13 @@ async fn save_entitlements(
     let id = parse_id(&id)?;
     let w = writer_or_refusal!(state, post);
     let (rows, grants, mut errors) = entitlement_rows(&post.fields);
+    // Absent (a form without the field): the stored default stays.
+    let typed_default = post
+        .fields
+        .all("ent_default_provider")
+        .first()
+        .map(|v| v.trim().to_owned());
+    let rows = (rows, typed_default.clone().unwrap_or_default());
     if !errors.is_empty() {
         // Every other broken rule at once, from the same checks the save
         // runs (the form's own messages win for a field both name).
@@ -461,6 +477,23 @@ async fn save_entitlements(
             }
         }
         return rejected(&state, &post, id, None, Some(rows), errors).await;
+    }
+    // A new default provider name is saved first (its own audited change),
+    // so the rows left without one take it.
+    let app = w.reader().get_app(id).await?;
+    let current = default_provider_name(&app.config.sso, &app.slug);
+    if let Some(typed_default) = typed_default.filter(|t| t != current) {
+        let form = UpdateAppForm {
+            sso: Some(SsoForm {
+                aws_provider_name: Some(typed_default),
+                ..SsoForm::default()
+            }),
+            ..UpdateAppForm::default()
+        };
+        if let Err(e) = apps::update(&w, id, form).await {
+            let errors = invalid(e)?;
+            return rejected(&state, &post, id, None, Some(rows), errors).await;
+        }
     }
     match apps::grants::set_entitlements(&w, id, &grants).await {
         Ok(_) => Ok(see_other(&format!(

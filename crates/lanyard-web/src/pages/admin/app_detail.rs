@@ -2,7 +2,8 @@
 //! `GET /admin/applications/{id}?tab=general|sso|attributes|groups|preview`
 //! and the saves of the General, SSO and User Groups tabs (`POST
 //! .../general`, `.../sso`, `.../groups`), `.../activate`,
-//! `.../deactivate`, and `GET .../metadata` (the download). The Attributes
+//! `.../deactivate` (asked first by `GET .../deactivate`), and `GET
+//! .../metadata` (the download). The Attributes
 //! tab lives in [`super::app_attributes`], the Preview tab in
 //! [`super::app_preview`], the SSO tab's keys and SP metadata import and the
 //! General tab's image in [`super::app_assets`]. Every tab shares the header
@@ -17,6 +18,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use lanyard_core::application::Application;
 use lanyard_core::apps::{AcsUrl, NameIdSource, SignatureAlgorithm};
+use lanyard_core::catalog::SignInEndpoint;
 use lanyard_core::directory::ListQuery;
 use lanyard_core::{AppId, Error, GroupId};
 use lanyard_saml::keys::Certificate;
@@ -35,7 +37,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/applications/{id}/sso", post(save_sso))
         .route("/admin/applications/{id}/groups", post(save_groups))
         .route("/admin/applications/{id}/activate", post(activate))
-        .route("/admin/applications/{id}/deactivate", post(deactivate))
+        .route(
+            "/admin/applications/{id}/deactivate",
+            get(deactivate_page).post(deactivate),
+        )
         .route("/admin/applications/{id}/metadata", get(export_one))
 }
 
@@ -46,12 +51,28 @@ struct GeneralValues {
     show_in_portal: bool,
 }
 
+/// One sign-in endpoint offered on the SSO tab (the catalog's, e.g. AWS's
+/// global and regional endpoints): registered as an ACS URL or not, and
+/// whether it is the default.
+struct EndpointRow {
+    url: String,
+    label: String,
+    registered: bool,
+    default: bool,
+}
+
 /// The SSO tab's values (stored or as submitted).
 struct SsoValues {
     idp_entity_id: String,
     sp_entity_id: String,
-    /// One URL per line; the first is the default.
+    /// The template's sign-in endpoints (empty for most templates).
+    endpoints: Vec<EndpointRow>,
+    /// One URL per line. Without endpoints: every ACS URL, the first is the
+    /// default. With endpoints: the registered URLs that are not one of
+    /// them (e.g. AWS's per-provider `/saml/acs/<id>`).
     acs_urls: String,
+    /// With endpoints: the default is the first of `acs_urls`.
+    default_other: bool,
     default_relay_state: String,
     /// `email`, `username` or `attribute`.
     name_id_kind: String,
@@ -68,11 +89,25 @@ struct SsoValues {
 }
 
 impl SsoValues {
-    fn of(app: &Application) -> Self {
+    fn of(app: &Application, offered: &[SignInEndpoint]) -> Self {
         let sso = &app.config.sso;
         let mut acs: Vec<&AcsUrl> = sso.acs_urls.iter().collect();
         // The default first: the form's rule is "the first line is the default".
         acs.sort_by_key(|a| !a.is_default);
+        let endpoints: Vec<EndpointRow> = offered
+            .iter()
+            .map(|e| {
+                let stored = acs.iter().find(|a| a.url == e.url);
+                EndpointRow {
+                    url: e.url.clone(),
+                    label: e.label.clone(),
+                    registered: stored.is_some(),
+                    default: stored.is_some_and(|a| a.is_default),
+                }
+            })
+            .collect();
+        let default_other = !endpoints.is_empty() && !endpoints.iter().any(|e| e.default);
+        acs.retain(|a| !offered.iter().any(|e| e.url == a.url));
         let (kind, attr) = match &sso.name_id {
             NameIdSource::Email => ("email", String::new()),
             NameIdSource::Username => ("username", String::new()),
@@ -81,11 +116,13 @@ impl SsoValues {
         SsoValues {
             idp_entity_id: sso.idp_entity_id.clone(),
             sp_entity_id: sso.sp_entity_id.clone(),
+            endpoints,
             acs_urls: acs
                 .iter()
                 .map(|a| a.url.as_str())
                 .collect::<Vec<_>>()
                 .join("\n"),
+            default_other,
             default_relay_state: sso.default_relay_state.clone().unwrap_or_default(),
             name_id_kind: kind.to_owned(),
             name_id_attribute: attr,
@@ -103,11 +140,24 @@ impl SsoValues {
         }
     }
 
-    fn from_fields(f: &Fields) -> Self {
+    fn from_fields(f: &Fields, offered: &[SignInEndpoint]) -> Self {
+        let ticked = f.all("acs_endpoint");
+        let default = f.get("acs_default");
         SsoValues {
             idp_entity_id: f.get("idp_entity_id").to_owned(),
             sp_entity_id: f.get("sp_entity_id").to_owned(),
+            endpoints: offered
+                .iter()
+                .map(|e| EndpointRow {
+                    url: e.url.clone(),
+                    label: e.label.clone(),
+                    // The default is registered, ticked or not.
+                    registered: ticked.contains(&e.url.as_str()) || default == e.url,
+                    default: default == e.url,
+                })
+                .collect(),
             acs_urls: f.get("acs_urls").to_owned(),
+            default_other: !offered.is_empty() && !offered.iter().any(|e| e.url == default),
             default_relay_state: f.get("default_relay_state").to_owned(),
             name_id_kind: f.get("name_id").to_owned(),
             name_id_attribute: f.get("name_id_attribute").to_owned(),
@@ -126,15 +176,36 @@ impl SsoValues {
     /// An ACS URL the app had keeps its metadata index (`current`).
     fn to_form(&self, current: &[AcsUrl]) -> Result<SsoForm, Errors> {
         let mut errors = Errors::new();
-        let acs_urls: Vec<AcsUrl> = self
+        let others = self
             .acs_urls
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
-            .enumerate()
-            .map(|(i, url)| AcsUrl {
+            // An endpoint typed here as well as registered above is kept once.
+            .filter(|l| !self.endpoints.iter().any(|e| e.registered && e.url == *l));
+        // The chosen endpoints in the catalog's order, then the other URLs.
+        let mut urls: Vec<(&str, bool)> = self
+            .endpoints
+            .iter()
+            .filter(|e| e.registered)
+            .map(|e| (e.url.as_str(), e.default))
+            .collect();
+        for (i, url) in others.enumerate() {
+            // Without endpoints the first line is the default; with them,
+            // when "the first other URL" is chosen.
+            let first_other = i == 0 && (self.endpoints.is_empty() || self.default_other);
+            urls.push((url, first_other));
+        }
+        if !urls.is_empty() && !urls.iter().any(|(_, d)| *d) {
+            // "The first other URL" chosen with none typed: the first
+            // registered endpoint is the default.
+            urls[0].1 = true;
+        }
+        let acs_urls: Vec<AcsUrl> = urls
+            .into_iter()
+            .map(|(url, is_default)| AcsUrl {
                 url: url.to_owned(),
-                is_default: i == 0,
+                is_default,
                 index: current.iter().find(|a| a.url == url).and_then(|a| a.index),
             })
             .collect();
@@ -176,6 +247,8 @@ impl SsoValues {
             algorithm: Some(algorithm),
             require_signed_requests: Some(self.require_signed_requests),
             accept_authn_requests: Some(self.accept_authn_requests),
+            // Edited with the entitlements (Attributes tab).
+            aws_provider_name: None,
             relay_state_allowlist: Some(
                 self.relay_state_allowlist
                     .lines()
@@ -186,6 +259,17 @@ impl SsoValues {
             ),
         })
     }
+}
+
+/// The sign-in endpoints the app's catalog template offers (none when the
+/// template is unknown).
+fn sign_in_endpoints(state: &AppState, app: &Application) -> Vec<SignInEndpoint> {
+    state
+        .lanyard
+        .catalog()
+        .get(&app.template)
+        .map(|t| t.sign_in_endpoints())
+        .unwrap_or_default()
 }
 
 /// A signing key as the SSO tab shows it: its certificate's details.
@@ -375,7 +459,7 @@ async fn detail_page(
         head: AppHead::new(state, &app, tab, notice),
         placeholders: app.config.sso.placeholder_fields(),
         metadata_url: lanyard_app::apps::metadata::metadata_url(state.settings(), &app.slug),
-        sso: sso.unwrap_or_else(|| SsoValues::of(&app)),
+        sso: sso.unwrap_or_else(|| SsoValues::of(&app, &sign_in_endpoints(state, &app))),
         general: general.unwrap_or_else(|| GeneralValues {
             label: app.config.label.clone(),
             description: app.config.description.clone(),
@@ -489,8 +573,8 @@ async fn save_sso(
 ) -> PageResult {
     let id = parse_id(&id)?;
     let w = writer_or_refusal!(state, post);
-    let values = SsoValues::from_fields(&post.fields);
     let current = w.reader().get_app(id).await?;
+    let values = SsoValues::from_fields(&post.fields, &sign_in_endpoints(&state, &current));
     let sso = match values.to_form(&current.config.sso.acs_urls) {
         Ok(sso) => sso,
         Err(errors) => {
@@ -576,6 +660,38 @@ async fn activate(
             .await
         }
     }
+}
+
+#[derive(Template)]
+#[template(path = "admin/app_deactivate.html")]
+struct DeactivatePage {
+    nav: Nav,
+    id: i64,
+    label: String,
+    active: bool,
+}
+
+/// Deactivate SSO asks first: this page, whose button posts the change
+/// (Cancel goes back to the SSO tab, and nothing changes).
+async fn deactivate_page(
+    signed: AdminSignedIn,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    if !signed.can_write() {
+        return Ok(super::read_only_refused(signed.who.actor()));
+    }
+    let app = signed.reader(&state).get_app(id).await?;
+    Ok(page(
+        StatusCode::OK,
+        &DeactivatePage {
+            nav: signed.nav("applications"),
+            id: app.id.0,
+            label: app.config.label,
+            active: app.sso_active,
+        },
+    ))
 }
 
 async fn deactivate(

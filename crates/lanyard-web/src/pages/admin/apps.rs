@@ -13,8 +13,9 @@
 //!   portal image). The form helpers they share ([`Errors`], [`invalid`],
 //!   [`see_other`], [`parse_id`]) are here.
 //! - `GET /admin/applications/selection?ids=..&action=export|delete`: the
-//!   zip, or the typed-count confirmation page, whose form posts to
-//!   `POST /admin/applications/delete`.
+//!   metadata (one app: its XML file; several: a zip), or the typed-count
+//!   confirmation page, whose form posts to `POST /admin/applications/delete`;
+//!   with no row ticked, back to the list, which says to select one.
 //!
 //! Every change goes through `lanyard_app::apps` (the same rules as the
 //! REST API) with an [`AdminWriter`]; every POST is an [`AdminPost`] (session,
@@ -104,6 +105,8 @@ struct ListPage {
     search: String,
     rows: Vec<Row>,
     notice: Option<String>,
+    /// A button pressed with no row ticked.
+    error: Option<String>,
     more: bool,
 }
 
@@ -111,6 +114,8 @@ struct ListPage {
 struct ListParams {
     search: Option<String>,
     deleted: Option<u32>,
+    /// `export` or `delete`: that button was pressed with no row ticked.
+    none_selected: Option<String>,
 }
 
 async fn list(
@@ -135,6 +140,14 @@ async fn list(
     let notice = q
         .deleted
         .map(|n| format!("Deleted {n} application{}.", if n == 1 { "" } else { "s" }));
+    let error = q.none_selected.as_deref().map(|action| {
+        let what = if action == "delete" {
+            "delete it"
+        } else {
+            "export its metadata"
+        };
+        format!("Select an application first (tick its row) to {what}.")
+    });
     Ok(page(
         StatusCode::OK,
         &ListPage {
@@ -142,6 +155,7 @@ async fn list(
             search,
             rows,
             notice,
+            error,
             more: apps.next.is_some(),
         },
     ))
@@ -173,11 +187,18 @@ async fn selection(
 ) -> PageResult {
     let fields = Fields::from_pairs(pairs);
     let ids = ids_of(&fields.all("ids"));
+    let action = if fields.get("action") == "delete" {
+        "delete"
+    } else {
+        "export"
+    };
     if ids.is_empty() {
-        return Ok(see_other("/admin/applications"));
+        return Ok(see_other(&format!(
+            "/admin/applications?none_selected={action}"
+        )));
     }
     let read = signed.reader(&state);
-    if fields.get("action") == "delete" {
+    if action == "delete" {
         if !signed.can_write() {
             return Ok(read_only_refused(signed.who.actor()));
         }
@@ -189,6 +210,12 @@ async fn selection(
             None,
             StatusCode::OK,
         ));
+    }
+    // One app: its XML file, which AWS's "Choose File" step takes as it
+    // is; several: a zip of them.
+    if let [id] = ids.iter().copied().collect::<Vec<_>>()[..] {
+        let (app, xml) = apps::metadata::export(&read, AppId(id)).await?;
+        return Ok(crate::public::xml_download(&app.slug, xml, true));
     }
     let bytes = apps::metadata::export_zip(&read, &ids).await?;
     Ok((
@@ -287,6 +314,10 @@ struct NewPage {
     /// The selected template: (key, name).
     selected: Option<(String, String)>,
     label: String,
+    /// The IdP URL slug as typed (empty: derived from the label).
+    slug: String,
+    /// `<base-url>/saml2/`, which the slug completes.
+    idp_url_prefix: String,
     description: String,
     show_in_portal: bool,
     errors: Errors,
@@ -350,6 +381,8 @@ async fn new_page(
             templates,
             selected,
             label: String::new(),
+            slug: String::new(),
+            idp_url_prefix: apps::metadata::idp_url(state.settings(), ""),
             description: String::new(),
             show_in_portal: true,
             errors: Errors::new(),
@@ -365,7 +398,9 @@ async fn create(State(state): State<AppState>, post: AdminPost) -> PageResult {
         template: template.clone(),
         label: f.get("label").to_owned(),
         description: f.get("description").to_owned(),
-        slug: None,
+        // Chosen by the admin ("a plaintext string unique to this
+        // connector"), or derived from the label when left empty.
+        slug: Some(f.get("slug").trim().to_owned()).filter(|s| !s.is_empty()),
         show_in_portal: Some(f.checked("show_in_portal")),
         sso: None,
         attributes: None,
@@ -400,6 +435,8 @@ async fn create(State(state): State<AppState>, post: AdminPost) -> PageResult {
                     templates: Vec::new(),
                     selected,
                     label: f.get("label").to_owned(),
+                    slug: f.get("slug").trim().to_owned(),
+                    idp_url_prefix: apps::metadata::idp_url(state.settings(), ""),
                     description: f.get("description").to_owned(),
                     show_in_portal: f.checked("show_in_portal"),
                     errors,
