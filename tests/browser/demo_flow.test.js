@@ -1,8 +1,11 @@
 // demo_flow: the seeded `lanyard demo` in a real browser.
-// alice signs in, uses the Amazon AWS tile (IdP-initiated) through the
-// stand-in's role chooser to "signed in as assumed-role/...", then opens the
-// app's IdP URL without a session (AWS's "SP-initiated": sign-in first, then
-// back); bob, in no bound group, gets the denial page.
+// alice signs in, uses the Amazon AWS tile (IdP-initiated) through
+// Lanyard's role chooser (two accounts with labels) to "signed in as
+// assumed-role/..." at the stand-in, which no longer shows AWS's own chooser
+// and follows the role's deep link; then opens the app's IdP URL without a
+// session (AWS's "SP-initiated": sign-in first, then back; her last choice
+// listed first), and `?role=` picks directly; bob, in no bound group, gets
+// the denial page.
 'use strict';
 
 const { test, before, after } = require('node:test');
@@ -23,21 +26,26 @@ after(async () => {
   if (server) await server.stop();
 });
 
-const ADMIN_ROLE = 'arn:aws:iam::123456789012:role/Admin';
-const READONLY_ROLE = 'arn:aws:iam::210987654321:role/ReadOnly';
 
-/** On the stand-in's chooser: both entitlements offered, pick `arn`, sign in. */
-async function chooseRole(page, arn) {
-  await h.waitForPath(page, new RegExp(`^/aws-standin/${DEMO.appSlug}/saml$`));
-  await h.see(page.getByRole('heading', { name: 'Select a role' }), "the stand-in's role chooser");
-  const radios = page.getByRole('radio');
-  assert.equal(await radios.count(), 2, 'two entitlements, two roles');
-  await h.see(page.getByRole('radio', { name: ADMIN_ROLE }), `the role ${ADMIN_ROLE}`);
-  await h.see(page.getByRole('radio', { name: READONLY_ROLE }), `the role ${READONLY_ROLE}`);
-  await page.getByRole('radio', { name: arn }).check();
-  return async () => {
-    await page.getByRole('button', { name: 'Sign in' }).click();
+const PRODUCTION = 'production (1234 5678 9012)';
+const SANDBOX = 'sandbox (2109 8765 4321)';
+const SANDBOX_CONSOLE = 'https://eu-west-1.console.aws.amazon.com/console/home?region=eu-west-1';
+
+/**
+ * On Lanyard's chooser: both accounts by label, `first` listed first;
+ * returns a function that picks `role` and lands on the stand-in's console
+ * (AWS's own chooser is not shown: the response carries that role alone).
+ */
+async function chooseRole(page, first) {
+  await h.waitForPath(page, new RegExp(`^/saml2/${DEMO.appSlug}$`));
+  await h.see(page.getByRole('heading', { name: 'Choose a role' }), "Lanyard's role chooser");
+  const accounts = await page.getByRole('heading', { level: 2 }).allTextContents();
+  assert.deepEqual(accounts, first === SANDBOX ? [SANDBOX, PRODUCTION] : [PRODUCTION, SANDBOX]);
+  return async (role) => {
+    await page.getByRole('button', { name: role, exact: true }).click();
+    await h.waitForPath(page, new RegExp(`^/aws-standin/${DEMO.appSlug}/saml$`));
     await h.see(page.getByRole('heading', { name: 'AWS Management Console (Lanyard stand-in)' }), 'the stand-in console');
+    assert.equal(await page.getByRole('heading', { name: 'Select a role' }).count(), 0, "no AWS chooser");
   };
 }
 
@@ -61,11 +69,13 @@ test('alice: tile (IdP-initiated) -> role chooser -> signed in as assumed-role/R
   const page = await h.newPage(browser);
   await h.signInUser(page, server.url, 'alice', DEMO.alicePassword);
   await page.getByRole('link', { name: /Amazon AWS/ }).click();
-  const signIn = await chooseRole(page, READONLY_ROLE);
+  const pick = await chooseRole(page, PRODUCTION);
   await h.shot(page, 'demo-03-role-chooser');
-  await signIn();
+  await pick('ReadOnly');
   assert.equal(await h.textOf(page.locator('#assumed-role'), 'the assumed role'),
     'assumed-role/ReadOnly/alice@example.com');
+  // The sandbox role's deep link (eu-west-1) is the RelayState.
+  await h.see(page.getByText(SANDBOX_CONSOLE), 'the deep link followed');
   await h.see(page.getByText('Account 210987654321'), 'the account of the chosen role');
   await h.see(page.getByText('arn:aws:sts::210987654321:assumed-role/ReadOnly/alice@example.com'), 'the STS ARN');
   await h.see(page.getByText('Session duration: 3600 seconds'), 'the SessionDuration attribute');
@@ -81,15 +91,22 @@ test('alice: IdP URL without a session (SP-initiated) -> sign-in -> back -> assu
   const next = new URL(page.url()).searchParams.get('next');
   assert.equal(next, `/saml2/${DEMO.appSlug}`, 'the sign-in page returns to the IdP URL');
   await h.fillUserSignIn(page, 'alice@example.com', DEMO.alicePassword);
-  const signIn = await chooseRole(page, ADMIN_ROLE);
-  await signIn();
+  // Her last choice (sandbox ReadOnly, the test before) is listed first.
+  const pick = await chooseRole(page, SANDBOX);
+  await h.see(page.getByText('last used'), 'the last choice marked');
+  await pick('Admin');
   assert.equal(await h.textOf(page.locator('#assumed-role'), 'the assumed role'),
     'assumed-role/Admin/alice@example.com');
   await h.see(page.getByText('Account 123456789012'), 'the account of the chosen role');
 
-  // With the session now open, the IdP URL goes straight to the stand-in.
+  // With the session now open, the IdP URL shows the chooser, Admin first.
   await page.goto(`${server.url}/saml2/${DEMO.appSlug}`);
-  await chooseRole(page, ADMIN_ROLE);
+  await chooseRole(page, PRODUCTION);
+  // `?role=` picks directly (bookmarkable).
+  await page.goto(`${server.url}/saml2/${DEMO.appSlug}?role=210987654321:ReadOnly`);
+  await h.waitForPath(page, new RegExp(`^/aws-standin/${DEMO.appSlug}/saml$`));
+  assert.equal(await h.textOf(page.locator('#assumed-role'), 'the assumed role'),
+    'assumed-role/ReadOnly/alice@example.com');
   await page.context().close();
 });
 

@@ -80,7 +80,7 @@ test('create an application whose label and description are markup', async () =>
 test('a javascript: URL is refused as an ACS URL (and shown back as text)', async (t) => {
   if (!APP.id) return t.skip('no application');
   await h.visit(admin, `${server.url}/admin/applications/${APP.id}?tab=sso`);
-  const acs = admin.getByLabel(/^ACS URLs/);
+  const acs = admin.getByLabel(/^Other ACS URLs/);
   await acs.fill('javascript:alert(1)');
   const [res] = await Promise.all([
     admin.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(`/admin/applications/${APP.id}/sso`)),
@@ -89,7 +89,7 @@ test('a javascript: URL is refused as an ACS URL (and shown back as text)', asyn
   assert.equal(res.status(), 400);
   await h.see(admin.getByText('ACS URL must be an absolute https URL', { exact: true }), 'the ACS URL field error');
   await h.see(admin.getByRole('alert').getByText('must be an absolute https URL'), 'the "Not saved" summary');
-  assert.equal(await admin.getByLabel(/^ACS URLs/).inputValue(), 'javascript:alert(1)', 'the value is shown back as typed');
+  assert.equal(await admin.getByLabel(/^Other ACS URLs/).inputValue(), 'javascript:alert(1)', 'the value is shown back as typed');
   assert.equal(await admin.locator('a[href^="javascript:"]').count(), 0, 'no javascript: link on the page');
   await assertInert(admin, 'the refused SSO form');
   await h.shot(admin, 'xss-01-javascript-acs-refused', admin.getByRole('heading', { name: 'SSO settings' }));
@@ -103,7 +103,8 @@ test('a javascript: URL is refused as an ACS URL (and shown back as text)', asyn
   // open): a hostile one is stored, and must stay text on every page that
   // carries it (the SAML form's hidden input, the stand-in).
   await h.visit(admin, `${server.url}/admin/applications/${APP.id}?tab=sso`);
-  await admin.getByLabel(/^ACS URLs/).fill(`${server.url}/aws-standin/${APP.slug}/saml`);
+  await admin.getByLabel(/^Other ACS URLs/).fill(`${server.url}/aws-standin/${APP.slug}/saml`);
+  await admin.getByLabel('The default is the first of the other ACS URLs').check();
   await admin.getByLabel('Default RelayState').fill(RELAY_STATE);
   await admin.getByRole('button', { name: 'Save', exact: true }).click();
   await h.waitForPath(admin, /[?&]saved=1$/);

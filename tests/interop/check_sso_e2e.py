@@ -21,6 +21,10 @@ the metadata the server EXPORTS:
                   NameID, Role, RoleSessionName, SessionDuration asserted; a
                   wrong audience and a tampered NameID are refused (controls)
   idp-url-detour  /saml2/<slug> without a session -> sign in -> back -> response
+  role-chooser    two roles: Lanyard's chooser page (no response yet), the
+                  choice posted through its form -> exactly that role, its
+                  own session cap and deep link, accepted by python3-saml and
+                  pysaml2; a forged choice -> 403, no response
   moto            moto_server (local AWS stand-in): create-saml-provider with
                   the exported metadata, create-role, assume-role-with-saml
                   with the user's response -> assumed-role ARN of the mapped role
@@ -85,7 +89,7 @@ class Scenario(Portal, Idp, Sp, Denials):
     """The single-server checks, in order (each scenario's module in sso_e2e/)."""
 
     def run(self) -> None:
-        steps = [self.setup, self.sign_in_alice, self.portal, self.idp_initiated, self.idp_url_detour, self.moto,
+        steps = [self.setup, self.sign_in_alice, self.portal, self.idp_initiated, self.idp_url_detour, self.moto, self.role_chooser,
                  self.sp_python3_saml, self.sp_pysaml2, self.sp_request_policy, self.denials, self.totp, self.audit]
         for i, step in enumerate(steps):
             try:

@@ -523,6 +523,7 @@ mod tests {
             provider_name: "Lanyard".into(),
             account_label: None,
             max_session_duration: None,
+            deep_link: None,
         };
         let g = Grant {
             group_id: GroupId(1),

@@ -91,6 +91,14 @@ pub struct SsoSettings {
     /// when rows are saved: a row keeps the provider it was saved with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_provider_name: Option<String>,
+    /// When a user may assume several roles (entitlements), Lanyard asks
+    /// which one and sends exactly that role (on by default).
+    #[serde(default = "yes")]
+    pub role_chooser: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The IAM SAML provider name entitlement rows of the app `slug` take when
@@ -152,9 +160,42 @@ pub struct Entitlement {
     pub provider_name: String,
     pub account_label: Option<String>,
     pub max_session_duration: Option<u32>,
+    /// Where AWS opens after a sign-in with this role, sent as the
+    /// RelayState: an https console URL, or a region (`eu-west-1`: that
+    /// region's console home). None: the app's default RelayState.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deep_link: Option<String>,
+}
+
+/// Longest deep link (AWS accepts RelayState up to 80 KiB; a console URL is
+/// far shorter).
+pub const MAX_DEEP_LINK: usize = 2048;
+
+/// Whether `text` is an AWS region code (`eu-west-1`, `us-gov-west-1`).
+fn is_region(text: &str) -> bool {
+    let parts: Vec<&str> = text.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
 }
 
 impl Entitlement {
+    /// The RelayState this role's deep link sends: the URL itself, or for a
+    /// region its console home.
+    pub fn relay_state(&self) -> Option<String> {
+        let link = self.deep_link.as_deref()?.trim();
+        if is_region(link) {
+            Some(format!(
+                "https://{link}.console.aws.amazon.com/console/home?region={link}"
+            ))
+        } else {
+            Some(link.to_owned())
+        }
+    }
+
     /// `arn:aws:iam::<acct>:role/<name>,arn:aws:iam::<acct>:saml-provider/<provider>`.
     pub fn role_value(&self) -> String {
         format!(
@@ -189,6 +230,19 @@ impl Entitlement {
         }
         if let Err(m) = check_provider_name(&self.provider_name) {
             errors.insert(format!("{field}.provider_name"), m);
+        }
+        if let Some(link) = &self.deep_link {
+            let link = link.trim();
+            let url_ok = link.len() <= MAX_DEEP_LINK
+                && !link.chars().any(|c| c.is_control() || c.is_whitespace())
+                && url::Url::parse(link).is_ok_and(|u| u.scheme() == "https" && u.host().is_some());
+            if !(is_region(link) || url_ok) {
+                errors.insert(
+                    format!("{field}.deep_link"),
+                    "must be an https URL (e.g. a console page) or an AWS region such as eu-west-1"
+                        .into(),
+                );
+            }
         }
         if let Some(d) = self.max_session_duration {
             if !(3600..=43200).contains(&d) {
@@ -471,6 +525,7 @@ mod tests {
             provider_name: "Lanyard".into(),
             account_label: Some("prod".into()),
             max_session_duration: Some(3600),
+            deep_link: None,
         };
         assert_eq!(
             e.role_value(),
@@ -484,6 +539,7 @@ mod tests {
             provider_name: "p/q".into(),
             account_label: None,
             max_session_duration: Some(60),
+            deep_link: None,
         }
         .validate("entitlements[0]", &mut errors);
         assert_eq!(
@@ -516,6 +572,7 @@ mod tests {
                 provider_name: provider.into(),
                 account_label: None,
                 max_session_duration: None,
+                deep_link: None,
             }
             .validate("e", &mut errors);
             assert_eq!(errors.len(), 1, "{role} {provider}: {errors:?}");
@@ -580,6 +637,7 @@ mod relay_state_tests {
             accept_authn_requests: true,
             relay_state_allowlist: rules.iter().map(|r| r.to_string()).collect(),
             aws_provider_name: None,
+            role_chooser: true,
         }
     }
 
@@ -644,5 +702,45 @@ mod relay_state_tests {
                 (7, "https://sp.example.com/acs2")
             ]
         );
+    }
+
+    #[test]
+    fn deep_links_are_console_urls_or_regions() {
+        let with = |link: &str| Entitlement {
+            account_id: "123456789012".into(),
+            role_name: "Admin".into(),
+            provider_name: "Lanyard".into(),
+            account_label: None,
+            max_session_duration: None,
+            deep_link: Some(link.into()),
+        };
+        assert_eq!(
+            with("eu-west-1").relay_state().as_deref(),
+            Some("https://eu-west-1.console.aws.amazon.com/console/home?region=eu-west-1")
+        );
+        let url = "https://console.aws.amazon.com/s3/home?region=us-east-1";
+        assert_eq!(with(url).relay_state().as_deref(), Some(url));
+        for ok in ["eu-west-1", "us-gov-west-1", url] {
+            let mut errors = FieldErrors::new();
+            with(ok).validate("e", &mut errors);
+            assert!(errors.is_empty(), "{ok}: {errors:?}");
+        }
+        for bad in [
+            "http://console.aws.amazon.com/",
+            "javascript:alert(1)",
+            "west",
+            "eu-west",
+            "https://a b",
+        ] {
+            let mut errors = FieldErrors::new();
+            with(bad).validate("e", &mut errors);
+            assert_eq!(
+                errors.get("e.deep_link").map(String::as_str),
+                Some(
+                    "must be an https URL (e.g. a console page) or an AWS region such as eu-west-1"
+                ),
+                "{bad}"
+            );
+        }
     }
 }

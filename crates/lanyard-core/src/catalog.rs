@@ -170,6 +170,7 @@ impl Template {
             accept_authn_requests: self.accept_authn_requests,
             relay_state_allowlist: Vec::new(),
             aws_provider_name: None,
+            role_chooser: true,
         }
     }
 

@@ -354,15 +354,27 @@ impl GroupPatch {
 }
 
 /// A user's effective attributes: group attributes inherited, the user's own
-/// value winning for a name both define. Groups are applied in the order given
-/// (earlier groups win among groups).
+/// value winning for a name both define. For a name several groups define,
+/// the values of every group are merged, de-duplicated, in the order the
+/// groups are given (callers give them by name) and then each group's own
+/// order: a user in two groups with different `aws_role` values gets both.
 pub fn effective_attributes(user: &Attributes, groups: &[&Attributes]) -> Attributes {
-    let mut out = user.clone();
+    let mut inherited = Attributes::new();
     for g in groups {
         for (name, values) in g.iter() {
-            out.entry(name.clone()).or_insert_with(|| values.clone());
+            if user.contains_key(name) {
+                continue;
+            }
+            let merged: &mut Vec<String> = inherited.entry(name.clone()).or_default();
+            for v in values {
+                if !merged.contains(v) {
+                    merged.push(v.clone());
+                }
+            }
         }
     }
+    let mut out = user.clone();
+    out.extend(inherited);
     out
 }
 
@@ -439,7 +451,7 @@ mod tests {
     }
 
     #[test]
-    fn user_values_win_over_group_values() {
+    fn user_values_win_and_group_values_merge_in_group_order() {
         let user = BTreeMap::from([("role".to_string(), vec!["u".to_string()])]);
         let g1 = BTreeMap::from([
             ("role".to_string(), vec!["g1".to_string()]),
@@ -451,7 +463,11 @@ mod tests {
         ]);
         let eff = effective_attributes(&user, &[&g1, &g2]);
         assert_eq!(eff["role"], vec!["u"]);
-        assert_eq!(eff["dept"], vec!["a"]);
+        // Both groups' values, in the groups' order.
+        assert_eq!(eff["dept"], vec!["a", "b"]);
         assert_eq!(eff["x"], vec!["y"]);
+        let g3 = BTreeMap::from([("dept".to_string(), vec!["c".into(), "a".into()])]);
+        let eff = effective_attributes(&user, &[&g1, &g2, &g3]);
+        assert_eq!(eff["dept"], vec!["a", "b", "c"], "de-duplicated");
     }
 }

@@ -55,6 +55,74 @@ impl<'a> AppFacts<'a> {
     }
 }
 
+/// A role as a user picks it: `<account id>:<role name>`, the role name as
+/// in IAM with its path (`123456789012:ops/Admin`). From the role chooser's
+/// form or `?role=` on the IdP URL; honoured only when the user is granted
+/// it ([`Denial::RoleNotGranted`] otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleChoice {
+    pub account_id: String,
+    pub role_name: String,
+}
+
+impl RoleChoice {
+    /// Reads `<account id>:<role name>`; `None` when it is not that shape
+    /// (12 digits, a colon, a non-empty role name of at most 576 characters
+    /// without control characters).
+    pub fn parse(text: &str) -> Option<RoleChoice> {
+        let (account, role) = text.trim().split_once(':')?;
+        let account_ok = account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit());
+        let role_ok = !role.is_empty() && role.len() <= 576 && !role.chars().any(char::is_control);
+        (account_ok && role_ok).then(|| RoleChoice {
+            account_id: account.to_owned(),
+            role_name: role.to_owned(),
+        })
+    }
+
+    /// The choice that picks `e`.
+    pub fn of(e: &Entitlement) -> RoleChoice {
+        RoleChoice {
+            account_id: e.account_id.clone(),
+            role_name: e.role_name.clone(),
+        }
+    }
+
+    pub fn picks(&self, e: &Entitlement) -> bool {
+        self.account_id == e.account_id && self.role_name == e.role_name
+    }
+}
+
+impl std::fmt::Display for RoleChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.account_id, self.role_name)
+    }
+}
+
+/// The roles `user` (with all of their `groups`) may assume through the
+/// app: the entitlements of their bound groups, one per Role value, ordered
+/// by account (label, then id) and role name: what the chooser lists.
+pub fn granted_roles(app: &AppFacts<'_>, groups: &[Group]) -> Vec<Entitlement> {
+    let bound: Vec<GroupId> = groups
+        .iter()
+        .filter(|g| app.bound_groups.contains(&g.id))
+        .map(|g| g.id)
+        .collect();
+    let mut roles: Vec<Entitlement> = Vec::new();
+    for (g, e) in app.entitlements {
+        if bound.contains(g) && !roles.iter().any(|r| r.role_value() == e.role_value()) {
+            roles.push(e.clone());
+        }
+    }
+    roles.sort_by(|a, b| {
+        (&a.account_label, &a.account_id, &a.role_name).cmp(&(
+            &b.account_label,
+            &b.account_id,
+            &b.role_name,
+        ))
+    });
+    roles
+}
+
 /// The assertion content for one user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AssertionContent {
@@ -81,6 +149,10 @@ pub enum Denial {
     NoNameId {
         source: String,
     },
+    /// The user chose (or named in `?role=`) a role they are not granted.
+    RoleNotGranted {
+        role: String,
+    },
     /// The content would break AWS's rules.
     BreaksRules {
         violations: Vec<Violation>,
@@ -97,17 +169,21 @@ impl Denial {
             Denial::UserSuspended => "user_suspended",
             Denial::NotAuthorized => "not_authorized",
             Denial::NoNameId { .. } => "no_name_id",
+            Denial::RoleNotGranted { .. } => "role_not_granted",
             Denial::BreaksRules { .. } => "breaks_aws_rules",
         }
     }
 }
 
-/// Decides for `user` (with all of their `groups`), sending to `acs_url`.
+/// Decides for `user` (with all of their `groups`), sending to `acs_url`,
+/// with the role they `chose`, if any: then the Role attribute carries
+/// exactly that role, and SessionDuration is capped by its own maximum.
 pub fn decide(
     app: &AppFacts<'_>,
     user: &User,
     groups: &[Group],
     acs_url: &str,
+    chose: Option<&RoleChoice>,
 ) -> Result<AssertionContent, Denial> {
     if !app.sso_active {
         return Err(Denial::SsoInactive);
@@ -128,7 +204,21 @@ pub fn decide(
     if bound.is_empty() {
         return Err(Denial::NotAuthorized);
     }
-    let content = content(app, user, &bound, acs_url)?;
+    let chosen = match chose {
+        Some(choice) => match granted_roles(app, groups)
+            .into_iter()
+            .find(|e| choice.picks(e))
+        {
+            Some(e) => Some(e),
+            None => {
+                return Err(Denial::RoleNotGranted {
+                    role: choice.to_string(),
+                })
+            }
+        },
+        None => None,
+    };
+    let content = content(app, user, &bound, acs_url, chosen.as_ref())?;
     if app.aws_rules {
         let violations = aws_rules::check(&AssertionFacts {
             name_id: &content.name_id,
@@ -150,13 +240,21 @@ pub fn decide(
 /// tab). Only the user's groups that are `bound` to the app contribute:
 /// their inherited attributes, their entitlements and the groups attribute.
 /// So unbinding a group takes back everything it granted through this app,
-/// even from a user who keeps access through another bound group.
+/// even from a user who keeps access through another bound group. Group
+/// attributes are merged in the order of the groups' names (see
+/// [`effective_attributes`]). With a `chosen` role (one the user is
+/// granted), the Role attribute is exactly that role and SessionDuration is
+/// capped by its maximum; without one, every granted role is sent and the
+/// cap is the smallest maximum among them.
 pub fn content(
     app: &AppFacts<'_>,
     user: &User,
     bound: &[&Group],
     acs_url: &str,
+    chosen: Option<&Entitlement>,
 ) -> Result<AssertionContent, Denial> {
+    let mut bound = bound.to_vec();
+    bound.sort_by_key(|a| (a.name.to_lowercase(), a.id.0));
     let group_attrs: Vec<&crate::directory::Attributes> =
         bound.iter().map(|g| &g.attributes).collect();
     let attrs = effective_attributes(&user.attributes, &group_attrs);
@@ -199,23 +297,29 @@ pub fn content(
         out.entry(name.to_owned()).or_default().extend(names);
     }
     let bound_ids: Vec<GroupId> = bound.iter().map(|g| g.id).collect();
-    let granted: Vec<&crate::apps::Entitlement> = app
-        .entitlements
-        .iter()
-        .filter(|(g, _)| bound_ids.contains(g))
-        .map(|(_, e)| e)
-        .collect();
+    let granted: Vec<&crate::apps::Entitlement> = match chosen {
+        Some(e) => vec![e],
+        None => app
+            .entitlements
+            .iter()
+            .filter(|(g, _)| bound_ids.contains(g))
+            .map(|(_, e)| e)
+            .collect(),
+    };
     let mut roles: Vec<String> = granted.iter().map(|e| e.role_value()).collect();
-    if !roles.is_empty() {
+    if chosen.is_some() {
+        // Exactly the chosen role, so AWS skips its own chooser.
+        out.insert(aws_rules::ROLE.to_owned(), roles);
+    } else if !roles.is_empty() {
         roles.sort();
         roles.dedup();
         out.entry(aws_rules::ROLE.to_owned())
             .or_default()
             .extend(roles);
     }
-    // A SessionDuration above a granted role's MaxSessionDuration makes AWS
-    // refuse the sign-in: cap it at the smallest maximum the entitlements
-    // declare (AWS_SAML.md section 6).
+    // A SessionDuration above a role's MaxSessionDuration makes AWS refuse
+    // the sign-in: cap it at the chosen role's maximum, or without a choice
+    // at the smallest maximum of the roles sent (AWS_SAML.md section 6).
     if let Some(cap) = granted.iter().filter_map(|e| e.max_session_duration).min() {
         if let Some(values) = out.get_mut(aws_rules::SESSION_DURATION) {
             for v in values.iter_mut() {
@@ -282,6 +386,7 @@ mod tests {
             provider_name: "Lanyard".into(),
             account_label: None,
             max_session_duration: None,
+            deep_link: None,
         }
     }
 
@@ -312,6 +417,7 @@ mod tests {
             &user(UserState::Active, &[]),
             &[group(1, "admins"), group(2, "devs")],
             ACS,
+            None,
         )
         .unwrap();
         assert_eq!(c.name_id, "alice@example.com");
@@ -354,23 +460,29 @@ mod tests {
             sso_active: false,
             ..base.clone()
         };
-        assert_eq!(decide(&off, &alice, &g1, ACS), Err(Denial::SsoInactive));
         assert_eq!(
-            decide(&base, &user(UserState::Suspended, &[]), &g1, ACS),
+            decide(&off, &alice, &g1, ACS, None),
+            Err(Denial::SsoInactive)
+        );
+        assert_eq!(
+            decide(&base, &user(UserState::Suspended, &[]), &g1, ACS, None),
             Err(Denial::UserSuspended)
         );
         assert_eq!(
-            decide(&base, &alice, &[group(9, "other")], ACS),
+            decide(&base, &alice, &[group(9, "other")], ACS, None),
             Err(Denial::NotAuthorized)
         );
-        assert_eq!(decide(&base, &alice, &[], ACS), Err(Denial::NotAuthorized));
+        assert_eq!(
+            decide(&base, &alice, &[], ACS, None),
+            Err(Denial::NotAuthorized)
+        );
 
         // Bound but no role: a clear rule violation, never a response.
         let no_roles = AppFacts {
             entitlements: &[],
             ..base.clone()
         };
-        match decide(&no_roles, &alice, &g1, ACS) {
+        match decide(&no_roles, &alice, &g1, ACS, None) {
             Err(Denial::BreaksRules { violations, .. }) => {
                 assert_eq!(
                     violations.iter().map(|v| v.rule).collect::<Vec<_>>(),
@@ -387,7 +499,7 @@ mod tests {
             ..base.clone()
         };
         assert_eq!(
-            decide(&ph, &alice, &g1, ACS),
+            decide(&ph, &alice, &g1, ACS, None),
             Err(Denial::Placeholders {
                 fields: vec!["sso.acs_urls[0]".into()]
             })
@@ -420,12 +532,12 @@ mod tests {
             UserState::Active,
             &[("employee_id", "E-42"), ("aws_role", role)],
         );
-        let c = decide(&app, &u, &[group(1, "g")], ACS).unwrap();
+        let c = decide(&app, &u, &[group(1, "g")], ACS, None).unwrap();
         assert_eq!(c.name_id, "E-42");
         assert_eq!(c.attributes[aws_rules::ROLE], vec![role]);
         let no_id = user(UserState::Active, &[("aws_role", role)]);
         assert!(matches!(
-            decide(&app, &no_id, &[group(1, "g")], ACS),
+            decide(&app, &no_id, &[group(1, "g")], ACS, None),
             Err(Denial::NoNameId { .. })
         ));
     }
@@ -464,6 +576,7 @@ mod tests {
             &user(UserState::Active, &[]),
             &[g, group(2, "unbound")],
             "https://wiki.example.com/acs",
+            None,
         )
         .unwrap();
         assert_eq!(c.attributes["tier"], vec!["gold", "silver"]);
@@ -509,8 +622,97 @@ mod tests {
             &user(UserState::Active, &[]),
             &[group(1, role_b)],
             ACS,
+            None,
         )
         .unwrap();
         assert_eq!(c.attributes[aws_rules::ROLE], vec![role_a, role_b]);
+    }
+
+    #[test]
+    fn role_choices_read_account_and_role_with_its_path() {
+        assert_eq!(
+            RoleChoice::parse("123456789012:ops/Admin"),
+            Some(RoleChoice {
+                account_id: "123456789012".into(),
+                role_name: "ops/Admin".into()
+            })
+        );
+        assert_eq!(
+            RoleChoice::parse("123456789012:Admin").unwrap().to_string(),
+            "123456789012:Admin"
+        );
+        for bad in [
+            "Admin",
+            "12345:Admin",
+            "123456789012:",
+            "12345678901x:A",
+            "123456789012:a\nb",
+        ] {
+            assert_eq!(RoleChoice::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_chosen_role_is_sent_alone_with_its_own_session_cap() {
+        let t = Catalog::embedded().unwrap();
+        let t = t.get("aws-iam").unwrap();
+        let sso = t.sso_settings("https://idp.example.com", "aws");
+        let mut rules = t.attribute_rules();
+        rules[0].source = AttributeSource::Constant("28800".into());
+        let capped = |account: &str, role: &str, cap: Option<u32>| Entitlement {
+            max_session_duration: cap,
+            ..ent(account, role)
+        };
+        let ents = [
+            (GroupId(1), capped("123456789012", "Admin", Some(3600))),
+            (GroupId(1), capped("123456789012", "ReadOnly", None)),
+            (GroupId(2), capped("210987654321", "ops/Dev", Some(7200))),
+            (GroupId(3), capped("333333333333", "NotMine", None)),
+        ];
+        let app = AppFacts {
+            sso_active: true,
+            sso: &sso,
+            attributes: &rules,
+            groups_attribute: None,
+            bound_groups: &[GroupId(1), GroupId(2), GroupId(3)],
+            entitlements: &ents,
+            aws_rules: true,
+        };
+        let alice = user(UserState::Active, &[]);
+        let groups = [group(1, "admins"), group(2, "devs")];
+        let pick =
+            |text: &str| decide(&app, &alice, &groups, ACS, RoleChoice::parse(text).as_ref());
+        let c = pick("123456789012:ReadOnly").unwrap();
+        assert_eq!(
+            c.attributes[aws_rules::ROLE],
+            ["arn:aws:iam::123456789012:role/ReadOnly,arn:aws:iam::123456789012:saml-provider/Lanyard"]
+        );
+        assert_eq!(
+            c.attributes[aws_rules::SESSION_DURATION],
+            ["28800"],
+            "no cap"
+        );
+        let c = pick("210987654321:ops/Dev").unwrap();
+        assert_eq!(c.attributes[aws_rules::SESSION_DURATION], ["7200"]);
+        let c = pick("123456789012:Admin").unwrap();
+        assert_eq!(c.attributes[aws_rules::SESSION_DURATION], ["3600"]);
+        // Without a choice: every role, the smallest cap.
+        let c = decide(&app, &alice, &groups, ACS, None).unwrap();
+        assert_eq!(c.attributes[aws_rules::ROLE].len(), 3);
+        assert_eq!(c.attributes[aws_rules::SESSION_DURATION], ["3600"]);
+        // Another group's role, or one nobody has: not granted.
+        assert_eq!(
+            pick("333333333333:NotMine"),
+            Err(Denial::RoleNotGranted {
+                role: "333333333333:NotMine".into()
+            })
+        );
+        assert_eq!(
+            granted_roles(&app, &groups)
+                .iter()
+                .map(|e| e.role_name.as_str())
+                .collect::<Vec<_>>(),
+            ["Admin", "ReadOnly", "ops/Dev"]
+        );
     }
 }

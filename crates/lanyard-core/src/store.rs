@@ -343,6 +343,18 @@ pub trait SignInStore: Send + Sync {
         now: OffsetDateTime,
         expires_at: OffsetDateTime,
     ) -> Result<bool>;
+
+    /// The role (its Role attribute value) `user` last chose for `app`.
+    async fn last_role_choice(&self, user: UserId, app: AppId) -> Result<Option<String>>;
+    /// Remembers `role` as `user`'s last choice for `app`, replacing the
+    /// one before; nothing when the user or the app is gone.
+    async fn remember_role_choice(
+        &self,
+        user: UserId,
+        app: AppId,
+        role: &str,
+        at: OffsetDateTime,
+    ) -> Result<()>;
 }
 
 /// Admin portal sessions (same rules as user sessions: stored by token

@@ -31,7 +31,7 @@ use crate::users::unmatchable;
 use crate::SqlStore;
 
 /// Values bound per entitlement row.
-const GRANT_WIDTH: usize = 8;
+const GRANT_WIDTH: usize = 9;
 
 /// Locks the app's row for the rest of the transaction, setting `updated_at`
 /// to `touch` when given; `NotFound` when the app does not exist.
@@ -607,7 +607,8 @@ impl AppStore for SqlStore {
         for (n, chunk) in grants.chunks(rows_per_insert).enumerate() {
             let text = format!(
                 "INSERT INTO app_entitlements (app_id, position, group_id, account_id, \
-                 role_name, provider_name, account_label, max_session_duration) VALUES {}",
+                 role_name, provider_name, account_label, max_session_duration, deep_link) \
+                 VALUES {}",
                 value_rows(chunk.len(), GRANT_WIDTH, 1, "")
             );
             let mut q = sqlx::query(&text).persistent(false);
@@ -622,7 +623,8 @@ impl AppStore for SqlStore {
                     .bind(e.role_name.as_str())
                     .bind(e.provider_name.as_str())
                     .bind(e.account_label.as_deref())
-                    .bind(e.max_session_duration.map(i64::from));
+                    .bind(e.max_session_duration.map(i64::from))
+                    .bind(e.deep_link.as_deref());
             }
             q.execute(&mut *tx).await.map_err(db)?;
         }

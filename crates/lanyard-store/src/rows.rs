@@ -61,7 +61,8 @@ macro_rules! app_key_columns {
 }
 macro_rules! grant_columns {
     () => {
-        "group_id, account_id, role_name, provider_name, account_label, max_session_duration"
+        "group_id, account_id, role_name, provider_name, account_label, max_session_duration, \
+         deep_link"
     };
 }
 /// An account's sign-in state, on `users` and on `admins`.
@@ -461,6 +462,7 @@ pub(crate) struct GrantRow {
     provider_name: String,
     account_label: Option<String>,
     max_session_duration: Option<i64>,
+    deep_link: Option<String>,
 }
 
 impl TryFrom<GrantRow> for Grant {
@@ -479,6 +481,7 @@ impl TryFrom<GrantRow> for Grant {
                 provider_name: r.provider_name,
                 account_label: r.account_label,
                 max_session_duration,
+                deep_link: r.deep_link,
             },
         })
     }

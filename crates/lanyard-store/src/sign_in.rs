@@ -710,4 +710,40 @@ impl SignInStore for SqlStore {
         tx.commit().await.map_err(db)?;
         Ok(done.rows_affected() > 0)
     }
+
+    async fn last_role_choice(&self, user: UserId, app: AppId) -> Result<Option<String>> {
+        let mut conn = self.conn().await?;
+        sqlx::query_scalar("SELECT role FROM role_choices WHERE user_id = $1 AND app_id = $2")
+            .bind(user.0)
+            .bind(app.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)
+    }
+
+    async fn remember_role_choice(
+        &self,
+        user: UserId,
+        app: AppId,
+        role: &str,
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        let mut conn = self.conn().await?;
+        // From the user's and the app's rows: nothing (rather than a
+        // foreign-key error) when either was deleted meanwhile.
+        sqlx::query(
+            "INSERT INTO role_choices (user_id, app_id, role, chosen_at) \
+             SELECT u.id, a.id, $3, $4 FROM users u, apps a WHERE u.id = $1 AND a.id = $2 \
+             ON CONFLICT (user_id, app_id) DO UPDATE SET role = excluded.role, \
+             chosen_at = excluded.chosen_at",
+        )
+        .bind(user.0)
+        .bind(app.0)
+        .bind(role)
+        .bind(to_ms(at))
+        .execute(&mut *conn)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
 }

@@ -6,7 +6,8 @@
 //! - `alice` in the group `aws-admins`, which is bound to the app, and `bob`,
 //!   who is in no bound group (implicitly denied);
 //! - an "Amazon AWS" application (the AWS IAM template) with two
-//!   entitlements for `aws-admins` (so AWS's role chooser shows), whose
+//!   entitlements for `aws-admins` in two labelled accounts (so Lanyard's
+//!   role chooser shows; the sandbox role's deep link opens eu-west-1), whose
 //!   default ACS is the built-in AWS sign-in stand-in
 //!   (`/aws-standin/aws/saml`, see `lanyard_web::standin`), with AWS's real
 //!   ACS listed second.
@@ -192,7 +193,9 @@ async fn seed_directory(w: &Writer, base_url: &str) -> anyhow::Result<()> {
         apps::activate(w, app.id).await?;
     }
     grants::set_binding(w, app.id, group.id, true).await?;
-    let grant = |account: &str, role: &str, label: &str| Grant {
+    // Two accounts: alice chooses in Lanyard's role chooser; the sandbox
+    // role opens the eu-west-1 console (its deep link).
+    let grant = |account: &str, role: &str, label: &str, deep_link: Option<&str>| Grant {
         group_id: group.id,
         entitlement: Entitlement {
             account_id: account.into(),
@@ -200,14 +203,15 @@ async fn seed_directory(w: &Writer, base_url: &str) -> anyhow::Result<()> {
             provider_name: "Lanyard".into(),
             account_label: Some(label.into()),
             max_session_duration: None,
+            deep_link: deep_link.map(str::to_owned),
         },
     };
     grants::set_entitlements(
         w,
         app.id,
         &[
-            grant("123456789012", "Admin", "production"),
-            grant("210987654321", "ReadOnly", "sandbox"),
+            grant("123456789012", "Admin", "production", None),
+            grant("210987654321", "ReadOnly", "sandbox", Some("eu-west-1")),
         ],
     )
     .await?;
@@ -234,7 +238,7 @@ Lanyard demo is running on {base} (Ctrl-C to stop; the database is temporary).
 Lanyard demo is running on {base} (Ctrl-C to stop; the database is temporary).
 
   User portal     {base}/portal
-    alice / {ALICE_PASSWORD}   in aws-admins: may use Amazon AWS (two roles)
+    alice / {ALICE_PASSWORD}   in aws-admins: may use Amazon AWS (two roles: the chooser asks)
     bob   / {BOB_PASSWORD}     in no bound group: denied
   IdP-initiated   sign in, click the Amazon AWS tile
   SP-initiated    open {base}/saml2/{APP_SLUG} (signs you in first if needed)

@@ -80,3 +80,52 @@ class Idp(Base):
                    f"response) -> {out.get('assumed_role_arn')}, key {out.get('access_key_id')}; "
                    f"get-caller-identity -> {out.get('caller_arn')} (smoke test: moto checks no signature)")
 
+
+    def role_chooser(self) -> None:
+        """Two roles: Lanyard's chooser, then a response with exactly the chosen role, judged by both libraries."""
+        case = "role-chooser"
+        app = self.apps["aws"]
+        slug, ents = app["slug"], f"{APPS}/{app['id']}/entitlements"
+        other, cap = "210987654321", 3600
+        chosen = f"arn:aws:iam::{other}:role/ReadOnly,arn:aws:iam::{other}:saml-provider/Lanyard"
+        self.api(case, "PATCH", f"{APPS}/{app['id']}", 200, {"attributes": [
+            {"name": f"{ATTR}SessionDuration", "source": {"kind": "constant", "value": "28800"}},
+            {"name": f"{ATTR}RoleSessionName", "source": {"kind": "user_field", "value": "email"}}]})
+        self.api(case, "PUT", ents, 200, [
+            {"group_id": self.ids["group"], "account_id": ACCOUNT, "role_name": "Admin", "provider_name": "Lanyard",
+             "account_label": "production"},
+            {"group_id": self.ids["group"], "account_id": other, "role_name": "ReadOnly", "provider_name": "Lanyard",
+             "account_label": "sandbox", "max_session_duration": cap, "deep_link": "eu-west-1"}])
+        try:
+            page = self.alice.open(self.url(f"/saml2/{slug}"))
+            form = next((f for f in page.forms() if f.action.endswith(f"/saml2/{slug}/role")), None)
+            choices = sorted(b.get("value", "") for b in (form.buttons if form else []) if b.get("name") == "role")
+            if page.status != 200 or form is None or choices != [f"{ACCOUNT}:Admin", f"{other}:ReadOnly"] \
+                    or "sandbox (2109 8765 4321)" not in page.text or response_in(page.body):
+                self.fail(case, "lanyard", f"expected the chooser with two roles and no response: {page.describe()} "
+                                           f"choices {choices}: {one_line(page.text, 300)}")
+                return
+            self.ok(case, "lanyard", f"{page.describe()}: Lanyard's chooser, accounts by label, choices {choices}, "
+                                     "no SAMLResponse yet")
+            done = self.alice.submit(form, {"role": f"{other}:ReadOnly"}, follow=True)
+            relay = f"https://eu-west-1.console.aws.amazon.com/console/home?region=eu-west-1"
+            b64 = self.saml_post(case, done, AWS_ACS, relay)
+            if b64:
+                want = {"NameID": "alice@example.com", f"{ATTR}Role": [chosen],
+                        f"{ATTR}RoleSessionName": ["alice@example.com"], f"{ATTR}SessionDuration": [str(cap)]}
+                v = es.python3_saml_check(self.md["aws"], b64, sp_entity_id=AWS_SP, acs_url=AWS_ACS,
+                                          want_messages_signed=False)
+                self.content(case, "python3-saml", v, want, "strict; exactly the chosen role, its own session cap")
+                client = es.pysaml2_client(self.work / "aws-metadata.xml", sp_entity_id=AWS_SP, acs_url=AWS_ACS,
+                                           want_response_signed=False, allow_unsolicited=True)
+                self.content(case, "pysaml2", es.pysaml2_check(client, b64), want,
+                             "exactly the chosen role, its own session cap")
+            forged = self.alice.submit(form, {"role": "999999999999:Root"}, follow=True)
+            self.refused(case, forged, 403, "Role not available", "a forged choice (a role not granted)")
+        finally:
+            # the later steps expect the one Admin role and the template's SessionDuration
+            self.api(case, "PUT", ents, 200, [{"group_id": self.ids["group"], "account_id": ACCOUNT,
+                                               "role_name": "Admin", "provider_name": "Lanyard"}])
+            self.api(case, "PATCH", f"{APPS}/{app['id']}", 200, {"attributes": [
+                {"name": f"{ATTR}SessionDuration", "source": {"kind": "constant", "value": SESSION_DURATION}},
+                {"name": f"{ATTR}RoleSessionName", "source": {"kind": "user_field", "value": "email"}}]})

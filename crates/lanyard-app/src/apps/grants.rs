@@ -73,6 +73,21 @@ pub async fn set_entitlements(w: &Writer, id: AppId, grants: &[Grant]) -> Result
         })
         .collect();
     validate_grants(&grants)?;
+    // A deep link is a RelayState: the app's allowlist, if any, admits it.
+    let mut refused = lanyard_core::error::FieldErrors::new();
+    for (i, g) in grants.iter().enumerate() {
+        if let Some(rs) = g.entitlement.relay_state() {
+            if !app.config.sso.relay_state_allowed(&rs) {
+                refused.insert(
+                    format!("entitlements[{i}].deep_link"),
+                    format!("{rs:?} is not on the application's RelayState allowlist"),
+                );
+            }
+        }
+    }
+    if !refused.is_empty() {
+        return Err(lanyard_core::Error::Invalid(refused));
+    }
     let mut work = w.begin().await?;
     let stored = work.set_entitlements(id, &grants, w.now()).await?;
     work.record(

@@ -83,6 +83,9 @@ pub struct SsoForm {
     /// (empty: the app's slug).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aws_provider_name: Option<String>,
+    /// Lanyard's role chooser for users with several roles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_chooser: Option<bool>,
 }
 
 impl SsoForm {
@@ -101,6 +104,7 @@ impl SsoForm {
             accept_authn_requests,
             relay_state_allowlist,
             aws_provider_name,
+            role_chooser,
         } = self;
         set(&mut sso.idp_entity_id, idp_entity_id);
         set(&mut sso.sp_entity_id, sp_entity_id);
@@ -116,6 +120,7 @@ impl SsoForm {
         set(&mut sso.require_signed_requests, require_signed_requests);
         set(&mut sso.accept_authn_requests, accept_authn_requests);
         set(&mut sso.relay_state_allowlist, relay_state_allowlist);
+        set(&mut sso.role_chooser, role_chooser);
         if let Some(name) = aws_provider_name {
             let name = name.trim();
             sso.aws_provider_name = (!name.is_empty()).then(|| name.to_owned());

@@ -31,6 +31,10 @@ pub struct Preview {
     /// Every AWS rule the content breaks (AWS apps only).
     #[schema(value_type = Vec<ViolationSchema>)]
     pub violations: Vec<Violation>,
+    /// How the user's roles are sent when they may assume several: chosen
+    /// one at a time (the role chooser, each with its own session length),
+    /// or all in one response with the smallest session cap.
+    pub roles_note: Option<String>,
 }
 
 /// By email or username first (usernames may be all digits), then by id.
@@ -74,7 +78,7 @@ pub async fn preview(
         .iter()
         .filter(|g| grants.bound_groups.contains(&g.id))
         .collect();
-    let content = sso::content(&facts, &user, &bound_groups, &acs).ok();
+    let content = sso::content(&facts, &user, &bound_groups, &acs, None).ok();
     let violations = match (&content, app.aws_rules) {
         (Some(c), true) => aws_rules::check(&AssertionFacts {
             name_id: &c.name_id,
@@ -84,12 +88,42 @@ pub async fn preview(
         }),
         _ => Vec::new(),
     };
-    let denial = sso::decide(&facts, &user, &groups, &acs).err();
+    let denial = sso::decide(&facts, &user, &groups, &acs, None).err();
+    let roles = sso::granted_roles(&facts, &groups);
+    let roles_note = roles_note(&roles, app.config.sso.role_chooser);
     Ok(Preview {
         user_id: user.id.0,
         decision: denial.as_ref().map_or("issue", Denial::code).to_owned(),
         denial,
         content,
         violations,
+        roles_note,
+    })
+}
+
+/// What the Preview says about sending several roles (see
+/// [`Preview::roles_note`]).
+fn roles_note(roles: &[lanyard_core::apps::Entitlement], chooser: bool) -> Option<String> {
+    if roles.len() < 2 {
+        return None;
+    }
+    let n = roles.len();
+    if chooser {
+        return Some(format!(
+            "The user chooses one of {n} roles at sign-in (Lanyard's role chooser): the response \
+             then carries that role alone, with SessionDuration capped by its own maximum. \
+             Shown here: every role, as without a choice."
+        ));
+    }
+    let cap = roles.iter().filter_map(|e| e.max_session_duration).min();
+    Some(match cap {
+        Some(cap) => format!(
+            "The role chooser is off, so all {n} roles go in one response and SessionDuration is \
+             capped at {cap} s, the smallest maximum among them: turn the chooser on to let each \
+             role keep its own."
+        ),
+        None => format!(
+            "The role chooser is off, so all {n} roles go in one response (AWS asks which)."
+        ),
     })
 }

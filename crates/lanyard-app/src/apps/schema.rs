@@ -81,6 +81,9 @@ pub struct SsoSettingsSchema {
     /// The IAM SAML provider name entitlement rows take when they name none.
     /// Absent: the app's slug.
     aws_provider_name: Option<String>,
+    /// Lanyard's role chooser: a user who may assume several roles picks
+    /// one, and the response carries exactly that role (default true).
+    role_chooser: bool,
 }
 
 /// An AWS role granted to a group: the Role attribute value
@@ -99,8 +102,13 @@ pub struct GrantSchema {
     #[schema(required = false)]
     provider_name: String,
     account_label: Option<String>,
-    /// 3600-43200: the role's IAM MaxSessionDuration, for the admin's reference.
+    /// 3600-43200: the role's IAM MaxSessionDuration. SessionDuration is
+    /// capped by it when the user chooses this role.
     max_session_duration: Option<u32>,
+    /// Where AWS opens after signing in with this role, sent as the
+    /// RelayState: an https console URL, or a region (`eu-west-1`: its
+    /// console home).
+    deep_link: Option<String>,
 }
 
 /// What an assertion for one user would say.

@@ -26,6 +26,16 @@
 //! does not burn it; a second use is `BadRequest`); signing ([`signer`]);
 //! and the form that posts the response to the ACS (`Post`).
 //!
+//! Roles (AWS): when the user may assume several roles of an app whose
+//! role chooser is on, and named none, the answer is `ChooseRole` (the
+//! door shows Lanyard's chooser, and its form comes back here with the same
+//! request and a role); a named role (`?role=` or the chooser) must be one
+//! the user is granted (`role_not_granted` otherwise), and the response then
+//! carries exactly that role, capped by its own session length, with its
+//! deep link as the RelayState. The choice is remembered per user and app,
+//! and listed first next time. The chooser comes before the replay memory,
+//! so showing it does not burn an AuthnRequest's ID.
+//!
 //! Audit (batched): `sso.issued` for every response, `sso.denied` (with the
 //! reason code) for every refusal of a signed-in user. A request that fails
 //! its checks before anyone is signed in is only logged: it names nobody,
@@ -48,11 +58,12 @@ mod signer;
 use std::sync::Arc;
 
 use lanyard_core::application::Application;
+use lanyard_core::apps::Entitlement;
 use lanyard_core::apps::SignatureAlgorithm as AppAlgorithm;
 use lanyard_core::audit::{AuditAction, AuditEvent, AuditTarget};
 use lanyard_core::directory::User;
 use lanyard_core::session::{token_hash, Session};
-use lanyard_core::sso::{self, AppFacts, AssertionContent, Denial};
+use lanyard_core::sso::{self, AppFacts, AssertionContent, Denial, RoleChoice};
 use lanyard_core::Result;
 use lanyard_saml::response::{new_id, Attribute, NameId, Outgoing, SsoParams};
 use lanyard_saml::{
@@ -101,6 +112,89 @@ pub struct SsoRequest<'a> {
     /// The browser's session token, if it sent one.
     pub session_token: Option<&'a str>,
     pub client: Client,
+    /// The role the user picked (`<account id>:<role name>`, from the
+    /// chooser's form or `?role=`), if any.
+    pub role: Option<&'a str>,
+}
+
+/// Lanyard's role chooser for one sign-in: the user's roles grouped by
+/// account, the last choice first.
+#[derive(Debug)]
+pub struct RoleChooser {
+    pub label: String,
+    /// The session's form token, for the chooser's form.
+    pub csrf: String,
+    pub accounts: Vec<ChooserAccount>,
+    /// How many roles in all (the door adds a filter box above 10).
+    pub roles: usize,
+}
+
+/// One account in the chooser: "production (1234 5678 9012)".
+#[derive(Debug)]
+pub struct ChooserAccount {
+    pub heading: String,
+    pub roles: Vec<ChooserRole>,
+}
+
+#[derive(Debug)]
+pub struct ChooserRole {
+    /// What the form sends back: `<account id>:<role name>`.
+    pub choice: String,
+    pub role_name: String,
+    /// The user's last choice for this app.
+    pub last: bool,
+    /// The role's session cap in seconds, when the entitlement sets one.
+    pub max_session_duration: Option<u32>,
+}
+
+/// An account number as AWS's console writes it: `1234 5678 9012`.
+pub fn spaced_account(account_id: &str) -> String {
+    let digits: Vec<char> = account_id.chars().collect();
+    digits
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The chooser for `roles` (already in account and role order), with the
+/// `last` chosen role (a Role value) and its account first.
+fn chooser(label: &str, csrf: &str, roles: &[Entitlement], last: Option<&str>) -> RoleChooser {
+    let mut accounts: Vec<(String, ChooserAccount)> = Vec::new();
+    for e in roles {
+        let heading = match &e.account_label {
+            Some(l) => format!("{l} ({})", spaced_account(&e.account_id)),
+            None => spaced_account(&e.account_id),
+        };
+        let role = ChooserRole {
+            choice: RoleChoice::of(e).to_string(),
+            role_name: e.role_name.clone(),
+            last: last == Some(e.role_value().as_str()),
+            max_session_duration: e.max_session_duration,
+        };
+        match accounts.iter_mut().find(|(h, _)| *h == heading) {
+            Some((_, a)) => a.roles.push(role),
+            None => accounts.push((
+                heading.clone(),
+                ChooserAccount {
+                    heading,
+                    roles: vec![role],
+                },
+            )),
+        }
+    }
+    let mut accounts: Vec<ChooserAccount> = accounts.into_iter().map(|(_, a)| a).collect();
+    for a in &mut accounts {
+        // Stable: the last choice first, the rest in their order.
+        a.roles.sort_by_key(|r| !r.last);
+    }
+    accounts.sort_by_key(|a| !a.roles.iter().any(|r| r.last));
+    RoleChooser {
+        label: label.to_owned(),
+        csrf: csrf.to_owned(),
+        accounts,
+        roles: roles.len(),
+    }
 }
 
 /// The response form: the door renders it as a page that posts to the ACS.
@@ -136,6 +230,9 @@ pub enum SsoOutcome {
     SignIn,
     /// The signed-in user may not have a response from this app.
     Denied { label: String, denial: Denial },
+    /// The user may assume several roles and named none: show the chooser,
+    /// whose form comes back with the same request and a role.
+    ChooseRole(RoleChooser),
     /// A signed response to post: an assertion, or (for a request that
     /// passed its checks) a status saying why there is none, e.g.
     /// `NoPassive`.
@@ -170,6 +267,7 @@ pub async fn respond(l: &Lanyard, request: SsoRequest<'_>) -> Result<SsoOutcome>
         None => (None, store.app_sso_version(request.slug).await?),
     };
     let who = sessions::resolve(l, found).await?;
+    let request_role = request.role;
     let Some(inputs) = l.0.sso_apps.at(store, request.slug, version).await? else {
         return Ok(SsoOutcome::UnknownApp);
     };
@@ -253,7 +351,13 @@ pub async fn respond(l: &Lanyard, request: SsoRequest<'_>) -> Result<SsoOutcome>
         |who: &SignedIn| forced_since.is_none_or(|since| who.session.authenticated_at > since);
     match (who, request) {
         (Some(who), _) if fresh_enough(&who) => {
-            issue(&ctx, &who, verified.as_ref().map(|(r, b)| (r, *b))).await
+            issue(
+                &ctx,
+                &who,
+                verified.as_ref().map(|(r, b)| (r, *b)),
+                request_role,
+            )
+            .await
         }
         // IsPassive: the SP asked that the user not be asked anything.
         (who, Some(r)) if r.is_passive => {
@@ -419,6 +523,7 @@ async fn issue(
     ctx: &Ctx<'_>,
     who: &SignedIn,
     sp_request: Option<(&VerifiedAuthnRequest, Binding)>,
+    role: Option<&str>,
 ) -> Result<SsoOutcome> {
     let app = ctx.app;
     let request = sp_request.map(|(r, _)| r);
@@ -428,17 +533,41 @@ async fn issue(
         Some(r) => r.acs_url.clone(),
         None => app.config.sso.default_acs().unwrap_or_default().to_owned(),
     };
-    let grants = &ctx.inputs.grants;
-    let content = match sso::decide(&AppFacts::new(app, grants), user, &who.groups, &acs_url) {
-        Ok(content) => content,
-        Err(denial) => {
-            ctx.deny(user, request_id, denial.code(), denial_detail(&denial));
-            return Ok(SsoOutcome::Denied {
-                label: app.config.label.clone(),
-                denial,
-            });
-        }
+    let denied = |denial: Denial| {
+        ctx.deny(user, request_id, denial.code(), denial_detail(&denial));
+        Ok(SsoOutcome::Denied {
+            label: app.config.label.clone(),
+            denial,
+        })
     };
+    // A named role that is not even of the right shape is not granted.
+    let chose = match role.map(|text| (text, RoleChoice::parse(text))) {
+        Some((_, Some(choice))) => Some(choice),
+        Some((text, None)) => {
+            return denied(Denial::RoleNotGranted {
+                role: text.chars().take(100).collect(),
+            })
+        }
+        None => None,
+    };
+    let facts = AppFacts::new(app, &ctx.inputs.grants);
+    let content = match sso::decide(&facts, user, &who.groups, &acs_url, chose.as_ref()) {
+        Ok(content) => content,
+        Err(denial) => return denied(denial),
+    };
+    let roles = sso::granted_roles(&facts, &who.groups);
+    let chosen: Option<&Entitlement> = chose
+        .as_ref()
+        .and_then(|c| roles.iter().find(|e| c.picks(e)));
+    if chose.is_none() && app.config.sso.role_chooser && roles.len() > 1 {
+        let last = ctx.l.store().last_role_choice(user.id, app.id).await?;
+        return Ok(SsoOutcome::ChooseRole(chooser(
+            &app.config.label,
+            &who.session.csrf_secret,
+            &roles,
+            last.as_deref(),
+        )));
+    }
     if let Some(r) = request {
         let fresh = ctx
             .l
@@ -473,10 +602,19 @@ async fn issue(
             signing_options(app),
         )
         .await?;
+    // The SP's own RelayState wins; else the chosen role's deep link, else
+    // the app's default.
+    let deep_link = chosen.and_then(Entitlement::relay_state);
     let relay_state = match request {
-        Some(r) => r.relay_state.clone(),
-        None => app.config.sso.default_relay_state.clone(),
+        Some(r) => r.relay_state.clone().or(deep_link),
+        None => deep_link.or_else(|| app.config.sso.default_relay_state.clone()),
     };
+    if let Some(e) = chosen {
+        ctx.l
+            .store()
+            .remember_role_choice(user.id, app.id, &e.role_value(), ctx.now)
+            .await?;
+    }
     ctx.record(
         user,
         AuditAction::SsoIssued,
@@ -492,6 +630,7 @@ async fn issue(
             "response_id": response_id,
             "acs_url": content.acs_url,
             "key": key_id,
+            "role": chosen.map(Entitlement::role_value),
         }),
     );
     Ok(SsoOutcome::Post(SamlPost {
@@ -508,6 +647,7 @@ fn denial_detail(denial: &Denial) -> serde_json::Value {
         Denial::Placeholders { fields } => json!({ "fields": fields }),
         Denial::NoNameId { source } => json!({ "name_id_source": source }),
         Denial::BreaksRules { violations, .. } => json!({ "violations": violations }),
+        Denial::RoleNotGranted { role } => json!({ "role": role }),
         _ => json!({}),
     }
 }
@@ -573,6 +713,55 @@ fn name_format(name: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ent(account: &str, label: Option<&str>, role: &str) -> Entitlement {
+        Entitlement {
+            account_id: account.into(),
+            role_name: role.into(),
+            provider_name: "Lanyard".into(),
+            account_label: label.map(str::to_owned),
+            max_session_duration: None,
+            deep_link: None,
+        }
+    }
+
+    #[test]
+    fn the_chooser_groups_by_account_and_puts_the_last_choice_first() {
+        let roles = [
+            ent("123456789012", Some("production"), "Admin"),
+            ent("123456789012", Some("production"), "ReadOnly"),
+            ent("210987654321", Some("staging"), "Admin"),
+        ];
+        let c = chooser("AWS", "t", &roles, None);
+        let shape: Vec<(&str, Vec<&str>)> = c
+            .accounts
+            .iter()
+            .map(|a| {
+                (
+                    a.heading.as_str(),
+                    a.roles.iter().map(|r| r.role_name.as_str()).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("production (1234 5678 9012)", vec!["Admin", "ReadOnly"]),
+                ("staging (2109 8765 4321)", vec!["Admin"]),
+            ]
+        );
+        assert_eq!(c.roles, 3);
+        assert_eq!(c.accounts[0].roles[1].choice, "123456789012:ReadOnly");
+
+        let last = roles[1].role_value();
+        let staging_last = roles[2].role_value();
+        let c = chooser("AWS", "t", &roles, Some(&last));
+        assert_eq!(c.accounts[0].roles[0].role_name, "ReadOnly");
+        assert!(c.accounts[0].roles[0].last);
+        let c = chooser("AWS", "t", &roles, Some(&staging_last));
+        assert_eq!(c.accounts[0].heading, "staging (2109 8765 4321)");
+        assert_eq!(spaced_account("123456789012"), "1234 5678 9012");
+    }
 
     #[test]
     fn attribute_name_formats() {

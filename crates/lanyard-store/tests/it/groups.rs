@@ -231,9 +231,14 @@ store_test!(groups_of_a_user_feed_effective_attributes, |store| {
     assert!(!groups.contains(&other));
     let group_attrs: Vec<_> = groups.iter().map(|g| &g.attributes).collect();
     let eff = lanyard_core::directory::effective_attributes(&ann.attributes, &group_attrs);
+    // Both groups' values, in the groups' (name) order.
     assert_eq!(
         eff,
-        attrs(&[("dept", &["a"]), ("title", &["Dr"]), ("x", &["from-b"])])
+        attrs(&[
+            ("dept", &["a", "b"]),
+            ("title", &["Dr"]),
+            ("x", &["from-b"])
+        ])
     );
 });
 

@@ -927,3 +927,60 @@ async fn a_totp_step_sent_in_parallel_to_a_sqlite_file_is_used_once() {
     use_step_in_parallel(&store).await;
     drop_file_store(store, dir).await;
 }
+
+store_test!(a_users_last_role_choice_is_kept_per_app, |store| {
+    let app = create(&store, "aws", "AWS").await;
+    let other = create(&store, "other", "Other").await;
+    let ann = store
+        .create_user(&new_user("ann@example.com", "ann"), None, at(0))
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(&new_user("bob@example.com", "bob"), None, at(0))
+        .await
+        .unwrap();
+    assert_eq!(store.last_role_choice(ann.id, app.id).await.unwrap(), None);
+    store
+        .remember_role_choice(ann.id, app.id, "role-a", at(1))
+        .await
+        .unwrap();
+    store
+        .remember_role_choice(ann.id, app.id, "role-b", at(2))
+        .await
+        .unwrap();
+    store
+        .remember_role_choice(ann.id, other.id, "role-c", at(2))
+        .await
+        .unwrap();
+    store
+        .remember_role_choice(bob.id, app.id, "role-d", at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .last_role_choice(ann.id, app.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("role-b"),
+        "the latest replaces the one before"
+    );
+    assert_eq!(
+        store
+            .last_role_choice(ann.id, other.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("role-c")
+    );
+    assert_eq!(count_rows(&store, "role_choices").await, 3);
+    // Gone with the app or the user; for a missing one nothing is stored.
+    store.delete_apps(&[other.id]).await.unwrap();
+    store.delete_user(bob.id).await.unwrap();
+    assert_eq!(count_rows(&store, "role_choices").await, 1);
+    store
+        .remember_role_choice(bob.id, app.id, "role-e", at(3))
+        .await
+        .unwrap();
+    assert_eq!(count_rows(&store, "role_choices").await, 1);
+});

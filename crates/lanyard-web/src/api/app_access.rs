@@ -278,6 +278,10 @@ pub struct GrantForm {
     pub account_label: Option<String>,
     #[serde(default)]
     pub max_session_duration: Option<u32>,
+    /// Where AWS opens after signing in with this role (the RelayState):
+    /// an https console URL or a region such as `eu-west-1`.
+    #[serde(default)]
+    pub deep_link: Option<String>,
 }
 
 impl From<GrantForm> for Grant {
@@ -290,6 +294,7 @@ impl From<GrantForm> for Grant {
                 provider_name: f.provider_name,
                 account_label: f.account_label,
                 max_session_duration: f.max_session_duration,
+                deep_link: f.deep_link.filter(|l| !l.trim().is_empty()),
             },
         }
     }

@@ -39,8 +39,8 @@ pub mod signin;
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// `/static/*`: the stylesheet, the auto-submit script and the admin
-/// portal's script, compiled in.
+/// `/static/*`: the stylesheet, the auto-submit script, the role
+/// chooser's filter and the admin portal's script, compiled in.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
@@ -58,6 +58,15 @@ pub fn router() -> Router<AppState> {
                 static_file(
                     "text/javascript; charset=utf-8",
                     include_str!("../../static/admin.js"),
+                )
+            }),
+        )
+        .route(
+            "/static/chooser.js",
+            get(|| async {
+                static_file(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../static/chooser.js"),
                 )
             }),
         )

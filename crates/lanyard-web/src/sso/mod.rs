@@ -21,6 +21,14 @@
 //!   8 KiB request-line limit of common proxies. Nothing is trusted at the
 //!   303: it only checks sizes and encodings.
 //!
+//! - `POST /saml2/<slug>/role` (form `csrf`, `role`, `request`): the role
+//!   chooser's answer. Same origin and the session's CSRF token, then the
+//!   request it was shown for (`request`: the path and query of one of the
+//!   GETs above, of this app only) is answered again with the role.
+//!
+//! `?role=<account id>:<role name>` on the GETs picks a role directly
+//! (bookmarkable); a role the user is not granted is a 403 either way.
+//!
 //! Without a session the browser goes to `/login?next=<this exact path and
 //! query>`, so the same request is verified again on return; a request
 //! with `ForceAuthn` that finds a session authenticated before it goes to
@@ -53,6 +61,81 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/saml2/{slug}", get(redirect_binding).post(post_binding))
         .route("/saml2/{slug}/post", get(post_binding_resumed))
+        .route("/saml2/{slug}/role", axum::routing::post(choose_role))
+}
+
+/// What arrived at `GET /saml2/<slug>` (`resumed`: `.../post`) with `query`.
+fn intake_of(query: &str, resumed: bool) -> Intake {
+    if resumed {
+        Intake::Request(post_message(query))
+    } else if has_param(query, "SAMLRequest") {
+        Intake::Request(UnverifiedAuthnRequest::from_redirect_query(
+            query,
+            RequestLimits::default(),
+        ))
+    } else {
+        Intake::IdpInitiated
+    }
+}
+
+/// The `role` parameter of a query, decoded.
+fn role_param(query: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, _)| name == "role")
+        .map(|(_, value)| value.into_owned())
+}
+
+#[derive(serde::Deserialize)]
+struct RoleForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    request: String,
+}
+
+/// `POST /saml2/<slug>/role`: the chooser's answer (see the module docs).
+async fn choose_role(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    client: Client,
+    crate::pages::forms::PageForm(form): crate::pages::forms::PageForm<RoleForm>,
+) -> Response {
+    // Only this app's own SSO paths, as the chooser was given them.
+    let idp_path = format!("/saml2/{slug}");
+    let uri: Uri = match form.request.parse() {
+        Ok(uri) if form.request.starts_with('/') => uri,
+        _ => return pages::bad_role_form(),
+    };
+    let resumed = match uri.path() {
+        p if p == idp_path => false,
+        p if p.strip_prefix(idp_path.as_str()) == Some("/post") => true,
+        _ => return pages::bad_role_form(),
+    };
+    if !crate::session::same_origin(&headers, state.settings()) {
+        return crate::pages::forms::cross_origin();
+    }
+    let me = match crate::session::current(&state, &headers).await {
+        Ok(Some(me)) => me,
+        Ok(None) => return to_login(&form.request),
+        Err(e) => return pages::internal(&e),
+    };
+    if !crate::session::tokens_match(&me.session.csrf_secret, &form.csrf) {
+        return crate::pages::forms::csrf_refused(&form.request);
+    }
+    let intake = intake_of(uri.query().unwrap_or(""), resumed);
+    run(
+        &state,
+        &slug,
+        &uri,
+        &headers,
+        client_of(&client),
+        intake,
+        Some(&form.role),
+    )
+    .await
 }
 
 /// The request's client address, when the server knows it.
@@ -73,16 +156,7 @@ async fn redirect_binding(
     headers: HeaderMap,
     client: Client,
 ) -> Response {
-    let query = uri.query().unwrap_or("");
-    let intake = if has_param(query, "SAMLRequest") {
-        Intake::Request(UnverifiedAuthnRequest::from_redirect_query(
-            query,
-            RequestLimits::default(),
-        ))
-    } else {
-        Intake::IdpInitiated
-    };
-    run(&state, &slug, &uri, &headers, client_of(&client), intake).await
+    answer_get(&state, &slug, &uri, &headers, &client, false).await
 }
 
 /// `GET /saml2/<slug>/post?SAMLRequest=&RelayState=`: an HTTP-POST message
@@ -94,8 +168,31 @@ async fn post_binding_resumed(
     headers: HeaderMap,
     client: Client,
 ) -> Response {
-    let intake = Intake::Request(post_message(uri.query().unwrap_or("")));
-    run(&state, &slug, &uri, &headers, client_of(&client), intake).await
+    answer_get(&state, &slug, &uri, &headers, &client, true).await
+}
+
+/// One of the GETs (`resumed`: `.../post`), with the `role` it may name.
+async fn answer_get(
+    state: &AppState,
+    slug: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    client: &Client,
+    resumed: bool,
+) -> Response {
+    let query = uri.query().unwrap_or("");
+    let role = role_param(query);
+    let intake = intake_of(query, resumed);
+    run(
+        state,
+        slug,
+        uri,
+        headers,
+        client_of(client),
+        intake,
+        role.as_deref(),
+    )
+    .await
 }
 
 /// `POST /saml2/<slug>`: checks sizes and encodings only, then a 303 to the
@@ -193,12 +290,14 @@ async fn run(
     headers: &HeaderMap,
     client: lanyard_app::Client,
     intake: Intake,
+    role: Option<&str>,
 ) -> Response {
     let request = SsoRequest {
         slug,
         intake,
         session_token: Cookie::Session.read(headers, state.settings()),
         client,
+        role,
     };
     match sso::respond(&state.lanyard, request).await {
         Ok(SsoOutcome::Post(post)) => pages::SamlPostPage {
@@ -217,6 +316,30 @@ async fn run(
         }
         Ok(SsoOutcome::BadRequest { label, error }) => pages::bad_request(&label, &error),
         Ok(SsoOutcome::Denied { label, denial }) => pages::denied(&label, &denial),
+        Ok(SsoOutcome::ChooseRole(chooser)) => {
+            // The chooser's form comes back with this request (its path and
+            // query, without a role it may carry).
+            let query = uri
+                .query()
+                .map(|q| {
+                    q.split('&')
+                        .filter(|pair| pair.split('=').next() != Some("role"))
+                        .collect::<Vec<_>>()
+                        .join("&")
+                })
+                .filter(|q| !q.is_empty());
+            let request = match query {
+                Some(q) => format!("{}?{q}", uri.path()),
+                None => uri.path().to_owned(),
+            };
+            pages::RoleChooserPage {
+                chooser: &chooser,
+                slug,
+                csrf: &chooser.csrf,
+                request: &request,
+            }
+            .into_page()
+        }
         Ok(SsoOutcome::SignIn) => {
             let next = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
             to_login(next)

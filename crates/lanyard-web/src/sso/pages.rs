@@ -34,6 +34,34 @@ impl SamlPostPage<'_> {
     }
 }
 
+/// Lanyard's role chooser: one button per role, grouped by account; the
+/// form posts to `/saml2/<slug>/role` with the original request.
+#[derive(Template)]
+#[template(path = "role_chooser.html")]
+pub(super) struct RoleChooserPage<'a> {
+    pub chooser: &'a lanyard_app::sso::RoleChooser,
+    pub slug: &'a str,
+    pub csrf: &'a str,
+    /// The path and query of the request being answered ("" for none).
+    pub request: &'a str,
+}
+
+impl RoleChooserPage<'_> {
+    pub fn into_page(self) -> Response {
+        crate::pages::page(StatusCode::OK, &self)
+    }
+}
+
+/// The chooser's form named a request that is not this app's.
+pub(super) fn bad_role_form() -> Response {
+    Message::new(
+        "The form could not be read",
+        "Open the application again from your applications.",
+    )
+    .with_link(BACK.0, BACK.1)
+    .into_page(StatusCode::BAD_REQUEST)
+}
+
 const BACK: (&str, &str) = ("/portal", "Back to your applications");
 
 pub(super) fn unknown_app() -> Response {
@@ -118,6 +146,13 @@ pub(super) fn denied(label: &str, denial: &Denial) -> Response {
             vec![format!(
                 "Your account has no value for the name identifier {label} uses. Ask your administrator to fill it in."
             )],
+        ),
+        Denial::RoleNotGranted { role } => (
+            "Role not available".into(),
+            vec![
+                format!("You may not sign in to {label} with the role {role}."),
+                format!("Open {label} again from your applications to choose one of your roles, or ask your administrator for this one."),
+            ],
         ),
         Denial::BreaksRules { violations, .. } => {
             let mut p = vec![format!(

@@ -22,6 +22,7 @@ mod groups;
 mod http_limits;
 mod openapi;
 mod portal;
+mod role_chooser;
 mod security_accounts;
 mod security_edge;
 mod security_sessions;

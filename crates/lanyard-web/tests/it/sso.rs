@@ -20,25 +20,25 @@ use time::Duration;
 
 use crate::common::{Resp, TestApp};
 
-const BASE: &str = "http://127.0.0.1:8080";
+pub(crate) const BASE: &str = "http://127.0.0.1:8080";
 const AWS_ACS: &str = "https://signin.aws.amazon.com/saml";
 const AWS: &str = "urn:amazon:webservices";
-const ROLE: &str = "https://aws.amazon.com/SAML/Attributes/Role";
+pub(crate) const ROLE: &str = "https://aws.amazon.com/SAML/Attributes/Role";
 const SP_METADATA: &str = include_str!("../../../lanyard-saml/test_vectors/metadata/sp-ok.xml");
 const SP_KEY: &str = include_str!("../../../lanyard-saml/test_vectors/sp-test-only.key.pem");
 const SP_CERT: &str = include_str!("../../../lanyard-saml/test_vectors/sp-test-only.crt.pem");
 /// What `sp-ok.xml` says about its SP.
-const SP_ENTITY: &str = "https://sp.example";
+pub(crate) const SP_ENTITY: &str = "https://sp.example";
 const SP_ACS: &str = "https://sp.example/acs";
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 /// A RelayState that needs escaping in a URL and in HTML.
 const RELAY: &str = "https://sp.example/after?x=1&y=two words&q=\"quoted\"<tag>";
 
-fn id(v: &Value) -> i64 {
+pub(crate) fn id(v: &Value) -> i64 {
     v["id"].as_i64().unwrap()
 }
 
-fn sp_key() -> SigningKey {
+pub(crate) fn sp_key() -> SigningKey {
     SigningKey::from_pem(SP_KEY, SP_CERT).unwrap()
 }
 
@@ -59,17 +59,17 @@ fn other_key() -> &'static SigningKey {
 
 /// An AWS app `slug` (made in the store), a group bound to it with one
 /// entitlement, and alice in the group, signed in.
-struct Aws {
-    app_id: i64,
+pub(crate) struct Aws {
+    pub app_id: i64,
     /// The app's second, inactive key.
-    next_key: i64,
-    group: i64,
-    alice: i64,
+    pub next_key: i64,
+    pub group: i64,
+    pub alice: i64,
     /// alice's session cookie value.
-    session: String,
+    pub session: String,
 }
 
-async fn aws_setup(app: &TestApp, slug: &str) -> Aws {
+pub(crate) async fn aws_setup(app: &TestApp, slug: &str) -> Aws {
     let (app_id, next_key) = app.store_app(slug).await;
     let group = id(&app.create_group(&format!("{slug}-users")).await);
     let alice = id(&app
@@ -103,7 +103,7 @@ async fn aws_setup(app: &TestApp, slug: &str) -> Aws {
     }
 }
 
-async fn member(app: &TestApp, group: i64, user: i64) {
+pub(crate) async fn member(app: &TestApp, group: i64, user: i64) {
     app.admin(
         "PUT",
         &format!("/api/v1/groups/{group}/members/{user}"),
@@ -113,7 +113,7 @@ async fn member(app: &TestApp, group: i64, user: i64) {
     .expect(StatusCode::NO_CONTENT);
 }
 
-async fn patch_sso(app: &TestApp, app_id: i64, sso: Value) {
+pub(crate) async fn patch_sso(app: &TestApp, app_id: i64, sso: Value) {
     app.admin(
         "PATCH",
         &format!("/api/v1/applications/{app_id}"),
@@ -124,7 +124,7 @@ async fn patch_sso(app: &TestApp, app_id: i64, sso: Value) {
 }
 
 /// The app's active certificate, from the API.
-async fn active_cert(app: &TestApp, app_id: i64) -> Certificate {
+pub(crate) async fn active_cert(app: &TestApp, app_id: i64) -> Certificate {
     let keys = app
         .get(&format!("/api/v1/applications/{app_id}/keys"))
         .await
@@ -174,12 +174,12 @@ fn attr(tag: &str, name: &str) -> Option<String> {
 
 /// The SAML form page: its action and named inputs, after checking its
 /// shape (every input named, a visible button, the script by URL only).
-struct Form {
-    action: String,
-    fields: BTreeMap<String, String>,
+pub(crate) struct Form {
+    pub action: String,
+    pub fields: BTreeMap<String, String>,
 }
 
-fn form_of(r: &Resp) -> Form {
+pub(crate) fn form_of(r: &Resp) -> Form {
     let html = r.text();
     assert_eq!(r.status, StatusCode::OK, "{html}");
     assert!(r.headers["content-type"]
@@ -210,7 +210,7 @@ fn form_of(r: &Resp) -> Form {
 }
 
 /// Checks a response like a strict SP would.
-fn verify(
+pub(crate) fn verify(
     app: &TestApp,
     form: &Form,
     idp: &str,
@@ -236,13 +236,13 @@ fn verify(
     )
 }
 
-fn response_xml(form: &Form) -> String {
+pub(crate) fn response_xml(form: &Form) -> String {
     String::from_utf8(decode_base64("SAMLResponse", &form.fields["SAMLResponse"], 1 << 20).unwrap())
         .unwrap()
 }
 
 /// A refusal page: HTML, the status, and no response anywhere in it.
-fn refused(r: &Resp, status: StatusCode, says: &str) {
+pub(crate) fn refused(r: &Resp, status: StatusCode, says: &str) {
     let html = r.text();
     assert_eq!(r.status, status, "{html}");
     assert!(r.headers["content-type"]
@@ -255,7 +255,7 @@ fn refused(r: &Resp, status: StatusCode, says: &str) {
     assert!(html.contains(says), "expected {says:?} in {html}");
 }
 
-async fn events(app: &TestApp, action: &str) -> Vec<Value> {
+pub(crate) async fn events(app: &TestApp, action: &str) -> Vec<Value> {
     app.audit_events()
         .await
         .into_iter()
@@ -270,7 +270,13 @@ async fn events(app: &TestApp, action: &str) -> Vec<Value> {
         .collect()
 }
 
-fn authn_request(app: &TestApp, id: &str, slug: &str, issuer: &str, extra: &str) -> String {
+pub(crate) fn authn_request(
+    app: &TestApp,
+    id: &str,
+    slug: &str,
+    issuer: &str,
+    extra: &str,
+) -> String {
     authn_request_at(
         id,
         slug,
@@ -294,7 +300,7 @@ fn authn_request_at(
 }
 
 /// An HTTP-Redirect query string, signed over its raw bytes when `key` is given.
-fn redirect_query(xml: &str, relay: Option<&str>, key: Option<&SigningKey>) -> String {
+pub(crate) fn redirect_query(xml: &str, relay: Option<&str>, key: Option<&SigningKey>) -> String {
     let mut q = format!(
         "SAMLRequest={}",
         percent_encode(&B64.encode(deflate(xml.as_bytes())))
@@ -322,7 +328,7 @@ fn post_form(xml: &str, relay: Option<&str>) -> String {
 
 /// A custom SAML app from `sp-ok.xml` (signed requests required), bound
 /// to a group holding alice; returns (app id, alice's session).
-async fn custom_setup(app: &TestApp, slug: &str) -> (i64, String) {
+pub(crate) async fn custom_setup(app: &TestApp, slug: &str) -> (i64, String) {
     let a = app
         .admin(
             "POST",
@@ -1227,11 +1233,16 @@ web_test!(sign_in_page_returns_to_the_sp_request, |app| {
 });
 
 /// The roles of a response (the Role attribute's values).
-fn roles(form: &Form) -> Vec<String> {
+pub(crate) fn roles(form: &Form) -> Vec<String> {
+    attribute_values(form, ROLE)
+}
+
+/// The values of attribute `name` in a response.
+pub(crate) fn attribute_values(form: &Form, name: &str) -> Vec<String> {
     let xml = response_xml(form);
     let at = xml
-        .find(&format!("Name=\"{ROLE}\""))
-        .expect("a Role attribute");
+        .find(&format!("Name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no attribute {name} in {xml}"));
     let end = at + xml[at..].find("</saml:Attribute>").unwrap();
     xml[at..end]
         .split("<saml:AttributeValue")

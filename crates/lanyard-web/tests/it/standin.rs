@@ -18,13 +18,17 @@ fn form(pairs: &[(&str, &str)]) -> String {
 }
 
 /// An AWS app whose default ACS is the stand-in, a user with two roles, a
-/// session: (session token, SAMLResponse).
+/// session: (session token, SAMLResponse). Lanyard's own role chooser is off,
+/// so both roles go in the response and AWS's chooser (the stand-in's) asks.
 async fn issued(app: &TestApp) -> (String, String) {
     let (id, _) = app.store_app("aws").await;
     app.admin(
         "PATCH",
         &format!("/api/v1/applications/{id}"),
-        Some(json!({"sso": {"acs_urls": [{"url": STANDIN_ACS, "is_default": true}]}})),
+        Some(json!({"sso": {
+            "acs_urls": [{"url": STANDIN_ACS, "is_default": true}],
+            "role_chooser": false
+        }})),
     )
     .await
     .expect(StatusCode::OK);

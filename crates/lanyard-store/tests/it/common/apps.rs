@@ -44,6 +44,7 @@ pub fn config(label: &str) -> AppConfig {
             accept_authn_requests: true,
             relay_state_allowlist: Vec::new(),
             aws_provider_name: None,
+            role_chooser: true,
         },
         attributes: vec![
             AttributeRule {
@@ -91,6 +92,7 @@ pub fn grant(group: GroupId, account: &str, role: &str) -> Grant {
             provider_name: "Lanyard".into(),
             account_label: None,
             max_session_duration: None,
+            deep_link: None,
         },
     }
 }

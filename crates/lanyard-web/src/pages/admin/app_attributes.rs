@@ -92,6 +92,8 @@ struct EntRow {
     provider_name: String,
     account_label: String,
     max_session_duration: String,
+    /// A console URL or a region (the RelayState of a sign-in with it).
+    deep_link: String,
     /// The Role value the row grants (stored rows only).
     role_value: Option<String>,
     errors: Vec<String>,
@@ -106,6 +108,7 @@ impl EntRow {
             provider_name: String::new(),
             account_label: String::new(),
             max_session_duration: String::new(),
+            deep_link: String::new(),
             role_value: None,
             errors: Vec::new(),
         }
@@ -123,6 +126,7 @@ impl EntRow {
                 .max_session_duration
                 .map(|d| d.to_string())
                 .unwrap_or_default(),
+            deep_link: e.deep_link.clone().unwrap_or_default(),
             role_value: Some(e.role_value()),
             errors: Vec::new(),
         }
@@ -135,6 +139,7 @@ impl EntRow {
             &self.provider_name,
             &self.account_label,
             &self.max_session_duration,
+            &self.deep_link,
         ]
         .iter()
         .all(|v| v.is_empty())
@@ -185,6 +190,7 @@ fn part_label(key: &str) -> Option<&'static str> {
         "provider_name" => Some("SAML provider"),
         "account_label" => Some("Account label"),
         "max_session_duration" => Some("Max session duration"),
+        "deep_link" => Some("Deep link"),
         _ => None,
     }
 }
@@ -401,6 +407,7 @@ fn entitlement_rows(f: &Fields) -> (Vec<EntRow>, Vec<Grant>, Errors) {
         "ent_provider",
         "ent_label",
         "ent_duration",
+        "ent_link",
     ];
     for (pos, c) in columns(f, &names).into_iter().enumerate() {
         let row = EntRow {
@@ -410,6 +417,7 @@ fn entitlement_rows(f: &Fields) -> (Vec<EntRow>, Vec<Grant>, Errors) {
             provider_name: c[3].trim().to_owned(),
             account_label: c[4].trim().to_owned(),
             max_session_duration: c[5].trim().to_owned(),
+            deep_link: c[6].trim().to_owned(),
             role_value: None,
             errors: Vec::new(),
         };
@@ -446,6 +454,7 @@ fn entitlement_rows(f: &Fields) -> (Vec<EntRow>, Vec<Grant>, Errors) {
                 provider_name: row.provider_name.clone(),
                 account_label: (!row.account_label.is_empty()).then(|| row.account_label.clone()),
                 max_session_duration,
+                deep_link: (!row.deep_link.is_empty()).then(|| row.deep_link.clone()),
             },
         });
         rows.push(row);

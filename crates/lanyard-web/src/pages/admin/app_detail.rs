@@ -86,6 +86,7 @@ struct SsoValues {
     accept_authn_requests: bool,
     /// One rule per line.
     relay_state_allowlist: String,
+    role_chooser: bool,
 }
 
 impl SsoValues {
@@ -137,6 +138,7 @@ impl SsoValues {
             require_signed_requests: sso.require_signed_requests,
             accept_authn_requests: sso.accept_authn_requests,
             relay_state_allowlist: sso.relay_state_allowlist.join("\n"),
+            role_chooser: sso.role_chooser,
         }
     }
 
@@ -168,6 +170,7 @@ impl SsoValues {
             require_signed_requests: f.checked("require_signed_requests"),
             accept_authn_requests: f.checked("accept_authn_requests"),
             relay_state_allowlist: f.get("relay_state_allowlist").to_owned(),
+            role_chooser: f.checked("role_chooser"),
         }
     }
 
@@ -249,6 +252,7 @@ impl SsoValues {
             accept_authn_requests: Some(self.accept_authn_requests),
             // Edited with the entitlements (Attributes tab).
             aws_provider_name: None,
+            role_chooser: Some(self.role_chooser),
             relay_state_allowlist: Some(
                 self.relay_state_allowlist
                     .lines()

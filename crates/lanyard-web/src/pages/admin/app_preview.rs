@@ -36,6 +36,9 @@ struct Outcome {
     explanation: String,
     content: Option<AssertionContent>,
     violations: Vec<Violation>,
+    /// How several roles are sent (chooser, or one response with the
+    /// smallest session cap).
+    roles_note: Option<String>,
 }
 
 #[derive(Template)]
@@ -72,6 +75,9 @@ fn explain(denial: Option<&Denial>) -> String {
         Some(Denial::NoNameId { source }) => {
             format!("The NameID source {source} yields no value for this user.")
         }
+        Some(Denial::RoleNotGranted { role }) => {
+            format!("The role {role} is not granted to the user.")
+        }
         Some(Denial::BreaksRules { .. }) => {
             "The assertion would break AWS's rules (listed below), so Lanyard refuses to send it.".into()
         }
@@ -101,6 +107,7 @@ pub(super) async fn show(
                     decision: p.decision,
                     content: p.content,
                     violations: p.violations,
+                    roles_note: p.roles_note,
                 })
             }
             Err(Error::NotFound { kind: "user", .. }) => {
