@@ -124,6 +124,24 @@ impl Lanyard {
         &self.0.catalog
     }
 
+    /// Whether the database answers within `timeout` (readiness): the
+    /// error says why not.
+    pub async fn database_ready(&self, timeout: std::time::Duration) -> Result<()> {
+        match tokio::time::timeout(timeout, self.0.store.ping()).await {
+            Ok(answered) => answered,
+            Err(_) => Err(Error::Store(format!(
+                "the database did not answer within {} ms",
+                timeout.as_millis()
+            ))),
+        }
+    }
+
+    /// Writes the sessions' last uses noted and not yet written (at
+    /// shutdown, so none is lost).
+    pub async fn flush_session_uses(&self) {
+        self.0.touches.flush(&self.0.store).await;
+    }
+
     /// The batched audit writer's handle (its counters, a flush).
     pub fn audit(&self) -> &Audit {
         &self.0.audit

@@ -201,6 +201,22 @@ impl Touches {
         tokio::spawn(async move { this.write_until_idle(store).await });
     }
 
+    /// Writes every use noted now (the writer task may still run; what it
+    /// takes later is simply less).
+    pub(crate) async fn flush(&self, store: &Arc<dyn Store>) {
+        let noted = std::mem::take(&mut self.lock().noted);
+        let Some(latest) = noted.values().max().copied() else {
+            return;
+        };
+        let ids: Vec<SessionId> = noted.into_keys().collect();
+        if let Err(e) = store.touch_sessions(&ids, latest).await {
+            tracing::warn!(
+                "could not record the last use of {} sessions: {e}",
+                ids.len()
+            );
+        }
+    }
+
     /// The latest use of session `id` noted and not yet written.
     fn pending(&self, id: SessionId) -> Option<OffsetDateTime> {
         self.lock().noted.get(&id).copied()

@@ -48,6 +48,12 @@ pub struct HttpSettings {
     pub idle_timeout: time::Duration,
     /// Connections served at once; more wait in the listen backlog.
     pub max_connections: u32,
+    /// After SIGTERM: how long `/readyz` answers 503 while new connections
+    /// are still accepted, so a load balancer stops sending first.
+    pub drain_delay: time::Duration,
+    /// After the listener closes: how long requests in flight may take to
+    /// finish before their connections are dropped.
+    pub shutdown_timeout: time::Duration,
 }
 
 impl Default for HttpSettings {
@@ -58,6 +64,8 @@ impl Default for HttpSettings {
             body_timeout: time::Duration::seconds(30),
             idle_timeout: time::Duration::seconds(60),
             max_connections: 10_000,
+            drain_delay: time::Duration::ZERO,
+            shutdown_timeout: time::Duration::seconds(30),
         }
     }
 }

@@ -415,9 +415,13 @@ pub trait AdminSessionStore: Send + Sync {
 }
 
 /// What kind of database a store keeps its data in.
+#[async_trait]
 pub trait StoreInfo: Send + Sync {
     /// `"sqlite"` or `"postgres"` (never a URL: it may hold a password).
     fn backend_name(&self) -> &'static str;
+    /// Checks that the database answers: one trivial statement on a pooled
+    /// connection (readiness).
+    async fn ping(&self) -> Result<()>;
 }
 
 /// Several changes as one: a use-case makes its change and writes its audit

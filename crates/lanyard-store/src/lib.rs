@@ -139,9 +139,19 @@ impl DerefMut for Conn<'_> {
     }
 }
 
+#[async_trait]
 impl lanyard_core::store::StoreInfo for SqlStore {
     fn backend_name(&self) -> &'static str {
         self.backend.name()
+    }
+
+    async fn ping(&self) -> lanyard_core::Result<()> {
+        let mut conn = self.conn().await?;
+        sqlx::query("SELECT 1")
+            .execute(&mut *conn)
+            .await
+            .map_err(crate::rows::db)?;
+        Ok(())
     }
 }
 

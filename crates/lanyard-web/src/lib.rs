@@ -1,6 +1,6 @@
 //! Lanyard's HTTP edge: [`app`] builds the whole axum [`Router`].
 //!
-//! Each area owns its `router()` (`health`, the REST API under `/api/v1`,
+//! Each area owns its `router()` (`health`: `/healthz` and `/readyz`, the REST API under `/api/v1`,
 //! the pages, the SAML endpoints) and [`app`] merges them, adds the
 //! cross-cutting layers (the client's address, request body limit, the
 //! refusal of duplicated cookies) and the JSON fallbacks from
@@ -27,6 +27,9 @@
 //!   the pages of single sign-on;
 //! - [`standin`]: the demo's stand-in for AWS's sign-in page.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use lanyard_app::Lanyard;
@@ -52,11 +55,26 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub lanyard: Lanyard,
+    /// Set once the node stops: `/readyz` answers 503 from then on.
+    draining: Arc<AtomicBool>,
 }
 
 impl AppState {
     pub fn new(lanyard: Lanyard) -> Self {
-        Self { lanyard }
+        Self {
+            lanyard,
+            draining: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The node is stopping: `/readyz` answers 503 so load balancers send
+    /// no new work (requests are still served).
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
     }
 
     /// Settings, validated once at startup.

@@ -57,7 +57,10 @@
 //! (new clients are refused), every open connection is told to shut down
 //! gracefully (a request in flight is answered, then the connection closes;
 //! an idle kept-alive connection closes at once), and [`serve`] returns when
-//! the last connection task has ended. The limits above bound that wait.
+//! the last connection task has ended, or after `shutdown_timeout` (the
+//! connections still busy are then dropped with the runtime). The caller
+//! decides when `shutdown` resolves: `lanyard serve` first drains (see
+//! `/readyz`) for `drain_delay`.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -179,8 +182,19 @@ pub async fn serve(
     drop(listener);
     stop_tx.send_replace(true);
     // Every connection task holds a permit until it ends: having them all
-    // back means every connection is closed.
-    let _all = permits.acquire_many(max_connections).await;
+    // back means every connection is closed. Past the shutdown timeout the
+    // rest are left to be dropped with the runtime.
+    let grace = std_duration(limits.shutdown_timeout);
+    if tokio::time::timeout(grace, permits.acquire_many(max_connections))
+        .await
+        .is_err()
+    {
+        let open = max_connections as usize - permits.available_permits();
+        tracing::warn!(
+            "{open} connections still busy after the shutdown timeout ({} s): closing them",
+            grace.as_secs()
+        );
+    }
     Ok(())
 }
 

@@ -186,6 +186,9 @@ fn resolve(layers: &mut Layers) -> Result<(Settings, DatabaseUrl), ConfigError> 
     let body_timeout = layers.value("http_body_timeout_seconds", "30", count(1, 3600))?;
     let idle_timeout = layers.value("http_idle_timeout_seconds", "60", count(1, 24 * 3600))?;
     let max_connections = layers.value("http_max_connections", "10000", count(1, 1_000_000))?;
+    // Stopping: see lanyard_web::server and docs/OPERATIONS.md.
+    let drain_delay = layers.value("drain_delay_seconds", "0", count(0, 3600))?;
+    let shutdown_timeout = layers.value("shutdown_timeout_seconds", "30", count(1, 3600))?;
     let settings = Settings {
         listen,
         base_url,
@@ -206,13 +209,15 @@ fn resolve(layers: &mut Layers) -> Result<(Settings, DatabaseUrl), ConfigError> 
             body_timeout: time::Duration::seconds(body_timeout.into()),
             idle_timeout: time::Duration::seconds(idle_timeout.into()),
             max_connections,
+            drain_delay: time::Duration::seconds(drain_delay.into()),
+            shutdown_timeout: time::Duration::seconds(shutdown_timeout.into()),
         },
     };
     Ok((settings, database))
 }
 
 /// Keys whose value is a whole number, and how they print.
-const COUNT_KEYS: [&str; 11] = [
+const COUNT_KEYS: [&str; 13] = [
     "lockout_failures",
     "session_idle_minutes",
     "session_max_hours",
@@ -224,6 +229,8 @@ const COUNT_KEYS: [&str; 11] = [
     "http_body_timeout_seconds",
     "http_idle_timeout_seconds",
     "http_max_connections",
+    "drain_delay_seconds",
+    "shutdown_timeout_seconds",
 ];
 
 /// `true` or `false` (as TOML writes them).
@@ -400,6 +407,8 @@ impl Loaded {
             http.body_timeout.whole_seconds(),
             http.idle_timeout.whole_seconds(),
             i64::from(http.max_connections),
+            http.drain_delay.whole_seconds(),
+            http.shutdown_timeout.whole_seconds(),
         ]) {
             table.insert(key.into(), toml::Value::Integer(value));
         }

@@ -113,12 +113,19 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     }
 
     let state = AppState::new(lanyard);
+    let state_for_stop = state.clone();
     let app = lanyard_web::app(state.clone()).merge(lanyard_web::standin::router(state));
     let shutdown = crate::serve::shutdown_signal();
     print_welcome(base_url.as_str(), &api_key, args.empty);
-    let served = lanyard_web::server::serve(listener, app, &http, shutdown)
-        .await
-        .context("server failed");
+    let served = lanyard_web::server::serve(
+        listener,
+        app,
+        &http,
+        crate::serve::draining(shutdown, state_for_stop.clone(), http.drain_delay),
+    )
+    .await
+    .context("server failed");
+    state_for_stop.lanyard.flush_session_uses().await;
     audit.shutdown().await;
     store.close().await;
     served

@@ -1,6 +1,9 @@
 //! `lanyard serve`: logging, opening (and migrating) the database, binding,
-//! wiring the app, and shutting down cleanly: in-flight requests finish, then
-//! the audit writer drains, then the database pool closes.
+//! wiring the app, and stopping cleanly on SIGTERM ([`stop_gracefully`]):
+//! `/readyz` answers 503 for `drain_delay_seconds` while requests are still
+//! served, then the listener closes, requests in flight finish (up to
+//! `shutdown_timeout_seconds`), the sessions' last uses and the audit queue
+//! are written, the database pool closes, and the process exits 0.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -62,16 +65,42 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     let state = AppState::new(lanyard);
     // The server gives each request the client address (connect info) for
     // audit events, and enforces the connection limits of `http`.
-    let app = lanyard_web::app(state);
-    let served = lanyard_web::server::serve(listener, app, &http, shutdown)
-        .await
-        .context("server failed");
+    let app = lanyard_web::app(state.clone());
+    let served = lanyard_web::server::serve(
+        listener,
+        app,
+        &http,
+        draining(shutdown, state.clone(), http.drain_delay),
+    )
+    .await
+    .context("server failed");
     // Whatever happened to the server, what was recorded gets written.
+    state.lanyard.flush_session_uses().await;
     audit.shutdown().await;
     store.close().await;
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Resolves `delay` after `signal`: from the signal on, `/readyz` answers
+/// 503 (requests are still served), so a load balancer stops sending new
+/// work before the listener closes.
+pub(crate) async fn draining(
+    signal: impl std::future::Future<Output = ()>,
+    state: AppState,
+    delay: time::Duration,
+) {
+    signal.await;
+    state.start_draining();
+    let delay = std::time::Duration::try_from(delay).unwrap_or_default();
+    if !delay.is_zero() {
+        tracing::info!(
+            "draining: /readyz answers 503; the listener closes in {} s",
+            delay.as_secs()
+        );
+        tokio::time::sleep(delay).await;
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C. The handlers are installed when this is

@@ -21,6 +21,7 @@ mod catalog;
 mod groups;
 mod http_limits;
 mod openapi;
+mod operations;
 mod portal;
 mod role_chooser;
 mod security_accounts;

@@ -1,5 +1,6 @@
 //! `lanyard serve` as a real process on a real socket: it binds port 0, logs
-//! the address, answers /healthz, and exits cleanly on SIGTERM.
+//! the address, answers /healthz and /readyz, and stops gracefully on
+//! SIGTERM (readiness first, requests in flight completed, exit 0).
 
 #![cfg(unix)]
 
@@ -29,10 +30,15 @@ impl Server {
         // A database of its own under cargo's test tmpdir, never ./lanyard.db.
         let db = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-healthz.db");
         let _ = std::fs::remove_file(&db);
+        Self::start_on(&db, &[])
+    }
+
+    fn start_on(db: &std::path::Path, env: &[(&str, &str)]) -> (Self, mpsc::Receiver<String>) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_lanyard"))
             .args(["serve", "--listen", "127.0.0.1:0", "--database"])
             .arg(format!("sqlite://{}", db.display()))
             .env_clear()
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -50,12 +56,20 @@ impl Server {
         (Self(child), rx)
     }
 
-    fn terminate(&mut self) -> ExitStatus {
+    fn signal_term(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.0.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    fn terminate(&mut self) -> ExitStatus {
+        self.signal_term();
+        self.wait()
+    }
+
+    fn wait(&mut self) -> ExitStatus {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             if let Some(status) = self.0.try_wait().unwrap() {
@@ -128,4 +142,125 @@ fn serves_healthz_on_a_free_port_and_stops_on_sigterm() {
     let status = server.terminate();
     assert!(status.success(), "exit status after SIGTERM: {status}");
     wait_for_line(&logs, "stopped");
+}
+
+/// The status line and body of a response read to its end.
+fn status_and_body(response: &str) -> (&str, &str) {
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((response, ""));
+    (head.lines().next().unwrap_or(""), body)
+}
+
+#[test]
+fn sigterm_drains_readiness_first_and_completes_requests_in_flight() {
+    let db = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-drain.db");
+    let _ = std::fs::remove_file(&db);
+    let database = format!("sqlite://{}", db.display());
+    let out = Command::new(env!("CARGO_BIN_EXE_lanyard"))
+        .args([
+            "apikey",
+            "create",
+            "--name",
+            "drain",
+            "--role",
+            "administrator",
+            "--database",
+            &database,
+        ])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+
+    let (mut server, logs) = Server::start_on(&db, &[("LANYARD_DRAIN_DELAY_SECONDS", "2")]);
+    let authority = wait_for_line(&logs, "listening on http://");
+    let ready = http_get(&authority, "/readyz");
+    assert_eq!(
+        status_and_body(&ready),
+        (
+            "HTTP/1.1 200 OK",
+            format!(
+                "{{\"status\":\"ok\",\"version\":\"{}\"}}",
+                env!("CARGO_PKG_VERSION")
+            )
+            .as_str()
+        )
+    );
+
+    // A request in flight: its header and half its body sent.
+    let body = r#"{"name":"drained-but-kept"}"#;
+    let mut slow = TcpStream::connect(&authority).unwrap();
+    slow.set_read_timeout(Some(TIMEOUT)).unwrap();
+    write!(
+        slow,
+        "POST /api/v1/groups HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        &body[..10]
+    )
+    .unwrap();
+    slow.flush().unwrap();
+    thread::sleep(Duration::from_millis(200));
+
+    server.signal_term();
+    // Draining: not ready, but still serving.
+    let deadline = Instant::now() + TIMEOUT;
+    let draining = loop {
+        let r = http_get(&authority, "/readyz");
+        if r.starts_with("HTTP/1.1 503") {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "/readyz never turned 503: {r}");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        status_and_body(&draining)
+            .1
+            .contains("\"reason\":\"draining\""),
+        "{draining}"
+    );
+    assert!(
+        http_get(&authority, "/healthz").starts_with("HTTP/1.1 200 OK"),
+        "still alive"
+    );
+
+    // The request in flight completes and is answered.
+    slow.write_all(&body.as_bytes()[10..]).unwrap();
+    let mut response = String::new();
+    slow.read_to_string(&mut response).unwrap();
+    let (status, created) = status_and_body(&response);
+    assert_eq!(status, "HTTP/1.1 201 Created", "{response}");
+    assert!(
+        created.contains("\"name\":\"drained-but-kept\""),
+        "{response}"
+    );
+
+    let status = server.wait();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    wait_for_line(&logs, "stopped");
+    // After the drain delay the listener is closed.
+    assert!(
+        TcpStream::connect(&authority).is_err(),
+        "still accepting after the stop"
+    );
+
+    // What it acknowledged is stored, with its audit event.
+    let (mut again, logs) = Server::start_on(&db, &[]);
+    let authority = wait_for_line(&logs, "listening on http://");
+    let mut stream = TcpStream::connect(&authority).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    write!(
+        stream,
+        "GET /api/v1/audit-events?action=group.create HTTP/1.1\r\nHost: {authority}\r\n\
+         Authorization: Bearer {key}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut events = String::new();
+    stream.read_to_string(&mut events).unwrap();
+    assert!(events.contains("drained-but-kept"), "{events}");
+    assert!(again.terminate().success());
 }

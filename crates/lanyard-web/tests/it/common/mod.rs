@@ -32,6 +32,8 @@ pub struct TestApp {
     pub audit: Audit,
     writer: Option<AuditWriter>,
     router: Router,
+    /// The node's state (e.g. to start draining it).
+    pub state: AppState,
     /// An administrator key's secret.
     pub admin_key: String,
     /// A read-only key's secret.
@@ -139,7 +141,8 @@ impl TestApp {
             clock,
             audit,
             writer: Some(writer),
-            router: app(state.clone()).merge(lanyard_web::standin::router(state)),
+            router: app(state.clone()).merge(lanyard_web::standin::router(state.clone())),
+            state,
             admin_key: String::new(),
             reader_key: String::new(),
             key_hashes: Vec::new(),
