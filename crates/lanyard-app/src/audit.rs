@@ -92,6 +92,7 @@ fn log_instead(counters: &Counters, event: &AuditEvent, why: &str) {
         action = %event.action,
         target = %event.target,
         source = event.source.as_deref().unwrap_or(""),
+        request_id = event.request_id.as_deref().unwrap_or(""),
         summary = %event.summary,
         logged_instead_total = total,
         "audit event written to the log instead"
@@ -152,6 +153,7 @@ impl Audit {
     /// has stopped, the event is written to the log instead (see the module
     /// docs) and counted.
     pub fn record(&self, event: AuditEvent) {
+        let event = event.with_request_id(crate::request::current());
         if let Err(err) = self.tx.try_send(Command::Event(Box::new(event))) {
             let (why, event) = match err {
                 mpsc::error::TrySendError::Full(Command::Event(e)) => ("queue full", e),

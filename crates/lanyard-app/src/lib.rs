@@ -55,6 +55,7 @@ pub mod directory;
 pub mod factors;
 pub mod portal;
 mod ratelimit;
+pub mod request;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_in;

@@ -45,7 +45,8 @@ impl<'w> Work<'w> {
         let w = self.writer;
         self.events.push(
             AuditEvent::new(w.now(), &w.actor().label, action, &target, summary)
-                .from_source(w.source().map(str::to_owned)),
+                .from_source(w.source().map(str::to_owned))
+                .with_request_id(crate::request::current()),
         );
     }
 

@@ -173,6 +173,9 @@ pub struct AuditEvent {
     pub target: String,
     /// Client address, when known.
     pub source: Option<String>,
+    /// The HTTP request that caused it (`X-Request-Id`), when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
     /// What changed, as JSON text (field names and new non-secret values).
     pub summary: String,
 }
@@ -192,8 +195,17 @@ impl AuditEvent {
             action: action.as_str().to_owned(),
             target: printable(&target.to_string()),
             source: None,
+            request_id: None,
             summary: printable(&summary),
         }
+    }
+
+    /// With the request id, unless the event names one already.
+    pub fn with_request_id(mut self, id: Option<String>) -> Self {
+        if self.request_id.is_none() {
+            self.request_id = id.map(|s| printable(&s));
+        }
+        self
     }
 
     pub fn from_source(mut self, source: Option<String>) -> Self {

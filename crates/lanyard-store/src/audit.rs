@@ -14,7 +14,7 @@ use crate::sql::{fetch_limit, page, Sql};
 use crate::SqlStore;
 
 /// Values bound per event row.
-const WIDTH: usize = 6;
+const WIDTH: usize = 7;
 
 #[async_trait]
 impl AuditStore for SqlStore {
@@ -32,18 +32,20 @@ impl AuditStore for SqlStore {
                 .map(|i| {
                     let b = i * WIDTH;
                     format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${})",
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
                         b + 1,
                         b + 2,
                         b + 3,
                         b + 4,
                         b + 5,
-                        b + 6
+                        b + 6,
+                        b + 7
                     )
                 })
                 .collect();
             let text = format!(
-                "INSERT INTO audit_events (at, actor, action, target, source, summary) VALUES {}",
+                "INSERT INTO audit_events (at, actor, action, target, source, summary, request_id) \
+                 VALUES {}",
                 rows.join(", ")
             );
             let mut q = sqlx::query(&text);
@@ -54,7 +56,8 @@ impl AuditStore for SqlStore {
                     .bind(e.action.as_str())
                     .bind(e.target.as_str())
                     .bind(e.source.as_deref())
-                    .bind(e.summary.as_str());
+                    .bind(e.summary.as_str())
+                    .bind(e.request_id.as_deref());
             }
             q.execute(&mut *tx).await.map_err(db)?;
         }

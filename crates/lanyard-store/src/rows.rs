@@ -44,7 +44,7 @@ macro_rules! api_key_columns {
 }
 macro_rules! audit_columns {
     () => {
-        "id, at, actor, action, target, source, summary"
+        "id, at, actor, action, target, source, summary, request_id"
     };
 }
 macro_rules! app_columns {
@@ -322,6 +322,7 @@ pub(crate) struct AuditRow {
     target: String,
     source: Option<String>,
     summary: String,
+    request_id: Option<String>,
 }
 
 impl TryFrom<AuditRow> for AuditEvent {
@@ -334,6 +335,7 @@ impl TryFrom<AuditRow> for AuditEvent {
             action: r.action,
             target: r.target,
             source: r.source,
+            request_id: r.request_id,
             summary: r.summary,
         })
     }

@@ -21,7 +21,7 @@
 //!   files: sign-in and sign-out (`pages::signin`), the user portal
 //!   (`pages::portal`), the admin portal (`pages::admin`);
 //! - [`client`]: the client's address (trusted proxies), decided once per
-//!   request;
+//!   request; [`request_id`]: its id (`X-Request-Id`, log span, audit);
 //! - `session`: cookies, CSRF tokens, the signed-in extractor;
 //! - `sso`: `/saml2/<slug>`: the HTTP-Redirect and HTTP-POST bindings and
 //!   the pages of single sign-on;
@@ -41,6 +41,7 @@ mod error;
 mod health;
 mod pages;
 mod public;
+pub mod request_id;
 pub mod server;
 mod session;
 mod sso;
@@ -103,6 +104,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             client::resolve,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_id::assign,
         ))
         .with_state(state)
 }

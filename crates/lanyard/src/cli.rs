@@ -21,7 +21,7 @@ pub struct Cli {
 }
 
 const SETTINGS_HELP: &str = "\
-Each setting (listen, base_url, log, database) comes from, highest priority first: its flag, \
+Each setting (listen, base_url, log, log_format, database) comes from, highest priority first: its flag, \
 the LANYARD_<KEY> environment variable (e.g. LANYARD_BASE_URL), the TOML config file, \
 the built-in default.";
 
@@ -209,6 +209,9 @@ pub struct ConfigArgs {
     /// Log filter, e.g. info or lanyard=debug,warn
     #[arg(long, value_name = "FILTER")]
     pub log: Option<String>,
+    /// Log lines as text (default) or json (one object per line)
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
     #[arg(
         long,
         value_name = "URL",
@@ -224,6 +227,7 @@ impl ConfigArgs {
             ("listen", &self.listen),
             ("base_url", &self.base_url),
             ("log", &self.log),
+            ("log_format", &self.log_format),
             ("database", &self.database),
         ];
         Flags {

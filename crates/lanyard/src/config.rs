@@ -68,6 +68,8 @@ pub struct Loaded {
     pub secrets_key_file: Option<PathBuf>,
     /// Keys still accepted for decryption during a rotation.
     pub secrets_old_key_files: Vec<PathBuf>,
+    /// How log lines are written (only the binary writes them).
+    pub log_format: LogFormat,
     /// In the order [`resolve`] reads the keys.
     pub origins: Vec<Origin>,
 }
@@ -140,6 +142,11 @@ pub fn load_with(
         origins: Vec::new(),
     };
     let (settings, database) = resolve(&mut layers)?;
+    let log_format = layers.value("log_format", "text", |v| match v.trim() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("must be text or json"),
+    })?;
     // Secrets keys: file paths only (the key itself may come from
     // LANYARD_SECRETS_KEY, read where the keyring is made, never printed).
     let secrets_key_file = layers.value("secrets_key_file", "", |v| {
@@ -160,8 +167,17 @@ pub fn load_with(
         database,
         secrets_key_file,
         secrets_old_key_files,
+        log_format,
         origins: layers.origins,
     })
+}
+
+/// How log lines are written: readable text, or one JSON object per line
+/// (time, level, target, message, the request id and the event's fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Every key, its default and its parser. Order matters only where a default
@@ -392,6 +408,16 @@ impl Loaded {
         table.insert(
             "database".into(),
             toml::Value::String(self.database.redacted()),
+        );
+        table.insert(
+            "log_format".into(),
+            toml::Value::String(
+                match self.log_format {
+                    LogFormat::Text => "text",
+                    LogFormat::Json => "json",
+                }
+                .into(),
+            ),
         );
         let auth = &self.settings.auth;
         let http = &self.settings.http;

@@ -53,7 +53,7 @@ pub const BOB_PASSWORD: &str = "bob-demo-password";
 pub const APP_SLUG: &str = "aws";
 
 pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
-    crate::serve::init_logging(&args.log)?;
+    crate::serve::init_logging(&args.log, crate::config::LogFormat::Text)?;
     tokio::runtime::Runtime::new()
         .context("cannot start the async runtime")?
         .block_on(demo(args))

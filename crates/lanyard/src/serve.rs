@@ -16,22 +16,33 @@ use lanyard_web::AppState;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Layer, Loaded};
+use crate::config::{Layer, Loaded, LogFormat};
 
 /// Run the server until SIGTERM or Ctrl-C, then drain in-flight requests.
 pub fn run(loaded: Loaded) -> anyhow::Result<()> {
-    init_logging(&loaded.settings.log)?;
+    init_logging(&loaded.settings.log, loaded.log_format)?;
     tokio::runtime::Runtime::new()
         .context("cannot start the async runtime")?
         .block_on(serve(loaded))
 }
 
-pub(crate) fn init_logging(filter: &str) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_new(filter)?)
-        .with_ansi(std::io::stdout().is_terminal())
-        .try_init()
-        .map_err(|err| anyhow::anyhow!("cannot set up logging: {err}"))
+pub(crate) fn init_logging(filter: &str, format: LogFormat) -> anyhow::Result<()> {
+    let builder = tracing_subscriber::fmt().with_env_filter(EnvFilter::try_new(filter)?);
+    let done = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stdout().is_terminal())
+            .try_init(),
+        // One object per line: timestamp, level, target, the event's fields
+        // (message included) at the top level, and, while a request is
+        // served, `"span":{"name":"request","request_id":"..."}`.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+    };
+    done.map_err(|err| anyhow::anyhow!("cannot set up logging: {err}"))
 }
 
 async fn serve(loaded: Loaded) -> anyhow::Result<()> {

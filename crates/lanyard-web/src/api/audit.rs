@@ -42,6 +42,9 @@ pub struct AuditEventView {
     pub target: String,
     /// Client address, when known.
     pub source: Option<String>,
+    /// The id of the HTTP request that caused it (its `X-Request-Id`, also
+    /// in the server's log lines); null for the command line.
+    pub request_id: Option<String>,
     /// The changed fields and their new non-secret values.
     #[schema(value_type = Object)]
     pub summary: serde_json::Value,
@@ -58,6 +61,7 @@ impl From<AuditEvent> for AuditEventView {
             action: e.action,
             target: e.target,
             source: e.source,
+            request_id: e.request_id,
             summary,
         }
     }

@@ -264,3 +264,50 @@ fn sigterm_drains_readiness_first_and_completes_requests_in_flight() {
     assert!(events.contains("drained-but-kept"), "{events}");
     assert!(again.terminate().success());
 }
+
+#[test]
+fn json_logs_are_one_object_per_line_with_the_request_id() {
+    let db = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-json-logs.db");
+    let _ = std::fs::remove_file(&db);
+    let (mut server, logs) = Server::start_on(
+        &db,
+        &[
+            ("LANYARD_LOG_FORMAT", "json"),
+            ("LANYARD_LOG", "info,lanyard_web=debug"),
+        ],
+    );
+    // Every line is a JSON object (the first ones too).
+    let listening = wait_for_line(&logs, "listening on http://");
+    let authority = listening
+        .split('"')
+        .next()
+        .unwrap()
+        .trim_end_matches('\\')
+        .to_owned();
+    let response = http_get(&authority, "/healthz");
+    let id = response
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("x-request-id: ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| panic!("no X-Request-Id: {response}"));
+    let deadline = Instant::now() + TIMEOUT;
+    let line: serde_json::Value = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let text = logs.recv_timeout(left).expect("the access log line");
+        let v: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("not a JSON line ({e}): {text}"));
+        if v["message"] == "request served" {
+            break v;
+        }
+    };
+    assert_eq!(line["span"]["request_id"], id.trim(), "{line}");
+    assert_eq!(line["level"], "DEBUG");
+    assert_eq!(line["target"], "lanyard_web::request_id");
+    assert_eq!(line["path"], "\"/healthz\"");
+    assert_eq!(line["status"], 200);
+    assert!(line["timestamp"].is_string(), "{line}");
+    assert!(server.terminate().success());
+}
