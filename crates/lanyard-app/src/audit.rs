@@ -178,6 +178,11 @@ impl Audit {
         self.counters.logged.load(Ordering::Relaxed)
     }
 
+    /// Events waiting in the queue.
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
     /// Events written since start.
     pub fn written(&self) -> u64 {
         self.counters.written.load(Ordering::Relaxed)

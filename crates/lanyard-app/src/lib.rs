@@ -53,6 +53,7 @@ pub mod apps;
 pub mod audit;
 pub mod directory;
 pub mod factors;
+pub mod metrics;
 pub mod portal;
 mod ratelimit;
 pub mod request;
@@ -81,6 +82,7 @@ struct Inner {
     signer: sso::Signer,
     sso_apps: sso::AppCache,
     touches: sessions::Touches,
+    metrics: metrics::Metrics,
 }
 
 impl Lanyard {
@@ -96,6 +98,7 @@ impl Lanyard {
         let catalog =
             Catalog::embedded().map_err(|e| Error::Store(format!("the embedded catalog: {e}")))?;
         let throttle = sign_in::Throttle::new(settings.auth.login_attempts_per_minute);
+        let (store_for_metrics, audit_for_metrics) = (store.clone(), audit.clone());
         Ok(Lanyard(Arc::new(Inner {
             settings,
             clock,
@@ -107,6 +110,7 @@ impl Lanyard {
             signer: sso::Signer::new(),
             sso_apps: sso::AppCache::default(),
             touches: sessions::Touches::default(),
+            metrics: metrics::Metrics::new(store_for_metrics, audit_for_metrics),
         })))
     }
 
@@ -135,6 +139,28 @@ impl Lanyard {
                 timeout.as_millis()
             ))),
         }
+    }
+
+    /// The node's metrics (the doors record request latency here).
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.0.metrics
+    }
+
+    /// The metrics exposition: each app's certificate expiry is read from
+    /// the database now (an error leaves the previous values), the rest are
+    /// counters and gauges of this node.
+    pub async fn render_metrics(&self) -> String {
+        match self.0.store.active_key_expiries().await {
+            Ok(expiries) => {
+                let expiries: Vec<(String, f64)> = expiries
+                    .into_iter()
+                    .map(|(app, t)| (app, t.unix_timestamp() as f64))
+                    .collect();
+                self.0.metrics.set_certificate_expiries(&expiries);
+            }
+            Err(e) => tracing::warn!("metrics: cannot read the certificates' expiry: {e}"),
+        }
+        self.0.metrics.encode()
     }
 
     /// Writes the sessions' last uses noted and not yet written (at

@@ -539,6 +539,18 @@ fn record(
     target: AuditTarget,
     summary: serde_json::Value,
 ) {
+    let account = match action {
+        AuditAction::AdminSignIn | AuditAction::AdminSignInFailed => Some("admin"),
+        AuditAction::UserSignIn | AuditAction::UserSignInFailed => Some("user"),
+        _ => None,
+    };
+    if let Some(account) = account {
+        let outcome = match action {
+            AuditAction::AdminSignIn | AuditAction::UserSignIn => "success",
+            _ => summary["reason"].as_str().unwrap_or("failed"),
+        };
+        l.metrics().sign_in(account, outcome);
+    }
     l.audit().record(
         AuditEvent::new(l.now(), actor, action, &target, summary.to_string())
             .from_source(client.source()),

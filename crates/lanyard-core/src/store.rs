@@ -124,6 +124,8 @@ pub trait AuditStore: Send + Sync {
 /// app, a group or a user removes their rows in every relation.
 #[async_trait]
 pub trait AppStore: Send + Sync {
+    /// Every app's slug and its active signing certificate's expiry.
+    async fn active_key_expiries(&self) -> Result<Vec<(String, OffsetDateTime)>>;
     /// Creates the app with its first (active) signing key, in one
     /// transaction. A taken slug is a `Conflict` on `slug`.
     async fn create_app(
@@ -422,6 +424,17 @@ pub trait StoreInfo: Send + Sync {
     /// Checks that the database answers: one trivial statement on a pooled
     /// connection (readiness).
     async fn ping(&self) -> Result<()>;
+    /// The connection pool's state now (metrics).
+    fn pool_stats(&self) -> PoolStats;
+    /// Statements that failed since the process started (metrics).
+    fn statement_errors(&self) -> u64;
+}
+
+/// A connection pool's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    pub in_use: u32,
+    pub idle: u32,
 }
 
 /// Several changes as one: a use-case makes its change and writes its audit

@@ -22,8 +22,9 @@ use lanyard_core::store::AppStore;
 use lanyard_core::{AppId, AppKeyId, Error, GroupId, Result, UserId};
 
 use crate::rows::{
-    app_columns, app_key_columns, convert, db, flag, grant_columns, group_columns, image_info,
-    to_json, to_ms, write_err, AppKeyRow, AppKeySigningRow, AppRow, GrantRow, GroupRow, Unique,
+    app_columns, app_key_columns, convert, db, flag, from_ms, grant_columns, group_columns,
+    image_info, to_json, to_ms, write_err, AppKeyRow, AppKeySigningRow, AppRow, GrantRow, GroupRow,
+    Unique,
 };
 use crate::secrets::{Aad, Keyring};
 use crate::sql::{fetch_limit, page, value_rows, Sql};
@@ -184,6 +185,20 @@ async fn stored_grants(conn: &mut AnyConnection, app: AppId) -> Result<Vec<Grant
 
 #[async_trait]
 impl AppStore for SqlStore {
+    async fn active_key_expiries(&self) -> Result<Vec<(String, OffsetDateTime)>> {
+        let mut conn = self.conn().await?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT a.slug, k.not_after FROM apps a JOIN app_keys k ON k.app_id = a.id \
+             WHERE k.active = 1 ORDER BY a.slug",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db)?;
+        rows.into_iter()
+            .map(|(slug, not_after)| Ok((slug, from_ms(not_after)?)))
+            .collect()
+    }
+
     async fn create_app(
         &self,
         new: &NewApplication,

@@ -153,6 +153,19 @@ impl lanyard_core::store::StoreInfo for SqlStore {
             .map_err(crate::rows::db)?;
         Ok(())
     }
+
+    fn pool_stats(&self) -> lanyard_core::store::PoolStats {
+        let size = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX);
+        lanyard_core::store::PoolStats {
+            in_use: size.saturating_sub(idle),
+            idle,
+        }
+    }
+
+    fn statement_errors(&self) -> u64 {
+        crate::rows::STATEMENT_ERRORS.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 #[async_trait]

@@ -145,8 +145,14 @@ fn role(s: &str) -> Result<Role, Error> {
 /// Any sqlx failure that is not a known conflict: the text goes to the logs
 /// through `Error::Store`, which the web edge shows as a generic 500.
 pub(crate) fn db(e: sqlx::Error) -> Error {
+    STATEMENT_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Error::Store(e.to_string())
 }
+
+/// Failed statements since the process started (every store error passes
+/// through [`db`]; conflicts mapped before it are not failures).
+pub(crate) static STATEMENT_ERRORS: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0);
 
 /// A unique column a write may collide on: the field name clients know, the
 /// column as named in the migrations, and the value written.

@@ -39,6 +39,7 @@ mod api;
 pub mod client;
 mod error;
 mod health;
+pub mod metrics;
 mod pages;
 mod public;
 pub mod request_id;

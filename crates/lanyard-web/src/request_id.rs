@@ -47,6 +47,11 @@ pub async fn assign(State(state): State<AppState>, mut req: Request, next: Next)
     let mut response = lanyard_app::request::scope(id.clone(), next.run(req))
         .instrument(span.clone())
         .await;
+    state.lanyard.metrics().request(
+        lanyard_app::metrics::route_group(&path),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     // The access log, at debug level (`--log lanyard_web=debug`): the path
     // only (a query may carry a SAMLRequest), quoted like every value from
     // a request.

@@ -70,6 +70,8 @@ pub struct Loaded {
     pub secrets_old_key_files: Vec<PathBuf>,
     /// How log lines are written (only the binary writes them).
     pub log_format: LogFormat,
+    /// Where `/metrics` is served (off when `None`).
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// In the order [`resolve`] reads the keys.
     pub origins: Vec<Origin>,
 }
@@ -147,6 +149,13 @@ pub fn load_with(
         "json" => Ok(LogFormat::Json),
         _ => Err("must be text or json"),
     })?;
+    let metrics_listen = layers.value("metrics_listen", "", |v| {
+        if v.trim().is_empty() {
+            Ok(None)
+        } else {
+            parse_listen(v).map(Some)
+        }
+    })?;
     // Secrets keys: file paths only (the key itself may come from
     // LANYARD_SECRETS_KEY, read where the keyring is made, never printed).
     let secrets_key_file = layers.value("secrets_key_file", "", |v| {
@@ -168,6 +177,7 @@ pub fn load_with(
         secrets_key_file,
         secrets_old_key_files,
         log_format,
+        metrics_listen,
         origins: layers.origins,
     })
 }
@@ -408,6 +418,14 @@ impl Loaded {
         table.insert(
             "database".into(),
             toml::Value::String(self.database.redacted()),
+        );
+        table.insert(
+            "metrics_listen".into(),
+            toml::Value::String(
+                self.metrics_listen
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+            ),
         );
         table.insert(
             "log_format".into(),

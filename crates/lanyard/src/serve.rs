@@ -77,6 +77,10 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     // The server gives each request the client address (connect info) for
     // audit events, and enforces the connection limits of `http`.
     let app = lanyard_web::app(state.clone());
+    let metrics = match loaded.metrics_listen {
+        Some(addr) => Some(serve_metrics(addr, state.clone(), &http).await?),
+        None => None,
+    };
     let served = lanyard_web::server::serve(
         listener,
         app,
@@ -85,6 +89,10 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     )
     .await
     .context("server failed");
+    if let Some((stop, task)) = metrics {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     // Whatever happened to the server, what was recorded gets written.
     state.lanyard.flush_session_uses().await;
     audit.shutdown().await;
@@ -92,6 +100,34 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves `/metrics` on `addr` (same limits as the main listener) until
+/// the returned sender fires.
+async fn serve_metrics(
+    addr: std::net::SocketAddr,
+    state: AppState,
+    http: &lanyard_core::settings::HttpSettings,
+) -> anyhow::Result<(
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+)> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (metrics_listen)"))?;
+    let bound = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
+    tracing::info!("metrics on http://{bound}/metrics");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = http.clone();
+    let task = tokio::spawn(async move {
+        lanyard_web::server::serve(listener, lanyard_web::metrics::app(state), &http, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    Ok((stop, task))
 }
 
 /// Resolves `delay` after `signal`: from the signal on, `/readyz` answers

@@ -297,6 +297,10 @@ pub async fn respond(l: &Lanyard, request: SsoRequest<'_>) -> Result<SsoOutcome>
                     error = %error.to_string().escape_debug(),
                     "refused an AuthnRequest"
                 );
+                if who.is_none() {
+                    l.metrics()
+                        .sso(&inputs.app.slug, "denied", "invalid_request");
+                }
                 if let Some(who) = &who {
                     ctx.deny(
                         &who.user,
@@ -438,6 +442,7 @@ impl Ctx<'_> {
     }
 
     fn deny(&self, user: &User, request: Option<&str>, reason: &str, detail: serde_json::Value) {
+        self.l.metrics().sso(&self.app.slug, "denied", reason);
         let mut summary = json!({
             "app": self.app.slug,
             "user": user.id,
@@ -615,6 +620,7 @@ async fn issue(
             .remember_role_choice(user.id, app.id, &e.role_value(), ctx.now)
             .await?;
     }
+    ctx.l.metrics().sso(&app.slug, "issued", "ok");
     ctx.record(
         user,
         AuditAction::SsoIssued,

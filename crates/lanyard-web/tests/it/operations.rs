@@ -94,3 +94,167 @@ web_test!(
         app.shutdown().await;
     }
 );
+
+/// The metrics text, as the metrics listener serves it.
+async fn scrape(app: &crate::common::TestApp) -> String {
+    use tower::ServiceExt;
+    let req = axum::http::Request::builder()
+        .uri("/metrics")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = lanyard_web::metrics::app(app.state.clone())
+        .oneshot(req)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+/// The value of the sample `series` (name and labels, exactly as written).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+web_test!(metrics_count_what_happened_without_naming_anyone, |app| {
+    let s = crate::sso::aws_setup(&app, "aws").await;
+    // One response issued, one denied (a user in no bound group).
+    crate::sso::form_of(&app.visit("GET", "/saml2/aws", Some(&s.session), None).await);
+    let bob = crate::sso::id(&app.create_user("bob@example.com", "bob").await);
+    let bob_session = app.session_for(bob).await;
+    let r = app
+        .visit("GET", "/saml2/aws", Some(&bob_session), None)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A wrong password.
+    let mut b = crate::common::browser::Browser::new(&app);
+    b.sign_in("bob", "not the password at all").await;
+
+    let text = scrape(&app).await;
+    assert_eq!(
+        sample(
+            &text,
+            r#"lanyard_sso_responses_total{app="aws",outcome="issued",reason="ok"}"#
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"lanyard_sso_responses_total{app="aws",outcome="denied",reason="not_authorized"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"lanyard_sign_ins_total{account="user",outcome="wrong_password"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"lanyard_http_request_duration_seconds_count{group="sso",status="2xx"}"#
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"lanyard_http_request_duration_seconds_count{group="sso",status="4xx"}"#
+        ),
+        Some(1.0)
+    );
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        sample(
+            &text,
+            &format!(r#"lanyard_build_info{{version="{version}"}}"#)
+        ),
+        Some(1.0)
+    );
+    // The certificate's expiry, as the API reports it.
+    let keys = app
+        .get(&format!("/api/v1/applications/{}/keys", s.app_id))
+        .await
+        .expect(StatusCode::OK);
+    let active = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["active"] == true)
+        .unwrap();
+    let not_after = time::OffsetDateTime::parse(
+        active["not_after"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(
+        sample(
+            &text,
+            r#"lanyard_signing_certificate_not_after_timestamp_seconds{app="aws"}"#
+        ),
+        Some(not_after.unix_timestamp() as f64)
+    );
+    for series in [
+        "lanyard_audit_queue_depth",
+        "lanyard_audit_events_written_total",
+        "lanyard_audit_events_logged_instead_total",
+        r#"lanyard_db_connections{state="idle"}"#,
+        r#"lanyard_db_connections{state="in_use"}"#,
+        "lanyard_db_statement_errors_total",
+    ] {
+        assert!(sample(&text, series).is_some(), "{series} in {text}");
+    }
+    // No user, email or path in any label.
+    for private in ["alice", "bob", "@", "/saml2"] {
+        assert!(!text.contains(private), "{private} in {text}");
+    }
+    assert!(text.ends_with("# EOF\n"));
+    app.shutdown().await;
+});
+
+web_test!(every_metric_the_grafana_dashboard_uses_exists, |app| {
+    // Something in every family, so each has samples.
+    let s = crate::sso::aws_setup(&app, "aws").await;
+    crate::sso::form_of(&app.visit("GET", "/saml2/aws", Some(&s.session), None).await);
+    let mut b = crate::common::browser::Browser::new(&app);
+    b.sign_in("nobody", "not the password at all").await;
+    let text = scrape(&app).await;
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../../../../docs/grafana-dashboard.json")).unwrap();
+    let mut used = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let mut rest = expr;
+            while let Some(at) = rest.find("lanyard_") {
+                let name: String = rest[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                rest = &rest[at + name.len()..];
+                used.insert(name);
+            }
+        }
+    }
+    assert!(used.len() >= 8, "{used:?}");
+    for name in &used {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} "))),
+            "the dashboard uses {name}, which /metrics does not have:\n{text}"
+        );
+    }
+    app.shutdown().await;
+});

@@ -311,3 +311,34 @@ fn json_logs_are_one_object_per_line_with_the_request_id() {
     assert!(line["timestamp"].is_string(), "{line}");
     assert!(server.terminate().success());
 }
+
+#[test]
+fn metrics_are_served_on_their_own_address_only() {
+    let db = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-metrics.db");
+    let _ = std::fs::remove_file(&db);
+    let (mut server, logs) = Server::start_on(&db, &[("LANYARD_METRICS_LISTEN", "127.0.0.1:0")]);
+    let authority = wait_for_line(&logs, "listening on http://");
+    let metrics = wait_for_line(&logs, "metrics on http://");
+    let metrics = metrics.strip_suffix("/metrics").unwrap().to_owned();
+    assert_ne!(metrics, authority);
+    http_get(&authority, "/healthz");
+    let scraped = http_get(&metrics, "/metrics");
+    let (status, body) = status_and_body(&scraped);
+    assert_eq!(status, "HTTP/1.1 200 OK", "{scraped}");
+    assert!(
+        body.contains(&format!(
+            "lanyard_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{body}"
+    );
+    assert!(
+        body.contains(
+            "lanyard_http_request_duration_seconds_count{group=\"health\",status=\"2xx\"} 1"
+        ),
+        "{body}"
+    );
+    // Not on the public listener.
+    assert!(http_get(&authority, "/metrics").starts_with("HTTP/1.1 404"));
+    assert!(server.terminate().success());
+}
