@@ -83,6 +83,7 @@ struct Inner {
     sso_apps: sso::AppCache,
     touches: sessions::Touches,
     metrics: metrics::Metrics,
+    expiry: apps::expiry::ExpiryState,
 }
 
 impl Lanyard {
@@ -111,6 +112,7 @@ impl Lanyard {
             sso_apps: sso::AppCache::default(),
             touches: sessions::Touches::default(),
             metrics: metrics::Metrics::new(store_for_metrics, audit_for_metrics),
+            expiry: apps::expiry::ExpiryState::default(),
         })))
     }
 
@@ -154,7 +156,7 @@ impl Lanyard {
             Ok(expiries) => {
                 let expiries: Vec<(String, f64)> = expiries
                     .into_iter()
-                    .map(|(app, t)| (app, t.unix_timestamp() as f64))
+                    .map(|e| (e.slug, e.not_after.unix_timestamp() as f64))
                     .collect();
                 self.0.metrics.set_certificate_expiries(&expiries);
             }

@@ -53,7 +53,10 @@ impl<'w> Work<'w> {
     /// Writes the recorded events and commits everything at once.
     pub(crate) async fn commit(self) -> Result<()> {
         self.tx.append_audit_events(&self.events).await?;
-        self.tx.commit().await
+        self.tx.commit().await?;
+        // A key or an app may have changed: this node reads expiries afresh.
+        self.writer.lanyard().0.expiry.forget();
+        Ok(())
     }
 }
 

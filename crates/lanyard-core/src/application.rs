@@ -69,6 +69,15 @@ pub struct AppConfig {
     pub sp_certificates: Vec<String>,
 }
 
+/// When an app's active signing certificate expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyExpiry {
+    pub app_id: AppId,
+    pub slug: String,
+    pub label: String,
+    pub not_after: OffsetDateTime,
+}
+
 /// A new application: its config plus what is fixed at creation.
 #[derive(Debug, Clone)]
 pub struct NewApplication {

@@ -124,8 +124,8 @@ pub trait AuditStore: Send + Sync {
 /// app, a group or a user removes their rows in every relation.
 #[async_trait]
 pub trait AppStore: Send + Sync {
-    /// Every app's slug and its active signing certificate's expiry.
-    async fn active_key_expiries(&self) -> Result<Vec<(String, OffsetDateTime)>>;
+    /// Every app's active signing certificate's expiry, by slug.
+    async fn active_key_expiries(&self) -> Result<Vec<crate::application::KeyExpiry>>;
     /// Creates the app with its first (active) signing key, in one
     /// transaction. A taken slug is a `Conflict` on `slug`.
     async fn create_app(

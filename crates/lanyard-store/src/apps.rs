@@ -14,8 +14,8 @@ use sqlx::{AnyConnection, Connection};
 use time::OffsetDateTime;
 
 use lanyard_core::application::{
-    AppConfig, AppImage, AppKey, Application, Grant, ImageInfo, NewAppKey, NewApplication,
-    PrivateKeyPem,
+    AppConfig, AppImage, AppKey, Application, Grant, ImageInfo, KeyExpiry, NewAppKey,
+    NewApplication, PrivateKeyPem,
 };
 use lanyard_core::directory::{Group, ListQuery, Page};
 use lanyard_core::store::AppStore;
@@ -185,17 +185,24 @@ async fn stored_grants(conn: &mut AnyConnection, app: AppId) -> Result<Vec<Grant
 
 #[async_trait]
 impl AppStore for SqlStore {
-    async fn active_key_expiries(&self) -> Result<Vec<(String, OffsetDateTime)>> {
+    async fn active_key_expiries(&self) -> Result<Vec<KeyExpiry>> {
         let mut conn = self.conn().await?;
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT a.slug, k.not_after FROM apps a JOIN app_keys k ON k.app_id = a.id \
-             WHERE k.active = 1 ORDER BY a.slug",
+        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
+            "SELECT a.id, a.slug, a.label, k.not_after FROM apps a \
+             JOIN app_keys k ON k.app_id = a.id WHERE k.active = 1 ORDER BY k.not_after, a.slug",
         )
         .fetch_all(&mut *conn)
         .await
         .map_err(db)?;
         rows.into_iter()
-            .map(|(slug, not_after)| Ok((slug, from_ms(not_after)?)))
+            .map(|(id, slug, label, not_after)| {
+                Ok(KeyExpiry {
+                    app_id: AppId(id),
+                    slug,
+                    label,
+                    not_after: from_ms(not_after)?,
+                })
+            })
             .collect()
     }
 

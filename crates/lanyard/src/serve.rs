@@ -73,6 +73,14 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     let shared: Arc<dyn Store> = Arc::new(store.clone());
     let audit = AuditWriter::start(shared.clone());
     let lanyard = Lanyard::new(settings, Arc::new(SystemClock), shared, audit.handle())?;
+    // Certificate expiry warnings in the log: at start, then hourly.
+    let watched = lanyard.clone();
+    tokio::spawn(async move {
+        loop {
+            lanyard_app::apps::expiry::warn_in_log(&watched).await;
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+    });
     let state = AppState::new(lanyard);
     // The server gives each request the client address (connect info) for
     // audit events, and enforces the connection limits of `http`.

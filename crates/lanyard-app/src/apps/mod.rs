@@ -30,6 +30,7 @@ use utoipa::ToSchema;
 
 use crate::Writer;
 
+pub mod expiry;
 pub mod grants;
 pub mod images;
 pub mod keys;

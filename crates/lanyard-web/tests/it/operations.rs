@@ -258,3 +258,87 @@ web_test!(every_metric_the_grafana_dashboard_uses_exists, |app| {
     }
     app.shutdown().await;
 });
+
+web_test!(
+    admins_are_warned_before_a_signing_certificate_expires,
+    |app| {
+        use crate::common::admin::signed_in;
+        let create = |label: &'static str, slug: String, days: u32| {
+            let app = &app;
+            async move {
+                app.admin(
+                "POST",
+                "/api/v1/applications",
+                Some(json!({"template": "aws-iam", "label": label, "slug": slug, "validity_days": days})),
+            )
+            .await
+            .expect(StatusCode::CREATED)["id"]
+                .as_i64()
+                .unwrap()
+            }
+        };
+        // Slugs per backend: the log is shared by every test of this binary.
+        let soon_slug = format!("soon-{}", app.backend);
+        let soon = create("Soon", soon_slug.clone(), 20).await;
+        let urgent = create("Urgent", "urgent".into(), 3).await;
+        let fine = create("Fine", "fine".into(), 365).await;
+        let mut b = signed_in(&app, "root@example.com", "administrator").await;
+        let page = b.get("/admin/users").await.text();
+        assert!(
+        page.contains(r#"<p class="banner" role="alert">The signing certificate of Soon expires in 20 days (2025-03-21): generate a new key, upload the new metadata to the service provider, then make it the signing key."#),
+        "{page}"
+    );
+        assert!(
+        page.contains(r#"<p class="banner urgent" role="alert">The signing certificate of Urgent expires in 3 days (2025-03-04)"#),
+        "{page}"
+    );
+        assert!(page.contains(&format!(
+            r#"<a href="/admin/applications/{soon}?tab=sso">Open its SSO tab</a>"#
+        )));
+        assert!(!page.contains("Fine"), "{page}");
+        let tab = b
+            .get(&format!("/admin/applications/{urgent}?tab=sso"))
+            .await
+            .text();
+        assert!(
+        tab.contains(r#"<p class="error" id="expiry-warning" role="alert">The signing certificate of Urgent expires in 3 days"#),
+        "{tab}"
+    );
+        let tab = b
+            .get(&format!("/admin/applications/{fine}?tab=sso"))
+            .await
+            .text();
+        assert!(!tab.contains("expiry-warning"), "{tab}");
+
+        // A new signing key for Urgent: its warning goes at once (this node).
+        app.admin(
+            "POST",
+            &format!("/api/v1/applications/{urgent}/keys"),
+            Some(json!({"activate": true})),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+        let page = b.get("/admin/users").await.text();
+        assert!(!page.contains("Urgent"), "{page}");
+        assert!(page.contains("The signing certificate of Soon"), "{page}");
+
+        // The log warns once per step.
+        let logs = crate::sso::captured_logs();
+        lanyard_app::apps::expiry::warn_in_log(&app.state.lanyard).await;
+        lanyard_app::apps::expiry::warn_in_log(&app.state.lanyard).await;
+        let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.contains("signing certificate expiring")
+                    && l.contains(&format!("app={soon_slug} "))
+            })
+            .collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert!(
+            lines[0].contains("WARN") && lines[0].contains("days_left=20"),
+            "{lines:?}"
+        );
+        app.shutdown().await;
+    }
+);

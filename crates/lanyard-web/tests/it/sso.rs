@@ -1687,7 +1687,7 @@ web_test!(an_acs_index_is_the_metadata_index, |app| {
 
 /// Everything logged by this test binary from the first call on (one
 /// global subscriber; tests look for their own markers).
-fn captured_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+pub(crate) fn captured_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
     use std::sync::{Arc, Mutex, OnceLock};
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {

@@ -312,6 +312,8 @@ struct DetailPage {
     name_id_formats: [&'static str; 4],
     /// The stored portal image's URL (versioned), if any.
     image_url: Option<String>,
+    /// The active certificate expires within 30 days (or has expired).
+    expiry_warning: Option<String>,
 }
 
 impl DetailPage {
@@ -420,9 +422,19 @@ async fn detail_page(
             .unwrap_or_default()
     };
     let mut keys = Vec::new();
+    let mut expiry_warning = None;
     for k in read.list_app_keys(app.id).await? {
         let cert = Certificate::from_pem(&k.certificate_pem)
             .map_err(|e| Error::Store(format!("stored certificate of key {}: {e}", k.id)))?;
+        if k.active {
+            let expiry = lanyard_core::application::KeyExpiry {
+                app_id: app.id,
+                slug: app.slug.clone(),
+                label: app.config.label.clone(),
+                not_after: cert.not_after(),
+            };
+            expiry_warning = lanyard_app::apps::expiry::warning(expiry, now).map(|w| w.message());
+        }
         keys.push(KeyRow {
             id: k.id.0,
             active: k.active,
@@ -478,6 +490,7 @@ async fn detail_page(
         groups_more,
         errors,
         name_id_formats: NAME_ID_FORMATS,
+        expiry_warning,
     })
 }
 

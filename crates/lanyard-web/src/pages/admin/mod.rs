@@ -94,6 +94,8 @@ pub struct AdminSignedIn {
     pub who: Authenticated,
     pub session: AdminSession,
     pub admin: Admin,
+    /// Signing certificates that expire within 30 days (the banner).
+    pub expiring: Vec<lanyard_app::apps::expiry::Expiring>,
 }
 
 impl AdminSignedIn {
@@ -113,8 +115,25 @@ impl AdminSignedIn {
             csrf: self.session.csrf_secret.clone(),
             can_write: self.can_write(),
             section,
+            expiring: self
+                .expiring
+                .iter()
+                .map(|e| Banner {
+                    app_id: e.app_id,
+                    message: e.message(),
+                    urgent: e.step <= 7,
+                })
+                .collect(),
         }
     }
+}
+
+/// One certificate warning on every admin page.
+pub struct Banner {
+    pub app_id: i64,
+    pub message: String,
+    /// 7 days or fewer left (or expired).
+    pub urgent: bool,
 }
 
 /// What `templates/admin/base.html` shows around every page.
@@ -128,6 +147,8 @@ pub struct Nav {
     /// `applications`, `users`, `groups`, `audit`, `admins`, `api-keys`,
     /// `settings` or `account`.
     pub section: &'static str,
+    /// Signing certificates about to expire.
+    pub expiring: Vec<Banner>,
 }
 
 /// The admin session of a request, if live.
@@ -141,15 +162,22 @@ async fn current(
     else {
         return Ok(None);
     };
-    Ok(state
-        .lanyard
-        .authenticate_admin_session(token)
-        .await?
-        .map(|s| AdminSignedIn {
-            who: s.who,
-            session: s.session,
-            admin: s.admin,
-        }))
+    let Some(s) = state.lanyard.authenticate_admin_session(token).await? else {
+        return Ok(None);
+    };
+    // A failure to read them must not lock admins out: no banner then.
+    let expiring = lanyard_app::apps::expiry::expiring(&state.lanyard)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!("cannot read the signing certificates' expiry: {e}");
+            Vec::new()
+        });
+    Ok(Some(AdminSignedIn {
+        who: s.who,
+        session: s.session,
+        admin: s.admin,
+        expiring,
+    }))
 }
 
 /// A 303 to the admin sign-in page, coming back to `next` afterwards.

@@ -63,7 +63,9 @@ pub async fn create_app(b: &mut Browser<'_>, label: &str) -> i64 {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let text = r.text();
-    let at = text.find("href=\"/admin/applications/").unwrap() + 26;
+    // The "Configure Application" button (a banner may link other apps).
+    let before = "<a class=\"button\" href=\"/admin/applications/";
+    let at = text.find(before).unwrap() + before.len();
     text[at..]
         .split(|c: char| !c.is_ascii_digit())
         .next()
