@@ -54,6 +54,8 @@ pub struct HttpSettings {
     /// After the listener closes: how long requests in flight may take to
     /// finish before their connections are dropped.
     pub shutdown_timeout: time::Duration,
+    /// With native TLS: how long a client has to complete the handshake.
+    pub tls_handshake_timeout: time::Duration,
 }
 
 impl Default for HttpSettings {
@@ -66,6 +68,7 @@ impl Default for HttpSettings {
             max_connections: 10_000,
             drain_delay: time::Duration::ZERO,
             shutdown_timeout: time::Duration::seconds(30),
+            tls_handshake_timeout: time::Duration::seconds(10),
         }
     }
 }

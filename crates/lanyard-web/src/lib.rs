@@ -47,6 +47,7 @@ pub mod server;
 mod session;
 mod sso;
 pub mod standin;
+pub mod tls;
 
 /// Largest request body any extractor will accept (1 MiB). Every route added
 /// to [`app`] inherits it; an endpoint that needs more says so on its route.
@@ -110,7 +111,26 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             request_id::assign,
         ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), hsts))
         .with_state(state)
+}
+
+/// On an https base URL, every response tells browsers to use https only
+/// (`Strict-Transport-Security`, two years; subdomains are left alone: they
+/// may be other services).
+async fn hsts(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(req).await;
+    if state.settings().base_url.as_str().starts_with("https://") {
+        response.headers_mut().insert(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=63072000"),
+        );
+    }
+    response
 }
 
 /// The REST API's OpenAPI document as pretty JSON (what

@@ -104,6 +104,30 @@ pub async fn serve(
     limits: &HttpSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_with(listener, app, limits, None, shutdown).await
+}
+
+/// [`serve`] over TLS: each connection's handshake must complete within
+/// `tls_handshake_timeout`, with the configuration `tls` holds when the
+/// connection is accepted (see [`crate::tls`]); then the same limits apply.
+pub async fn serve_tls(
+    listener: TcpListener,
+    app: Router,
+    limits: &HttpSettings,
+    tls: crate::tls::Tls,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    serve_with(listener, app, limits, Some(tls), shutdown).await
+}
+
+async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    limits: &HttpSettings,
+    tls: Option<crate::tls::Tls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let handshake_timeout = std_duration(limits.tls_handshake_timeout);
     let header_timeout = std_duration(limits.header_timeout);
     let body_timeout = std_duration(limits.body_timeout);
     let idle_timeout = std_duration(limits.idle_timeout);
@@ -153,28 +177,32 @@ pub async fn serve(
         }
         let builder = builder.clone();
         let app = app.clone();
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
+        let acceptor = tls.as_ref().map(crate::tls::Tls::acceptor);
         tokio::spawn(async move {
             // Released when the connection is done, whatever happened.
             let _permit = permit;
-            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                let req = req.map(|body| BodyDeadline::new(body, body_timeout));
-                app.clone().oneshot(req)
-            });
-            let io = TokioIo::new(IdleTimeout::new(stream, idle_timeout));
-            let mut conn = pin!(builder.serve_connection(io, service));
-            let result = tokio::select! {
-                result = conn.as_mut() => result,
-                // Also when the sender is gone: `serve` was dropped.
-                _ = async { stop.wait_for(|stop| *stop).await.map(|_| ()) } => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
+            let conn = Conn {
+                builder,
+                app,
+                peer,
+                body_timeout,
+                idle_timeout,
+                stop,
             };
-            if let Err(err) = result {
-                // Timeouts, resets, malformed requests: the client's doing.
-                tracing::debug!("connection from {peer} ended: {err}");
+            match acceptor {
+                None => conn.serve(stream).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => conn.serve(stream).await,
+                        Ok(Err(err)) => {
+                            tracing::debug!("TLS handshake with {peer} failed: {err}");
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake with {peer} timed out");
+                        }
+                    }
+                }
             }
         });
     }
@@ -196,6 +224,51 @@ pub async fn serve(
         );
     }
     Ok(())
+}
+
+/// One accepted connection, served by hyper under the limits.
+struct Conn {
+    builder: Arc<http1::Builder>,
+    app: Router,
+    peer: std::net::SocketAddr,
+    body_timeout: Duration,
+    idle_timeout: Duration,
+    stop: watch::Receiver<bool>,
+}
+
+impl Conn {
+    async fn serve<S>(self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let Conn {
+            builder,
+            app,
+            peer,
+            body_timeout,
+            idle_timeout,
+            mut stop,
+        } = self;
+        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let req = req.map(|body| BodyDeadline::new(body, body_timeout));
+            app.clone().oneshot(req)
+        });
+        let io = TokioIo::new(IdleTimeout::new(stream, idle_timeout));
+        let mut conn = pin!(builder.serve_connection(io, service));
+        let result = tokio::select! {
+            result = conn.as_mut() => result,
+            // Also when the sender is gone: `serve` was dropped.
+            _ = async { stop.wait_for(|stop| *stop).await.map(|_| ()) } => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+        };
+        if let Err(err) = result {
+            // Timeouts, resets, malformed requests: the client's doing.
+            tracing::debug!("connection from {peer} ended: {err}");
+        }
+    }
 }
 
 /// A setting as a timer duration: negative counts as zero, huge ones are

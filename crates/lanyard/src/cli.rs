@@ -212,6 +212,12 @@ pub struct ConfigArgs {
     /// Log lines as text (default) or json (one object per line)
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; reloaded on SIGHUP)
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<String>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<String>,
     #[arg(
         long,
         value_name = "URL",
@@ -228,6 +234,8 @@ impl ConfigArgs {
             ("base_url", &self.base_url),
             ("log", &self.log),
             ("log_format", &self.log_format),
+            ("tls_cert", &self.tls_cert),
+            ("tls_key", &self.tls_key),
             ("database", &self.database),
         ];
         Flags {

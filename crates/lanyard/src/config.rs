@@ -72,6 +72,8 @@ pub struct Loaded {
     pub log_format: LogFormat,
     /// Where `/metrics` is served (off when `None`).
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// Native TLS: the certificate chain and key files (`None`: plain HTTP).
+    pub tls: Option<lanyard_web::tls::TlsFiles>,
     /// In the order [`resolve`] reads the keys.
     pub origins: Vec<Origin>,
 }
@@ -156,6 +158,25 @@ pub fn load_with(
             parse_listen(v).map(Some)
         }
     })?;
+    let path = |v: &str| Ok::<_, String>((!v.trim().is_empty()).then(|| PathBuf::from(v.trim())));
+    let tls_cert = layers.value("tls_cert", "", path)?;
+    let tls_key = layers.value("tls_key", "", path)?;
+    let tls = match (tls_cert, tls_key) {
+        (Some(certificate), Some(key)) => Some(lanyard_web::tls::TlsFiles { certificate, key }),
+        (None, None) => None,
+        (cert, _) => {
+            let (key, missing) = if cert.is_some() {
+                ("tls_cert", "tls_key")
+            } else {
+                ("tls_key", "tls_cert")
+            };
+            return Err(ConfigError::Invalid {
+                origin: layers.origin_of(key),
+                value: String::new(),
+                problem: format!("needs {missing} too (the certificate chain and its key)"),
+            });
+        }
+    };
     // Secrets keys: file paths only (the key itself may come from
     // LANYARD_SECRETS_KEY, read where the keyring is made, never printed).
     let secrets_key_file = layers.value("secrets_key_file", "", |v| {
@@ -178,6 +199,7 @@ pub fn load_with(
         secrets_old_key_files,
         log_format,
         metrics_listen,
+        tls,
         origins: layers.origins,
     })
 }
@@ -215,6 +237,7 @@ fn resolve(layers: &mut Layers) -> Result<(Settings, DatabaseUrl), ConfigError> 
     // Stopping: see lanyard_web::server and docs/OPERATIONS.md.
     let drain_delay = layers.value("drain_delay_seconds", "0", count(0, 3600))?;
     let shutdown_timeout = layers.value("shutdown_timeout_seconds", "30", count(1, 3600))?;
+    let handshake = layers.value("tls_handshake_timeout_seconds", "10", count(1, 300))?;
     let settings = Settings {
         listen,
         base_url,
@@ -237,13 +260,14 @@ fn resolve(layers: &mut Layers) -> Result<(Settings, DatabaseUrl), ConfigError> 
             max_connections,
             drain_delay: time::Duration::seconds(drain_delay.into()),
             shutdown_timeout: time::Duration::seconds(shutdown_timeout.into()),
+            tls_handshake_timeout: time::Duration::seconds(handshake.into()),
         },
     };
     Ok((settings, database))
 }
 
 /// Keys whose value is a whole number, and how they print.
-const COUNT_KEYS: [&str; 13] = [
+const COUNT_KEYS: [&str; 14] = [
     "lockout_failures",
     "session_idle_minutes",
     "session_max_hours",
@@ -257,6 +281,7 @@ const COUNT_KEYS: [&str; 13] = [
     "http_max_connections",
     "drain_delay_seconds",
     "shutdown_timeout_seconds",
+    "tls_handshake_timeout_seconds",
 ];
 
 /// `true` or `false` (as TOML writes them).
@@ -304,6 +329,18 @@ struct Layers {
 }
 
 impl Layers {
+    /// Where the effective value of `key` (already read) came from.
+    fn origin_of(&self, key: &'static str) -> Origin {
+        self.origins
+            .iter()
+            .find(|o| o.key == key)
+            .cloned()
+            .unwrap_or(Origin {
+                key,
+                layer: Layer::Default,
+            })
+    }
+
     /// The effective value of `key`, parsed; `default` goes through the same
     /// parser, so a bad default fails loudly too.
     fn value<T, E: fmt::Display>(
@@ -419,6 +456,17 @@ impl Loaded {
             "database".into(),
             toml::Value::String(self.database.redacted()),
         );
+        let tls_path = |p: Option<&Path>| {
+            toml::Value::String(p.map(|p| p.display().to_string()).unwrap_or_default())
+        };
+        table.insert(
+            "tls_cert".into(),
+            tls_path(self.tls.as_ref().map(|t| t.certificate.as_path())),
+        );
+        table.insert(
+            "tls_key".into(),
+            tls_path(self.tls.as_ref().map(|t| t.key.as_path())),
+        );
         table.insert(
             "metrics_listen".into(),
             toml::Value::String(
@@ -453,6 +501,7 @@ impl Loaded {
             i64::from(http.max_connections),
             http.drain_delay.whole_seconds(),
             http.shutdown_timeout.whole_seconds(),
+            http.tls_handshake_timeout.whole_seconds(),
         ]) {
             table.insert(key.into(), toml::Value::Integer(value));
         }

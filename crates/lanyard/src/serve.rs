@@ -61,12 +61,23 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         .context("cannot read the bound address")?;
     // The default base URL is "wherever we listen"; with port 0 that is only
     // known now, and a base URL ending in :0 would be useless to clients.
+    let tls = match &loaded.tls {
+        Some(files) => Some(
+            lanyard_web::tls::Tls::new(files.clone())
+                .map_err(|e| anyhow::anyhow!("cannot use the TLS certificate: {e}"))?,
+        ),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     if loaded.layer_of("base_url") == Some(&Layer::Default) {
-        settings.base_url = BaseUrl::parse(&format!("http://{bound}"))
+        settings.base_url = BaseUrl::parse(&format!("{scheme}://{bound}"))
             .context("cannot derive the base URL from the bound address")?;
     }
     let shutdown = shutdown_signal();
-    tracing::info!("listening on http://{bound}");
+    if let Some(tls) = &tls {
+        reload_on_sighup(tls.clone());
+    }
+    tracing::info!("listening on {scheme}://{bound}");
     tracing::info!("public base URL is {}", settings.base_url);
 
     let http = settings.http.clone();
@@ -89,13 +100,11 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         Some(addr) => Some(serve_metrics(addr, state.clone(), &http).await?),
         None => None,
     };
-    let served = lanyard_web::server::serve(
-        listener,
-        app,
-        &http,
-        draining(shutdown, state.clone(), http.drain_delay),
-    )
-    .await
+    let stop = draining(shutdown, state.clone(), http.drain_delay);
+    let served = match tls {
+        Some(tls) => lanyard_web::server::serve_tls(listener, app, &http, tls, stop).await,
+        None => lanyard_web::server::serve(listener, app, &http, stop).await,
+    }
     .context("server failed");
     if let Some((stop, task)) = metrics {
         let _ = stop.send(());
@@ -108,6 +117,33 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reads the TLS certificate and key again on every SIGHUP: new
+/// connections use them, open ones keep theirs; a failed reload keeps the
+/// pair in use (and says why).
+fn reload_on_sighup(tls: lanyard_web::tls::Tls) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        match tls.reload() {
+                            Ok(()) => tracing::info!("reloaded the TLS certificate"),
+                            Err(e) => tracing::error!(
+                                "cannot reload the TLS certificate, keeping the one in use: {e}"
+                            ),
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::warn!("cannot watch for SIGHUP (no TLS reload): {e}"),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tls;
 }
 
 /// Serves `/metrics` on `addr` (same limits as the main listener) until

@@ -342,3 +342,205 @@ fn metrics_are_served_on_their_own_address_only() {
     assert!(http_get(&authority, "/metrics").starts_with("HTTP/1.1 404"));
     assert!(server.terminate().success());
 }
+
+/// A throwaway CA, and certificates it signs for 127.0.0.1.
+struct TestCa {
+    key: rcgen::KeyPair,
+    cert: rcgen::Certificate,
+}
+
+impl TestCa {
+    fn new() -> Self {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).unwrap();
+        TestCa { key, cert }
+    }
+
+    /// A server certificate for 127.0.0.1: (certificate PEM, key PEM, DER).
+    fn server(&self) -> (String, String, Vec<u8>) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        (cert.pem(), key.serialize_pem(), cert.der().to_vec())
+    }
+
+    fn client(&self) -> std::sync::Arc<rustls::ClientConfig> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.cert.der().clone()).unwrap();
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        std::sync::Arc::new(
+            rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth(),
+        )
+    }
+}
+
+type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+fn tls_connect(authority: &str, client: std::sync::Arc<rustls::ClientConfig>) -> TlsStream {
+    let name =
+        rustls_pki_types::ServerName::IpAddress(std::net::Ipv4Addr::new(127, 0, 0, 1).into());
+    let conn = rustls::ClientConnection::new(client, name).unwrap();
+    let tcp = TcpStream::connect(authority).unwrap();
+    tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// One GET on a kept-alive connection: the head and the body.
+fn tls_get(stream: &mut TlsStream, authority: &str, path: &str) -> (String, String) {
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\n\r\n").unwrap();
+    stream.flush().unwrap();
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        raw.push(byte[0]);
+    }
+    let head = String::from_utf8(raw).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length: ")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).unwrap();
+    (head, String::from_utf8(body).unwrap())
+}
+
+fn peer_certificate(stream: &TlsStream) -> Vec<u8> {
+    stream.conn.peer_certificates().unwrap()[0].to_vec()
+}
+
+#[test]
+fn native_tls_serves_https_reloads_on_sighup_and_times_out_handshakes() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-tls");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let ca = TestCa::new();
+    let (cert, key, first) = ca.server();
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    let db = dir.join("lanyard.db");
+    let (mut server, logs) = Server::start_on(
+        &db,
+        &[
+            ("LANYARD_TLS_CERT", cert_file.to_str().unwrap()),
+            ("LANYARD_TLS_KEY", key_file.to_str().unwrap()),
+            ("LANYARD_TLS_HANDSHAKE_TIMEOUT_SECONDS", "1"),
+        ],
+    );
+    let authority = wait_for_line(&logs, "listening on https://");
+    let base = wait_for_line(&logs, "public base URL is ");
+    assert_eq!(base, format!("https://{authority}"));
+
+    let mut kept = tls_connect(&authority, ca.client());
+    let (head, body) = tls_get(&mut kept, &authority, "/healthz");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(body.contains("\"status\":\"ok\""), "{body}");
+    // The base URL is https: browsers are told to stay on https.
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("strict-transport-security: max-age=63072000"),
+        "{head}"
+    );
+    assert_eq!(peer_certificate(&kept), first);
+
+    // A new certificate in the same files, then SIGHUP: new connections get
+    // it, the open one keeps working.
+    let (cert, key, second) = ca.server();
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, key).unwrap();
+    let status = Command::new("kill")
+        .args(["-HUP", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    wait_for_line(&logs, "reloaded the TLS certificate");
+    let mut fresh = tls_connect(&authority, ca.client());
+    let (head, _) = tls_get(&mut fresh, &authority, "/healthz");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert_eq!(peer_certificate(&fresh), second);
+    let (head, _) = tls_get(&mut kept, &authority, "/readyz");
+    assert!(
+        head.starts_with("HTTP/1.1 200 OK\r\n"),
+        "the open connection: {head}"
+    );
+    assert_eq!(peer_certificate(&kept), first);
+
+    // A reload with a broken file keeps the pair in use.
+    std::fs::write(&key_file, "not a key").unwrap();
+    Command::new("kill")
+        .args(["-HUP", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    wait_for_line(
+        &logs,
+        "cannot reload the TLS certificate, keeping the one in use",
+    );
+    let mut still = tls_connect(&authority, ca.client());
+    tls_get(&mut still, &authority, "/healthz");
+    assert_eq!(peer_certificate(&still), second);
+
+    // A client that never completes its handshake is cut after 1 s.
+    let mut silent = TcpStream::connect(&authority).unwrap();
+    silent
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let n = silent.read(&mut buf).unwrap_or(0);
+    assert_eq!(n, 0, "closed without a byte");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    drop((kept, fresh, still));
+    assert!(server.terminate().success());
+}
+
+#[test]
+fn unusable_tls_settings_stop_the_start_with_the_reason() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-tls-bad");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = TestCa::new();
+    let (cert, _, _) = ca.server();
+    let (_, other_key, _) = ca.server();
+    let (cert_file, key_file) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, other_key).unwrap();
+    let db = format!("sqlite://{}", dir.join("lanyard.db").display());
+    let run = |env: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_lanyard"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
+            .env_clear()
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&[("LANYARD_TLS_CERT", cert_file.to_str().unwrap())]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("needs tls_key too"), "{err}");
+    let (code, err) = run(&[
+        ("LANYARD_TLS_CERT", cert_file.to_str().unwrap()),
+        ("LANYARD_TLS_KEY", key_file.to_str().unwrap()),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot use the TLS certificate"), "{err}");
+    assert!(err.contains("do not make a usable pair"), "{err}");
+}
