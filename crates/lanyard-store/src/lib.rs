@@ -61,6 +61,7 @@ mod admin_sessions;
 mod admins;
 mod apps;
 mod audit;
+mod backup;
 mod bulk;
 mod dialect;
 mod groups;

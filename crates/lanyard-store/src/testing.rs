@@ -99,6 +99,26 @@ pub async fn fresh_store(backend: &str) -> Option<(SqlStore, Option<String>)> {
     }
 }
 
+/// A new PostgreSQL database without any table (none without
+/// `LANYARD_TEST_POSTGRES`); drop it with [`drop_database`].
+pub async fn empty_postgres_database() -> Option<String> {
+    sqlx::any::install_default_drivers();
+    let server = std::env::var(POSTGRES_ENV).ok()?;
+    let name = unique_name();
+    let mut admin = AnyConnection::connect(&server)
+        .await
+        .unwrap_or_else(|e| panic!("connecting to {POSTGRES_ENV} ({server}): {e}"));
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+    admin.close().await.ok();
+    Some(name)
+}
+
+/// [`test_keyring`]'s key as `LANYARD_SECRETS_KEY` holds it.
+pub const TEST_KEY_TEXT: &str = "WlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlpaWlo=";
+
 /// The secrets key of test stores (fixed: tests need no secrecy).
 pub fn test_keyring() -> std::sync::Arc<crate::secrets::Keyring> {
     let key = crate::secrets::SecretsKey::from_bytes(&[0x5a; 32]).expect("a valid key");

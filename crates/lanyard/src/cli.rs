@@ -47,10 +47,36 @@ pub enum Command {
     /// The key that encrypts signing keys and TOTP secrets in the database.
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// Write an online, consistent backup of the database to a file (SQLite:
+    /// VACUUM INTO; PostgreSQL: pg_dump). The secrets key is not in it.
+    #[command(after_help = SETTINGS_HELP)]
+    Backup(BackupArgs),
+    /// Restore a backup into an empty database (checked first; never half
+    /// done). The database's secrets key must be configured.
+    #[command(after_help = SETTINGS_HELP)]
+    Restore(RestoreArgs),
     /// Run a seeded demo on a temporary SQLite database: users, a group, an
     /// Amazon AWS app and a built-in stand-in for AWS's sign-in page. Prints
     /// the URLs and credentials; everything is deleted on exit.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The backup file to write (replaced when complete)
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup file to read
+    #[arg(long, value_name = "FILE")]
+    pub from: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 //! bad email given to `admin create`), 1 for any other failure (e.g. the
 //! listen address is taken, the database cannot be opened).
 
+mod backup;
 mod cli;
 mod commands;
 mod config;
@@ -59,6 +60,12 @@ fn main() -> ExitCode {
         }),
         Command::Apikey(ApiKeyCommand::Create(args)) => run(&args.config, |loaded| {
             commands::apikey_create(&args, &loaded)
+        }),
+        Command::Backup(args) => run(&args.config, |loaded| {
+            backup::backup(&loaded, &args.to).map_err(Failure::Other)
+        }),
+        Command::Restore(args) => run(&args.config, |loaded| {
+            backup::restore(&loaded, &args.from).map_err(Failure::Other)
         }),
         Command::Secrets(SecretsCommand::Rotate(args)) => run(&args, |loaded| {
             commands::secrets_rotate(&loaded).map_err(Failure::Other)

@@ -71,11 +71,33 @@ pub fn load_keyring(
     loaded: &Loaded,
     env_key: Option<String>,
 ) -> anyhow::Result<(Arc<Keyring>, KeySource)> {
+    keyring(loaded, env_key, true)
+}
+
+/// [`load_keyring`] without making a key file: a restore must use the key
+/// of the database it restores, never a new one.
+pub fn load_existing_keyring(
+    loaded: &Loaded,
+    env_key: Option<String>,
+) -> anyhow::Result<(Arc<Keyring>, KeySource)> {
+    keyring(loaded, env_key, false)
+}
+
+fn keyring(
+    loaded: &Loaded,
+    env_key: Option<String>,
+    create: bool,
+) -> anyhow::Result<(Arc<Keyring>, KeySource)> {
     let (current, source) = match (env_key, key_file(loaded)) {
         (Some(text), _) => (
             SecretsKey::from_text(&text)
                 .with_context(|| format!("{KEY_ENV} is not a secrets key"))?,
             KeySource::Env,
+        ),
+        (None, Some(path)) if !create && !path.exists() => bail!(
+            "no secrets key for this database: put the backed-up database's key at {} \
+             (or set {KEY_ENV}); without it its signing keys and TOTP secrets cannot be read",
+            path.display()
         ),
         (None, Some(path)) => {
             let created = create_if_missing(&path)?;

@@ -637,3 +637,240 @@ async fn the_secrets_key_lives_beside_the_database_and_rotates() {
         "the old key alone no longer opens it"
     );
 }
+
+/// A SQLite backup round trip from the command line: the backup holds the
+/// data and a header; a restore needs the database's own secrets key, goes
+/// only into an empty database, refuses a newer schema and anything that
+/// is not a backup, and leaves nothing behind when it fails.
+#[test]
+fn a_sqlite_backup_restores_into_an_empty_database_with_its_key() {
+    let source = db_path("backup-source");
+    let _ = std::fs::remove_file(format!("{}.key", source.display()));
+    let out = lanyard(
+        &[
+            "admin",
+            "create",
+            "--email",
+            "root@example.com",
+            "--database",
+            &url(&source),
+        ],
+        "a long passphrase\n",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("backup-source.lanyard-backup");
+    let out = lanyard(
+        &[
+            "backup",
+            "--to",
+            file.to_str().unwrap(),
+            "--database",
+            &url(&source),
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let bytes = std::fs::read(&file).unwrap();
+    let header = String::from_utf8_lossy(&bytes[..bytes.iter().position(|b| *b == b'\n').unwrap()])
+        .into_owned();
+    assert!(
+        header.starts_with("LANYARD-BACKUP 1 {\"lanyard\":\""),
+        "{header}"
+    );
+    assert!(header.contains("\"backend\":\"sqlite\""), "{header}");
+    assert!(header.contains("\"schema\":"), "{header}");
+
+    // Without the source's secrets key: refused, nothing left behind.
+    let target = db_path("backup-target");
+    let key = PathBuf::from(format!("{}.key", target.display()));
+    let _ = std::fs::remove_file(&key);
+    let restore = |target: &Path, file: &Path| {
+        lanyard(
+            &[
+                "restore",
+                "--from",
+                file.to_str().unwrap(),
+                "--database",
+                &url(target),
+            ],
+            "",
+        )
+    };
+    let out = restore(&target, &file);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "no secrets key for this database: put the backed-up database's key at {}",
+            key.display()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!target.exists() && !key.exists());
+    // Another key: its secrets cannot be read, so nothing is restored.
+    let other = lanyard(&["secrets", "new-key", "--out", key.to_str().unwrap()], "");
+    assert_eq!(other.status.code(), Some(0), "{}", text(&other.stderr));
+    let out = restore(&target, &file);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the secrets key does not match this database"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!target.exists(), "no half-restored database");
+    // With the source's key: restored, with its data.
+    std::fs::copy(format!("{}.key", source.display()), &key).unwrap();
+    let out = restore(&target, &file);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let again = lanyard(
+        &[
+            "admin",
+            "create",
+            "--email",
+            "root@example.com",
+            "--database",
+            &url(&target),
+        ],
+        "a long passphrase\n",
+    );
+    assert!(
+        text(&again.stderr).contains("already in use"),
+        "the restored database has the admin: {}",
+        text(&again.stderr)
+    );
+    // Not into a database that holds something.
+    let out = restore(&target, &file);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is not empty"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // A newer Lanyard's backup, and a file that is no backup.
+    let newer = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("backup-newer.lanyard-backup");
+    let schema_at = header.find("\"schema\":").unwrap() + 9;
+    let schema_len = header[schema_at..].find(',').unwrap();
+    let mut tampered = bytes.clone();
+    let replaced = format!(
+        "{}{}{}",
+        &header[..schema_at],
+        "9999",
+        &header[schema_at + schema_len..]
+    );
+    tampered.splice(..header.len(), replaced.bytes());
+    std::fs::write(&newer, &tampered).unwrap();
+    let fresh = db_path("backup-fresh");
+    std::fs::copy(
+        format!("{}.key", source.display()),
+        format!("{}.key", fresh.display()),
+    )
+    .unwrap();
+    let out = restore(&fresh, &newer);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the backup was made by a newer Lanyard"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = restore(&fresh, &source);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("is not a Lanyard backup"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!fresh.exists());
+}
+
+/// The PostgreSQL round trip: `pg_dump` into the backup, `pg_restore
+/// --single-transaction` into an empty database, a non-empty one refused.
+#[test]
+fn a_postgres_backup_restores_into_an_empty_database() {
+    use lanyard_store::testing::{
+        drop_database, empty_postgres_database, fresh_store, postgres_url, TEST_KEY_TEXT,
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some((store, Some(source))) = rt.block_on(fresh_store("postgres")) else {
+        return;
+    };
+    rt.block_on(store.close());
+    let target = rt.block_on(empty_postgres_database()).unwrap();
+    let env = [
+        ("LANYARD_SECRETS_KEY", TEST_KEY_TEXT),
+        ("PATH", "/usr/bin:/bin"),
+    ];
+    let (from, to) = (postgres_url(&source), postgres_url(&target));
+    let out = lanyard_env(
+        &[
+            "admin",
+            "create",
+            "--email",
+            "root@example.com",
+            "--database",
+            &from,
+        ],
+        "a long passphrase\n",
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let file = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("backup-pg.lanyard-backup");
+    let out = lanyard_env(
+        &[
+            "backup",
+            "--to",
+            file.to_str().unwrap(),
+            "--database",
+            &from,
+        ],
+        "",
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.starts_with(b"LANYARD-BACKUP 1 {"));
+    let body = &bytes[bytes.iter().position(|b| *b == b'\n').unwrap() + 1..];
+    assert!(body.starts_with(b"PGDMP"), "pg_dump's custom format");
+
+    let restore = |db: &str| {
+        lanyard_env(
+            &[
+                "restore",
+                "--from",
+                file.to_str().unwrap(),
+                "--database",
+                db,
+            ],
+            "",
+            &env,
+        )
+    };
+    let out = restore(&to);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let again = lanyard_env(
+        &[
+            "admin",
+            "create",
+            "--email",
+            "root@example.com",
+            "--database",
+            &to,
+        ],
+        "a long passphrase\n",
+        &env,
+    );
+    assert!(
+        text(&again.stderr).contains("already in use"),
+        "{}",
+        text(&again.stderr)
+    );
+    let out = restore(&to);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the database is not empty (it has tables)"),
+        "{}",
+        text(&out.stderr)
+    );
+    rt.block_on(drop_database(&source));
+    rt.block_on(drop_database(&target));
+}
