@@ -78,22 +78,11 @@ pub async fn fresh_store(backend: &str) -> Option<(SqlStore, Option<String>)> {
     match backend {
         "sqlite" => Some((migrated("sqlite::memory:").await, None)),
         "postgres" => {
-            let Ok(server) = std::env::var(POSTGRES_ENV) else {
+            let Some(name) = empty_postgres_database().await else {
                 note_postgres_skipped();
                 return None;
             };
-            let name = unique_name();
-            let mut admin = AnyConnection::connect(&server)
-                .await
-                .unwrap_or_else(|e| panic!("connecting to {POSTGRES_ENV} ({server}): {e}"));
-            admin
-                .execute(format!("CREATE DATABASE {name}").as_str())
-                .await
-                .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
-            admin.close().await.ok();
-            let mut url = url::Url::parse(&server).expect("LANYARD_TEST_POSTGRES is a URL");
-            url.set_path(&format!("/{name}"));
-            Some((migrated(url.as_str()).await, Some(name)))
+            Some((migrated(&postgres_url(&name)).await, Some(name)))
         }
         other => panic!("unknown backend {other:?}"),
     }
