@@ -87,6 +87,25 @@ impl SqlStore {
         Ok(())
     }
 
+    /// After a restore: adds a new random epoch (a multiple of 2^32) to
+    /// every app's `sso_version`, so no node that kept running can match
+    /// a version it cached before with the restored (other) contents: each
+    /// reads the app afresh on its next response. Returns the epoch added.
+    pub async fn start_new_epoch(&self) -> Result<i64, Error> {
+        let mut bytes = [0u8; 4];
+        aws_lc_rs::rand::fill(&mut bytes)
+            .map_err(|_| Error::Store("the system RNG failed".into()))?;
+        // 1..=2^20 epochs of 2^32 versions: never 0, never near i64::MAX.
+        let epoch = (i64::from(u32::from_le_bytes(bytes) >> 12) + 1) << 32;
+        let mut conn = self.conn().await?;
+        sqlx::query("UPDATE apps SET sso_version = sso_version + $1")
+            .bind(epoch)
+            .execute(&mut *conn)
+            .await
+            .map_err(db)?;
+        Ok(epoch)
+    }
+
     /// SQLite: `PRAGMA integrity_check` says "ok" (else its findings).
     pub async fn sqlite_integrity_check(&self) -> Result<(), Error> {
         let mut conn = self.conn().await?;

@@ -17,6 +17,9 @@
 //! `pg_restore --single-transaction`. The secrets key is not in the backup
 //! (see docs/SECURITY.md): the restored database needs the key it was
 //! encrypted with, and a restore without it fails with a clear message.
+//! Every restore starts a new epoch of the apps' `sso_version`
+//! (`SqlStore::start_new_epoch`), so nodes kept running never serve SSO
+//! inputs they cached before it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -233,6 +236,7 @@ async fn restore_sqlite(
             check_schema(header, &store)?;
             store.migrate().await?;
             store.check_keyring(time::OffsetDateTime::now_utc()).await?;
+            store.start_new_epoch().await?;
             anyhow::Ok(())
         }
         .await;
@@ -302,6 +306,8 @@ async fn restore_postgres(
     let after = async {
         store.migrate().await?;
         store.check_keyring(time::OffsetDateTime::now_utc()).await?;
+        // Nodes still running on this database drop their cached app inputs.
+        store.start_new_epoch().await?;
         anyhow::Ok(())
     }
     .await;

@@ -342,3 +342,78 @@ web_test!(
         app.shutdown().await;
     }
 );
+
+// A restore may bring back an app's (id, sso_version) with other contents
+// than a running node cached for that pair. The restore starts a new epoch
+// of the versions, so the node reads the app afresh.
+web_test!(
+    a_new_epoch_after_a_restore_drops_every_nodes_cached_sso_inputs,
+    |node_a| {
+        use lanyard_core::store::AppStore;
+        let node_b = node_a.another_node();
+        let s = crate::sso::aws_setup(&node_a, "aws").await;
+        let serve_b = || async {
+            crate::sso::roles(&crate::sso::form_of(
+                &node_b
+                    .visit("GET", "/saml2/aws", Some(&s.session), None)
+                    .await,
+            ))
+        };
+        let admin =
+            "arn:aws:iam::123456789012:role/Admin,arn:aws:iam::123456789012:saml-provider/Lanyard";
+        let read_only = "arn:aws:iam::123456789012:role/ReadOnly,arn:aws:iam::123456789012:saml-provider/Lanyard";
+        let set_role = |role: &'static str| {
+            let node_a = &node_a;
+            let group = s.group;
+            let app_id = s.app_id;
+            async move {
+                node_a
+                .admin(
+                    "PUT",
+                    &format!("/api/v1/applications/{app_id}/entitlements"),
+                    Some(json!([{"group_id": group, "account_id": "123456789012", "role_name": role, "provider_name": "Lanyard"}])),
+                )
+                .await
+                .expect(StatusCode::OK);
+            }
+        };
+        assert_eq!(serve_b().await, [admin]);
+        let (_, before) = node_a.store.app_sso_version("aws").await.unwrap().unwrap();
+        set_role("ReadOnly").await;
+        assert_eq!(serve_b().await, [read_only], "node B cached (v', ReadOnly)");
+        let (_, cached) = node_a.store.app_sso_version("aws").await.unwrap().unwrap();
+
+        // "Restored" to an older state and changed again since: the app holds
+        // Admin, at the very version number node B cached with ReadOnly.
+        set_role("Admin").await;
+        let version = |store: &lanyard_store::SqlStore| {
+            let store = store.clone();
+            async move { store.app_sso_version("aws").await.unwrap().unwrap().1 }
+        };
+        let set_version = |v: i64| {
+            let store = node_a.store.clone();
+            async move {
+                lanyard_store::testing::execute(
+                    &store,
+                    &format!("UPDATE apps SET sso_version = {v}"),
+                )
+                .await
+            }
+        };
+        // (Setting another value does not fire the version trigger.)
+        assert_ne!(version(&node_a.store).await, cached);
+        set_version(cached).await;
+        assert_eq!(
+            version(&node_a.store).await,
+            cached,
+            "the same version number as node B cached"
+        );
+        let _ = before;
+        assert_eq!(serve_b().await, [read_only], "without a new epoch: stale");
+
+        let epoch = node_a.store.start_new_epoch().await.unwrap();
+        assert!(epoch >= 1 << 32, "{epoch}");
+        assert_eq!(serve_b().await, [admin], "the restored state, at once");
+        node_a.shutdown().await;
+    }
+);
