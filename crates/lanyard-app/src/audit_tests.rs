@@ -67,6 +67,17 @@ impl AuditStore for Counting {
     async fn list_audit_events(&self, filter: &AuditFilter) -> Result<Page<AuditEvent>> {
         self.inner.list_audit_events(filter).await
     }
+    async fn audit_events_after(
+        &self,
+        after: i64,
+        since: Option<time::OffsetDateTime>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>> {
+        self.inner.audit_events_after(after, since, limit).await
+    }
+    async fn prune_audit_events(&self, before: time::OffsetDateTime, limit: u32) -> Result<u64> {
+        self.inner.prune_audit_events(before, limit).await
+    }
 }
 
 fn event(i: usize) -> AuditEvent {

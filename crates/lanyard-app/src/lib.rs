@@ -57,6 +57,7 @@ pub mod metrics;
 pub mod portal;
 mod ratelimit;
 pub mod request;
+pub mod retention;
 pub mod secrets;
 pub mod sessions;
 pub mod sign_in;

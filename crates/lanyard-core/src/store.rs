@@ -115,6 +115,17 @@ pub trait AuditStore: Send + Sync {
     /// Writes a batch in one transaction.
     async fn append_audit_events(&self, events: &[AuditEvent]) -> Result<()>;
     async fn list_audit_events(&self, filter: &AuditFilter) -> Result<Page<AuditEvent>>;
+    /// Oldest first: up to `limit` events with an id above `after`, at or
+    /// after `since` (an export, which follows the log as it grows).
+    async fn audit_events_after(
+        &self,
+        after: i64,
+        since: Option<OffsetDateTime>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>>;
+    /// Deletes up to `limit` events older than `before` (retention); how
+    /// many it deleted.
+    async fn prune_audit_events(&self, before: OffsetDateTime, limit: u32) -> Result<u64>;
 }
 
 /// Applications, their keys, group bindings, entitlements and images.
@@ -311,6 +322,10 @@ pub trait SignInStore: Send + Sync {
     async fn forget_sources(&self, account: Account, source: Option<&str>) -> Result<()>;
     /// Deletes source rows whose window and block are over at `now`.
     async fn purge_sources(&self, now: OffsetDateTime) -> Result<u64>;
+    /// Deletes up to `limit` rows per table of what has expired at `now`:
+    /// remembered AuthnRequest ids and ForceAuthn sightings, one-time form
+    /// tokens (retention); how many it deleted.
+    async fn prune_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64>;
     /// Stores (or with `None` clears) a TOTP secret awaiting confirmation.
     async fn set_totp_pending(&self, account: Account, secret: Option<&str>) -> Result<()>;
     /// Makes the pending secret the account's TOTP secret, recording `step`

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use sqlx::Connection;
+use time::OffsetDateTime;
 
 use lanyard_core::audit::{AuditEvent, AuditFilter};
 use lanyard_core::directory::{Page, DEFAULT_PAGE, MAX_PAGE};
@@ -116,5 +117,40 @@ impl AuditStore for SqlStore {
         sql.push(&format!(" ORDER BY id DESC LIMIT {l}"));
         let rows: Vec<AuditRow> = sql.fetch_all(&mut *self.conn().await?).await.map_err(db)?;
         Ok(page(convert(rows)?, limit, |e: &AuditEvent| e.id))
+    }
+
+    async fn audit_events_after(
+        &self,
+        after: i64,
+        since: Option<OffsetDateTime>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>> {
+        let rows: Vec<AuditRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            audit_columns!(),
+            " FROM audit_events WHERE id > $1 AND at >= $2 ORDER BY id LIMIT $3"
+        ))
+        .bind(after)
+        .bind(since.map_or(i64::MIN, to_ms))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.conn().await?)
+        .await
+        .map_err(db)?;
+        convert(rows)
+    }
+
+    async fn prune_audit_events(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
+        // A small batch per statement: the write lock (SQLite) or the rows'
+        // locks (PostgreSQL) are held briefly, so sign-ins do not wait.
+        let done = sqlx::query(
+            "DELETE FROM audit_events WHERE id IN \
+             (SELECT id FROM audit_events WHERE at < $1 ORDER BY id LIMIT $2)",
+        )
+        .bind(to_ms(before))
+        .bind(i64::from(limit))
+        .execute(&mut *self.conn().await?)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected())
     }
 }

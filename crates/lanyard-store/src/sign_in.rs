@@ -711,6 +711,27 @@ impl SignInStore for SqlStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn prune_expired(&self, now: OffsetDateTime, limit: u32) -> Result<u64> {
+        let mut deleted = 0;
+        for statement in [
+            "DELETE FROM seen_requests WHERE (app_id, request_id) IN (SELECT app_id, request_id \
+             FROM seen_requests WHERE expires_at <= $1 LIMIT $2)",
+            "DELETE FROM sso_force_authn WHERE (app_id, request_id) IN (SELECT app_id, \
+             request_id FROM sso_force_authn WHERE expires_at <= $1 LIMIT $2)",
+            "DELETE FROM form_tokens WHERE token IN (SELECT token FROM form_tokens \
+             WHERE expires_at <= $1 LIMIT $2)",
+        ] {
+            let done = sqlx::query(statement)
+                .bind(to_ms(now))
+                .bind(i64::from(limit))
+                .execute(&mut *self.conn().await?)
+                .await
+                .map_err(db)?;
+            deleted += done.rows_affected();
+        }
+        Ok(deleted)
+    }
+
     async fn last_role_choice(&self, user: UserId, app: AppId) -> Result<Option<String>> {
         let mut conn = self.conn().await?;
         sqlx::query_scalar("SELECT role FROM role_choices WHERE user_id = $1 AND app_id = $2")

@@ -133,6 +133,12 @@ async fn hsts(
     response
 }
 
+/// An audit event as `GET /api/v1/audit-events` shows it (the same fields,
+/// for `lanyard audit export`).
+pub fn audit_event_json(event: lanyard_core::audit::AuditEvent) -> serde_json::Value {
+    serde_json::to_value(api::audit::AuditEventView::from(event)).unwrap_or_default()
+}
+
 /// The REST API's OpenAPI document as pretty JSON (what
 /// `GET /api/v1/openapi.json` serves and `docs/openapi.json` holds).
 pub fn openapi_json() -> String {

@@ -51,6 +51,9 @@ pub enum Command {
     /// VACUUM INTO; PostgreSQL: pg_dump). The secrets key is not in it.
     #[command(after_help = SETTINGS_HELP)]
     Backup(BackupArgs),
+    /// The audit log as JSON lines (the API's fields), oldest first.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Restore a backup into an empty database (checked first; never half
     /// done). The database's secrets key must be configured.
     #[command(after_help = SETTINGS_HELP)]
@@ -59,6 +62,25 @@ pub enum Command {
     /// Amazon AWS app and a built-in stand-in for AWS's sign-in page. Prints
     /// the URLs and credentials; everything is deleted on exit.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Write audit events to standard output, one JSON object per line.
+    #[command(after_help = SETTINGS_HELP)]
+    Export(AuditExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AuditExportArgs {
+    /// Only events at or after this RFC 3339 time, e.g. 2026-12-01T00:00:00Z
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Keep writing new events as they are recorded (until Ctrl-C)
+    #[arg(long)]
+    pub follow: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
 }
 
 #[derive(Debug, Args)]

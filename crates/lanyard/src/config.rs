@@ -74,6 +74,8 @@ pub struct Loaded {
     pub metrics_listen: Option<std::net::SocketAddr>,
     /// Native TLS: the certificate chain and key files (`None`: plain HTTP).
     pub tls: Option<lanyard_web::tls::TlsFiles>,
+    /// Audit events older than this many days are deleted (0: never).
+    pub audit_retention_days: u32,
     /// In the order [`resolve`] reads the keys.
     pub origins: Vec<Origin>,
 }
@@ -177,6 +179,7 @@ pub fn load_with(
             });
         }
     };
+    let audit_retention_days = layers.value("audit_retention_days", "400", count(0, 36_500))?;
     // Secrets keys: file paths only (the key itself may come from
     // LANYARD_SECRETS_KEY, read where the keyring is made, never printed).
     let secrets_key_file = layers.value("secrets_key_file", "", |v| {
@@ -200,6 +203,7 @@ pub fn load_with(
         log_format,
         metrics_listen,
         tls,
+        audit_retention_days,
         origins: layers.origins,
     })
 }
@@ -466,6 +470,10 @@ impl Loaded {
         table.insert(
             "tls_key".into(),
             tls_path(self.tls.as_ref().map(|t| t.key.as_path())),
+        );
+        table.insert(
+            "audit_retention_days".into(),
+            toml::Value::Integer(i64::from(self.audit_retention_days)),
         );
         table.insert(
             "metrics_listen".into(),

@@ -6,6 +6,7 @@
 //! bad email given to `admin create`), 1 for any other failure (e.g. the
 //! listen address is taken, the database cannot be opened).
 
+mod audit_export;
 mod backup;
 mod cli;
 mod commands;
@@ -19,7 +20,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{AdminCommand, ApiKeyCommand, Cli, Command, ConfigArgs, SecretsCommand};
+use crate::cli::{
+    AdminCommand, ApiKeyCommand, AuditCommand, Cli, Command, ConfigArgs, SecretsCommand,
+};
 use crate::commands::Failure;
 use crate::config::Loaded;
 
@@ -60,6 +63,10 @@ fn main() -> ExitCode {
         }),
         Command::Apikey(ApiKeyCommand::Create(args)) => run(&args.config, |loaded| {
             commands::apikey_create(&args, &loaded)
+        }),
+        Command::Audit(AuditCommand::Export(args)) => run(&args.config, |loaded| {
+            audit_export::export(&loaded, args.since.as_deref(), args.follow)
+                .map_err(Failure::Other)
         }),
         Command::Backup(args) => run(&args.config, |loaded| {
             backup::backup(&loaded, &args.to).map_err(Failure::Other)

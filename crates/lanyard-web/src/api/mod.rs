@@ -36,7 +36,7 @@ pub(crate) use lanyard_app::directory::AttributesSchema;
 mod admins;
 mod app_access;
 mod applications;
-mod audit;
+pub(crate) mod audit;
 mod auth;
 mod catalog;
 mod error;

@@ -417,3 +417,72 @@ web_test!(
         node_a.shutdown().await;
     }
 );
+
+web_test!(
+    retention_deletes_old_audit_events_and_expired_rows_in_batches,
+    |app| {
+        use lanyard_core::audit::{AuditAction, AuditEvent, AuditTarget};
+        use lanyard_core::store::{AuditStore, SignInStore};
+        let now = app.clock_now();
+        let old = |i: i64| {
+            AuditEvent::new(
+                now - time::Duration::days(401) + time::Duration::seconds(i),
+                "cli",
+                AuditAction::GroupCreate,
+                &AuditTarget::Group(lanyard_core::GroupId(i)),
+                "{}".into(),
+            )
+        };
+        // More than two batches of old events, and a recent one.
+        let events: Vec<AuditEvent> = (0..2_345).map(old).collect();
+        app.store.append_audit_events(&events).await.unwrap();
+        let recent = AuditEvent::new(
+            now - time::Duration::days(10),
+            "cli",
+            AuditAction::GroupCreate,
+            &AuditTarget::Group(lanyard_core::GroupId(1)),
+            "{\"recent\":true}".into(),
+        );
+        app.store.append_audit_events(&[recent]).await.unwrap();
+        // A remembered request id that could not be answered any more.
+        let (app_id, _) = app.store_app("aws").await;
+        app.store
+            .remember_request_id(
+                lanyard_core::AppId(app_id),
+                "_old",
+                now - time::Duration::hours(2),
+                now - time::Duration::hours(1),
+            )
+            .await
+            .unwrap();
+        let before = lanyard_store::testing::count_rows(&app.store, "audit_events").await;
+
+        let retention = lanyard_app::retention::Retention { audit_days: 400 };
+        let pruned = lanyard_app::retention::prune(&app.state.lanyard, retention)
+            .await
+            .unwrap();
+        assert_eq!(pruned.audit_events, 2_345);
+        assert_eq!(pruned.expired, 1);
+        let after = lanyard_store::testing::count_rows(&app.store, "audit_events").await;
+        assert_eq!(before - after, 2_345);
+        let kept = lanyard_store::testing::query_strings(
+            &app.store,
+            "SELECT summary FROM audit_events WHERE summary LIKE '%recent%'",
+        )
+        .await;
+        assert_eq!(kept.len(), 1, "the recent event stays");
+        assert_eq!(
+            lanyard_store::testing::count_rows(&app.store, "seen_requests").await,
+            0
+        );
+        // 0 keeps everything.
+        let none = lanyard_app::retention::prune(
+            &app.state.lanyard,
+            lanyard_app::retention::Retention { audit_days: 0 },
+        )
+        .await
+        .unwrap();
+        assert_eq!(none.audit_events, 0);
+        app.shutdown().await;
+    }
+);
