@@ -58,6 +58,11 @@ pub enum Command {
     /// done). The database's secrets key must be configured.
     #[command(after_help = SETTINGS_HELP)]
     Restore(RestoreArgs),
+    /// Delete now what retention no longer keeps (old audit events, ended
+    /// sessions, spent tokens), in small batches, as `serve` does hourly;
+    /// safe while servers run.
+    #[command(after_help = SETTINGS_HELP)]
+    Prune(ConfigArgs),
     /// Run a seeded demo on a temporary SQLite database: users, a group, an
     /// Amazon AWS app and a built-in stand-in for AWS's sign-in page. Prints
     /// the URLs and credentials; everything is deleted on exit.

@@ -264,6 +264,25 @@ pub fn admin_unlock(args: &AdminEmailArgs, loaded: &Loaded) -> Result<(), Failur
     .map(|admin| eprintln!("unlocked admin {}", admin.email))
 }
 
+/// `lanyard prune`: the hourly retention run of `serve`, now.
+pub fn prune(loaded: &Loaded) -> Result<(), Failure> {
+    runtime()?.block_on(async {
+        let op = Operator::open(loaded).await?;
+        let started = std::time::Instant::now();
+        let pruned = lanyard_app::retention::prune(&op.lanyard, loaded.retention()).await;
+        op.close().await;
+        let p = pruned?;
+        eprintln!(
+            "deleted {} audit events, {} sessions and {} expired rows in {:.1} s",
+            p.audit_events,
+            p.sessions,
+            p.expired,
+            started.elapsed().as_secs_f64()
+        );
+        Ok(())
+    })
+}
+
 /// `lanyard secrets rotate`: every secret re-encrypted with the current
 /// key; then which keys still hold any secret.
 pub fn secrets_rotate(loaded: &Loaded) -> anyhow::Result<()> {

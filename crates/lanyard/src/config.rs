@@ -447,6 +447,13 @@ impl fmt::Display for Origin {
 }
 
 impl Loaded {
+    /// What retention keeps (`serve`'s hourly run and `lanyard prune`).
+    pub fn retention(&self) -> lanyard_app::retention::Retention {
+        lanyard_app::retention::Retention {
+            audit_days: self.audit_retention_days,
+        }
+    }
+
     /// The layer `key`'s effective value came from.
     pub fn layer_of(&self, key: &str) -> Option<&Layer> {
         self.origins.iter().find(|o| o.key == key).map(|o| &o.layer)

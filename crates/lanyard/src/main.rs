@@ -71,6 +71,7 @@ fn main() -> ExitCode {
         Command::Backup(args) => run(&args.config, |loaded| {
             backup::backup(&loaded, &args.to).map_err(Failure::Other)
         }),
+        Command::Prune(args) => run(&args, |loaded| commands::prune(&loaded)),
         Command::Restore(args) => run(&args.config, |loaded| {
             backup::restore(&loaded, &args.from).map_err(Failure::Other)
         }),

@@ -86,9 +86,7 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     let lanyard = Lanyard::new(settings, Arc::new(SystemClock), shared, audit.handle())?;
     // Retention: hourly, the first run a minute after start.
     let pruning = lanyard.clone();
-    let retention = lanyard_app::retention::Retention {
-        audit_days: loaded.audit_retention_days,
-    };
+    let retention = loaded.retention();
     tokio::spawn(async move {
         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
         loop {

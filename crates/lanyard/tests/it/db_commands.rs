@@ -977,3 +977,52 @@ fn audit_export_writes_json_lines_and_follows_new_events() {
         .unwrap();
     assert!(follow.wait().unwrap().success());
 }
+
+/// `lanyard prune` deletes what retention no longer keeps, now, and says
+/// how much: audit events past `audit_retention_days`, not the recent ones.
+#[test]
+fn prune_deletes_audit_events_past_their_retention_now() {
+    use lanyard_core::audit::{AuditAction, AuditEvent, AuditTarget};
+    let db = db_path("prune");
+    let _ = std::fs::remove_file(format!("{}.key", db.display()));
+    let out = lanyard(&["migrate", "--database", &url(&db)], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let event = |days: i64, group: i64| {
+        AuditEvent::new(
+            now - time::Duration::days(days),
+            "cli",
+            AuditAction::GroupCreate,
+            &AuditTarget::Group(lanyard_core::GroupId(group)),
+            "{}".into(),
+        )
+    };
+    // Two and a half batches past 30 days, and three recent events.
+    let mut events: Vec<AuditEvent> = (0..2_500).map(|i| event(31, i)).collect();
+    events.extend((0..3).map(|i| event(29, 10_000 + i)));
+    let store = rt.block_on(open(&db));
+    rt.block_on(store.append_audit_events(&events)).unwrap();
+    rt.block_on(store.close());
+
+    let out = lanyard_env(
+        &["prune", "--database", &url(&db)],
+        "",
+        &[("LANYARD_AUDIT_RETENTION_DAYS", "30")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr)
+            .starts_with("deleted 2500 audit events, 0 sessions and 0 expired rows in "),
+        "{}",
+        text(&out.stderr)
+    );
+    let store = rt.block_on(open(&db));
+    let left = rt
+        .block_on(store.list_audit_events(&AuditFilter::default()))
+        .unwrap();
+    let mut targets: Vec<String> = left.items.iter().map(|e| e.target.clone()).collect();
+    targets.sort();
+    assert_eq!(targets, ["group:10000", "group:10001", "group:10002"]);
+    rt.block_on(store.close());
+}
