@@ -28,7 +28,9 @@ Several nodes on one database (what a PostgreSQL deployment does):
     drop_postgres_database(url)
 
 `database` may be any URL `lanyard serve --database` takes; each node runs
-`migrate` (idempotent) and makes its own API key. Browsers with a cookie jar
+`migrate` (idempotent) and makes its own API key, unless given one
+(`api_key=`: a key the database already holds, e.g. after a restore, where a
+new key would add an audit event). Browsers with a cookie jar
 live in browser.py.
 
 Environment:
@@ -168,8 +170,10 @@ class LanyardServer:
     def __init__(self, *, binary: str | Path | None = None, build: bool = True,
                  base_url: str | None = None, log: str = "info", keep: bool | None = None,
                  start_timeout: float = 60.0, stop_timeout: float = 20.0,
-                 extra_env: dict[str, str] | None = None, database: str | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, database: str | None = None,
+                 api_key: str | None = None) -> None:
         self._database_arg = database
+        self._api_key_arg = api_key
         self._binary_arg = Path(binary) if binary else None
         self._build = build
         self._base_url_arg = base_url
@@ -229,8 +233,8 @@ class LanyardServer:
             self.port = free_port()
             self._set_base_url()
             self.cli("migrate")
-            self.api_key = self.cli("apikey", "create", "--name", "interop",
-                                    "--role", "administrator").strip()
+            self.api_key = self._api_key_arg or self.cli("apikey", "create", "--name", "interop",
+                                                         "--role", "administrator").strip()
             if not self.api_key or "\n" in self.api_key:
                 raise ServerError(f"apikey create printed {self.api_key!r}, expected the key alone")
             for attempt in range(3):
