@@ -8,7 +8,10 @@
 # store benchmark use to make fresh databases, and
 #   LANYARD_TEST_POSTGRES_CA=DIR/ca.pem
 #   LANYARD_TEST_POSTGRES_OTHER_CA=DIR/other-ca.pem
-# for the TLS tests (crates/lanyard-store/tests/it/tls.rs).
+# for the TLS tests (crates/lanyard-store/tests/it/tls.rs), and
+#   LANYARD_TEST_POSTGRES_CONTROL=DIR/control.sh
+# which stops (`stop fast|immediate`) and starts (`start`) this server, for
+# the fault suite (tests/faults/pg_restart.py).
 #
 # TLS is on (ssl=on) with a server certificate for localhost and 127.0.0.1
 # signed by a test CA (ca.pem); other-ca.pem is an unrelated CA. All of it is
@@ -158,7 +161,24 @@ done
   exit 1
 }
 
+# The fault suite stops and starts this server under load: a script that
+# does it as the server's user, with the same options.
+control="$tmp/control.sh"
+{
+  echo '#!/usr/bin/env bash'
+  echo '# Usage: control.sh stop fast|immediate | start'
+  echo 'set -euo pipefail'
+  echo 'case "$1" in'
+  if [ "$(id -u)" = 0 ]; then run_as="runuser -u $PG_USER --"; else run_as=""; fi
+  echo "  stop) $run_as $PG_BIN/pg_ctl -D $data -m \"\$2\" -w -t 60 stop >/dev/null ;;"
+  echo "  start) $run_as $PG_BIN/pg_ctl -D $data -l $tmp/server.log -o '$options' -w -t 60 start >/dev/null ;;"
+  echo '  *) echo "usage: $0 stop fast|immediate | start" >&2; exit 2 ;;'
+  echo 'esac'
+} >"$control"
+chmod 755 "$control"
+
 export LANYARD_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port/postgres"
+export LANYARD_TEST_POSTGRES_CONTROL="$control"
 export LANYARD_TEST_POSTGRES_CA="$tls/ca.pem"
 export LANYARD_TEST_POSTGRES_OTHER_CA="$tls/other-ca.pem"
 say "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') ready: $LANYARD_TEST_POSTGRES"

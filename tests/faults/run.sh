@@ -73,6 +73,12 @@ else
     step backup_roundtrip 300 "$PY" "$HERE/backup_roundtrip.py" --seconds 4
 fi
 step restore_two_nodes 300 "$PY" "$HERE/restore_two_nodes.py"
+step pg_restart 300 "$PY" "$HERE/pg_restart.py"
+if [ "$FULL" = 1 ]; then
+    step crash 1800 "$PY" "$HERE/crash.py" --rounds 20
+else
+    step crash 600 "$PY" "$HERE/crash.py" --rounds 3
+fi
 
 echo "faults-total: $TOTAL_PASS passed, $TOTAL_FAIL failed"
 [ "$TOTAL_FAIL" -eq 0 ] && [ "$TOTAL_PASS" -gt 0 ]

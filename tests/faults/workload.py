@@ -75,6 +75,19 @@ def sign_in(srv: LanyardServer, br: Browser, login: str, password: str = PASSWOR
     return br.submit(form, {"login": login, "password": password}, follow=True)
 
 
+def admin_sign_in(srv: LanyardServer, br: Browser, email: str, password: str) -> Page:
+    """An admin's way in (no second factor: the scripts run with the default
+    require_admin_second_factor = false)."""
+    page = br.open(srv.url("/admin/login"))
+    form = next((f for f in page.forms() if urllib.parse.urlsplit(f.action).path == "/admin/login"), None)
+    if form is None:
+        raise LoadError(f"no admin sign-in form: {page.describe()}")
+    done = br.submit(form, {"email": email, "password": password}, follow=True)
+    if done.status != 200 or "/admin/login" in done.url:
+        raise LoadError(f"{email} could not sign in to the admin portal: {done.describe()}")
+    return done
+
+
 def is_sso_post(page: Page) -> bool:
     return page.status == 200 and b'name="SAMLResponse"' in page.body
 
@@ -155,7 +168,12 @@ class Load:
 
     # --- the threads -----------------------------------------------------------
 
-    def start(self, sso: int = 2, sign_ins: int = 1, writers: int = 1) -> "Load":
+    def start(self, sso: int = 2, sign_ins: int = 1, writers: int = 1,
+              admin: Browser | None = None) -> "Load":
+        """`admin`: a signed-in admin browser; one more thread then creates groups through the
+        admin portal's form (acknowledged as "page_group": (id, name))."""
+        if admin is not None:
+            self._spawn(self._page_writes, admin)
         for i in range(sso):
             self._spawn(self._sso, self.seeded.browsers[i % len(self.seeded.browsers)])
         for i in range(sign_ins):
@@ -183,6 +201,7 @@ class Load:
                 time.sleep(0.05)
 
     def _sso(self, br: Browser) -> None:
+        br.history.clear()  # a long run must not keep every page
         page = br.get(self.node().url(self.seeded.sso_path))
         if is_sso_post(page):
             self._ack("sso", None)
@@ -197,6 +216,22 @@ class Load:
             self._ack("sign_in", (email, br.cookie("lanyard_session")))
         else:
             self._fail("sign_in", page.status, page.describe())
+
+    def _page_writes(self, br: Browser) -> None:
+        br.history.clear()
+        name = f"{self.prefix}-page-{self._next()}"
+        page = br.get(self.node().url("/admin/groups/new"))
+        form = next((f for f in page.forms()
+                     if urllib.parse.urlsplit(f.action).path == "/admin/groups/new"), None)
+        if form is None:
+            self._fail("page_group", page.status, page.describe())
+            return
+        done = br.submit(form, {"name": name})
+        path = urllib.parse.urlsplit(done.location or "").path
+        if done.status == 303 and path.startswith("/admin/groups/"):
+            self._ack("page_group", (int(path.rsplit("/", 1)[1]), name))
+        else:
+            self._fail("page_group", done.status, done.text[:200])
 
     def _writes(self) -> None:
         n = self._next()

@@ -27,6 +27,15 @@ pub enum Error {
     /// A storage failure. The text is for logs only, never for clients.
     #[error("storage error: {0}")]
     Store(String),
+    /// The database cannot serve the request right now: unreachable or
+    /// restarting, out of disk, too busy, or being restored. Retrying later
+    /// may succeed (the web edge answers 503 with `Retry-After`). `reason`
+    /// may be shown to clients; `detail` is for logs only.
+    #[error("database unavailable ({reason}): {detail}")]
+    Unavailable {
+        reason: &'static str,
+        detail: String,
+    },
 }
 
 fn summary(fields: &FieldErrors) -> String {
@@ -41,6 +50,11 @@ impl Error {
     /// One invalid field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Error::Invalid(BTreeMap::from([(field.to_owned(), message.into())]))
+    }
+
+    /// Whether retrying later may succeed (see [`Error::Unavailable`]).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Unavailable { .. })
     }
 
     pub fn not_found(kind: &'static str, id: impl ToString) -> Self {

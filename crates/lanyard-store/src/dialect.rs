@@ -61,6 +61,9 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgresql")
 /// A pooled PostgreSQL connection idle this long is pinged before use.
 pub(crate) const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
+/// Longest wait for a pooled PostgreSQL connection (see `Backend::connect`).
+const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
+
 /// Sent on every new SQLite connection. WAL lets readers run beside the one
 /// writer; `synchronous = NORMAL` is the usual WAL pairing (a power cut may
 /// lose the last commits, never consistency); foreign keys are off by default
@@ -178,7 +181,13 @@ impl Backend {
                 let options: AnyConnectOptions = url.parse()?;
                 AnyPoolOptions::new()
                     .max_connections(10)
-                    .acquire_timeout(Duration::from_secs(10))
+                    // While PostgreSQL is away, sqlx keeps retrying a
+                    // refused connection until this deadline: short, so a
+                    // request gets its 503 (`Error::Unavailable`) within 2 s
+                    // rather than hanging. A busy pool hands a connection
+                    // over in well under a millisecond, so only an outage
+                    // (or a pool starved for 1.5 s) reaches it.
+                    .acquire_timeout(PG_ACQUIRE_TIMEOUT)
                     // sqlx pings every connection it hands out by default:
                     // a second round trip per statement. Only one that sat
                     // idle (a server restart or a dropped link shows there)

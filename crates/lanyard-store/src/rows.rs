@@ -142,11 +142,62 @@ fn role(s: &str) -> Result<Role, Error> {
     Role::parse(s).ok_or_else(|| Error::Store(format!("unknown role {s:?}")))
 }
 
-/// Any sqlx failure that is not a known conflict: the text goes to the logs
-/// through `Error::Store`, which the web edge shows as a generic 500.
+/// Any sqlx failure that is not a known conflict. A database that cannot
+/// serve right now (see [`unavailable_reason`]) is `Error::Unavailable`,
+/// which the web edge answers with 503 and `Retry-After`; anything else is
+/// `Error::Store`, a generic 500. Either way the text goes to the logs only.
 pub(crate) fn db(e: sqlx::Error) -> Error {
     STATEMENT_ERRORS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    Error::Store(e.to_string())
+    match unavailable_reason(&e) {
+        Some(reason) => Error::Unavailable {
+            reason,
+            detail: e.to_string(),
+        },
+        None => Error::Store(e.to_string()),
+    }
+}
+
+/// Why retrying later may succeed, when it may: the connection could not be
+/// made or was lost (PostgreSQL restarting or away), the pool had no
+/// connection in time, the server is shutting down or starting, out of disk
+/// or other resources, read-only (a standby), or Lanyard's tables are gone
+/// (a restore in progress); SQLite's disk full, busy past its timeout, or
+/// I/O errors. `None`: a fault that a retry will not mend (a bug, a
+/// constraint, bad data).
+pub(crate) fn unavailable_reason(e: &sqlx::Error) -> Option<&'static str> {
+    const UNREACHABLE: &str = "the database cannot be reached";
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => Some(UNREACHABLE),
+        sqlx::Error::Database(dbe) => {
+            let code = dbe.code()?;
+            // PostgreSQL's SQLSTATEs have five characters; SQLite's
+            // (extended) result codes are numbers below 10,000.
+            if code.len() == 5 {
+                match code.as_ref() {
+                    c if c.starts_with("08") => Some(UNREACHABLE),
+                    "57P01" | "57P02" | "57P03" => Some("the database is restarting"),
+                    "53100" => Some("the database's disk is full"),
+                    c if c.starts_with("53") => Some("the database is out of resources"),
+                    "25006" => Some("the database is read-only"),
+                    "42P01" => Some("the database has no Lanyard tables (being restored?)"),
+                    _ => None,
+                }
+            } else {
+                // A SQLite (extended) result code: its low byte is the primary code.
+                match code.parse::<i64>().ok()? & 0xff {
+                    13 => Some("the database's disk is full"),
+                    5 | 6 => Some("the database is busy"),
+                    10 | 14 => Some("the database file cannot be read or written"),
+                    _ => None,
+                }
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Failed statements since the process started (every store error passes

@@ -273,12 +273,11 @@ pub async fn current(state: &AppState, headers: &HeaderMap) -> Result<Option<Sig
 
 /// A page for a failed session lookup (a storage error).
 pub(crate) fn unavailable(err: &Error) -> Response {
-    tracing::error!(error = %err.to_string().escape_debug(), "session lookup failed");
-    Message::new(
-        "Something went wrong",
+    crate::pages::failure_page(
+        err,
+        "session lookup",
         "Lanyard could not check your session. Please try again in a moment.",
     )
-    .into_page(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 /// The signed-in user of a portal page, or a 303 to the sign-in page that

@@ -58,6 +58,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut challenge = None;
+        let mut retry_after = false;
         let resp = match self {
             ApiError::Domain(Error::Invalid(fields)) => {
                 let message = fields
@@ -84,6 +85,15 @@ impl IntoResponse for ApiError {
             }
             ApiError::Domain(Error::Refused(message)) => {
                 ErrorResponse::new(StatusCode::CONFLICT, "refused", message)
+            }
+            ApiError::Domain(Error::Unavailable { reason, detail }) => {
+                tracing::warn!(reason, detail = %detail.escape_debug(), "database unavailable");
+                retry_after = true;
+                ErrorResponse::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    format!("{reason}; try again in a moment"),
+                )
             }
             ApiError::Domain(Error::Store(detail)) => {
                 tracing::error!(detail = %detail.escape_debug(), "internal error");
@@ -122,6 +132,12 @@ impl IntoResponse for ApiError {
             ),
         };
         let mut response = resp.into_response();
+        if retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                HeaderValue::from_static(crate::pages::RETRY_AFTER_SECONDS),
+            );
+        }
         if let Some(value) = challenge {
             response
                 .headers_mut()

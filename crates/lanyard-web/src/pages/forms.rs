@@ -238,14 +238,11 @@ impl IntoResponse for PageError {
                 tracing::info!(message = %message.escape_debug(), "page: forbidden");
                 Message::new("Not allowed", sentence(&message)).into_page(StatusCode::FORBIDDEN)
             }
-            err => {
-                tracing::error!(error = %err.to_string().escape_debug(), "page handler failed");
-                Message::new(
-                    "Something went wrong",
-                    "Lanyard could not complete this request. Please try again in a moment.",
-                )
-                .into_page(StatusCode::INTERNAL_SERVER_ERROR)
-            }
+            err => super::failure_page(
+                &err,
+                "page handler",
+                "Lanyard could not complete this request. Please try again in a moment.",
+            ),
         }
     }
 }

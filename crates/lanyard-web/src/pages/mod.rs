@@ -179,6 +179,35 @@ impl Message {
     }
 }
 
+/// Seconds a client is asked to wait when the database is unavailable.
+pub(crate) const RETRY_AFTER_SECONDS: &str = "2";
+
+/// The page for a request that failed on a storage or internal error:
+/// 503 with `Retry-After` when the database cannot serve right now
+/// ([`lanyard_core::Error::Unavailable`]: a retry may succeed), else 500
+/// saying `for_user`. Logged (`what` names the step); the error's detail is
+/// never shown.
+pub(crate) fn failure_page(err: &lanyard_core::Error, what: &str, for_user: &str) -> Response {
+    if let lanyard_core::Error::Unavailable { reason, .. } = err {
+        tracing::warn!(error = %err.to_string().escape_debug(), "{what}: database unavailable");
+        let mut response = Message::new(
+            "Temporarily unavailable",
+            format!(
+                "Lanyard cannot complete this request right now: {reason}. Please try again in a \
+                 moment."
+            ),
+        )
+        .into_page(StatusCode::SERVICE_UNAVAILABLE);
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+        return response;
+    }
+    tracing::error!(error = %err.to_string().escape_debug(), "{what} failed");
+    Message::new("Something went wrong", for_user).into_page(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

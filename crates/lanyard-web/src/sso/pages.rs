@@ -172,12 +172,11 @@ pub(super) fn denied(label: &str, denial: &Denial) -> Response {
 
 /// Storage or signing trouble: logged, never shown.
 pub(super) fn internal(err: &lanyard_core::Error) -> Response {
-    tracing::error!(error = %err.to_string().escape_debug(), "single sign-on failed");
-    Message::new(
-        "Something went wrong",
+    crate::pages::failure_page(
+        err,
+        "single sign-on",
         "Lanyard could not complete the sign-in. Please try again in a moment.",
     )
-    .into_page(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 #[cfg(test)]

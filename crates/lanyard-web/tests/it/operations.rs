@@ -486,3 +486,53 @@ web_test!(
         app.shutdown().await;
     }
 );
+
+// A database that cannot serve (here its pool is closed, as a PostgreSQL
+// that stays away past the pool's acquire timeout looks to a request) is a
+// 503 with Retry-After at every door, never a 500: the API, SSO, the
+// portal and the admin pages.
+web_test!(
+    an_unavailable_database_is_a_503_with_retry_after_at_every_door,
+    |app| {
+        let s = crate::sso::aws_setup(&app, "aws").await;
+        app.store.close().await;
+
+        let api = app.admin("GET", "/api/v1/users", None).await;
+        let body = api.expect_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+        assert_eq!(
+            body["message"],
+            "the database cannot be reached; try again in a moment"
+        );
+        assert_eq!(api.headers["retry-after"], "2");
+        let admin_page = || async {
+            let req = axum::http::Request::builder()
+                .uri("/admin/users")
+                // A well-formed token (a user's): it must be looked up.
+                .header("cookie", format!("lanyard_admin={}", s.session))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            app.send(req).await
+        };
+        for path in ["/saml2/aws", "/portal", "/admin/users"] {
+            let page = if path.starts_with("/admin") {
+                admin_page().await
+            } else {
+                app.visit("GET", path, Some(&s.session), None).await
+            };
+            assert_eq!(
+                page.status,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{path}: {}",
+                page.text()
+            );
+            assert_eq!(page.headers["retry-after"], "2", "{path}");
+            let text = page.text();
+            assert!(
+                text.contains("Temporarily unavailable")
+                    && text.contains("the database cannot be reached"),
+                "{path}: {text}"
+            );
+        }
+        app.shutdown().await;
+    }
+);

@@ -191,12 +191,11 @@ fn to_admin_login(next: &str) -> Response {
 }
 
 fn unavailable(err: &lanyard_core::Error) -> Response {
-    tracing::error!(error = %err.to_string().escape_debug(), "admin session lookup failed");
-    Message::new(
-        "Something went wrong",
+    crate::pages::failure_page(
+        err,
+        "admin session lookup",
         "Lanyard could not check your session. Please try again in a moment.",
     )
-    .into_page(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 impl FromRequestParts<AppState> for AdminSignedIn {
