@@ -33,6 +33,16 @@ if ! bash "$REPO/tests/interop/setup.sh" >/dev/null </dev/null; then
     echo "faults-total: 0 passed, 1 failed"
     exit 1
 fi
+# HAProxy from Debian for the node-loss script (only the binary is used,
+# with a config of the script's own).
+if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then
+    if [ "$(id -u)" = 0 ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null ||
+            echo "# faults: could not install haproxy (node_loss.py will say so)"
+    else
+        echo "# faults: haproxy is not installed and we are not root (node_loss.py will say so)"
+    fi
+fi
 if [ -z "${LANYARD_BIN:-}" ]; then
     (cd "$REPO" && cargo build -q -p lanyard) || { echo "faults-total: 0 passed, 1 failed"; exit 1; }
     export LANYARD_BIN="$REPO/target/debug/lanyard"
@@ -74,6 +84,8 @@ else
 fi
 step restore_two_nodes 300 "$PY" "$HERE/restore_two_nodes.py"
 step pg_restart 300 "$PY" "$HERE/pg_restart.py"
+step node_loss 300 "$PY" "$HERE/node_loss.py"
+step disk_full 300 "$PY" "$HERE/disk_full.py"
 if [ "$FULL" = 1 ]; then
     step crash 1800 "$PY" "$HERE/crash.py" --rounds 20
 else

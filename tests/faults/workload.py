@@ -92,8 +92,10 @@ def is_sso_post(page: Page) -> bool:
     return page.status == 200 and b'name="SAMLResponse"' in page.body
 
 
-def seed(srv: LanyardServer, users: int = 8, prefix: str = "load") -> Seeded:
-    """A group, `users` users in it (signed in, one browser each), an AWS IAM app for the group."""
+def seed(srv: LanyardServer, users: int = 8, prefix: str = "load", front=None) -> Seeded:
+    """A group, `users` users in it (signed in, one browser each), an AWS IAM app for the group.
+    `front`: where the users sign in (anything with `url(path)`, e.g. a load balancer in front of
+    `srv` and the nodes' public base URL); default `srv`."""
     group = call(srv, "POST", "/api/v1/groups", 201, {"name": f"{prefix}-engineers"})
     app = call(srv, "POST", APPS, 201, {"template": "aws-iam", "label": f"AWS {prefix}"})
     call(srv, "PUT", f"{APPS}/{app['id']}/groups/{group['id']}", 204)
@@ -107,7 +109,7 @@ def seed(srv: LanyardServer, users: int = 8, prefix: str = "load") -> Seeded:
         call(srv, "PUT", f"/api/v1/groups/{group['id']}/members/{user['id']}", 204)
         seeded.users.append((user["id"], email))
         br = Browser(f"{prefix}-user{i}")
-        page = sign_in(srv, br, email)
+        page = sign_in(front or srv, br, email)
         if page.status != 200 or not page.url.endswith("/portal"):
             raise LoadError(f"{email} could not sign in: {page.describe()}")
         seeded.browsers.append(br)

@@ -61,6 +61,21 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgresql")
 /// A pooled PostgreSQL connection idle this long is pinged before use.
 pub(crate) const PING_IF_IDLE_FOR: Duration = Duration::from_secs(1);
 
+/// Whether a pooled connection may be handed out: not one that sqlx still
+/// counts as inside a transaction. That happens after a failed COMMIT that
+/// the database rolled back itself (SQLite on a full disk): sqlx's own
+/// ROLLBACK then fails and leaves its count at 1, so every later `BEGIN` on
+/// that connection would fail. Such a connection is closed (the pool opens
+/// a fresh one).
+fn usable(conn: &sqlx::AnyConnection) -> bool {
+    use sqlx::Connection;
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a pooled connection left inside a failed transaction");
+        return false;
+    }
+    true
+}
+
 /// Longest wait for a pooled PostgreSQL connection (see `Backend::connect`).
 const PG_ACQUIRE_TIMEOUT: Duration = Duration::from_millis(1500);
 
@@ -195,6 +210,9 @@ impl Backend {
                     .test_before_acquire(false)
                     .before_acquire(move |conn, meta| {
                         Box::pin(async move {
+                            if !usable(conn) {
+                                return Ok(false);
+                            }
                             if meta.idle_for >= ping_if_idle_for {
                                 conn.ping().await?;
                             }
@@ -226,7 +244,8 @@ impl Backend {
                     // up; sqlx's default ping before each use would be one
                     // more hand-off to the connection's thread per
                     // statement.
-                    .test_before_acquire(false);
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, _meta| Box::pin(async move { Ok(usable(conn)) }));
                 let pool = if in_memory {
                     pool.max_connections(1)
                         .min_connections(1)
