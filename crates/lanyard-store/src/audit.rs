@@ -141,10 +141,13 @@ impl AuditStore for SqlStore {
 
     async fn prune_audit_events(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
         // A small batch per statement: the write lock (SQLite) or the rows'
-        // locks (PostgreSQL) are held briefly, so sign-ins do not wait.
+        // locks (PostgreSQL) are held briefly, so sign-ins do not wait. The
+        // oldest first, in the order of the `at` index: it finds a batch
+        // and stops (ORDER BY id made SQLite read every expired row's index
+        // entry and sort them, 45 ms per batch at a million rows).
         let done = sqlx::query(
             "DELETE FROM audit_events WHERE id IN \
-             (SELECT id FROM audit_events WHERE at < $1 ORDER BY id LIMIT $2)",
+             (SELECT id FROM audit_events WHERE at < $1 ORDER BY at LIMIT $2)",
         )
         .bind(to_ms(before))
         .bind(i64::from(limit))
