@@ -3,10 +3,12 @@
 #
 # Usage: bench/run_all.sh [--smoke] [--no-postgres]
 #
-# Full (about 15 minutes on 2 cores): SSO throughput on SQLite and
+# Full (about 40 minutes on 2 cores): SSO throughput on SQLite and
 # PostgreSQL, SimpleSAMLphp side by side (with the SQLite figure), the login
 # storm, memory/startup on SQLite and PostgreSQL, the users list on both,
-# and the per-response CPU breakdown of SSO (sso_breakdown.sh, with perf). --smoke: the same scripts with tiny sizes and 1-3 s runs (about 3
+# the per-response CPU breakdown of SSO (sso_breakdown.sh, with perf), SSO
+# latency while retention prunes (both databases, about 5 minutes each) and
+# the 10-minute soak (SQLite). --smoke: the same scripts with tiny sizes and 1-3 s runs (about 3
 # minutes), for CI: it checks that the kit works, not the timings.
 #
 # Exit status: non-zero only if a script failed to run (a figure never fails
@@ -52,6 +54,10 @@ run memory_sqlite bench/memory.sh "${SMOKE[@]}"
 run admin_list_sqlite bench/admin_list.sh "${SMOKE[@]}"
 run breakdown_sqlite bench/sso_breakdown.sh "${SMOKE[@]}"
 [ "$POSTGRES" = 1 ] && run admin_list_postgres bench/admin_list.sh --postgres "${SMOKE[@]}"
+run retention_sqlite bench/retention.sh "${SMOKE[@]}"
+# (Not in the smoke run: CI time. Its SQL twin of the SQLite path is short.)
+[ "$POSTGRES" = 1 ] && [ ${#SMOKE[@]} -eq 0 ] && run retention_postgres bench/retention.sh --postgres
+run soak_sqlite bench/soak.sh "${SMOKE[@]}"
 
 echo
 echo "=== bench: summary (logs in $OUT)"

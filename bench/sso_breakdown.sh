@@ -41,11 +41,7 @@ while [ $# -gt 0 ]; do
 done
 if [ "$POSTGRES" = 1 ]; then reexec_under_postgres "${ORIG_ARGS[@]}"; fi
 
-need_wrk
-build_lanyard
-make_workdir
-machine_line
-busy_note
+start_run
 
 bench_database
 migrate_with_key

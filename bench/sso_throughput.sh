@@ -42,11 +42,7 @@ while [ $# -gt 0 ]; do
 done
 if [ "$POSTGRES" = 1 ]; then reexec_under_postgres "${ORIG_ARGS[@]}"; fi
 
-need_wrk
-build_lanyard
-make_workdir
-machine_line
-busy_note
+start_run
 
 bench_database
 migrate_with_key
@@ -56,6 +52,15 @@ sso_users "$USERS"
 python3 "$BENCH_LIB/lanyard_bench.py" --url "$LANYARD_URL" check-sso --cookies "$WORKDIR/cookies.txt" \
   --slug "$SLUG" --n 3
 URL="$LANYARD_URL/saml2/$SLUG"
+# BENCH_PROBE=1: a latency timeline beside the whole run (lib/probe.py, one
+# request every 20 ms with the last user's cookie), its slow requests
+# printed with their UTC times at the end, to set beside the database's log.
+if [ "${BENCH_PROBE:-0}" = 1 ]; then
+  python3 "$BENCH_LIB/probe.py" --url "$URL" --cookie "$(tail -n 1 "$WORKDIR/cookies.txt")" \
+    --seconds 100000 >"$WORKDIR/probe.out" 2>&1 &
+  PROBE_PID=$!
+  STARTED_PIDS+=("$PROBE_PID")
+fi
 
 # CPU seconds the server has used so far (user + system).
 server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$LANYARD_PID/stat"; }
@@ -93,5 +98,11 @@ RATIO=$(awk -v s="$BEST" -v r="$RSA" 'BEGIN { printf "%.3f", s / r }')
 RSS=$(rss_kb "$LANYARD_PID")
 echo
 echo "raw RSA-2048 signs/s on $(nproc) cores (openssl speed -multi $(nproc)): before $RSA1, after $RSA2, mean $RSA"
+if [ -n "${PROBE_PID:-}" ]; then
+  kill -INT "$PROBE_PID" 2>/dev/null || true
+  wait "$PROBE_PID" 2>/dev/null || true
+  echo "probe (one request every 20 ms through the whole run; UTC times):"
+  cat "$WORKDIR/probe.out"
+fi
 echo "SUMMARY sso backend=$BACKEND users=$USERS max_rps=$BEST at_conns=$BEST_C rsa_signs_per_s=$RSA ratio=$RATIO half_rate=$HALF half_p99_ms=$HALF_P99 rss_mib=$(mib "$RSS")"
 machine_line

@@ -32,6 +32,10 @@
 # thrown away; set LANYARD_PG_DURABLE=1 to keep the defaults (e.g. to
 # benchmark).
 #
+# LANYARD_PG_OPTIONS adds server options ("-c name=value ..."), and
+# LANYARD_PG_KEEP_LOG=FILE keeps a copy of the server's log there, for
+# looking into latency questions.
+#
 # PG_BIN overrides /usr/lib/postgresql/15/bin. If it is missing and we are
 # root, postgresql-15 is installed from Debian's packages.
 set -euo pipefail
@@ -100,6 +104,9 @@ cleanup() {
       [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || true
     }
   fi
+  if [ -n "${LANYARD_PG_KEEP_LOG:-}" ] && [ -f "$tmp/server.log" ]; then
+    cp "$tmp/server.log" "$LANYARD_PG_KEEP_LOG" || true
+  fi
   rm -rf "$tmp"
 }
 # On INT or TERM, stop CMD first (it runs in the background so that the
@@ -145,6 +152,9 @@ options="$options -c ssl=on -c ssl_cert_file=$tls/server.crt -c ssl_key_file=$tl
 if [ "${LANYARD_PG_DURABLE:-0}" != 1 ]; then
   options="$options -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
 fi
+# Extra server options, e.g. "-c log_min_duration_statement=30" to look
+# into a latency question.
+options="$options ${LANYARD_PG_OPTIONS:-}"
 
 started=1
 if ! as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$tmp/server.log" -o "$options" -w -t 60 start >/dev/null; then

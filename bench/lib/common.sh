@@ -217,6 +217,17 @@ api_key() {
   lanyard_cmd apikey create --name "bench-$RANDOM" --role administrator --database "$1" 2>>"$WORKDIR/server.log"
 }
 
+# start_run : what every wrk-driven script does first: wrk installed, the
+# binary built (or LANYARD_BIN), a work directory, the machine line and a
+# note when the CPUs are busy.
+start_run() {
+  need_wrk
+  build_lanyard
+  make_workdir
+  machine_line
+  busy_note
+}
+
 # --- databases -----------------------------------------------------------------
 
 # reexec_under_postgres ARGS... : when --postgres was asked for and no server is

@@ -29,6 +29,11 @@ Subcommands (every one takes --url, the server's base URL):
       /admin/login and times the Users page too (said on stderr when the
       page does not find its probe user).
 
+  admin-churn --key KEY --seconds S [--pause P]
+      Admin reads and writes that leave the directory as it was (a group
+      created, read, given a member and deleted; a page of users read), one
+      round every P seconds; prints "CHURN ops=.. errors=.. status=..".
+
   check-sso --cookies FILE --slug SLUG [--n K]
       GETs /saml2/SLUG with the first K cookies; fails unless each is a 200
       page carrying a SAMLResponse.
@@ -41,6 +46,7 @@ import concurrent.futures
 import http.client
 import itertools
 import json
+import os
 import re
 import secrets
 import statistics
@@ -379,6 +385,42 @@ def cmd_admin_list(a) -> None:
               f"items={items} path={path}")
 
 
+def cmd_admin_churn(a) -> None:
+    """Admin reads and writes that leave the directory as it was: create a group, read it and a
+    page of users, add a member, delete the group; paced by --pause."""
+    c = Client(a.url, key=a.key)
+    stop = time.monotonic() + a.seconds
+    statuses: dict[int, int] = {}
+    ops = errors = n = 0
+    member = c.api("GET", "/api/v1/users?limit=1", want=200)["items"][0]["id"]
+
+    def step(method: str, path: str, payload=None, ok=(200, 201, 204)):
+        nonlocal ops, errors
+        body = json.dumps(payload).encode() if payload is not None else None
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        try:
+            status, _, data = c.request(method, path, body, headers)
+        except OSError:
+            status, data = 0, b""
+        ops += 1
+        statuses[status] = statuses.get(status, 0) + 1
+        if status not in ok:
+            errors += 1
+            return None
+        return json.loads(data) if data else {}
+
+    while time.monotonic() < stop:
+        n += 1
+        group = step("POST", "/api/v1/groups", {"name": f"churn-{os.getpid()}-{n}"})
+        step("GET", "/api/v1/users?limit=50")
+        if group:
+            step("GET", f"/api/v1/groups/{group['id']}")
+            step("PUT", f"/api/v1/groups/{group['id']}/members/{member}")
+            step("DELETE", f"/api/v1/groups/{group['id']}")
+        time.sleep(a.pause)
+    print(f"CHURN ops={ops} errors={errors} status={','.join(f'{k}:{v}' for k, v in sorted(statuses.items()))}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--url", required=True)
@@ -397,6 +439,10 @@ def main() -> None:
     s.add_argument("--emails", required=True)
     s.add_argument("--clients", type=int, default=20)
     s.add_argument("--seconds", type=float, default=20)
+    s = sub.add_parser("admin-churn")
+    s.add_argument("--key", required=True)
+    s.add_argument("--seconds", type=float, default=60)
+    s.add_argument("--pause", type=float, default=0.1)
     s = sub.add_parser("admin-list")
     s.add_argument("--key", required=True)
     s.add_argument("--runs", type=int, default=50)
@@ -405,7 +451,7 @@ def main() -> None:
     s.add_argument("--admin-password", default="bench-admin-password")
     a = p.parse_args()
     {"setup-sso": cmd_setup_sso, "check-sso": cmd_check_sso, "storm": cmd_storm,
-     "admin-list": cmd_admin_list}[a.cmd](a)
+     "admin-list": cmd_admin_list, "admin-churn": cmd_admin_churn}[a.cmd](a)
 
 
 if __name__ == "__main__":
