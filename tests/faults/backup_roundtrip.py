@@ -27,7 +27,6 @@ lines and "backup-roundtrip: N passed, M failed".
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -37,11 +36,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import LOAD_ENV, Load, LoadError, is_sso_post, seed, state  # noqa: E402
+from workload import (LOAD_ENV, Load, LoadError, is_sso_post, postgres_database, seed, state,  # noqa: E402
+                      tear_down)
 
 from _common import Report, one_line  # noqa: E402
-from lanyard_server import (LanyardServer, ServerError, create_postgres_database,  # noqa: E402
-                            drop_postgres_database, exit_on_sigterm)
+from lanyard_server import LanyardServer, ServerError, exit_on_sigterm  # noqa: E402
 
 
 def restore(srv: LanyardServer, backup: Path, target: str) -> subprocess.CompletedProcess:
@@ -54,16 +53,16 @@ def restore(srv: LanyardServer, backup: Path, target: str) -> subprocess.Complet
 def round_trip(report: Report, backend: str, seconds: float) -> None:
     case = f"roundtrip-{backend}"
     work = Path(tempfile.mkdtemp(prefix=f"lanyard-backup-{backend}."))
-    pg_server = os.environ.get("LANYARD_TEST_POSTGRES")
-    if backend == "postgres" and not pg_server:
-        report.fail(case, "setup", "LANYARD_TEST_POSTGRES is not set (run.sh starts a PostgreSQL)")
-        return
     databases: list[str] = []
+    if backend == "postgres":
+        databases = [d for d in (postgres_database(report, case), postgres_database(report, case)) if d]
+        if len(databases) < 2:
+            tear_down(case, True, (), databases)
+            return
     source = restored = None
     failed = True
     try:
         if backend == "postgres":
-            databases = [create_postgres_database(pg_server), create_postgres_database(pg_server)]
             source_url, target_url = databases
         else:
             source_url, target_url = None, f"sqlite://{work / 'restored.db'}"
@@ -117,16 +116,7 @@ def round_trip(report: Report, backend: str, seconds: float) -> None:
     except (ServerError, LoadError, OSError) as exc:
         report.fail(case, "lanyard", f"{type(exc).__name__}: {one_line(exc, 1500)}")
     finally:
-        for srv in (restored, source):
-            if srv is not None:
-                if failed:
-                    print(f"# {case}: log of {srv.direct_url}:\n" + srv.log_tail(15))
-                srv.stop(failed=failed)
-        for url in databases:
-            try:
-                drop_postgres_database(url)
-            except ServerError as exc:
-                print(f"# {case}: could not drop {url}: {exc}")
+        tear_down(case, failed, (restored, source), databases)
         if not failed:
             shutil.rmtree(work, ignore_errors=True)
 

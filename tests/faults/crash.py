@@ -38,12 +38,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import LOAD_ENV, Load, LoadError, admin_sign_in, pages, seed  # noqa: E402
+from workload import (LOAD_ENV, Load, LoadError, admin_sign_in, pages, postgres_database, seed,  # noqa: E402
+                      tear_down)
 
 from _common import Report, one_line  # noqa: E402
 from browser import Browser  # noqa: E402
-from lanyard_server import (LanyardServer, ServerError, _psql, create_postgres_database,  # noqa: E402
-                            drop_postgres_database, exit_on_sigterm)
+from lanyard_server import LanyardServer, ServerError, _psql, exit_on_sigterm  # noqa: E402
 
 ADMIN = ("root@example.com", "a long admin passphrase")
 # Batched sign-in and SSO events may be lost if acknowledged this close to the kill.
@@ -76,12 +76,10 @@ def events(srv: LanyardServer) -> list[dict]:
 
 def run(report: Report, backend: str, rounds: int) -> None:
     case = f"crash-{backend}"
-    pg_server = os.environ.get("LANYARD_TEST_POSTGRES")
-    if backend == "postgres" and not pg_server:
-        report.fail(case, "setup", "LANYARD_TEST_POSTGRES is not set (run.sh starts a PostgreSQL)")
-        return
     work = Path(tempfile.mkdtemp(prefix=f"lanyard-crash-{backend}."))
-    database = create_postgres_database(pg_server) if backend == "postgres" else f"sqlite://{work / 'lanyard.db'}"
+    database = postgres_database(report, case) if backend == "postgres" else f"sqlite://{work / 'lanyard.db'}"
+    if database is None:
+        return
     srv = None
     failed = True
     try:
@@ -117,15 +115,7 @@ def run(report: Report, backend: str, rounds: int) -> None:
     except (ServerError, LoadError, OSError) as exc:
         report.fail(case, "lanyard", f"{type(exc).__name__}: {one_line(exc, 1500)}")
     finally:
-        if srv is not None:
-            if failed:
-                print(f"# {case}: log of {srv.direct_url}:\n" + srv.log_tail(15))
-            srv.stop(failed=failed)
-        if backend == "postgres":
-            try:
-                drop_postgres_database(database)
-            except ServerError as exc:
-                print(f"# {case}: could not drop {database}: {exc}")
+        tear_down(case, failed, (srv,), (database,) if backend == "postgres" else ())
         if not failed:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -32,7 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import LOAD_ENV, PASSWORD, LoadError, admin_sign_in, is_sso_post, seed, sign_in  # noqa: E402
+from workload import (LOAD_ENV, PASSWORD, LoadError, admin_sign_in, is_sso_post, seed, sign_in,  # noqa: E402
+                      tear_down)
 
 from _common import Report, one_line  # noqa: E402
 from browser import Browser  # noqa: E402
@@ -159,10 +160,7 @@ def main() -> int:
     except (ServerError, LoadError, OSError) as exc:
         report.fail(case, "lanyard", f"{type(exc).__name__}: {one_line(exc, 1500)}")
     finally:
-        if srv is not None:
-            if failed:
-                print(f"# {case}: log of {srv.direct_url}:\n" + srv.log_tail(20))
-            srv.stop(failed=failed)
+        tear_down(case, failed, (srv,))
         subprocess.run(["umount", str(disk)], capture_output=True)
         if not failed:
             import shutil

@@ -19,6 +19,7 @@ Prints PASS/FAIL lines and "node-loss: N passed, M failed".
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import signal
@@ -31,12 +32,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import LOAD_ENV, LoadError, is_sso_post, seed, sign_in  # noqa: E402
+from workload import LOAD_ENV, LoadError, is_sso_post, postgres_database, seed, sign_in, tear_down  # noqa: E402
 
 from _common import Report, one_line  # noqa: E402
 from browser import Browser  # noqa: E402
-from lanyard_server import (LanyardServer, ServerError, create_postgres_database,  # noqa: E402
-                            drop_postgres_database, exit_on_sigterm, free_port)
+from lanyard_server import LanyardServer, ServerError, exit_on_sigterm, free_port  # noqa: E402
 
 LOAD_BEFORE = 3.0
 AFTER = 10.0
@@ -94,11 +94,9 @@ def main() -> int:
     exit_on_sigterm()
     report = Report("node-loss")
     case = "node-loss"
-    server = os.environ.get("LANYARD_TEST_POSTGRES")
-    if not server:
-        report.fail(case, "setup", "LANYARD_TEST_POSTGRES is not set (run.sh starts a PostgreSQL)")
+    url = postgres_database(report, case)
+    if url is None:
         return report.finish()
-    url = create_postgres_database(server)
     work = Path(tempfile.mkdtemp(prefix="lanyard-node-loss."))
     a = b = lb = None
     failed = True
@@ -140,7 +138,7 @@ def main() -> int:
                 t0 = time.monotonic()
                 try:
                     ok = is_sso_post(br.get(lb_url + seeded.sso_path, timeout=10))
-                except OSError:
+                except (OSError, http.client.HTTPException):
                     ok = False
                 with lock:
                     records.append((t0, time.monotonic(), ok))
@@ -186,15 +184,7 @@ def main() -> int:
         if lb is not None and lb.poll() is None:
             lb.terminate()
             lb.wait(timeout=10)
-        for node in (b, a):
-            if node is not None:
-                if failed and node.proc is not None:
-                    print(f"# {case}: log of {node.direct_url}:\n" + node.log_tail(15))
-                node.stop(failed=failed)
-        try:
-            drop_postgres_database(url)
-        except ServerError as exc:
-            print(f"# {case}: could not drop {url}: {exc}")
+        tear_down(case, failed, (b, a), (url,))
         if failed:
             print(f"# {case}: work dir kept: {work}")
         else:

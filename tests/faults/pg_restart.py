@@ -21,6 +21,7 @@ Prints PASS/FAIL lines and "pg-restart: N passed, M failed".
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import subprocess
 import sys
@@ -30,11 +31,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import LOAD_ENV, LoadError, seed  # noqa: E402
+from workload import LOAD_ENV, LoadError, postgres_database, seed, tear_down  # noqa: E402
 
 from _common import Report, one_line  # noqa: E402
-from lanyard_server import (LanyardServer, ServerError, create_postgres_database,  # noqa: E402
-                            drop_postgres_database, exit_on_sigterm)
+from lanyard_server import LanyardServer, ServerError, exit_on_sigterm  # noqa: E402
 
 
 class Recorder:
@@ -53,7 +53,7 @@ class Recorder:
             try:
                 page = br.get(srv.url(path), timeout=10)
                 status, retry, body = page.status, page.headers.get("retry-after"), page.body
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 status, retry, body = 0, None, str(exc).encode()
             t1 = time.monotonic()
             whole = (status == 200 and b"</form>" in body and b'name="SAMLResponse"' in body) or (
@@ -67,7 +67,7 @@ class Recorder:
         while not self.stop.is_set():
             try:
                 status = srv.get("/readyz", timeout=5)[0]
-            except OSError:
+            except (OSError, http.client.HTTPException):
                 status = 0
             with self.lock:
                 self.ready.append((time.monotonic(), status))
@@ -90,11 +90,12 @@ def main() -> int:
     args = ap.parse_args()
     report = Report("pg-restart")
     case = "pg-restart"
-    server = os.environ.get("LANYARD_TEST_POSTGRES")
-    if not server or not os.environ.get("LANYARD_TEST_POSTGRES_CONTROL"):
-        report.fail(case, "setup", "LANYARD_TEST_POSTGRES(_CONTROL) not set (run.sh starts a PostgreSQL)")
+    if not os.environ.get("LANYARD_TEST_POSTGRES_CONTROL"):
+        report.fail(case, "setup", "LANYARD_TEST_POSTGRES_CONTROL is not set (run.sh starts a PostgreSQL)")
         return report.finish()
-    url = create_postgres_database(server)
+    url = postgres_database(report, case)
+    if url is None:
+        return report.finish()
     srv = None
     failed = True
     try:
@@ -122,14 +123,7 @@ def main() -> int:
     except (ServerError, LoadError, OSError) as exc:
         report.fail(case, "lanyard", f"{type(exc).__name__}: {one_line(exc, 1500)}")
     finally:
-        if srv is not None:
-            if failed:
-                print(f"# {case}: log of {srv.direct_url}:\n" + srv.log_tail(20))
-            srv.stop(failed=failed)
-        try:
-            drop_postgres_database(url)
-        except ServerError as exc:
-            print(f"# {case}: could not drop {url}: {exc}")
+        tear_down(case, failed, (srv,), (url,))
     return report.finish()
 
 

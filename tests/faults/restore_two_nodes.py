@@ -21,7 +21,6 @@ Prints PASS/FAIL lines and "restore-two-nodes: N passed, M failed".
 from __future__ import annotations
 
 import base64
-import os
 import re
 import sys
 import tempfile
@@ -29,11 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import ACCOUNT, APPS, LOAD_ENV, LoadError, call, seed  # noqa: E402
+from workload import ACCOUNT, APPS, LOAD_ENV, LoadError, call, postgres_database, seed, tear_down  # noqa: E402
 
 from _common import Report, one_line  # noqa: E402
-from lanyard_server import (LanyardServer, ServerError, _psql_run, create_postgres_database,  # noqa: E402
-                            drop_postgres_database, exit_on_sigterm)
+from lanyard_server import LanyardServer, ServerError, _psql_run, exit_on_sigterm  # noqa: E402
 from backup_roundtrip import restore  # noqa: E402
 
 
@@ -55,11 +53,9 @@ def main() -> int:
     exit_on_sigterm()
     report = Report("restore-two-nodes")
     case = "restore-two-nodes"
-    server = os.environ.get("LANYARD_TEST_POSTGRES")
-    if not server:
-        report.fail(case, "setup", "LANYARD_TEST_POSTGRES is not set (run.sh starts a PostgreSQL)")
+    url = postgres_database(report, case)
+    if url is None:
         return report.finish()
-    url = create_postgres_database(server)
     a = b = None
     failed = True
     try:
@@ -106,15 +102,7 @@ def main() -> int:
     except (ServerError, LoadError, OSError) as exc:
         report.fail(case, "lanyard", f"{type(exc).__name__}: {one_line(exc, 1500)}")
     finally:
-        for node in (b, a):
-            if node is not None:
-                if failed:
-                    print(f"# {case}: log of {node.direct_url}:\n" + node.log_tail(15))
-                node.stop(failed=failed)
-        try:
-            drop_postgres_database(url)
-        except ServerError as exc:
-            print(f"# {case}: could not drop {url}: {exc}")
+        tear_down(case, failed, (b, a), (url,))
     return report.finish()
 
 

@@ -19,7 +19,9 @@ tests/interop/browser.py. Standard library only (plus those two).
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
 import sys
 import threading
 import time
@@ -31,7 +33,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "interop"))
 
 from browser import Browser, Page  # noqa: E402
-from lanyard_server import LanyardServer  # noqa: E402
+from lanyard_server import (LanyardServer, ServerError, create_postgres_database,  # noqa: E402
+                            drop_postgres_database)
 
 PASSWORD = "correct horse battery staple"
 ACCOUNT = "123456789012"
@@ -43,6 +46,32 @@ LOAD_ENV = {"LANYARD_LOGIN_ATTEMPTS_PER_MINUTE": "1000000"}
 
 class LoadError(RuntimeError):
     """A step of the set-up failed (the load itself records, never raises)."""
+
+
+def postgres_database(report, case: str) -> str | None:
+    """A fresh database on $LANYARD_TEST_POSTGRES (run.sh starts the server), or None after a FAIL
+    line saying why."""
+    server = os.environ.get("LANYARD_TEST_POSTGRES")
+    if not server:
+        report.fail(case, "setup", "LANYARD_TEST_POSTGRES is not set (run.sh starts a PostgreSQL)")
+        return None
+    return create_postgres_database(server)
+
+
+def tear_down(case: str, failed: bool, servers, databases=()) -> None:
+    """Stops the servers (printing each one's log tail first when the case failed; their temp dirs
+    are then kept) and drops the PostgreSQL databases."""
+    for srv in servers:
+        if srv is None:
+            continue
+        if failed and srv.proc is not None:
+            print(f"# {case}: log of {srv.direct_url}:\n" + srv.log_tail(15))
+        srv.stop(failed=failed)
+    for url in databases:
+        try:
+            drop_postgres_database(url)
+        except ServerError as exc:
+            print(f"# {case}: could not drop {url}: {exc}")
 
 
 def call(srv: LanyardServer, method: str, path: str, want: int, body: object = None) -> object:
@@ -198,7 +227,7 @@ class Load:
         while not self._stop.is_set():
             try:
                 target(*args)
-            except OSError as exc:  # no answer (server gone, reset, timeout)
+            except (OSError, http.client.HTTPException) as exc:  # no answer, or half of one
                 self._fail(target.__name__.strip("_"), 0, f"{type(exc).__name__}: {exc}")
                 time.sleep(0.05)
 
