@@ -103,7 +103,10 @@ for r in $(seq 1 "$ROUNDS"); do
   old_events "$ROWS"
   base=$(run_wrk "$URL" 16 "$SECONDS_PER" "$WORKDIR/cookies.txt" "$RATE")
   left_before=$(bench_events)
-  lanyard_cmd prune --database "$DB" >"$WORKDIR/prune.out" 2>&1 &
+  # Not through lanyard_cmd (a function: in the background it is a subshell,
+  # and a SIGTERM to that would leave the prune running on).
+  env -u LANYARD_CONFIG -u LANYARD_DATABASE "$LANYARD_BIN" prune --database "$DB" \
+    >"$WORKDIR/prune.out" 2>&1 &
   prune_pid=$!
   STARTED_PIDS+=("$prune_pid")
   during=$(run_wrk "$URL" 16 "$SECONDS_PER" "$WORKDIR/cookies.txt" "$RATE")

@@ -15,7 +15,7 @@
 //! about a tenth of one core and of SQLite's write lock, however slow the
 //! machine. `bench/retention.sh` measures what sign-ins running meanwhile
 //! feel: on PostgreSQL nothing measurable; on SQLite the SSO p99 rises by
-//! about a third (2.3 -> 3.1 ms at half load on two cores), and resting
+//! about a third (2.6-3.0 -> 3.5-3.9 ms at half load on two cores), and resting
 //! longer does not change that (docs/BENCHMARKS.md). A million expired
 //! events take several minutes; nothing waits for them.
 
