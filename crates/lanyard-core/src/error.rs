@@ -52,11 +52,6 @@ impl Error {
         Error::Invalid(BTreeMap::from([(field.to_owned(), message.into())]))
     }
 
-    /// Whether retrying later may succeed (see [`Error::Unavailable`]).
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, Error::Unavailable { .. })
-    }
-
     pub fn not_found(kind: &'static str, id: impl ToString) -> Self {
         Error::NotFound {
             kind,

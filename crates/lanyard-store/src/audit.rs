@@ -143,8 +143,8 @@ impl AuditStore for SqlStore {
         // A small batch per statement: the write lock (SQLite) or the rows'
         // locks (PostgreSQL) are held briefly, so sign-ins do not wait. The
         // oldest first, in the order of the `at` index: it finds a batch
-        // and stops (ORDER BY id made SQLite read every expired row's index
-        // entry and sort them, 45 ms per batch at a million rows).
+        // and stops (ORDER BY id walked past every newer event with a lower
+        // id than the expired ones, 36-45 ms per batch under SSO load).
         let done = sqlx::query(
             "DELETE FROM audit_events WHERE id IN \
              (SELECT id FROM audit_events WHERE at < $1 ORDER BY at LIMIT $2)",

@@ -164,7 +164,7 @@ pub(crate) fn db(e: sqlx::Error) -> Error {
 /// (a restore in progress); SQLite's disk full, busy past its timeout, or
 /// I/O errors. `None`: a fault that a retry will not mend (a bug, a
 /// constraint, bad data).
-pub(crate) fn unavailable_reason(e: &sqlx::Error) -> Option<&'static str> {
+fn unavailable_reason(e: &sqlx::Error) -> Option<&'static str> {
     const UNREACHABLE: &str = "the database cannot be reached";
     match e {
         sqlx::Error::Io(_)

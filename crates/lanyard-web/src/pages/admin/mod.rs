@@ -190,14 +190,6 @@ fn to_admin_login(next: &str) -> Response {
     (StatusCode::SEE_OTHER, [(LOCATION, value)]).into_response()
 }
 
-fn unavailable(err: &lanyard_core::Error) -> Response {
-    crate::pages::failure_page(
-        err,
-        "admin session lookup",
-        "Lanyard could not check your session. Please try again in a moment.",
-    )
-}
-
 impl FromRequestParts<AppState> for AdminSignedIn {
     type Rejection = Response;
 
@@ -217,7 +209,7 @@ impl FromRequestParts<AppState> for AdminSignedIn {
                 };
                 Err(to_admin_login(next))
             }
-            Err(e) => Err(unavailable(&e)),
+            Err(e) => Err(crate::session::unavailable(&e)),
         }
     }
 }
