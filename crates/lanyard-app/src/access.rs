@@ -20,7 +20,7 @@ use lanyard_core::audit::{AuditEvent, AuditFilter};
 use lanyard_core::catalog::Catalog;
 use lanyard_core::directory::{Group, GroupCounts, ListQuery, Page, User};
 use lanyard_core::session::{
-    token_hash, Account, AdminSession, Session, SessionStage, SignInState,
+    token_hash, Account, AdminSession, EndedSession, Session, SessionStage, SignInState,
 };
 use lanyard_core::sso::AppGrants;
 use lanyard_core::store::Store;
@@ -34,6 +34,10 @@ use crate::Lanyard;
 /// may get before a request refreshes it. Without this every request would
 /// also be a database write.
 pub const TOUCH_INTERVAL: Duration = Duration::seconds(60);
+
+/// How many ended sessions of a user the API and the admin page show
+/// (the latest; retention decides how long they are kept).
+pub const ENDED_SESSIONS_SHOWN: u32 = 100;
 
 /// Proof that a caller was authenticated, with who they are.
 #[derive(Debug, Clone)]
@@ -273,6 +277,13 @@ impl Reader {
     }
     pub async fn list_user_sessions(&self, user: UserId) -> Result<Vec<Session>> {
         self.store().list_user_sessions(user).await
+    }
+    /// The user's session history: the latest [`ENDED_SESSIONS_SHOWN`]
+    /// ended sessions, the latest end first.
+    pub async fn list_ended_sessions(&self, user: UserId) -> Result<Vec<EndedSession>> {
+        self.store()
+            .list_ended_sessions(user, ENDED_SESSIONS_SHOWN)
+            .await
     }
     /// The lockout counter and TOTP state (the secrets stay in the value,
     /// which does not serialize them; views must not copy them out).

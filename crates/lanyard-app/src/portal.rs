@@ -10,7 +10,7 @@
 //! `user.password.change` event.
 
 use lanyard_core::application::Application;
-use lanyard_core::session::{token_hash, Account, NewSession, SessionStage};
+use lanyard_core::session::{token_hash, Account, NewSession, SessionEnd, SessionStage};
 use lanyard_core::Result;
 use serde_json::json;
 
@@ -64,7 +64,9 @@ pub async fn change_password(
     work.set_password_hash(me.user.id, &hash, now).await?;
     // Every session ends (another one may be an intruder's); this browser
     // gets a new one with the same absolute end.
-    let ended = work.revoke_user_sessions(me.user.id).await?;
+    let ended = work
+        .revoke_user_sessions(me.user.id, SessionEnd::PasswordChanged, now)
+        .await?;
     let session = work
         .create_session(&NewSession {
             token_hash: token_hash(&token),

@@ -4,16 +4,19 @@
 //!
 //! - audit events older than `audit_retention_days` (default 400; 0 keeps
 //!   them forever);
+//! - the session history: user sessions that ended more than
+//!   `ended_session_retention_days` ago (default 30; 0 keeps them forever);
 //! - expired and idle sessions (user and admin) and spent sign-in throttle
 //!   rows (sign-ins also purge them, this catches quiet periods);
 //! - remembered AuthnRequest ids and ForceAuthn sightings once they could
 //!   not be answered anyway, and expired one-time form tokens.
 //!
 //! `lanyard serve` runs [`prune`] hourly; each statement deletes at most
-//! [`BATCH`] rows, and after each the run rests [`REST_FACTOR`] times as
-//! long as the statement took (at least [`PAUSE`]): pruning takes at most
-//! about a tenth of one core and of SQLite's write lock, however slow the
-//! machine. `bench/retention.sh` measures what sign-ins running meanwhile
+//! [`BATCH`] rows, as many as take about [`STATEMENT_TIME`] (sized by the
+//! previous statement), and after each the run rests [`REST_FACTOR`] times
+//! as long as the statement took (at least [`PAUSE`]): pruning takes at
+//! most about a tenth of one core and of SQLite's write lock, a few
+//! milliseconds at a time, however slow the machine. `bench/retention.sh` measures what sign-ins running meanwhile
 //! feel: on PostgreSQL nothing measurable; on SQLite the SSO p99 rises by
 //! about a third (2.6-3.0 -> 3.5-3.9 ms at half load on two cores), and resting
 //! longer does not change that (docs/BENCHMARKS.md). A million expired
@@ -25,8 +28,18 @@ use lanyard_core::Result;
 
 use crate::Lanyard;
 
-/// Rows per DELETE statement.
+/// The most rows one DELETE statement takes.
 pub const BATCH: u32 = 1000;
+
+/// The fewest rows a DELETE statement takes, however slow they are.
+const MIN_BATCH: u32 = 20;
+
+/// How long one DELETE statement should take: the batch size follows the
+/// time the last statement took towards this, so SQLite's write lock and
+/// the core that runs the statement are taken a few milliseconds at a time
+/// on any machine (a batch of 1,000 audit events took 40-45 ms on SQLite
+/// under SSO load, and the p99 of the SSO running meanwhile showed it).
+const STATEMENT_TIME: Duration = Duration::from_millis(4);
 
 /// Shortest pause between two batches: other writers get the lock in
 /// between.
@@ -35,22 +48,36 @@ const PAUSE: Duration = Duration::from_millis(20);
 /// The pause after a batch is this many times the batch's own time.
 const REST_FACTOR: u32 = 9;
 
-/// Runs `batch` until it deletes fewer than [`BATCH`] rows, resting between
-/// batches (see the module docs); returns the rows deleted.
+/// The next batch size after `limit` rows took `took`: scaled towards
+/// [`STATEMENT_TIME`], at most doubling, within [`MIN_BATCH`]..=[`BATCH`].
+fn next_limit(limit: u32, took: Duration) -> u32 {
+    let scaled = u128::from(limit) * STATEMENT_TIME.as_micros() / took.as_micros().max(1);
+    let capped = scaled.min(u128::from(limit) * 2);
+    u32::try_from(capped)
+        .unwrap_or(BATCH)
+        .clamp(MIN_BATCH, BATCH)
+}
+
+/// Runs `batch(limit)` until it deletes fewer than `limit` rows, sizing
+/// each batch by the last one's time and resting between batches (see the
+/// module docs); returns the rows deleted.
 async fn in_batches<F, Fut>(mut batch: F) -> Result<u64>
 where
-    F: FnMut() -> Fut,
+    F: FnMut(u32) -> Fut,
     Fut: std::future::Future<Output = Result<u64>>,
 {
     let mut total = 0;
+    let mut limit = BATCH;
     loop {
         let started = std::time::Instant::now();
-        let n = batch().await?;
+        let n = batch(limit).await?;
+        let took = started.elapsed();
         total += n;
-        if n < u64::from(BATCH) {
+        if n < u64::from(limit) {
             return Ok(total);
         }
-        tokio::time::sleep(PAUSE.max(started.elapsed() * REST_FACTOR)).await;
+        limit = next_limit(limit, took);
+        tokio::time::sleep(PAUSE.max(took * REST_FACTOR)).await;
     }
 }
 
@@ -59,13 +86,19 @@ where
 pub struct Retention {
     /// Audit events older than this many days are deleted; 0 keeps all.
     pub audit_days: u32,
+    /// Sessions that ended more than this many days ago leave the session
+    /// history; 0 keeps all.
+    pub ended_session_days: u32,
 }
 
 /// What one run deleted.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pruned {
     pub audit_events: u64,
+    /// Sessions that ended (expired or idle) in this run.
     pub sessions: u64,
+    /// Ended sessions forgotten from the history.
+    pub ended_sessions: u64,
     pub expired: u64,
 }
 
@@ -76,12 +109,35 @@ pub async fn prune(l: &Lanyard, retention: Retention) -> Result<Pruned> {
     let mut pruned = Pruned::default();
     if retention.audit_days > 0 {
         let before = now - time::Duration::days(i64::from(retention.audit_days));
-        pruned.audit_events = in_batches(|| store.prune_audit_events(before, BATCH)).await?;
+        pruned.audit_events = in_batches(|n| store.prune_audit_events(before, n)).await?;
     }
-    pruned.expired = in_batches(|| store.prune_expired(now, BATCH)).await?;
+    if retention.ended_session_days > 0 {
+        let before = now - time::Duration::days(i64::from(retention.ended_session_days));
+        pruned.ended_sessions = in_batches(|n| store.prune_ended_sessions(before, n)).await?;
+    }
+    pruned.expired = in_batches(|n| store.prune_expired(now, n)).await?;
     let idle_before = now - l.settings().auth.session_idle;
     pruned.sessions += store.purge_sessions(now, idle_before).await?;
     pruned.sessions += store.purge_admin_sessions(now, idle_before).await?;
     store.purge_sources(now).await?;
     Ok(pruned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_follow_the_statement_time() {
+        let ms = Duration::from_millis;
+        // 1,000 rows in 40 ms: a tenth as many next time.
+        assert_eq!(next_limit(1000, ms(40)), 100);
+        // Fast statements grow the batch, at most doubling, up to BATCH.
+        assert_eq!(next_limit(100, ms(1)), 200);
+        assert_eq!(next_limit(800, ms(1)), BATCH);
+        assert_eq!(next_limit(100, ms(4)), 100);
+        // However slow, never fewer than MIN_BATCH; a zero time is fine.
+        assert_eq!(next_limit(100, Duration::from_secs(5)), MIN_BATCH);
+        assert_eq!(next_limit(100, Duration::ZERO), 200);
+    }
 }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use lanyard_core::admin::Admin;
 use lanyard_core::audit::{AuditAction, AuditEvent, AuditTarget};
 use lanyard_core::directory::{Group, User};
-use lanyard_core::session::{token_hash, AdminSession, Session, SessionStage};
+use lanyard_core::session::{token_hash, AdminSession, Session, SessionEnd, SessionStage};
 use lanyard_core::store::Store;
 use lanyard_core::{Result, SessionId};
 use time::{Duration, OffsetDateTime};
@@ -69,9 +69,9 @@ pub(crate) async fn resolve(
     if let Some(noted) = touches.pending(session.id) {
         session.last_seen_at = session.last_seen_at.max(noted);
     }
-    if !session.is_live(now, l.settings().auth.session_idle) {
-        // Gone for good: forget it now rather than at the next purge.
-        l.store().delete_session(session.id).await?;
+    if let Some(why) = session.lapsed(now, l.settings().auth.session_idle) {
+        // Gone for good: end it now rather than at the next purge.
+        l.store().end_session(session.id, why, now).await?;
         return Ok(None);
     }
     if session.stage != SessionStage::Complete {
@@ -101,7 +101,9 @@ pub async fn presented(l: &Lanyard, token: &str) -> Result<Option<Session>> {
 /// the session's.
 pub async fn sign_out(l: &Lanyard, session: &Session, client: &Client) -> Result<()> {
     let store = l.store();
-    store.delete_session(session.id).await?;
+    store
+        .end_session(session.id, SessionEnd::SignedOut, l.now())
+        .await?;
     if let Ok(user) = store.get_user(session.user_id).await {
         l.audit().record(
             AuditEvent::new(

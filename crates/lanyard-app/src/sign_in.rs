@@ -57,7 +57,7 @@ use lanyard_core::audit::{AuditAction, AuditEvent, AuditTarget};
 use lanyard_core::directory::UserState;
 use lanyard_core::session::{
     token_hash, Account, AdminSession, AuthMethods, NewAdminSession, NewSession, Session,
-    SessionStage, SignInState,
+    SessionEnd, SessionStage, SignInState,
 };
 use lanyard_core::store::Store;
 use lanyard_core::{AdminId, AdminSessionId, Result, SessionId, UserId};
@@ -275,12 +275,25 @@ trait Accounts: Send + Sync {
     async fn load(&self, store: &dyn Store, id: i64) -> Result<Found>;
     /// The stage a session starts at once the password was right.
     fn first_stage(&self, l: &Lanyard, found: &Found) -> SessionStage;
-    /// Ends the session named by the browser's token, if any.
-    async fn end_presented(&self, store: &dyn Store, token: &str) -> Result<()>;
+    /// Ends the session named by the browser's token, if any (the same
+    /// browser signs in again).
+    async fn end_presented(
+        &self,
+        store: &dyn Store,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<()>;
     /// A new session; its id.
     async fn open_session(&self, l: &Lanyard, new: NewAccountSession) -> Result<i64>;
-    /// Ends a half-done session.
-    async fn end_session(&self, store: &dyn Store, session: i64) -> Result<()>;
+    /// Ends a half-done session at `now` (`reason` goes into a user
+    /// session's history).
+    async fn end_session(
+        &self,
+        store: &dyn Store,
+        session: i64,
+        reason: SessionEnd,
+        now: OffsetDateTime,
+    ) -> Result<()>;
     /// A half-done session passed the second factor at `now`: complete,
     /// under a new token (its hash `token_hash`).
     async fn complete_session(
@@ -356,9 +369,16 @@ impl Accounts for Users {
         }
     }
 
-    async fn end_presented(&self, store: &dyn Store, token: &str) -> Result<()> {
+    async fn end_presented(
+        &self,
+        store: &dyn Store,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<()> {
         if let Some(session) = store.find_session(&token_hash(token)).await? {
-            store.delete_session(session.id).await?;
+            store
+                .end_session(session.id, SessionEnd::Replaced, now)
+                .await?;
         }
         Ok(())
     }
@@ -381,8 +401,14 @@ impl Accounts for Users {
         Ok(session.id.0)
     }
 
-    async fn end_session(&self, store: &dyn Store, session: i64) -> Result<()> {
-        store.delete_session(SessionId(session)).await
+    async fn end_session(
+        &self,
+        store: &dyn Store,
+        session: i64,
+        reason: SessionEnd,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        store.end_session(SessionId(session), reason, now).await
     }
 
     async fn complete_session(
@@ -469,7 +495,7 @@ impl Accounts for Admins {
         }
     }
 
-    async fn end_presented(&self, store: &dyn Store, token: &str) -> Result<()> {
+    async fn end_presented(&self, store: &dyn Store, token: &str, _: OffsetDateTime) -> Result<()> {
         if let Some((old, _)) = store.find_admin_session(&token_hash(token)).await? {
             store.delete_admin_session(old.id).await?;
         }
@@ -494,7 +520,13 @@ impl Accounts for Admins {
         Ok(session.id.0)
     }
 
-    async fn end_session(&self, store: &dyn Store, session: i64) -> Result<()> {
+    async fn end_session(
+        &self,
+        store: &dyn Store,
+        session: i64,
+        _: SessionEnd,
+        _: OffsetDateTime,
+    ) -> Result<()> {
         store.delete_admin_session(AdminSessionId(session)).await
     }
 
@@ -652,7 +684,7 @@ async fn run<A: Accounts>(l: &Lanyard, accounts: &A, attempt: Attempt) -> Result
     }
 
     if let Some(old) = presented_token.as_deref().filter(|t| is_token(t)) {
-        accounts.end_presented(store, old).await?;
+        accounts.end_presented(store, old, l.now()).await?;
     }
     let token = new_token()?;
     let session = accounts
@@ -712,7 +744,9 @@ pub async fn pending(l: &Lanyard, token: &str) -> Result<Option<Session>> {
     if !stage_open(l, session.created_at, |now, idle| {
         session.is_live(now, idle)
     }) {
-        store.delete_session(session.id).await?;
+        store
+            .end_session(session.id, SessionEnd::Expired, l.now())
+            .await?;
         return Ok(None);
     }
     Ok(Some(session))
@@ -812,12 +846,16 @@ async fn check_code<A: Accounts>(
     }
     if found.barred {
         failed(failure(A::BARRED, None));
-        accounts.end_session(store, session).await?;
+        accounts
+            .end_session(store, session, SessionEnd::Refused, now)
+            .await?;
         return Ok(SecondFactor::Suspended);
     }
     let Some(secret) = found.state.totp_secret.as_deref() else {
         // Reset by an admin meanwhile: start again.
-        accounts.end_session(store, session).await?;
+        accounts
+            .end_session(store, session, SessionEnd::TotpReset, now)
+            .await?;
         return Ok(SecondFactor::Restart);
     };
     let guard = match Guard::claim(l, A::account(id), client).await? {
@@ -828,7 +866,9 @@ async fn check_code<A: Accounts>(
         }
         Err(Refusal::Locked { until }) => {
             failed(failure("locked", None));
-            accounts.end_session(store, session).await?;
+            accounts
+                .end_session(store, session, SessionEnd::Refused, now)
+                .await?;
             return Ok(SecondFactor::Locked { until });
         }
     };

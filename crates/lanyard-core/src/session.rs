@@ -239,7 +239,20 @@ impl Session {
 
     /// Whether the session still counts at `now` (idle and absolute limits).
     pub fn is_live(&self, now: OffsetDateTime, idle: Duration) -> bool {
-        now < self.expires_at && now - self.last_seen_at < idle
+        self.lapsed(now, idle).is_none()
+    }
+
+    /// Why the session no longer counts at `now`: past its absolute end
+    /// ([`SessionEnd::Expired`]) or idle too long ([`SessionEnd::Idle`]);
+    /// `None` while it is live.
+    pub fn lapsed(&self, now: OffsetDateTime, idle: Duration) -> Option<SessionEnd> {
+        if now >= self.expires_at {
+            Some(SessionEnd::Expired)
+        } else if now - self.last_seen_at >= idle {
+            Some(SessionEnd::Idle)
+        } else {
+            None
+        }
     }
 }
 
@@ -255,6 +268,100 @@ pub struct NewSession {
     pub csrf_secret: String,
     pub now: OffsetDateTime,
     pub expires_at: OffsetDateTime,
+    pub client: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Why a user's session ended: kept with the session in its history (see
+/// [`EndedSession`]) so an admin can tell a sign-out from a revocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionEnd {
+    /// The user signed out.
+    SignedOut,
+    /// The user signed in again in the same browser.
+    Replaced,
+    /// The absolute limit (`session_max`) passed.
+    Expired,
+    /// Unused for longer than `session_idle`.
+    Idle,
+    /// An admin ended it (one session, or all of the user's).
+    Revoked,
+    /// The password changed (by the user or an admin).
+    PasswordChanged,
+    /// The user was suspended.
+    Suspended,
+    /// An admin reset the user's second factor.
+    TotpReset,
+    /// A half-done sign-in was refused at the second factor (account
+    /// suspended or locked meanwhile).
+    Refused,
+}
+
+impl SessionEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionEnd::SignedOut => "signed_out",
+            SessionEnd::Replaced => "replaced",
+            SessionEnd::Expired => "expired",
+            SessionEnd::Idle => "idle",
+            SessionEnd::Revoked => "revoked",
+            SessionEnd::PasswordChanged => "password_changed",
+            SessionEnd::Suspended => "suspended",
+            SessionEnd::TotpReset => "totp_reset",
+            SessionEnd::Refused => "refused",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            SessionEnd::SignedOut,
+            SessionEnd::Replaced,
+            SessionEnd::Expired,
+            SessionEnd::Idle,
+            SessionEnd::Revoked,
+            SessionEnd::PasswordChanged,
+            SessionEnd::Suspended,
+            SessionEnd::TotpReset,
+            SessionEnd::Refused,
+        ]
+        .into_iter()
+        .find(|e| e.as_str() == s)
+    }
+
+    /// Words for the admin pages.
+    pub fn label(self) -> &'static str {
+        match self {
+            SessionEnd::SignedOut => "Signed out",
+            SessionEnd::Replaced => "Signed in again",
+            SessionEnd::Expired => "Expired",
+            SessionEnd::Idle => "Idle",
+            SessionEnd::Revoked => "Revoked by an admin",
+            SessionEnd::PasswordChanged => "Password changed",
+            SessionEnd::Suspended => "User suspended",
+            SessionEnd::TotpReset => "Second factor reset",
+            SessionEnd::Refused => "Refused at the second factor",
+        }
+    }
+}
+
+/// A user's session after it ended: the session history, kept for
+/// `ended_session_retention_days` (default 30) and then pruned. The token
+/// and CSRF secret are not kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndedSession {
+    /// The id the session had (as in the audit log and the live list).
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub stage: SessionStage,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_seen_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub ended_at: OffsetDateTime,
+    pub reason: SessionEnd,
+    pub methods: AuthMethods,
     pub client: Option<String>,
     pub user_agent: Option<String>,
 }

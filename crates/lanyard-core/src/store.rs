@@ -16,8 +16,8 @@ use crate::directory::{
 use crate::error::Result;
 use crate::ids::{AdminId, AdminSessionId, ApiKeyId, AppId, AppKeyId, GroupId, SessionId, UserId};
 use crate::session::{
-    Account, AdminSession, AuthMethods, NewAdminSession, NewSession, Session, SessionStage,
-    SignInState,
+    Account, AdminSession, AuthMethods, EndedSession, NewAdminSession, NewSession, Session,
+    SessionEnd, SessionStage, SignInState,
 };
 
 #[async_trait]
@@ -256,17 +256,41 @@ pub trait SignInStore: Send + Sync {
     ) -> Result<Session>;
     /// Records that the user confirmed their password again at `now`.
     async fn reauthenticate_session(&self, id: SessionId, now: OffsetDateTime) -> Result<Session>;
-    /// Idempotent.
-    async fn delete_session(&self, id: SessionId) -> Result<()>;
+    /// Ends the session at `now` for `reason`: it stops working and moves
+    /// to the user's session history ([`EndedSession`]). Idempotent.
+    async fn end_session(
+        &self,
+        id: SessionId,
+        reason: SessionEnd,
+        now: OffsetDateTime,
+    ) -> Result<()>;
     /// A user's sessions, newest first; `NotFound` when the user is missing.
     async fn list_user_sessions(&self, user: UserId) -> Result<Vec<Session>>;
-    /// Ends one of the user's sessions; `NotFound` when it is not theirs.
-    async fn revoke_user_session(&self, user: UserId, id: SessionId) -> Result<()>;
-    /// Ends all of a user's sessions; returns how many.
-    async fn revoke_user_sessions(&self, user: UserId) -> Result<u64>;
-    /// Deletes sessions past their absolute end or idle since `idle_before`.
+    /// Ends one of the user's sessions ([`SessionEnd::Revoked`]);
+    /// `NotFound` when it is not theirs.
+    async fn revoke_user_session(
+        &self,
+        user: UserId,
+        id: SessionId,
+        now: OffsetDateTime,
+    ) -> Result<()>;
+    /// Ends all of a user's sessions for `reason`; returns how many.
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        reason: SessionEnd,
+        now: OffsetDateTime,
+    ) -> Result<u64>;
+    /// Ends sessions past their absolute end ([`SessionEnd::Expired`]) or
+    /// idle since `idle_before` ([`SessionEnd::Idle`]).
     async fn purge_sessions(&self, now: OffsetDateTime, idle_before: OffsetDateTime)
         -> Result<u64>;
+    /// The user's ended sessions, the latest end first, at most `limit`;
+    /// `NotFound` when the user is missing.
+    async fn list_ended_sessions(&self, user: UserId, limit: u32) -> Result<Vec<EndedSession>>;
+    /// Forgets up to `limit` ended sessions that ended before `before`
+    /// (retention); how many.
+    async fn prune_ended_sessions(&self, before: OffsetDateTime, limit: u32) -> Result<u64>;
 
     /// Failures, lock, TOTP secrets and last step; `NotFound` when the
     /// account is missing.

@@ -51,7 +51,7 @@
 //! | `users`, `groups`, `admins` (admins and API keys), `audit` | one store trait implementation each |
 //! | `apps` | `AppStore`: applications, signing keys, group bindings, entitlements, portal images |
 //! | `admin_sessions` | `AdminSessionStore`: admin portal sessions, joined with their admin; one-time form tokens |
-//! | `sign_in` | `SignInStore`: sessions, the lockout counter, TOTP secrets and used steps, seen AuthnRequest IDs |
+//! | `sign_in` | `SignInStore`: sessions and the history of ended ones, the lockout counter, TOTP secrets and used steps, seen AuthnRequest IDs |
 //! | [`secrets`] | the keyring secrets are encrypted with at rest; the key check at start, the upgrade of cleartext secrets, rotation |
 //! | `lib.rs` | `SqlStore`, its connections and units of work (`Transactional`) |
 //! | `bulk` | batch loading for imports and the benchmark |

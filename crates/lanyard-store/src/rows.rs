@@ -12,7 +12,9 @@ use lanyard_core::application::{AppConfig, AppKey, Application, Grant, ImageInfo
 use lanyard_core::apps::Entitlement;
 use lanyard_core::audit::AuditEvent;
 use lanyard_core::directory::{Attributes, Group, User, UserState};
-use lanyard_core::session::{AdminSession, AuthMethods, Session, SessionStage, SignInState};
+use lanyard_core::session::{
+    AdminSession, AuthMethods, EndedSession, Session, SessionEnd, SessionStage, SignInState,
+};
 use lanyard_core::{
     AdminId, AdminSessionId, ApiKeyId, AppId, AppKeyId, Error, GroupId, SessionId, UserId,
 };
@@ -98,10 +100,17 @@ macro_rules! admin_session_columns {
          a.locked_until AS admin_locked_until"
     };
 }
+/// The columns of `ended_sessions`, in [`EndedSessionRow`]'s order.
+macro_rules! ended_session_columns {
+    () => {
+        "id, user_id, stage, created_at, last_seen_at, ended_at, reason, auth_methods, client, \
+         user_agent"
+    };
+}
 pub(crate) use {
     admin_columns, admin_session_columns, api_key_columns, app_columns, app_key_columns,
-    audit_columns, grant_columns, group_columns, session_columns, session_user_columns,
-    sign_in_state_columns, user_columns,
+    audit_columns, ended_session_columns, grant_columns, group_columns, session_columns,
+    session_user_columns, sign_in_state_columns, user_columns,
 };
 
 /// Unix milliseconds: what every timestamp column holds.
@@ -582,6 +591,40 @@ impl TryFrom<SessionRow> for Session {
             methods: methods(&r.auth_methods)?,
             authenticated_at: from_ms(r.authenticated_at)?,
             csrf_secret: r.csrf_secret,
+            client: r.client,
+            user_agent: r.user_agent,
+        })
+    }
+}
+
+/// A row of `ended_sessions` (the session history).
+#[derive(FromRow)]
+pub(crate) struct EndedSessionRow {
+    id: i64,
+    user_id: i64,
+    stage: String,
+    created_at: i64,
+    last_seen_at: i64,
+    ended_at: i64,
+    reason: String,
+    auth_methods: String,
+    client: Option<String>,
+    user_agent: Option<String>,
+}
+
+impl TryFrom<EndedSessionRow> for EndedSession {
+    type Error = Error;
+    fn try_from(r: EndedSessionRow) -> Result<EndedSession, Error> {
+        Ok(EndedSession {
+            id: SessionId(r.id),
+            user_id: UserId(r.user_id),
+            stage: stage(&r.stage)?,
+            created_at: from_ms(r.created_at)?,
+            last_seen_at: from_ms(r.last_seen_at)?,
+            ended_at: from_ms(r.ended_at)?,
+            reason: SessionEnd::parse(&r.reason)
+                .ok_or_else(|| Error::Store(format!("unknown session end {:?}", r.reason)))?,
+            methods: methods(&r.auth_methods)?,
             client: r.client,
             user_agent: r.user_agent,
         })

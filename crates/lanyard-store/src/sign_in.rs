@@ -1,6 +1,7 @@
-//! `SignInStore`: server-side sessions, the lockout counter and lock, the
-//! per-source throttle, TOTP secrets and used steps, and the memory of seen
-//! AuthnRequest IDs (the rules are in `lanyard_core::session`).
+//! `SignInStore`: server-side sessions and the history of ended ones, the
+//! lockout counter and lock, the per-source throttle, TOTP secrets and used
+//! steps, and the memory of seen AuthnRequest IDs (the rules are in
+//! `lanyard_core::session`).
 //!
 //! Users and admins keep the same sign-in columns on their own rows
 //! (`users`, `admins`); an [`Account`] names the table and id.
@@ -22,16 +23,16 @@ use time::OffsetDateTime;
 
 use lanyard_core::directory::{Group, User};
 use lanyard_core::session::{
-    doublings_to_max, Account, AuthMethods, NewSession, Session, SessionStage, SignInState,
-    MAX_LOCKOUT, SOURCE_BLOCK, SOURCE_FAILURES, SOURCE_WINDOW,
+    doublings_to_max, Account, AuthMethods, EndedSession, NewSession, Session, SessionEnd,
+    SessionStage, SignInState, MAX_LOCKOUT, SOURCE_BLOCK, SOURCE_FAILURES, SOURCE_WINDOW,
 };
 use lanyard_core::store::{AppStore, SignInStore};
 use lanyard_core::{AppId, Error, Result, SessionId, UserId};
 use time::Duration;
 
 use crate::rows::{
-    convert, db, from_ms, session_columns, sign_in_state_columns, to_ms, SessionAppRow, SessionRow,
-    SessionUserRow, SignInStateRow,
+    convert, db, ended_session_columns, from_ms, session_columns, sign_in_state_columns, to_ms,
+    EndedSessionRow, SessionAppRow, SessionRow, SessionUserRow, SignInStateRow,
 };
 
 /// A user's id with their sign-in state.
@@ -42,7 +43,7 @@ struct IdSignInStateRow {
     state: SignInStateRow,
 }
 use crate::secrets::Aad;
-use crate::sql::Sql;
+use crate::sql::{Arg, Sql};
 use crate::users::unmatchable;
 use crate::SqlStore;
 
@@ -130,6 +131,66 @@ impl SqlStore {
 /// Milliseconds, as timestamps and durations are stored.
 fn ms(d: Duration) -> i64 {
     i64::try_from(d.whole_milliseconds()).unwrap_or(i64::MAX)
+}
+
+/// Columns of `ended_sessions` a session fills when it ends.
+const ENDED_WIDTH: usize = 10;
+
+impl SqlStore {
+    /// Ends the sessions `cond` picks (placeholders `$1`... for `binds`):
+    /// deletes them and records each in `ended_sessions` with
+    /// `reason(session)` at `now`, in one transaction (a savepoint inside
+    /// a unit of work), so no session ends without its history nor is
+    /// recorded while it still works. The rows recorded are exactly those
+    /// `DELETE ... RETURNING` removed, so a concurrent end is recorded once.
+    /// How many ended.
+    async fn end_sessions(
+        &self,
+        cond: &str,
+        binds: &[i64],
+        now: OffsetDateTime,
+        reason: impl Fn(&Session) -> SessionEnd,
+    ) -> Result<u64> {
+        let mut conn = self.conn().await?;
+        let mut tx = conn.begin().await.map_err(db)?;
+        let sql = format!(
+            "DELETE FROM sessions WHERE {cond} RETURNING {}",
+            session_columns!()
+        );
+        let mut q = sqlx::query_as::<_, SessionRow>(&sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        let ended: Vec<Session> = convert(q.fetch_all(&mut *tx).await.map_err(db)?)?;
+        for chunk in ended.chunks(self.backend.max_binds() / ENDED_WIDTH) {
+            let mut sql = Sql::new(concat!(
+                "INSERT INTO ended_sessions (",
+                ended_session_columns!(),
+                ") VALUES "
+            ));
+            for (i, s) in chunk.iter().enumerate() {
+                let cells = [
+                    sql.int(s.id.0),
+                    sql.int(s.user_id.0),
+                    sql.text(s.stage.as_str()),
+                    sql.int(to_ms(s.created_at)),
+                    sql.int(to_ms(s.last_seen_at)),
+                    sql.int(to_ms(now)),
+                    sql.text(reason(s).as_str()),
+                    sql.text(s.methods.as_str()),
+                    sql.arg(Arg::OptText(s.client.clone())),
+                    sql.arg(Arg::OptText(s.user_agent.clone())),
+                ];
+                debug_assert_eq!(cells.len(), ENDED_WIDTH);
+                sql.push(if i == 0 { "(" } else { ", (" })
+                    .push(&cells.join(", "))
+                    .push(")");
+            }
+            sql.execute(&mut tx).await.map_err(db)?;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(ended.len() as u64)
+    }
 }
 
 #[async_trait]
@@ -272,12 +333,14 @@ impl SignInStore for SqlStore {
             .try_into()
     }
 
-    async fn delete_session(&self, id: SessionId) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE id = $1")
-            .bind(id.0)
-            .execute(&mut *self.conn().await?)
-            .await
-            .map_err(db)?;
+    async fn end_session(
+        &self,
+        id: SessionId,
+        reason: SessionEnd,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        self.end_sessions("id = $1", &[id.0], now, |_| reason)
+            .await?;
         Ok(())
     }
 
@@ -297,30 +360,37 @@ impl SignInStore for SqlStore {
         convert(rows)
     }
 
-    async fn revoke_user_session(&self, user: UserId, id: SessionId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM sessions WHERE id = $1 AND user_id = $2")
-            .bind(id.0)
-            .bind(user.0)
-            .execute(&mut *self.conn().await?)
-            .await
-            .map_err(db)?;
-        if done.rows_affected() == 0 {
+    async fn revoke_user_session(
+        &self,
+        user: UserId,
+        id: SessionId,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let ended = self
+            .end_sessions("id = $1 AND user_id = $2", &[id.0, user.0], now, |_| {
+                SessionEnd::Revoked
+            })
+            .await?;
+        if ended == 0 {
             return Err(Error::not_found("session", id));
         }
         Ok(())
     }
 
     /// `NotFound` when the user is missing, as `list_user_sessions`.
-    async fn revoke_user_sessions(&self, user: UserId) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(user.0)
-            .execute(&mut *self.conn().await?)
-            .await
-            .map_err(db)?;
-        if done.rows_affected() == 0 && !self.user_exists(user).await? {
+    async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        reason: SessionEnd,
+        now: OffsetDateTime,
+    ) -> Result<u64> {
+        let ended = self
+            .end_sessions("user_id = $1", &[user.0], now, |_| reason)
+            .await?;
+        if ended == 0 && !self.user_exists(user).await? {
             return Err(Error::not_found("user", user));
         }
-        Ok(done.rows_affected())
+        Ok(ended)
     }
 
     async fn purge_sessions(
@@ -328,12 +398,50 @@ impl SignInStore for SqlStore {
         now: OffsetDateTime,
         idle_before: OffsetDateTime,
     ) -> Result<u64> {
-        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at < $2")
-            .bind(to_ms(now))
-            .bind(to_ms(idle_before))
-            .execute(&mut *self.conn().await?)
-            .await
-            .map_err(db)?;
+        self.end_sessions(
+            "expires_at <= $1 OR last_seen_at < $2",
+            &[to_ms(now), to_ms(idle_before)],
+            now,
+            |s| {
+                if s.expires_at <= now {
+                    SessionEnd::Expired
+                } else {
+                    SessionEnd::Idle
+                }
+            },
+        )
+        .await
+    }
+
+    async fn list_ended_sessions(&self, user: UserId, limit: u32) -> Result<Vec<EndedSession>> {
+        let rows: Vec<EndedSessionRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            ended_session_columns!(),
+            " FROM ended_sessions WHERE user_id = $1 ORDER BY ended_at DESC, id DESC LIMIT $2"
+        ))
+        .bind(user.0)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *self.conn().await?)
+        .await
+        .map_err(db)?;
+        if rows.is_empty() && !self.user_exists(user).await? {
+            return Err(Error::not_found("user", user));
+        }
+        convert(rows)
+    }
+
+    async fn prune_ended_sessions(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
+        // Small batches, oldest first through the `ended_at` index, as
+        // `prune_audit_events`.
+        let done = sqlx::query(
+            "DELETE FROM ended_sessions WHERE id IN \
+             (SELECT id FROM ended_sessions WHERE ended_at < $1 ORDER BY ended_at LIMIT $2)",
+        )
+        .bind(to_ms(before))
+        .bind(i64::from(limit))
+        .execute(&mut *self.conn().await?)
+        .await
+        .map_err(db)?;
         Ok(done.rows_affected())
     }
 

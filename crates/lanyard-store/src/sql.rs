@@ -16,6 +16,8 @@ use lanyard_core::directory::{Page, MAX_PAGE};
 pub(crate) enum Arg {
     Int(i64),
     Text(String),
+    /// Text or NULL.
+    OptText(Option<String>),
 }
 
 /// SQL text with `$n` placeholders and the values they stand for.
@@ -65,6 +67,7 @@ impl Sql {
             q = match a {
                 Arg::Int(i) => q.bind(*i),
                 Arg::Text(s) => q.bind(s.as_str()),
+                Arg::OptText(s) => q.bind(s.as_deref()),
             };
         }
         q.fetch_all(conn).await
@@ -78,6 +81,7 @@ impl Sql {
             q = match a {
                 Arg::Int(i) => q.bind(*i),
                 Arg::Text(s) => q.bind(s.as_str()),
+                Arg::OptText(s) => q.bind(s.as_deref()),
             };
         }
         Ok(q.execute(conn).await?.rows_affected())

@@ -273,9 +273,11 @@ pub fn prune(loaded: &Loaded) -> Result<(), Failure> {
         op.close().await;
         let p = pruned?;
         eprintln!(
-            "deleted {} audit events, {} sessions and {} expired rows in {:.1} s",
+            "deleted {} audit events, {} sessions (ended now), {} ended sessions from the \
+             history and {} expired rows in {:.1} s",
             p.audit_events,
             p.sessions,
+            p.ended_sessions,
             p.expired,
             started.elapsed().as_secs_f64()
         );

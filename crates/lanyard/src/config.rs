@@ -76,6 +76,9 @@ pub struct Loaded {
     pub tls: Option<lanyard_web::tls::TlsFiles>,
     /// Audit events older than this many days are deleted (0: never).
     pub audit_retention_days: u32,
+    /// Ended user sessions are kept in the session history this many days
+    /// (0: never deleted).
+    pub ended_session_retention_days: u32,
     /// In the order [`resolve`] reads the keys.
     pub origins: Vec<Origin>,
 }
@@ -180,6 +183,8 @@ pub fn load_with(
         }
     };
     let audit_retention_days = layers.value("audit_retention_days", "400", count(0, 36_500))?;
+    let ended_session_retention_days =
+        layers.value("ended_session_retention_days", "30", count(0, 36_500))?;
     // Secrets keys: file paths only (the key itself may come from
     // LANYARD_SECRETS_KEY, read where the keyring is made, never printed).
     let secrets_key_file = layers.value("secrets_key_file", "", |v| {
@@ -204,6 +209,7 @@ pub fn load_with(
         metrics_listen,
         tls,
         audit_retention_days,
+        ended_session_retention_days,
         origins: layers.origins,
     })
 }
@@ -451,6 +457,7 @@ impl Loaded {
     pub fn retention(&self) -> lanyard_app::retention::Retention {
         lanyard_app::retention::Retention {
             audit_days: self.audit_retention_days,
+            ended_session_days: self.ended_session_retention_days,
         }
     }
 
@@ -481,6 +488,10 @@ impl Loaded {
         table.insert(
             "audit_retention_days".into(),
             toml::Value::Integer(i64::from(self.audit_retention_days)),
+        );
+        table.insert(
+            "ended_session_retention_days".into(),
+            toml::Value::Integer(i64::from(self.ended_session_retention_days)),
         );
         table.insert(
             "metrics_listen".into(),

@@ -94,6 +94,7 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
                 Ok(p) if p != Default::default() => tracing::info!(
                     audit_events = p.audit_events,
                     sessions = p.sessions,
+                    ended_sessions = p.ended_sessions,
                     expired = p.expired,
                     "retention: deleted what is no longer kept"
                 ),

@@ -6,7 +6,7 @@
 //! sign-in needs only the password and the user can enroll again.
 
 use lanyard_core::audit::AuditAction;
-use lanyard_core::session::{Account, SignInState};
+use lanyard_core::session::{Account, SessionEnd, SignInState};
 use lanyard_core::{Result, SessionId, UserId};
 
 use super::users::target;
@@ -16,7 +16,9 @@ use crate::Writer;
 /// returns how many ended.
 pub async fn revoke_all(w: &Writer, id: UserId) -> Result<u64> {
     let mut work = w.begin().await?;
-    let revoked = work.revoke_user_sessions(id).await?;
+    let revoked = work
+        .revoke_user_sessions(id, SessionEnd::Revoked, w.now())
+        .await?;
     work.record(
         AuditAction::UserSessionsRevoke,
         target(id),
@@ -30,7 +32,7 @@ pub async fn revoke_all(w: &Writer, id: UserId) -> Result<u64> {
 /// records `user.session.revoke`.
 pub async fn revoke_one(w: &Writer, id: UserId, session: SessionId) -> Result<()> {
     let mut work = w.begin().await?;
-    work.revoke_user_session(id, session).await?;
+    work.revoke_user_session(id, session, w.now()).await?;
     work.record(
         AuditAction::UserSessionRevoke,
         target(id),
@@ -65,7 +67,9 @@ pub async fn reset_totp(w: &Writer, id: UserId) -> Result<SignInState> {
     let mut work = w.begin().await?;
     let before = work.sign_in_state(Account::User(id)).await?;
     work.reset_totp(Account::User(id)).await?;
-    let ended = work.revoke_user_sessions(id).await?;
+    let ended = work
+        .revoke_user_sessions(id, SessionEnd::TotpReset, w.now())
+        .await?;
     work.record(
         AuditAction::UserTotpReset,
         target(id),

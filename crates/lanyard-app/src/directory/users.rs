@@ -8,6 +8,7 @@ use lanyard_core::audit::{AuditAction, AuditTarget};
 use lanyard_core::directory::{Attributes, NewUser, User, UserPatch, UserState};
 use lanyard_core::error::FieldErrors;
 use lanyard_core::password::check_new_password;
+use lanyard_core::session::SessionEnd;
 use lanyard_core::{Error, GroupId, Result, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -197,7 +198,9 @@ pub async fn set_password(w: &Writer, id: UserId, password: String) -> Result<()
     let hash = w.lanyard().passwords().hash(password).await?;
     let mut work = w.begin().await?;
     work.set_password_hash(user.id, &hash, w.now()).await?;
-    let ended = work.revoke_user_sessions(user.id).await?;
+    let ended = work
+        .revoke_user_sessions(user.id, SessionEnd::PasswordChanged, w.now())
+        .await?;
     work.record(
         AuditAction::UserPasswordSet,
         target(user.id),
@@ -240,7 +243,10 @@ pub async fn set_state(w: &Writer, id: UserId, state: UserState) -> Result<User>
     if state == UserState::Suspended {
         // Ended, not merely refused while suspended: unsuspending must not
         // bring an old session back.
-        summary["sessions_ended"] = work.revoke_user_sessions(user.id).await?.into();
+        summary["sessions_ended"] = work
+            .revoke_user_sessions(user.id, SessionEnd::Suspended, w.now())
+            .await?
+            .into();
     }
     work.record(action, target(user.id), &summary);
     work.commit().await?;

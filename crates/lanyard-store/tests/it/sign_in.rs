@@ -9,13 +9,14 @@ use crate::common::apps::{app_missing, create, not_found};
 use crate::common::{at, new_user};
 use lanyard_core::directory::User;
 use lanyard_core::session::{
-    token_hash, Account, AuthMethods, NewSession, Session, SessionStage, SignInState,
+    token_hash, Account, AuthMethods, EndedSession, NewSession, Session, SessionEnd, SessionStage,
+    SignInState,
 };
 use lanyard_core::store::{AppStore, SignInStore, UserStore};
 use lanyard_core::{AppId, SessionId, UserId};
 use lanyard_store::testing::count_rows;
 use lanyard_store::{store_test, SqlStore};
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 use tokio::sync::Barrier;
 
 async fn user(store: &SqlStore, name: &str) -> User {
@@ -192,38 +193,104 @@ store_test!(sessions_are_listed_newest_first_and_revoked, |store| {
     );
 
     // One session, only by its owner.
-    store.revoke_user_session(ann.id, a2.id).await.unwrap();
+    store
+        .revoke_user_session(ann.id, a2.id, at(10))
+        .await
+        .unwrap();
     assert_eq!(store.find_session(&token_hash("a2")).await.unwrap(), None);
     assert_eq!(
-        not_found(store.revoke_user_session(ann.id, a2.id).await),
+        not_found(store.revoke_user_session(ann.id, a2.id, at(11)).await),
         session_missing(a2.id)
     );
     assert_eq!(
-        not_found(store.revoke_user_session(ann.id, b1.id).await),
+        not_found(store.revoke_user_session(ann.id, b1.id, at(11)).await),
         session_missing(b1.id),
         "another user's session"
     );
+    // It went to the history, with when and why; nothing of bob's did.
+    let history = store.list_ended_sessions(ann.id, 50).await.unwrap();
+    assert_eq!(
+        history,
+        vec![EndedSession {
+            id: a2.id,
+            user_id: ann.id,
+            stage: a2.stage,
+            created_at: a2.created_at,
+            last_seen_at: a2.last_seen_at,
+            ended_at: at(10),
+            reason: SessionEnd::Revoked,
+            methods: a2.methods,
+            client: a2.client.clone(),
+            user_agent: a2.user_agent.clone(),
+        }]
+    );
+    assert!(store
+        .list_ended_sessions(bob.id, 50)
+        .await
+        .unwrap()
+        .is_empty());
     assert!(store
         .find_session(&token_hash("b1"))
         .await
         .unwrap()
         .is_some());
 
-    // Deleting (sign-out) is idempotent.
-    store.delete_session(a3.id).await.unwrap();
-    store.delete_session(a3.id).await.unwrap();
-    store.delete_session(SessionId(999)).await.unwrap();
+    // Ending (sign-out) is idempotent, and recorded once.
+    let out = SessionEnd::SignedOut;
+    store.end_session(a3.id, out, at(20)).await.unwrap();
+    store.end_session(a3.id, out, at(21)).await.unwrap();
+    store
+        .end_session(SessionId(999), out, at(21))
+        .await
+        .unwrap();
     assert_eq!(
         ids(&store.list_user_sessions(ann.id).await.unwrap()),
         vec![a1.id]
     );
+    let ends = |h: Vec<EndedSession>| -> Vec<(SessionId, SessionEnd, OffsetDateTime)> {
+        h.into_iter()
+            .map(|e| (e.id, e.reason, e.ended_at))
+            .collect()
+    };
+    assert_eq!(
+        ends(store.list_ended_sessions(ann.id, 50).await.unwrap()),
+        vec![
+            (a3.id, SessionEnd::SignedOut, at(20)),
+            (a2.id, SessionEnd::Revoked, at(10))
+        ]
+    );
 
     // All of a user's sessions.
-    session(&store, ann.id, "a4", 4).await;
-    assert_eq!(store.revoke_user_sessions(ann.id).await.unwrap(), 2);
-    assert_eq!(store.revoke_user_sessions(ann.id).await.unwrap(), 0);
+    let a4 = session(&store, ann.id, "a4", 4).await;
+    let changed = SessionEnd::PasswordChanged;
+    assert_eq!(
+        store
+            .revoke_user_sessions(ann.id, changed, at(30))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .revoke_user_sessions(ann.id, changed, at(31))
+            .await
+            .unwrap(),
+        0
+    );
     assert!(store.list_user_sessions(ann.id).await.unwrap().is_empty());
     assert_eq!(store.list_user_sessions(bob.id).await.unwrap(), vec![b1]);
+    let mut history = ends(store.list_ended_sessions(ann.id, 50).await.unwrap());
+    history[..2].sort_by_key(|e| e.0);
+    assert_eq!(
+        history,
+        vec![
+            (a1.id, changed, at(30)),
+            (a4.id, changed, at(30)),
+            (a3.id, SessionEnd::SignedOut, at(20)),
+            (a2.id, SessionEnd::Revoked, at(10))
+        ]
+    );
+    assert_eq!(store.list_ended_sessions(ann.id, 1).await.unwrap().len(), 1);
 
     let nobody = UserId(999);
     assert_eq!(
@@ -231,12 +298,16 @@ store_test!(sessions_are_listed_newest_first_and_revoked, |store| {
         user_missing(nobody)
     );
     assert_eq!(
-        not_found(store.revoke_user_sessions(nobody).await),
+        not_found(store.revoke_user_sessions(nobody, changed, at(40)).await),
         user_missing(nobody)
     );
     assert_eq!(
-        not_found(store.revoke_user_session(nobody, a1.id).await),
+        not_found(store.revoke_user_session(nobody, a1.id, at(40)).await),
         session_missing(a1.id)
+    );
+    assert_eq!(
+        not_found(store.list_ended_sessions(nobody, 50).await),
+        user_missing(nobody)
     );
 });
 
@@ -263,6 +334,45 @@ store_test!(purge_deletes_ended_and_idle_sessions, |store| {
     }
     assert!(idle.last_seen_at < idle_before);
     assert_eq!(store.purge_sessions(now, idle_before).await.unwrap(), 0);
+    // Each went to the history with its own reason.
+    let mut history: Vec<_> = store
+        .list_ended_sessions(ann.id, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.id, e.reason, e.ended_at))
+        .collect();
+    history.sort_by_key(|e| e.0);
+    assert_eq!(
+        history,
+        vec![
+            (ended.id, SessionEnd::Expired, now),
+            (idle.id, SessionEnd::Idle, now)
+        ]
+    );
+});
+
+store_test!(ended_sessions_are_pruned_oldest_first_in_batches, |store| {
+    let ann = user(&store, "ann").await;
+    for i in 0..5 {
+        let s = session(&store, ann.id, &format!("s{i}"), i).await;
+        store
+            .end_session(s.id, SessionEnd::SignedOut, at(1_000 * (i + 1)))
+            .await
+            .unwrap();
+    }
+    // Ended before 3,500 ms: the first three; two per statement.
+    assert_eq!(store.prune_ended_sessions(at(3_500), 2).await.unwrap(), 2);
+    assert_eq!(store.prune_ended_sessions(at(3_500), 2).await.unwrap(), 1);
+    assert_eq!(store.prune_ended_sessions(at(3_500), 2).await.unwrap(), 0);
+    let left: Vec<_> = store
+        .list_ended_sessions(ann.id, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.ended_at)
+        .collect();
+    assert_eq!(left, vec![at(5_000), at(4_000)]);
 });
 
 store_test!(deleting_a_user_deletes_their_sessions_and_state, |store| {
@@ -280,8 +390,22 @@ store_test!(deleting_a_user_deletes_their_sessions_and_state, |store| {
         .await
         .unwrap());
 
+    store
+        .end_session(b1.id, SessionEnd::SignedOut, at(3))
+        .await
+        .unwrap();
+    let b2 = session(&store, bob.id, "b2", 3).await;
+    let a3 = session(&store, ann.id, "a3", 3).await;
+    store
+        .end_session(a3.id, SessionEnd::SignedOut, at(4))
+        .await
+        .unwrap();
+    assert_eq!(count_rows(&store, "ended_sessions").await, 2);
+
     store.delete_user(ann.id).await.unwrap();
     assert_eq!(count_rows(&store, "sessions").await, 1);
+    assert_eq!(count_rows(&store, "ended_sessions").await, 1, "bob's stays");
+    let b1 = b2;
     assert_eq!(store.find_session(&token_hash("a1")).await.unwrap(), None);
     assert_eq!(store.list_user_sessions(bob.id).await.unwrap(), vec![b1]);
     assert_eq!(

@@ -1,8 +1,9 @@
 //! `/api/v1/users/{id}/sessions`, `/sign-in`, `/unlock` and `/totp`: what an
 //! admin sees and does about a user's signing in.
 //!
-//! Sessions are listed (never their token, which only the browser has) and
-//! revoked one by one or all at once; revocation takes effect on every node
+//! Sessions are listed (never their token, which only the browser has),
+//! with the history of those that ended and why, and revoked one by one or
+//! all at once; revocation takes effect on every node
 //! at the next request, since sessions live in the database. `unlock` sets
 //! the failure counter back to 0; `DELETE .../totp` removes the user's
 //! second factor (enrolled or pending), so the next sign-in needs only the
@@ -14,7 +15,7 @@
 use axum::http::StatusCode;
 use axum::Json;
 use lanyard_app::directory::security;
-use lanyard_core::session::{Session, SignInState};
+use lanyard_core::session::{EndedSession, Session, SignInState};
 use lanyard_core::{SessionId, UserId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -32,6 +33,7 @@ use crate::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_sessions, revoke_sessions))
+        .routes(routes!(list_ended_sessions))
         .routes(routes!(revoke_session))
         .routes(routes!(get_sign_in))
         .routes(routes!(unlock))
@@ -71,6 +73,50 @@ impl SessionView {
             created_at: s.created_at,
             last_seen_at: s.last_seen_at,
             expires_at: s.expires_at,
+            client: s.client,
+            user_agent: s.user_agent,
+        }
+    }
+}
+
+/// A session after it ended (the session history; no token was kept).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EndedSessionView {
+    pub id: i64,
+    /// The stage it had reached: `complete`, or `awaiting_totp`.
+    #[schema(example = "complete")]
+    pub stage: &'static str,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub last_seen_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub ended_at: OffsetDateTime,
+    /// Why: `signed_out`, `replaced` (signed in again in the same
+    /// browser), `expired`, `idle`, `revoked`, `password_changed`,
+    /// `suspended`, `totp_reset` or `refused` (at the second factor).
+    #[schema(example = "signed_out")]
+    pub reason: &'static str,
+    /// How the user authenticated: `password` or `password+totp`.
+    #[schema(example = "password+totp")]
+    pub methods: &'static str,
+    pub client: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl From<EndedSession> for EndedSessionView {
+    fn from(s: EndedSession) -> Self {
+        EndedSessionView {
+            id: s.id.0,
+            stage: s.stage.as_str(),
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            ended_at: s.ended_at,
+            reason: s.reason.as_str(),
+            methods: s.methods.as_str(),
             client: s.client,
             user_agent: s.user_agent,
         }
@@ -124,8 +170,8 @@ struct SessionPath {
     session_id: i64,
 }
 
-/// The user's sessions, newest first (ended ones stay listed, `live:
-/// false`, until they are purged).
+/// The user's sessions, newest first (lapsed ones stay listed, `live:
+/// false`, until they are purged into the history: `.../sessions/ended`).
 #[utoipa::path(get, path = "/users/{id}/sessions", tag = TAG_USERS, params(("id" = i64, Path)),
     responses((status = 200, body = Vec<SessionView>), (status = 404, body = ErrorBody)))]
 async fn list_sessions(
@@ -141,6 +187,21 @@ async fn list_sessions(
             .into_iter()
             .map(|s| SessionView::new(s, now, idle))
             .collect(),
+    ))
+}
+
+/// The user's session history: the latest 100 sessions that ended, the
+/// latest end first, with why. Kept `ended_session_retention_days` (30 by
+/// default).
+#[utoipa::path(get, path = "/users/{id}/sessions/ended", tag = TAG_USERS, params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<EndedSessionView>), (status = 404, body = ErrorBody)))]
+async fn list_ended_sessions(
+    caller: Caller,
+    ApiPath(IdPath { id }): ApiPath<IdPath>,
+) -> ApiResult<Json<Vec<EndedSessionView>>> {
+    let ended = caller.read.list_ended_sessions(UserId(id)).await?;
+    Ok(Json(
+        ended.into_iter().map(EndedSessionView::from).collect(),
     ))
 }
 

@@ -455,14 +455,43 @@ web_test!(
             )
             .await
             .unwrap();
+        // Two ended sessions in the history, 31 and 10 days ago.
+        let ann = lanyard_core::UserId(app.user("ann").await);
+        for (token, days) in [("t-31", 31), ("t-10", 10)] {
+            let at = now - time::Duration::days(days);
+            let s = app
+                .store
+                .create_session(&lanyard_core::session::NewSession {
+                    token_hash: lanyard_core::session::token_hash(token),
+                    user_id: ann,
+                    stage: lanyard_core::session::SessionStage::Complete,
+                    methods: lanyard_core::session::AuthMethods::Password,
+                    csrf_secret: "c".into(),
+                    now: at,
+                    expires_at: now + time::Duration::hours(1),
+                    client: None,
+                    user_agent: None,
+                })
+                .await
+                .unwrap();
+            let out = lanyard_core::session::SessionEnd::SignedOut;
+            app.store.end_session(s.id, out, at).await.unwrap();
+        }
         let before = lanyard_store::testing::count_rows(&app.store, "audit_events").await;
 
-        let retention = lanyard_app::retention::Retention { audit_days: 400 };
+        let retention = lanyard_app::retention::Retention {
+            audit_days: 400,
+            ended_session_days: 30,
+        };
         let pruned = lanyard_app::retention::prune(&app.state.lanyard, retention)
             .await
             .unwrap();
         assert_eq!(pruned.audit_events, 2_345);
         assert_eq!(pruned.expired, 1);
+        assert_eq!(pruned.ended_sessions, 1);
+        let history = app.store.list_ended_sessions(ann, 50).await.unwrap();
+        assert_eq!(history.len(), 1, "the session ended 10 days ago stays");
+        assert_eq!(history[0].ended_at, now - time::Duration::days(10));
         let after = lanyard_store::testing::count_rows(&app.store, "audit_events").await;
         assert_eq!(before - after, 2_345);
         let kept = lanyard_store::testing::query_strings(
@@ -478,11 +507,15 @@ web_test!(
         // 0 keeps everything.
         let none = lanyard_app::retention::prune(
             &app.state.lanyard,
-            lanyard_app::retention::Retention { audit_days: 0 },
+            lanyard_app::retention::Retention {
+                audit_days: 0,
+                ended_session_days: 0,
+            },
         )
         .await
         .unwrap();
         assert_eq!(none.audit_events, 0);
+        assert_eq!(none.ended_sessions, 0);
         app.shutdown().await;
     }
 );

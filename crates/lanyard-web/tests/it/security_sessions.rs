@@ -354,3 +354,120 @@ web_test!(
         app.shutdown().await;
     }
 );
+
+// Every way a session ends leaves it in the user's session history with
+// when and why, through the doors that end it (sign-out, signing in again,
+// an admin's revocation on the page, idling out, an admin's action): the
+// API and the admin's user page show it, and nothing in it signs anyone in.
+web_test!(ended_sessions_are_kept_with_when_and_why, |app| {
+    let id = app.user("ann").await;
+    let step = || app.clock.advance(Duration::seconds(5));
+
+    // Signed out from the portal.
+    let mut out = Browser::new(&app);
+    out.sign_in("ann", PW).await;
+    let out_token = out.cookie("lanyard_session").unwrap().to_owned();
+    let csrf = hidden(&out.get("/portal").await.text(), "csrf").unwrap();
+    out.post("/logout", &[("csrf", &csrf)]).await;
+    step();
+    // Signed in again in the same browser (a sign-in form opened before
+    // another tab signed in, then sent).
+    let mut again = Browser::new(&app);
+    let csrf = hidden(&again.get("/login").await.text(), "csrf").unwrap();
+    let mut tab = Browser::new(&app);
+    tab.sign_in("ann", PW).await;
+    let first = tab.cookie("lanyard_session").unwrap().to_owned();
+    again.cookies.insert("lanyard_session".into(), first);
+    step();
+    let r = again
+        .post(
+            "/login",
+            &[
+                ("login", "ann"),
+                ("password", PW),
+                ("csrf", &csrf),
+                ("next", ""),
+            ],
+        )
+        .await;
+    assert_eq!(location(&r), "/portal", "{}", r.text());
+    assert!(!signed_in(&mut tab).await, "the first session ended");
+    step();
+    // Revoked by an admin on the user page.
+    let mut admin =
+        crate::common::admin::signed_in(&app, "root@example.com", "administrator").await;
+    let live = app.store.list_user_sessions(UserId(id)).await.unwrap();
+    assert_eq!(live.len(), 1);
+    let csrf = admin.csrf_of(&format!("/admin/users/{id}")).await;
+    let r = admin
+        .post(
+            &format!("/admin/users/{id}/sessions/{}/revoke", live[0].id.0),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert!(!signed_in(&mut again).await);
+    step();
+    // Idle past `session_idle`: ended when it is next presented.
+    let mut idle = Browser::new(&app);
+    idle.sign_in("ann", PW).await;
+    app.clock
+        .advance(app.state.settings().auth.session_idle + Duration::seconds(1));
+    assert!(!signed_in(&mut idle).await);
+    let idled_at = app.clock_now();
+    step();
+    // An admin's action on the user.
+    let mut suspended = Browser::new(&app);
+    suspended.sign_in("ann", PW).await;
+    app.admin("POST", &format!("/api/v1/users/{id}/suspend"), None)
+        .await
+        .expect(StatusCode::OK);
+
+    let history = app
+        .get(&format!("/api/v1/users/{id}/sessions/ended"))
+        .await
+        .expect(StatusCode::OK);
+    let reasons: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["suspended", "idle", "revoked", "replaced", "signed_out"]
+    );
+    let idle_entry = &history[1];
+    assert_eq!(
+        idle_entry["ended_at"],
+        json!(idled_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap())
+    );
+    assert_eq!(idle_entry["stage"], "complete");
+    assert_eq!(idle_entry["methods"], "password");
+    assert!(idle_entry.get("token_hash").is_none() && idle_entry.get("csrf_secret").is_none());
+    app.get("/api/v1/users/99999/sessions/ended")
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "not_found");
+
+    // The page lists them in words (a new admin session: the first one
+    // idled out with ann's).
+    let mut admin = crate::common::admin::signed_in(&app, "ops@example.com", "read_only").await;
+    let page = admin.get(&format!("/admin/users/{id}")).await.text();
+    let ended = &page[page.find("Ended sessions").expect("the history card")..];
+    for words in [
+        "User suspended",
+        "Idle",
+        "Revoked by an admin",
+        "Signed in again",
+        "Signed out",
+    ] {
+        assert!(ended.contains(words), "{words} missing from {ended}");
+    }
+    // An ended session's cookie signs nobody in.
+    let mut replay = Browser::new(&app);
+    replay.cookies.insert("lanyard_session".into(), out_token);
+    assert!(!signed_in(&mut replay).await);
+    app.shutdown().await;
+});

@@ -177,7 +177,7 @@ fn unknown_toml_key_is_rejected_by_name() {
         .err();
     assert_eq!(
         err,
-        "lanyard.toml: unknown key `base-url` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute, lockout_minutes, user_password_min_length, admin_password_min_length, require_admin_second_factor, trusted_proxies, http_header_timeout_seconds, http_body_timeout_seconds, http_idle_timeout_seconds, http_max_connections, drain_delay_seconds, shutdown_timeout_seconds, tls_handshake_timeout_seconds, log_format, metrics_listen, tls_cert, tls_key, audit_retention_days, secrets_key_file, secrets_old_key_files)"
+        "lanyard.toml: unknown key `base-url` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute, lockout_minutes, user_password_min_length, admin_password_min_length, require_admin_second_factor, trusted_proxies, http_header_timeout_seconds, http_body_timeout_seconds, http_idle_timeout_seconds, http_max_connections, drain_delay_seconds, shutdown_timeout_seconds, tls_handshake_timeout_seconds, log_format, metrics_listen, tls_cert, tls_key, audit_retention_days, ended_session_retention_days, secrets_key_file, secrets_old_key_files)"
     );
 }
 
@@ -188,7 +188,7 @@ fn unknown_toml_table_is_rejected_by_name() {
         .err();
     assert_eq!(
         err,
-        "lanyard.toml: unknown key `server` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute, lockout_minutes, user_password_min_length, admin_password_min_length, require_admin_second_factor, trusted_proxies, http_header_timeout_seconds, http_body_timeout_seconds, http_idle_timeout_seconds, http_max_connections, drain_delay_seconds, shutdown_timeout_seconds, tls_handshake_timeout_seconds, log_format, metrics_listen, tls_cert, tls_key, audit_retention_days, secrets_key_file, secrets_old_key_files)"
+        "lanyard.toml: unknown key `server` (known keys: listen, base_url, log, database, lockout_failures, session_idle_minutes, session_max_hours, login_attempts_per_minute, lockout_minutes, user_password_min_length, admin_password_min_length, require_admin_second_factor, trusted_proxies, http_header_timeout_seconds, http_body_timeout_seconds, http_idle_timeout_seconds, http_max_connections, drain_delay_seconds, shutdown_timeout_seconds, tls_handshake_timeout_seconds, log_format, metrics_listen, tls_cert, tls_key, audit_retention_days, ended_session_retention_days, secrets_key_file, secrets_old_key_files)"
     );
 }
 
@@ -287,7 +287,7 @@ fn annotated_toml_shows_each_value_and_its_layer() {
          lockout_failures = 5  # default\n\
          session_idle_minutes = 60  # default\n\
          session_max_hours = 12  # default\n\
-         login_attempts_per_minute = 30  # default\nlockout_minutes = 15  # default\nuser_password_min_length = 8  # default\nadmin_password_min_length = 12  # default\nrequire_admin_second_factor = false  # default\ntrusted_proxies = \"\"  # default\nhttp_header_timeout_seconds = 10  # default\nhttp_body_timeout_seconds = 30  # default\nhttp_idle_timeout_seconds = 60  # default\nhttp_max_connections = 10000  # default\ndrain_delay_seconds = 0  # default\nshutdown_timeout_seconds = 30  # default\ntls_handshake_timeout_seconds = 10  # default\nlog_format = \"text\"  # default\nmetrics_listen = \"\"  # default\ntls_cert = \"\"  # default\ntls_key = \"\"  # default\naudit_retention_days = 400  # default\nsecrets_key_file = \"\"  # default\nsecrets_old_key_files = \"\"  # default\n"
+         login_attempts_per_minute = 30  # default\nlockout_minutes = 15  # default\nuser_password_min_length = 8  # default\nadmin_password_min_length = 12  # default\nrequire_admin_second_factor = false  # default\ntrusted_proxies = \"\"  # default\nhttp_header_timeout_seconds = 10  # default\nhttp_body_timeout_seconds = 30  # default\nhttp_idle_timeout_seconds = 60  # default\nhttp_max_connections = 10000  # default\ndrain_delay_seconds = 0  # default\nshutdown_timeout_seconds = 30  # default\ntls_handshake_timeout_seconds = 10  # default\nlog_format = \"text\"  # default\nmetrics_listen = \"\"  # default\ntls_cert = \"\"  # default\ntls_key = \"\"  # default\naudit_retention_days = 400  # default\nended_session_retention_days = 30  # default\nsecrets_key_file = \"\"  # default\nsecrets_old_key_files = \"\"  # default\n"
     );
 }
 

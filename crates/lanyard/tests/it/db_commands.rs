@@ -1012,8 +1012,10 @@ fn prune_deletes_audit_events_past_their_retention_now() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
-        text(&out.stderr)
-            .starts_with("deleted 2500 audit events, 0 sessions and 0 expired rows in "),
+        text(&out.stderr).starts_with(
+            "deleted 2500 audit events, 0 sessions (ended now), 0 ended sessions from the \
+                 history and 0 expired rows in "
+        ),
         "{}",
         text(&out.stderr)
     );

@@ -1,6 +1,6 @@
 //! One directory user in the admin portal: `GET /admin/users/{id}`, one
 //! page of stacked cards (Details, Password, Custom attributes, Groups,
-//! Security, Sessions), and their saves, each a POST that answers with a
+//! Security, Sessions with the history of ended ones), and their saves, each a POST that answers with a
 //! 303 back to the card and a notice (`?saved=...`, a fixed text per
 //! action), or with the page again, a 400 and the messages next to the
 //! fields:
@@ -117,6 +117,16 @@ struct SessionRow {
     awaiting_totp: bool,
 }
 
+/// A row of the session history.
+struct EndedRow {
+    created: String,
+    last_seen: String,
+    ended: String,
+    reason: &'static str,
+    client: String,
+    user_agent: String,
+}
+
 #[derive(Template)]
 #[template(path = "admin/user_detail.html")]
 struct DetailPage {
@@ -142,6 +152,7 @@ struct DetailPage {
     groups: Vec<GroupRow>,
     groups_more: bool,
     sessions: Vec<SessionRow>,
+    ended: Vec<EndedRow>,
 }
 
 impl DetailPage {
@@ -175,11 +186,12 @@ async fn detail_page(
     let read = signed.reader(state);
     let user = read.get_user(id).await?;
     let first_groups = ListQuery::new(None, None, Some(GROUP_LIST_LIMIT))?;
-    let (sign_in, member_of, all, sessions) = tokio::try_join!(
+    let (sign_in, member_of, all, sessions, ended) = tokio::try_join!(
         read.sign_in_state(id),
         read.list_groups_of_user(id),
         read.list_groups(&first_groups),
         read.list_user_sessions(id),
+        read.list_ended_sessions(id),
     )?;
     let Submitted {
         details,
@@ -227,6 +239,17 @@ async fn detail_page(
             awaiting_totp: s.stage == lanyard_core::session::SessionStage::AwaitingTotp,
         })
         .collect();
+    let ended = ended
+        .into_iter()
+        .map(|s| EndedRow {
+            created: when(s.created_at),
+            last_seen: when(s.last_seen_at),
+            ended: when(s.ended_at),
+            reason: s.reason.label(),
+            client: s.client.unwrap_or_default(),
+            user_agent: s.user_agent.unwrap_or_default(),
+        })
+        .collect();
 
     Ok(DetailPage {
         nav: signed.nav("users"),
@@ -255,6 +278,7 @@ async fn detail_page(
         groups,
         groups_more,
         sessions,
+        ended,
     })
 }
 
