@@ -11,20 +11,22 @@
 //! - remembered AuthnRequest ids and ForceAuthn sightings once they could
 //!   not be answered anyway, and expired one-time form tokens.
 //!
-//! `lanyard serve` runs [`prune`] hourly; each statement deletes at most
-//! [`BATCH`] rows, as many as take about [`STATEMENT_TIME`] (sized by the
-//! previous statement), and after each the run rests [`REST_FACTOR`] times
-//! as long as the statement took (at least [`PAUSE`]): pruning takes at
-//! most about a tenth of one core and of SQLite's write lock, a few
-//! milliseconds at a time, however slow the machine. `bench/retention.sh` measures what sign-ins running meanwhile
-//! feel: on PostgreSQL nothing measurable; on SQLite the SSO p99 rises by
-//! about a third (2.6-3.0 -> 3.5-3.9 ms at half load on two cores), and resting
-//! longer does not change that (docs/BENCHMARKS.md). A million expired
-//! events take several minutes; nothing waits for them.
+//! `lanyard serve` runs [`prune_store`] hourly (on a thread of its own at
+//! the lowest CPU priority, with its own connection: `lanyard/src/
+//! retention.rs`); each statement deletes at most [`BATCH`] rows, as many
+//! as take about [`STATEMENT_TIME`] (sized by the previous statement), and
+//! after each the run rests [`REST_FACTOR`] times as long as the statement
+//! took (at least [`PAUSE`]): pruning takes at most about a tenth of one
+//! core and of SQLite's write lock, a few milliseconds at a time, however
+//! slow the machine. `bench/retention.sh` measures what sign-ins running
+//! meanwhile feel (docs/BENCHMARKS.md). A million expired events take
+//! several minutes; nothing waits for them.
 
 use std::time::Duration;
 
+use lanyard_core::store::Store;
 use lanyard_core::Result;
+use time::OffsetDateTime;
 
 use crate::Lanyard;
 
@@ -104,8 +106,19 @@ pub struct Pruned {
 
 /// Deletes everything past its retention (see the module docs).
 pub async fn prune(l: &Lanyard, retention: Retention) -> Result<Pruned> {
-    let store = l.store();
-    let now = l.now();
+    let idle = l.settings().auth.session_idle;
+    prune_store(l.store(), l.now(), idle, retention).await
+}
+
+/// [`prune`] through `store` (`lanyard serve` gives retention a database
+/// connection of its own), at `now`, with sessions unused for
+/// `session_idle` ended.
+pub async fn prune_store(
+    store: &dyn Store,
+    now: OffsetDateTime,
+    session_idle: time::Duration,
+    retention: Retention,
+) -> Result<Pruned> {
     let mut pruned = Pruned::default();
     if retention.audit_days > 0 {
         let before = now - time::Duration::days(i64::from(retention.audit_days));
@@ -116,7 +129,7 @@ pub async fn prune(l: &Lanyard, retention: Retention) -> Result<Pruned> {
         pruned.ended_sessions = in_batches(|n| store.prune_ended_sessions(before, n)).await?;
     }
     pruned.expired = in_batches(|n| store.prune_expired(now, n)).await?;
-    let idle_before = now - l.settings().auth.session_idle;
+    let idle_before = now - session_idle;
     pruned.sessions += store.purge_sessions(now, idle_before).await?;
     pruned.sessions += store.purge_admin_sessions(now, idle_before).await?;
     store.purge_sources(now).await?;

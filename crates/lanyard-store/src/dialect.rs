@@ -307,7 +307,7 @@ impl Backend {
 }
 
 /// True for the URLs that name a private in-memory SQLite database.
-fn is_sqlite_memory(url: &str) -> bool {
+pub(crate) fn is_sqlite_memory(url: &str) -> bool {
     url == "sqlite::memory:"
         || url.starts_with("sqlite::memory:?")
         || url == "sqlite://:memory:"

@@ -224,6 +224,12 @@ impl SqlStore {
         }
     }
 
+    /// Whether `url` names a private in-memory SQLite database, which a
+    /// second connection cannot reach (it would open another, empty one).
+    pub fn is_private_memory(url: &str) -> bool {
+        dialect::is_sqlite_memory(url)
+    }
+
     /// Connects to `sqlite://path.db` (created if missing; WAL, foreign keys
     /// on, 5 s busy timeout), `sqlite::memory:` (private, one connection) or
     /// `postgres://...`. Does not migrate: call [`SqlStore::migrate`].

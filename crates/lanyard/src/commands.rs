@@ -266,6 +266,9 @@ pub fn admin_unlock(args: &AdminEmailArgs, loaded: &Loaded) -> Result<(), Failur
 
 /// `lanyard prune`: the hourly retention run of `serve`, now.
 pub fn prune(loaded: &Loaded) -> Result<(), Failure> {
+    // As in `serve`: the lowest CPU priority, before the runtime and the
+    // database connections start their threads (they inherit it).
+    crate::retention::lowest_priority();
     runtime()?.block_on(async {
         let op = Operator::open(loaded).await?;
         let started = std::time::Instant::now();

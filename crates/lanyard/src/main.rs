@@ -13,6 +13,7 @@ mod commands;
 mod config;
 mod database;
 mod demo;
+mod retention;
 mod secrets;
 mod serve;
 

@@ -84,26 +84,7 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     let shared: Arc<dyn Store> = Arc::new(store.clone());
     let audit = AuditWriter::start(shared.clone());
     let lanyard = Lanyard::new(settings, Arc::new(SystemClock), shared, audit.handle())?;
-    // Retention: hourly, the first run a minute after start.
-    let pruning = lanyard.clone();
-    let retention = loaded.retention();
-    tokio::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-        loop {
-            match lanyard_app::retention::prune(&pruning, retention).await {
-                Ok(p) if p != Default::default() => tracing::info!(
-                    audit_events = p.audit_events,
-                    sessions = p.sessions,
-                    ended_sessions = p.ended_sessions,
-                    expired = p.expired,
-                    "retention: deleted what is no longer kept"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!("retention failed (tried again in an hour): {e}"),
-            }
-            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-        }
-    });
+    crate::retention::spawn(&loaded, lanyard.clone());
     // Certificate expiry warnings in the log: at start, then hourly.
     let watched = lanyard.clone();
     tokio::spawn(async move {
