@@ -140,20 +140,37 @@ impl AuditStore for SqlStore {
     }
 
     async fn prune_audit_events(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
-        // A small batch per statement: the write lock (SQLite) or the rows'
-        // locks (PostgreSQL) are held briefly, so sign-ins do not wait. The
-        // oldest first, in the order of the `at` index: it finds a batch
-        // and stops (ORDER BY id walked past every newer event with a lower
-        // id than the expired ones, 36-45 ms per batch under SSO load).
-        let done = sqlx::query(
+        // The oldest first, in the order of the `at` index: it finds a
+        // batch and stops (ORDER BY id walked past every newer event with a
+        // lower id than the expired ones, 36-45 ms per batch under SSO
+        // load).
+        self.delete_oldest(
             "DELETE FROM audit_events WHERE id IN \
              (SELECT id FROM audit_events WHERE at < $1 ORDER BY at LIMIT $2)",
+            before,
+            limit,
         )
-        .bind(to_ms(before))
-        .bind(i64::from(limit))
-        .execute(&mut *self.conn().await?)
         .await
-        .map_err(db)?;
+    }
+}
+
+impl SqlStore {
+    /// Runs a retention `delete` (`$1`: the cut-off, `$2`: the batch size):
+    /// a small batch per statement, so the write lock (SQLite) or the rows'
+    /// locks (PostgreSQL) are held briefly and sign-ins do not wait; how
+    /// many rows it deleted.
+    pub(crate) async fn delete_oldest(
+        &self,
+        delete: &'static str,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64> {
+        let done = sqlx::query(delete)
+            .bind(to_ms(before))
+            .bind(i64::from(limit))
+            .execute(&mut *self.conn().await?)
+            .await
+            .map_err(db)?;
         Ok(done.rows_affected())
     }
 }

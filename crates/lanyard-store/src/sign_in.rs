@@ -431,18 +431,13 @@ impl SignInStore for SqlStore {
     }
 
     async fn prune_ended_sessions(&self, before: OffsetDateTime, limit: u32) -> Result<u64> {
-        // Small batches, oldest first through the `ended_at` index, as
-        // `prune_audit_events`.
-        let done = sqlx::query(
+        self.delete_oldest(
             "DELETE FROM ended_sessions WHERE id IN \
              (SELECT id FROM ended_sessions WHERE ended_at < $1 ORDER BY ended_at LIMIT $2)",
+            before,
+            limit,
         )
-        .bind(to_ms(before))
-        .bind(i64::from(limit))
-        .execute(&mut *self.conn().await?)
         .await
-        .map_err(db)?;
-        Ok(done.rows_affected())
     }
 
     async fn sign_in_state(&self, account: Account) -> Result<SignInState> {
