@@ -11,7 +11,7 @@ use lanyard_core::store::AuditStore;
 use lanyard_core::{Error, Result};
 
 use crate::rows::{audit_columns, convert, db, to_ms, AuditRow};
-use crate::sql::{fetch_limit, page, Sql};
+use crate::sql::{fetch_limit, page, power_of_two_runs, value_rows, Sql};
 use crate::SqlStore;
 
 /// Values bound per event row.
@@ -28,26 +28,11 @@ impl AuditStore for SqlStore {
         let mut conn = self.conn().await?;
         let mut tx = conn.begin().await.map_err(db)?;
         let rows_per_insert = (self.backend.max_binds() / WIDTH).max(1);
-        for chunk in events.chunks(rows_per_insert) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = i * WIDTH;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7
-                    )
-                })
-                .collect();
+        for chunk in power_of_two_runs(events, rows_per_insert) {
             let text = format!(
                 "INSERT INTO audit_events (at, actor, action, target, source, summary, request_id) \
                  VALUES {}",
-                rows.join(", ")
+                value_rows(chunk.len(), WIDTH, 1, "")
             );
             let mut q = sqlx::query(&text);
             for e in chunk {

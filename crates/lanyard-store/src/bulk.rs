@@ -11,7 +11,7 @@ use lanyard_core::directory::NewUser;
 use lanyard_core::{GroupId, Result, UserId};
 
 use crate::rows::{attributes_to_json, db, to_ms, write_err, Unique};
-use crate::sql::value_rows;
+use crate::sql::{power_of_two_runs, value_rows};
 use crate::SqlStore;
 
 /// Values bound per user row and per membership row.
@@ -32,7 +32,7 @@ impl SqlStore {
         let mut tx = conn.begin().await.map_err(db)?;
         let mut ids: HashMap<String, i64> = HashMap::with_capacity(users.len());
         let rows_per_insert = (self.backend.max_binds() / USER_WIDTH).max(1);
-        for chunk in users.chunks(rows_per_insert) {
+        for chunk in power_of_two_runs(users, rows_per_insert) {
             // $1 is the shared timestamp; each row adds 9 values after it.
             let text = format!(
                 "INSERT INTO users (email, username, username_lc, first_name, first_name_lc, \
@@ -87,7 +87,7 @@ impl SqlStore {
         let mut conn = self.conn().await?;
         let mut tx = conn.begin().await.map_err(db)?;
         let rows_per_insert = (self.backend.max_binds() / MEMBER_WIDTH).max(1);
-        for chunk in members.chunks(rows_per_insert) {
+        for chunk in power_of_two_runs(members, rows_per_insert) {
             let text = format!(
                 "INSERT INTO group_members (group_id, user_id) VALUES {} ON CONFLICT DO NOTHING",
                 value_rows(chunk.len(), MEMBER_WIDTH, 1, "")

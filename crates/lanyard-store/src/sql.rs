@@ -138,6 +138,30 @@ pub(crate) fn value_rows(rows: usize, width: usize, first: usize, extra: &str) -
         .join(", ")
 }
 
+/// `items` cut into runs whose lengths are powers of two, each at most
+/// `max` (so at most the largest power of two not over it), largest first.
+///
+/// A multi-row INSERT is one statement text per row count, and sqlx keeps
+/// every text it prepares in each connection's statement cache (up to 100
+/// per connection; a many-row INSERT's prepared program is large). Audit
+/// batches of every size up to 71 rows (SQLite) filled those caches for the
+/// first eight minutes of a soak (`bench/soak.sh`, issue #27: most of 12 MiB
+/// of prepared statements in a heap profile); with these runs a connection
+/// holds at most log2(`max`) + 1 shapes, each prepared once.
+pub(crate) fn power_of_two_runs<T>(items: &[T], max: usize) -> impl Iterator<Item = &[T]> {
+    let cap = if max == 0 { 1 } else { 1 << max.ilog2() };
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = cap.min(1 << rest.len().ilog2());
+        let (run, tail) = rest.split_at(n);
+        rest = tail;
+        Some(run)
+    })
+}
+
 /// Rows to fetch for a page of `limit`: one more, to learn whether another
 /// page follows without a COUNT.
 pub(crate) fn fetch_limit(limit: u32) -> i64 {
@@ -159,6 +183,30 @@ pub(crate) fn page<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> i64) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_have_few_fixed_lengths_and_cover_everything_in_order() {
+        let items: Vec<usize> = (0..1000).collect();
+        let lens = |n: usize, max: usize| -> Vec<usize> {
+            let runs: Vec<&[usize]> = power_of_two_runs(&items[..n], max).collect();
+            let joined: Vec<usize> = runs.concat();
+            assert_eq!(joined, items[..n], "every item once, in order");
+            runs.iter().map(|r| r.len()).collect()
+        };
+        assert_eq!(lens(300, 142), [128, 128, 32, 8, 4]);
+        assert_eq!(lens(100, 71), [64, 32, 4]);
+        assert_eq!(lens(7, 142), [4, 2, 1]);
+        assert_eq!(lens(128, 128), [128]);
+        assert_eq!(lens(5, 1), [1, 1, 1, 1, 1]);
+        assert_eq!(lens(3, 0), [1, 1, 1]);
+        assert!(lens(0, 142).is_empty());
+        // Every batch size from 1 to 1000 together uses 8 lengths (1, 2,
+        // ..., 128), where one statement per size used 1000.
+        let mut seen: Vec<usize> = (1..=1000).flat_map(|n| lens(n, 142)).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen, [1, 2, 4, 8, 16, 32, 64, 128]);
+    }
 
     #[test]
     fn upper_bounds_end_every_prefix_range() {
