@@ -9,7 +9,10 @@
 //!
 //! The limiter is per node on purpose: it only has to slow a single source
 //! down; the account lockout (in the database, shared by every node) is what
-//! caps guessing against an account. Memory is bounded at [`MAX_KEYS`]
+//! caps guessing against an account. Windows that have run out are dropped
+//! once a minute (at the first attempt after it), so the table holds about
+//! the addresses seen in the last minute or two, and gives memory back
+//! after a burst. Memory is bounded at [`MAX_KEYS`]
 //! addresses. When the table is full and a new address arrives: expired
 //! windows are pruned; if none were, the oldest window that is not
 //! refusing (its address is under the limit) is evicted, so the newcomer
@@ -21,6 +24,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use time::{Duration, OffsetDateTime};
@@ -59,6 +63,9 @@ struct Window {
 pub struct RateLimiter {
     per_minute: u32,
     windows: Arc<Mutex<HashMap<IpAddr, Window>>>,
+    /// When run-out windows were last dropped (Unix seconds; changed only
+    /// with `windows` locked).
+    pruned_at: Arc<AtomicI64>,
 }
 
 impl RateLimiter {
@@ -66,6 +73,7 @@ impl RateLimiter {
         Self {
             per_minute,
             windows: Arc::default(),
+            pruned_at: Arc::new(AtomicI64::new(i64::MIN)),
         }
     }
 
@@ -74,6 +82,18 @@ impl RateLimiter {
     pub fn check(&self, addr: Option<IpAddr>, now: OffsetDateTime) -> Verdict {
         let mut key = addr.map_or(IpAddr::from([0u8; 4]), key_of);
         let mut windows = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
+        let since = now
+            .unix_timestamp()
+            .saturating_sub(self.pruned_at.load(Ordering::Relaxed));
+        if since >= WINDOW.whole_seconds() {
+            self.pruned_at
+                .store(now.unix_timestamp(), Ordering::Relaxed);
+            windows.retain(|_, w| now - w.start < WINDOW);
+            let len = windows.len();
+            if windows.capacity() > 1024 && windows.capacity() > 4 * len {
+                windows.shrink_to(2 * len);
+            }
+        }
         if windows.len() >= MAX_KEYS && !windows.contains_key(&key) {
             windows.retain(|k, w| *k == OVERFLOW || now - w.start < WINDOW);
             if windows.len() >= MAX_KEYS {
@@ -185,6 +205,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn run_out_windows_are_dropped_once_a_minute() {
+        let t = OffsetDateTime::UNIX_EPOCH + Duration::days(1);
+        let l = RateLimiter::new(3);
+        for i in 0..5000u32 {
+            l.check(Some(IpAddr::from(i.to_be_bytes())), t);
+        }
+        assert_eq!(l.windows.lock().unwrap().len(), 5000);
+        // Within the minute nothing is dropped.
+        l.check(ip("203.0.113.1"), t + Duration::seconds(30));
+        assert_eq!(l.windows.lock().unwrap().len(), 5001);
+        // A minute after the last pruning, the first attempt drops every
+        // window that has run out (the 5,000), not the one still open.
+        let later = t + Duration::seconds(61);
+        assert_eq!(l.check(ip("203.0.113.2"), later), Verdict::Allowed);
+        let w = l.windows.lock().unwrap();
+        assert_eq!(w.len(), 2);
+        assert!(w.contains_key(&ip("203.0.113.1").unwrap()));
+        assert!(
+            w.capacity() < 5000,
+            "memory given back: capacity {}",
+            w.capacity()
+        );
+    }
+
     /// A table full of windows started at `t`, each with `count` attempts.
     fn full(l: &RateLimiter, t: OffsetDateTime, count: u32) {
         let mut w = l.windows.lock().unwrap();
@@ -199,6 +244,10 @@ mod tests {
         let l = RateLimiter::new(1);
         full(&l, t, 1);
         let later = t + Duration::minutes(2);
+        // The once-a-minute pruning has just run: this is the full table's
+        // own pruning.
+        l.pruned_at
+            .store(later.unix_timestamp() - 1, Ordering::Relaxed);
         assert_eq!(l.check(ip("203.0.113.1"), later), Verdict::Allowed);
         assert_eq!(
             l.check(ip("203.0.113.1"), later),

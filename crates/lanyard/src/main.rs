@@ -31,6 +31,11 @@ use crate::config::Loaded;
 /// blocks in per-thread arenas after the first sign-ins (measured: 188 MiB
 /// idle after 10 sign-ins, 352-589 MiB after a login storm), and mimalloc
 /// kept 99-108 MiB; jemalloc returns them (see docs/BENCHMARKS.md).
+/// Built unprefixed (`unprefixed_malloc_on_supported_platforms`), so the C
+/// code's `malloc` (SQLite, aws-lc) is jemalloc's too: SQLite's memory had
+/// sat in glibc's per-thread arenas, one per connection thread, where
+/// nothing returns it (docs/RELIABILITY.md, "Soak"). Its tuning variable is
+/// then `MALLOC_CONF`.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
