@@ -14,8 +14,9 @@
 # figures (never a failure): errors (all three clients), the growth of the
 # RSS floor over the last five minutes (target < 5%), the worst minute's
 # p99 against the first minute's (target <= 2x), and start, peak and end
-# RSS. BENCH_MALLOC_CONF is passed to the
-# server as jemalloc's _RJEM_MALLOC_CONF (e.g. dirty_decay_ms:0 to see how
+# RSS, and who holds the resident memory at each minute's end
+# (lib/memsplit.py). BENCH_MALLOC_CONF is passed to the
+# server as jemalloc's MALLOC_CONF (e.g. dirty_decay_ms:0 to see how
 # much of the RSS is pages the allocator keeps for reuse).
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
@@ -42,9 +43,9 @@ start_run
 
 bench_database
 migrate_with_key
-if [ -n "${BENCH_MALLOC_CONF:-}" ]; then export _RJEM_MALLOC_CONF=$BENCH_MALLOC_CONF; fi
+if [ -n "${BENCH_MALLOC_CONF:-}" ]; then export MALLOC_CONF=$BENCH_MALLOC_CONF; fi
 start_lanyard "$DB"
-unset _RJEM_MALLOC_CONF
+unset MALLOC_CONF
 say "lanyard ($BACKEND) ready; $USERS SSO users and $STORM_USERS sign-in users"
 sso_users "$USERS" --storm-users "$STORM_USERS" --storm-out "$WORKDIR/storm.txt"
 URL="$LANYARD_URL/saml2/$SLUG"
@@ -90,6 +91,7 @@ for m in $(seq 1 "$MINUTES"); do
   FLOORS+=("$floor")
   printf "%-7s %9s %9s %9s %8s %13s %13s\n" "$m" "$(field rps "$line")" "$(field p50_ms "$line")" \
     "$(field p99_ms "$line")" "$errs" "$(mib "$floor")" "$(mib "$top")"
+  echo "minute $m $(python3 "$BENCH_LIB/memsplit.py" "$LANYARD_PID")" >>"$WORKDIR/memsplit.txt"
 done
 kill "$SAMPLER_PID" 2>/dev/null || true
 wait "$STORM_PID" || true
@@ -113,6 +115,10 @@ STORM_BAD=$(echo "$STORM" | tr ' ' '\n' | awk -F= '$1 == "status"' | tr ',' '\n'
 CHURN_BAD=$(echo "$CHURN" | tr ' ' '\n' | awk -F= '$1 == "errors" { print $2 }')
 echo
 echo "RSS: start $(mib "$START_RSS") MiB, peak $(mib "$PEAK") MiB, end $(mib "$END_RSS") MiB; the floor grew ${GROWTH}% over the last $LAST minutes ($(mib "$FROM") -> $(mib "$TO") MiB; target < 5%)"
+# Who holds the resident memory at the end of each minute (lib/memsplit.py:
+# jemalloc's extents, glibc's heap and per-thread arenas, stacks, the binary).
+echo "resident memory by holder at each minute's end (MiB; lib/memsplit.py):"
+sed 's/^/  /' "$WORKDIR/memsplit.txt"
 echo "p99: first minute ${P99S[0]} ms, worst minute $WORST ms, ratio $P99_RATIO (target <= 2)"
 echo "errors: SSO $ERRORS, sign-ins $STORM_BAD (answers other than 303), admin ${CHURN_BAD:-?} (target 0)"
 echo "SUMMARY soak backend=$BACKEND minutes=$MINUTES sso_errors=$ERRORS signin_errors=$STORM_BAD admin_errors=${CHURN_BAD:-?} rss_start_mib=$(mib "$START_RSS") rss_peak_mib=$(mib "$PEAK") rss_end_mib=$(mib "$END_RSS") rss_floor_growth_last_pct=$GROWTH p99_first_ms=${P99S[0]} p99_worst_ms=$WORST p99_ratio=$P99_RATIO"
