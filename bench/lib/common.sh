@@ -118,6 +118,22 @@ rsa_sign_rate() {
     awk '/^rsa 2048 bits/ { print $(NF-1) }' | tail -n 1
 }
 
+# rsa_cpu SECONDS [debug] : prints "RSA_CPU threads=.. signs=..
+# cpu_ms_per_sign=.. signs_per_s=..": one RSA-2048 signature's CPU time
+# through Lanyard's own signing call (aws-lc-rs), one thread per core
+# (crates/lanyard-saml/examples/rsa_cpu.rs; a release build, or the dev
+# build when the second argument is "debug", as the smoke runs use).
+rsa_cpu() {
+  local flag=--release dir=release target
+  if [ "${2:-}" = debug ]; then flag="" dir=debug; fi
+  # shellcheck disable=SC2086
+  (cd "$REPO_DIR" && cargo build -q $flag -p lanyard-saml --example rsa_cpu) ||
+    die "could not build the rsa_cpu example"
+  target=${CARGO_TARGET_DIR:-$REPO_DIR/target}
+  case "$target" in /*) ;; *) target="$REPO_DIR/$target" ;; esac
+  "$target/$dir/examples/rsa_cpu" "$1"
+}
+
 # rss_kb PID / hwm_kb PID : resident set now / its peak, in KiB.
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 hwm_kb() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
