@@ -54,6 +54,7 @@
 //! | `sign_in` | `SignInStore`: sessions and the history of ended ones, the lockout counter, TOTP secrets and used steps, seen AuthnRequest IDs |
 //! | [`secrets`] | the keyring secrets are encrypted with at rest; the key check at start, the upgrade of cleartext secrets, rotation |
 //! | `lib.rs` | `SqlStore`, its connections and units of work (`Transactional`) |
+//! | `inline_read` | SQLite: the session reads of signed-in requests on the calling thread (rusqlite), falling back to the pool |
 //! | `bulk` | batch loading for imports and the benchmark |
 //! | `testing` (feature `testing`) | fresh stores on every backend, `store_test!` |
 
@@ -65,6 +66,7 @@ mod backup;
 mod bulk;
 mod dialect;
 mod groups;
+mod inline_read;
 mod rows;
 pub mod secrets;
 mod sign_in;
@@ -102,6 +104,9 @@ pub struct SqlStore {
     /// The keys secrets are encrypted with ([`secrets`]); without one, a
     /// method that stores or reads a secret fails.
     keyring: Option<Arc<secrets::Keyring>>,
+    /// SQLite file databases: the session reads made on the calling
+    /// thread ([`inline_read`]); never set in a unit of work.
+    inline: Option<Arc<inline_read::InlineReader>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -192,6 +197,7 @@ impl Transactional for SqlStore {
             backend: self.backend,
             tx: Some(Arc::new(Mutex::new(Some(tx)))),
             keyring: self.keyring.clone(),
+            inline: None,
         }))
     }
 }
@@ -256,6 +262,7 @@ impl SqlStore {
             backend,
             tx: None,
             keyring: None,
+            inline: inline_read::InlineReader::for_url(backend, url).map(Arc::new),
         })
     }
 
@@ -311,6 +318,19 @@ impl SqlStore {
 
     /// Closes the pool, waiting for connections to be returned.
     pub async fn close(&self) {
+        if let Some(inline) = &self.inline {
+            inline.close();
+        }
         self.pool.close().await;
+    }
+
+    /// SQLite file databases: how many session reads were answered on the
+    /// calling thread, and how many were handed to the pool instead
+    /// (`None` on PostgreSQL and in-memory SQLite). For tests and
+    /// diagnostics.
+    pub fn inline_read_counts(&self) -> Option<(u64, u64)> {
+        self.inline
+            .as_deref()
+            .map(inline_read::InlineReader::counts)
     }
 }

@@ -640,6 +640,18 @@ pub(crate) struct SessionAppRow {
     pub(crate) app_version: Option<i64>,
 }
 
+impl SessionAppRow {
+    /// The row of `Backend::session_app_query` from the inline reader.
+    pub(crate) fn from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let n = crate::inline_read::SESSION_USER_COLUMNS.len();
+        Ok(SessionAppRow {
+            session: SessionUserRow::from_sqlite(row, 0)?,
+            app_id: crate::inline_read::col(row, n)?,
+            app_version: crate::inline_read::col(row, n + 1)?,
+        })
+    }
+}
+
 /// A session with its user (`session_user_columns!`).
 #[derive(FromRow)]
 pub(crate) struct SessionUserRow {
@@ -662,6 +674,38 @@ pub(crate) struct SessionUserRow {
 }
 
 impl SessionUserRow {
+    /// The row of `Backend::session_user_query` from the inline reader,
+    /// its columns from `first` on (`inline_read::SESSION_USER_COLUMNS`).
+    pub(crate) fn from_sqlite(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Self> {
+        use crate::inline_read::col;
+        let c = |i: usize| first + i;
+        Ok(SessionUserRow {
+            session_id: col(row, c(0))?,
+            user_id: col(row, c(1))?,
+            stage: col(row, c(2))?,
+            csrf_secret: col(row, c(3))?,
+            session_created_at: col(row, c(4))?,
+            last_seen_at: col(row, c(5))?,
+            expires_at: col(row, c(6))?,
+            client: col(row, c(7))?,
+            user_agent: col(row, c(8))?,
+            auth_methods: col(row, c(9))?,
+            authenticated_at: col(row, c(10))?,
+            user: UserRow {
+                id: col(row, c(11))?,
+                email: col(row, c(12))?,
+                username: col(row, c(13))?,
+                first_name: col(row, c(14))?,
+                last_name: col(row, c(15))?,
+                state: col(row, c(16))?,
+                attributes: col(row, c(17))?,
+                created_at: col(row, c(18))?,
+                updated_at: col(row, c(19))?,
+            },
+            groups_json: col(row, c(20))?,
+        })
+    }
+
     pub(crate) fn into_parts(self) -> Result<(Session, User, Vec<Group>), Error> {
         type Row = (i64, String, String, String, i64, i64);
         let rows: Vec<Row> = serde_json::from_str(&self.groups_json)

@@ -240,11 +240,18 @@ impl SignInStore for SqlStore {
         &self,
         token_hash: &str,
     ) -> Result<Option<(Session, User, Vec<Group>)>> {
-        let row: Option<SessionUserRow> = sqlx::query_as(self.backend.session_user_query())
-            .bind(token_hash)
-            .fetch_optional(&mut *self.conn().await?)
-            .await
-            .map_err(db)?;
+        let inline = self
+            .inline
+            .as_deref()
+            .and_then(|r| r.session_user(token_hash));
+        let row: Option<SessionUserRow> = match inline {
+            Some(row) => row,
+            None => sqlx::query_as(self.backend.session_user_query())
+                .bind(token_hash)
+                .fetch_optional(&mut *self.conn().await?)
+                .await
+                .map_err(db)?,
+        };
         row.map(SessionUserRow::into_parts).transpose()
     }
 
@@ -257,12 +264,19 @@ impl SignInStore for SqlStore {
             // No app has such a slug, and PostgreSQL refuses a NUL in text.
             return Ok((self.find_session_with_user(token_hash).await?, None));
         }
-        let row: Option<SessionAppRow> = sqlx::query_as(self.backend.session_app_query())
-            .bind(token_hash)
-            .bind(slug)
-            .fetch_optional(&mut *self.conn().await?)
-            .await
-            .map_err(db)?;
+        let inline = self
+            .inline
+            .as_deref()
+            .and_then(|r| r.session_app(token_hash, slug));
+        let row: Option<SessionAppRow> = match inline {
+            Some(row) => row,
+            None => sqlx::query_as(self.backend.session_app_query())
+                .bind(token_hash)
+                .bind(slug)
+                .fetch_optional(&mut *self.conn().await?)
+                .await
+                .map_err(db)?,
+        };
         match row {
             Some(row) => {
                 let app = row

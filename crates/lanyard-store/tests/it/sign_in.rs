@@ -1038,6 +1038,117 @@ async fn drop_file_store(store: SqlStore, dir: std::path::PathBuf) {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// The session reads a signed-in request starts with, as a unit of work
+/// makes them (always through the pool), to compare the inline reads with.
+async fn pooled_reads(
+    store: &SqlStore,
+    token: &str,
+    slug: &str,
+) -> (
+    Option<(Session, User, Vec<lanyard_core::directory::Group>)>,
+    (
+        Option<(Session, User, Vec<lanyard_core::directory::Group>)>,
+        Option<(AppId, i64)>,
+    ),
+) {
+    use lanyard_core::store::Transactional;
+    let work = store.begin().await.unwrap();
+    let with_user = work
+        .find_session_with_user(&token_hash(token))
+        .await
+        .unwrap();
+    let for_app = work
+        .find_session_for_app(&token_hash(token), slug)
+        .await
+        .unwrap();
+    drop(work);
+    (with_user, for_app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_file_answers_session_reads_inline_as_the_pool_would() {
+    use lanyard_core::directory::UserState;
+    use lanyard_core::store::GroupStore;
+    let (store, dir) = file_store("inline").await;
+    let ann = store
+        .create_user(
+            &lanyard_core::directory::NewUser {
+                attributes: crate::common::attrs(&[("department", &["ops", "sec \u{e9}"])]),
+                ..new_user("ann@example.com", "ann")
+            },
+            None,
+            at(0),
+        )
+        .await
+        .unwrap();
+    for name in ["zeta", "alpha"] {
+        let mut new = crate::common::new_group(name);
+        new.attributes = crate::common::attrs(&[("tier", &[name])]);
+        let group = store.create_group(&new, at(1)).await.unwrap();
+        store.add_member(group.id, ann.id).await.unwrap();
+    }
+    let app = create(&store, "aws", "AWS").await;
+    let s = session(&store, ann.id, "tok-inline", 5).await;
+    assert_eq!(store.inline_read_counts(), Some((0, 0)));
+
+    let (with_user, (for_app, app_version)) = pooled_reads(&store, "tok-inline", "aws").await;
+    let inline_with_user = store
+        .find_session_with_user(&token_hash("tok-inline"))
+        .await
+        .unwrap();
+    let (inline_for_app, inline_app) = store
+        .find_session_for_app(&token_hash("tok-inline"), "aws")
+        .await
+        .unwrap();
+    assert_eq!(store.inline_read_counts(), Some((2, 0)));
+    let (session_read, user_read, groups) = inline_with_user.clone().unwrap();
+    assert_eq!(session_read, s);
+    assert_eq!(user_read, ann);
+    assert_eq!(
+        groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(),
+        ["alpha", "zeta"]
+    );
+    assert_eq!(inline_with_user, with_user);
+    assert_eq!(inline_for_app, for_app);
+    assert_eq!(inline_app, app_version);
+    assert_eq!(inline_app.map(|(id, _)| id), Some(app.id));
+
+    // A change committed through the pool is seen by the next inline read.
+    store
+        .set_user_state(ann.id, UserState::Suspended, at(6))
+        .await
+        .unwrap();
+    let (found, _) = store
+        .find_session_for_app(&token_hash("tok-inline"), "aws")
+        .await
+        .unwrap();
+    assert_eq!(found.unwrap().1.state, UserState::Suspended);
+    store
+        .end_session(s.id, SessionEnd::Revoked, at(7))
+        .await
+        .unwrap();
+    let (found, app_now) = store
+        .find_session_for_app(&token_hash("tok-inline"), "aws")
+        .await
+        .unwrap();
+    assert!(found.is_none());
+    assert_eq!(app_now.map(|(id, _)| id), Some(app.id));
+    assert!(store
+        .find_session_with_user(&token_hash("tok-inline"))
+        .await
+        .unwrap()
+        .is_none());
+    // The unknown token's app version came from the pool (no session row).
+    assert_eq!(store.inline_read_counts(), Some((5, 0)));
+    drop_file_store(store, dir).await;
+}
+
+#[tokio::test]
+async fn in_memory_sqlite_reads_only_through_the_pool() {
+    let store = SqlStore::connect("sqlite::memory:").await.unwrap();
+    assert_eq!(store.inline_read_counts(), None);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn parallel_login_attempts_on_a_sqlite_file_take_exactly_max_slots() {
     let (store, dir) = file_store("claims").await;
