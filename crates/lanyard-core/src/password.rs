@@ -2,8 +2,8 @@
 //! and old hashes still verify). These functions are CPU-heavy on purpose:
 //! callers on an async runtime must run them on a blocking thread.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::error::{Error, Result};
 
@@ -85,9 +85,107 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     }
 }
 
+/// Working memory for argon2id verifications, kept between them
+/// ([`verify_password_in`]): 19 MiB with Lanyard's parameters, more for a
+/// stored hash made with more.
+///
+/// Why it exists (issue #28, bench/login_storm.sh): a fresh 19 MiB
+/// allocation per verification is, under jemalloc, a fresh mapping (it
+/// returns allocations above its `oversize_threshold`, 8 MiB, to the
+/// system at once), so every verification page-faulted its 4,864 pages in
+/// again: ~5,000 faults and about 60% more CPU than the hash itself.
+#[derive(Default)]
+pub struct Memory(Vec<Block>);
+
+impl std::fmt::Debug for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Memory({} blocks)", self.0.len())
+    }
+}
+
+/// [`verify_password`] computed in `memory` (grown if the stored hash's
+/// parameters need more): the same algorithm, version, parameters, salt
+/// and output length as the PHC string `hash` names, and the same
+/// constant-time comparison of the outputs (`Output`'s equality).
+pub fn verify_password_in(password: &str, hash: &str, memory: &mut Memory) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(version), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        parsed
+            .version
+            .map_or(Ok(Version::default()), Version::try_from),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if memory.0.len() < blocks {
+        memory.0.resize(blocks, Block::default());
+    }
+    let argon2 = Argon2::new(algorithm, version, params);
+    let computed = Output::init_with(expected.len(), |out| {
+        Ok(argon2.hash_password_into_with_memory(
+            password.as_bytes(),
+            salt,
+            out,
+            &mut memory.0[..blocks],
+        )?)
+    });
+    computed.is_ok_and(|computed| computed == expected)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn verifying_in_kept_memory_agrees_with_the_crates_verifier() {
+        let mine = hash_password("correct horse", [7; 16]).unwrap();
+        // Other parameters, version and variants than Lanyard's own.
+        let other = |alg, ver, m, t, p| {
+            Argon2::new(alg, ver, Params::new(m, t, p, Some(24)).unwrap())
+                .hash_password(b"correct horse", &SaltString::encode_b64(&[3; 12]).unwrap())
+                .unwrap()
+                .to_string()
+        };
+        let hashes = [
+            mine.clone(),
+            other(Algorithm::Argon2id, Version::V0x13, 8 * 1024, 1, 2),
+            other(Algorithm::Argon2i, Version::V0x10, 4 * 1024, 3, 1),
+            other(Algorithm::Argon2d, Version::V0x13, 64 * 1024, 1, 1),
+            format!("{}x", &mine[..mine.len() - 1]),
+            mine.replace("m=19456", "m=19457"),
+            "not a hash".into(),
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ".into(),
+        ];
+        let mut memory = Memory::default();
+        for hash in &hashes {
+            for password in ["correct horse", "correct horsE", ""] {
+                let crate_says = PasswordHash::new(hash).is_ok_and(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                });
+                assert_eq!(
+                    verify_password_in(password, hash, &mut memory),
+                    crate_says,
+                    "{password:?} against {hash}"
+                );
+            }
+        }
+        assert!(verify_password_in("correct horse", &mine, &mut memory));
+        // Grown once to the largest hash's 64 MiB, and reused.
+        assert_eq!(memory.0.len(), 64 * 1024);
+    }
 
     #[test]
     fn hashes_are_argon2id_phc_and_verify() {
