@@ -77,14 +77,20 @@ pub async fn open_store(loaded: &Loaded) -> anyhow::Result<SqlStore> {
         .migrate()
         .await
         .with_context(|| format!("cannot migrate the database {}", loaded.database))?;
-    store
+    let report = store
         .check_keyring(time::OffsetDateTime::now_utc())
         .await
         .with_context(|| format!("secrets key from {source}"))?;
-    let upgraded = store
-        .reencrypt(Reencrypt::Cleartext)
-        .await
-        .context("cannot encrypt the secrets stored in the clear")?;
+    // Reading every secret again only when some are in the clear: at a
+    // million users each read is a scan of `users`.
+    let upgraded = if report.by_key.get(&None).is_some_and(|n| *n > 0) {
+        store
+            .reencrypt(Reencrypt::Cleartext)
+            .await
+            .context("cannot encrypt the secrets stored in the clear")?
+    } else {
+        0
+    };
     if upgraded > 0 {
         tracing::warn!(
             "encrypted {upgraded} secrets stored in the clear with key {}; copies made before \
