@@ -7,8 +7,9 @@
 # PostgreSQL, SimpleSAMLphp side by side (with the SQLite figure), the login
 # storm, memory/startup on SQLite and PostgreSQL, the users list on both,
 # the per-response CPU breakdown of SSO (sso_breakdown.sh, with perf), SSO
-# latency while retention prunes (both databases, about 5 minutes each) and
-# the 10-minute soak (SQLite). --smoke: the same scripts with tiny sizes and 1-3 s runs (about 3
+# latency while retention prunes (both databases, about 5 minutes each), the
+# scale picture (1 / 10,000 / 1,000,000 users, both databases, about 5
+# minutes each) and the 10-minute soak (SQLite). --smoke: the same scripts with tiny sizes and 1-3 s runs (about 3
 # minutes), for CI: it checks that the kit works, not the timings.
 #
 # Exit status: non-zero only if a script failed to run (a figure never fails
@@ -57,6 +58,8 @@ run breakdown_sqlite bench/sso_breakdown.sh "${SMOKE[@]}"
 run retention_sqlite bench/retention.sh "${SMOKE[@]}"
 # (Not in the smoke run: CI time. Its SQL twin of the SQLite path is short.)
 [ "$POSTGRES" = 1 ] && [ ${#SMOKE[@]} -eq 0 ] && run retention_postgres bench/retention.sh --postgres
+run scale_sqlite bench/scale.sh "${SMOKE[@]}"
+[ "$POSTGRES" = 1 ] && run scale_postgres bench/scale.sh --postgres "${SMOKE[@]}"
 run soak_sqlite bench/soak.sh "${SMOKE[@]}"
 
 echo

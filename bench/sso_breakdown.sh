@@ -3,7 +3,8 @@
 # signature (issue #28's "non-RSA server CPU per SSO response").
 #
 # Usage: bench/sso_breakdown.sh [--postgres] [--seconds S] [--conns "8 16 32"]
-#                               [--no-perf] [--profile-out FILE] [--smoke]
+#                               [--no-perf] [--profile-out FILE]
+#                               [--pg-statements] [--smoke]
 #
 # On one server with 100 signed-in users, wrk (closed loop) runs in turn
 # against
@@ -27,17 +28,24 @@
 # With perf (Debian package linux-perf; skipped with --no-perf or when
 # missing), the SSO run at that connection count is sampled and the samples
 # are grouped (RSA, kernel, SQLite, sqlx, allocator, other) and the top
-# symbols listed; --profile-out FILE keeps that text. Never fails on a
-# figure.
+# symbols listed; --profile-out FILE keeps that text.
+#
+# --pg-statements (PostgreSQL): the server runs with pg_stat_statements
+# loaded (not a default setting, so not for the target figures: it costs
+# PostgreSQL a little CPU per statement), and after the SSO rows the kit
+# prints each statement's calls and execution time per SSO response, and
+# the plan of the session statement (EXPLAIN ANALYZE, BUFFERS) for one
+# signed-in user. Never fails on a figure.
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 ORIG_ARGS=("$@")
 
-POSTGRES=0 SECS=10 PERF=1 USERS=100 CONNS="8 16 32" RSA_SECS=3 RSA_BUILD="" PROFILE_OUT=""
+POSTGRES=0 SECS=10 PERF=1 USERS=100 CONNS="8 16 32" RSA_SECS=3 RSA_BUILD="" PROFILE_OUT="" PG_STATEMENTS=0
 for arg in "$@"; do
   case "$arg" in
     --postgres) POSTGRES=1 ;;
     --no-perf) PERF=0 ;;
+    --pg-statements) PG_STATEMENTS=1 ;;
     --smoke) SECS=2 PERF=0 USERS=10 CONNS=16 RSA_SECS=1 RSA_BUILD=debug ;;
   esac
 done
@@ -46,20 +54,25 @@ while [ $# -gt 0 ]; do
     --seconds) SECS=$2; shift ;;
     --conns) CONNS=$2; shift ;;
     --profile-out) PROFILE_OUT=$2; shift ;;
-    --postgres|--no-perf|--smoke) ;;
+    --postgres|--no-perf|--smoke|--pg-statements) ;;
     *) die "unknown argument $1" ;;
   esac
   shift
 done
+if [ "$POSTGRES" = 1 ] && [ "$PG_STATEMENTS" = 1 ] && [ -z "${LANYARD_TEST_POSTGRES:-}" ]; then
+  export LANYARD_PG_OPTIONS="${LANYARD_PG_OPTIONS:-} -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
+fi
 if [ "$POSTGRES" = 1 ]; then reexec_under_postgres "${ORIG_ARGS[@]}"; fi
+[ "$POSTGRES" = 1 ] || PG_STATEMENTS=0
 
 start_run
 
 bench_database
 migrate_with_key
 
-# Statements per SSO response, from sqlx's log.
-BENCH_LOG="warn,sqlx::query=debug" start_lanyard "$DB"
+# Statements per SSO response, from sqlx's log and the SQLite reads made
+# inline (lanyard-store's inline_read logs the same field).
+BENCH_LOG="warn,sqlx::query=debug,lanyard_store::inline_read=debug" start_lanyard "$DB"
 sso_users "$USERS"
 ONE=$(sed -n 2p "$WORKDIR/cookies.txt")
 curl -s -o /dev/null -H "Cookie: $ONE" "$LANYARD_URL/saml2/$SLUG"  # warm the pool's connections
@@ -112,11 +125,15 @@ echo "Per-response cost, $BACKEND, wrk ${SECS}s each, $(nproc) cores"
 printf "%-16s %6s %9s %9s %14s %14s %15s %8s\n" endpoint conns resp/s p50_ms cpu_ms/resp ctx_sw/resp pg_cpu_ms/resp non200
 measure "/healthz" "$LANYARD_URL/healthz" "$WORKDIR/none.txt" 16
 measure "/portal" "$LANYARD_URL/portal" "$WORKDIR/cookies.txt" 16
-BEST_RPS=0 BEST_C="" SSO_CPU="" SSO_PG=""
+if [ "$PG_STATEMENTS" = 1 ]; then
+  "$PSQL" -qAt "$DB" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
+fi
+BEST_RPS=0 BEST_C="" SSO_CPU="" SSO_PG="" SSO_RESPONSES=0
 for c in $CONNS; do
   line=$(measure "/saml2/<slug>" "$LANYARD_URL/saml2/$SLUG" "$WORKDIR/cookies.txt" "$c")
   echo "$line"
   rps=$(echo "$line" | awk '{ print $3 }')
+  SSO_RESPONSES=$(awk -v a="$SSO_RESPONSES" -v r="$rps" -v s="$SECS" 'BEGIN { printf "%d", a + r * s }')
   if awk -v a="$rps" -v b="$BEST_RPS" 'BEGIN { exit !(a > b) }'; then
     BEST_RPS=$rps BEST_C=$c SSO_CPU=$(echo "$line" | awk '{ print $5 }') SSO_PG=$(echo "$line" | awk '{ print $7 }')
   fi
@@ -129,6 +146,23 @@ echo "one RSA-2048 signature, CPU time (rsa_cpu, $(nproc) threads): before: $RSA
 echo "                                                  after:  $RSA_LINE2"
 echo "SSO at its best rate ($BEST_RPS/s at $BEST_C connections): server CPU $SSO_CPU ms/response - RSA $RSA_MS ms = non-RSA $NON_RSA ms"
 echo "SSO statements per response (sqlx log): $NQ: $QUERIES"
+if [ "$PG_STATEMENTS" = 1 ]; then
+  echo "PostgreSQL statements during the SSO rows (pg_stat_statements, ~$SSO_RESPONSES responses):"
+  "$PSQL" -q "$DB" -P pager=off -c "SELECT round(calls::numeric / $SSO_RESPONSES, 3) AS calls_per_resp,
+      round((total_exec_time / $SSO_RESPONSES)::numeric, 4) AS exec_ms_per_resp,
+      round((total_exec_time / calls)::numeric, 4) AS mean_ms, round(rows::numeric / calls, 1) AS rows_per_call, plans,
+      left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS statement
+    FROM pg_stat_statements WHERE calls > 0 ORDER BY total_exec_time DESC LIMIT 8"
+  TOKEN=$(sed -n 2p "$WORKDIR/cookies.txt" | sed 's/.*=//')
+  HASH=$(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)
+  SESSION_SQL=$("$PSQL" -qAt "$DB" -c "SELECT query FROM pg_stat_statements
+    WHERE query LIKE 'SELECT s.id AS session_id%LEFT JOIN apps%' ORDER BY calls DESC LIMIT 1")
+  if [ -n "$SESSION_SQL" ]; then
+    echo "The SSO session statement's plan (one signed-in user, after the run):"
+    "$PSQL" -q "$DB" -P pager=off -c "PREPARE sso_session AS $SESSION_SQL" \
+      -c "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) EXECUTE sso_session('$HASH', '$SLUG')" | sed 's/^/  /'
+  fi
+fi
 echo "SUMMARY breakdown backend=$BACKEND sso_rps=$BEST_RPS at_conns=$BEST_C sso_cpu_ms=$SSO_CPU rsa_cpu_ms=$RSA_MS non_rsa_cpu_ms=$NON_RSA pg_cpu_ms=$SSO_PG statements=$NQ"
 
 if [ "$PERF" = 1 ] && ! command -v perf >/dev/null; then

@@ -118,21 +118,25 @@ rsa_sign_rate() {
     awk '/^rsa 2048 bits/ { print $(NF-1) }' | tail -n 1
 }
 
+# bench_example CRATE EXAMPLE SECONDS [debug] : builds one of the kit's
+# measuring examples (release, or the dev build when the last argument is
+# "debug", as the smoke runs use) and runs it for SECONDS.
+bench_example() {
+  local crate=$1 example=$2 secs=$3 flag=--release dir=release target
+  if [ "${4:-}" = debug ]; then flag="" dir=debug; fi
+  # shellcheck disable=SC2086
+  (cd "$REPO_DIR" && cargo build -q $flag -p "$crate" --example "$example") ||
+    die "could not build the $example example"
+  target=${CARGO_TARGET_DIR:-$REPO_DIR/target}
+  case "$target" in /*) ;; *) target="$REPO_DIR/$target" ;; esac
+  "$target/$dir/examples/$example" "$secs"
+}
+
 # rsa_cpu SECONDS [debug] : prints "RSA_CPU threads=.. signs=..
 # cpu_ms_per_sign=.. signs_per_s=..": one RSA-2048 signature's CPU time
 # through Lanyard's own signing call (aws-lc-rs), one thread per core
-# (crates/lanyard-saml/examples/rsa_cpu.rs; a release build, or the dev
-# build when the second argument is "debug", as the smoke runs use).
-rsa_cpu() {
-  local flag=--release dir=release target
-  if [ "${2:-}" = debug ]; then flag="" dir=debug; fi
-  # shellcheck disable=SC2086
-  (cd "$REPO_DIR" && cargo build -q $flag -p lanyard-saml --example rsa_cpu) ||
-    die "could not build the rsa_cpu example"
-  target=${CARGO_TARGET_DIR:-$REPO_DIR/target}
-  case "$target" in /*) ;; *) target="$REPO_DIR/$target" ;; esac
-  "$target/$dir/examples/rsa_cpu" "$1"
-}
+# (crates/lanyard-saml/examples/rsa_cpu.rs).
+rsa_cpu() { bench_example lanyard-saml rsa_cpu "$@"; }
 
 # rss_kb PID / hwm_kb PID : resident set now / its peak, in KiB.
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
@@ -340,3 +344,53 @@ run_wrk() {
 
 # field NAME LINE : the value of NAME=... in a RESULT line.
 field() { echo "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+
+# --- login storm -------------------------------------------------------------------
+
+# argon2_rate SECONDS [debug] : prints "ARGON2 threads=.. verifications=..
+# seconds=.. per_s=.. cpu_ms_per_verify=..": password verifications per
+# second through Lanyard's own verify call (lanyard_core::password: argon2id
+# 19 MiB, 2 passes, 1 lane), one thread per core
+# (crates/lanyard-core/examples/argon2_rate.rs; the dev profile builds
+# argon2 optimized too).
+argon2_rate() { bench_example lanyard-core argon2_rate "$@"; }
+
+# login_wrk URL CONNECTIONS SECONDS ACCOUNTS_FILE OUT : wrk with
+# bench/lib/login.lua on URL (the server's /login): password sign-ins for
+# the logins in ACCOUNTS_FILE (lib/lanyard_bench.py's password), a rotating
+# X-Forwarded-For (the server must trust 127.0.0.1 as a proxy). wrk's
+# output goes to OUT (its LOGIN line), and the CPU seconds wrk itself used
+# (user + system of all its threads, the utime + stime of /proc/<pid>/stat,
+# taken from its rusage when it is reaped, with bash's `times`) to OUT.cpu.
+# Meant to run in the background (`login_wrk ... &`); stopping it (TERM)
+# stops wrk.
+login_wrk() {
+  local url=$1 conns=$2 secs=$3 accounts=$4 out=$5 threads=2 pid rc=0 password
+  [ "$conns" -lt "$threads" ] && threads=$conns
+  password=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import lanyard_bench; print(lanyard_bench.PASSWORD)' \
+    "$BENCH_LIB")
+  # `times` straight into files (a command substitution would run it in a
+  # subshell of its own, with no children yet): between the two, wrk is the
+  # only child this shell reaps.
+  times >"$out.t0"
+  WRK_ACCOUNTS="$accounts" WRK_THREADS="$threads" WRK_PASSWORD="$password" \
+    wrk -t "$threads" -c "$conns" -d "${secs}s" --timeout 10s -s "$BENCH_LIB/login.lua" "$url" \
+    >"$out" 2>&1 &
+  pid=$!
+  # shellcheck disable=SC2064
+  trap "kill -TERM $pid 2>/dev/null; exit 143" TERM
+  wait "$pid" || rc=$?
+  times >"$out.t1"
+  # The second line of `times`: the children's user and system time.
+  awk 'FNR == 2 {
+      split($1, u, /[ms]/); split($2, s, /[ms]/)
+      t[FILENAME] = u[1] * 60 + u[2] + s[1] * 60 + s[2] }
+    END { printf "%.3f\n", t[ARGV[2]] - t[ARGV[1]] }' "$out.t0" "$out.t1" >"$out.cpu"
+  return "$rc"
+}
+
+# proc_cpu PID : CPU seconds (user + system, all threads) used so far by
+# the live process PID, from /proc/<pid>/stat.
+proc_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.3f\n", ($12 + $13) / hz }' "/proc/$1/stat"
+}
