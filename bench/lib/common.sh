@@ -96,7 +96,21 @@ free_port() {
 cpu_model() { grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'; }
 
 machine_line() {
-  echo "machine: nproc=$(nproc), cpu=\"$(cpu_model)\", mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), date=$(date -u +%Y-%m-%dT%H:%M:%SZ), load=\"$(cut -d' ' -f1-3 /proc/loadavg)\", nice=$(nice)$([ -r /proc/self/autogroup ] && echo ", autogroup=\"$(cat /proc/self/autogroup)\"")"
+  echo "machine: nproc=$(nproc), cpu=\"$(cpu_model)\", mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), date=$(date -u +%Y-%m-%dT%H:%M:%SZ), load=\"$(cut -d' ' -f1-3 /proc/loadavg)\", nice=$(nice)$([ -r /proc/self/autogroup ] && echo ", autogroup=\"$(cat /proc/self/autogroup)\"")$(steal_since_start)"
+}
+
+# cpu_ticks : "steal total" jiffies of all CPUs so far (/proc/stat).
+cpu_ticks() {
+  awk '/^cpu / { t = 0; for (i = 2; i <= 9; i++) t += $i; print $9, t }' /proc/stat
+}
+
+# steal_since_start : ", steal=N%" of the CPU time since start_run (time
+# the hypervisor gave to other guests: on a shared VM host it moves every
+# figure, so each run reports it), or nothing before start_run.
+steal_since_start() {
+  [ -n "${STEAL_START:-}" ] || return 0
+  cpu_ticks | awk -v s="$STEAL_START" '{ split(s, a, " "); d = $2 - a[2]
+    if (d > 0) printf ", steal=%.1f%%", ($1 - a[1]) * 100 / d }'
 }
 
 # busy_note: warns when other work is using the CPUs (the figures are then
@@ -245,6 +259,7 @@ start_run() {
   build_lanyard
   make_workdir
   machine_line
+  STEAL_START=$(cpu_ticks)
   busy_note
 }
 
