@@ -132,14 +132,17 @@ rsa_sign_rate() {
     awk '/^rsa 2048 bits/ { print $(NF-1) }' | tail -n 1
 }
 
-# bench_example CRATE EXAMPLE SECONDS [debug] : builds one of the kit's
+# bench_example EXAMPLE SECONDS [debug] : builds one of the kit's
 # measuring examples (release, or the dev build when the last argument is
-# "debug", as the smoke runs use) and runs it for SECONDS.
+# "debug", as the smoke runs use) and runs it for SECONDS. Built for the
+# whole workspace (no -p: example names are unique), so the dependencies'
+# features are the ones the test build already compiled: with -p <crate>, CI's
+# fresh target/ rebuilt lanyard-core's dependencies for argon2_rate (2 min).
 bench_example() {
-  local crate=$1 example=$2 secs=$3 flag=--release dir=release target
-  if [ "${4:-}" = debug ]; then flag="" dir=debug; fi
+  local example=$1 secs=$2 flag=--release dir=release target
+  if [ "${3:-}" = debug ]; then flag="" dir=debug; fi
   # shellcheck disable=SC2086
-  (cd "$REPO_DIR" && cargo build -q $flag -p "$crate" --example "$example") ||
+  (cd "$REPO_DIR" && cargo build -q $flag --example "$example") ||
     die "could not build the $example example"
   target=${CARGO_TARGET_DIR:-$REPO_DIR/target}
   case "$target" in /*) ;; *) target="$REPO_DIR/$target" ;; esac
@@ -150,7 +153,7 @@ bench_example() {
 # cpu_ms_per_sign=.. signs_per_s=..": one RSA-2048 signature's CPU time
 # through Lanyard's own signing call (aws-lc-rs), one thread per core
 # (crates/lanyard-saml/examples/rsa_cpu.rs).
-rsa_cpu() { bench_example lanyard-saml rsa_cpu "$@"; }
+rsa_cpu() { bench_example rsa_cpu "$@"; }
 
 # rss_kb PID / hwm_kb PID : resident set now / its peak, in KiB.
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
@@ -368,7 +371,7 @@ field() { echo "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 # 19 MiB, 2 passes, 1 lane), one thread per core
 # (crates/lanyard-core/examples/argon2_rate.rs; the dev profile builds
 # argon2 optimized too).
-argon2_rate() { bench_example lanyard-core argon2_rate "$@"; }
+argon2_rate() { bench_example argon2_rate "$@"; }
 
 # login_wrk URL CONNECTIONS SECONDS ACCOUNTS_FILE OUT : wrk with
 # bench/lib/login.lua on URL (the server's /login): password sign-ins for
